@@ -1,0 +1,1 @@
+"""What the node keeps for the record: the audit log (and, later, media recordings)."""
