@@ -1,0 +1,1 @@
+"""The expert workstation client: keys stay here, signing happens here."""

@@ -1,0 +1,30 @@
+"""Errors raised by the client library.
+
+ClientError
+├── ApiError         the node refused an HTTP request (status, code, rule, message)
+└── FeedClosed       the live feed ended for good (close code and reason)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ClientError(Exception):
+    """Base class of the client library's errors."""
+
+
+class ApiError(ClientError):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status = status
+        self.code = str(body.get("code", "error"))
+        self.rule = body.get("rule")
+        self.problems = body.get("problems", [])
+        super().__init__(f"{status} {self.code}: {body.get('message', '')}")
+
+
+class FeedClosed(ClientError):
+    def __init__(self, code: int | None, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(f"The live feed closed ({code}): {reason}")

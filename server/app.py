@@ -1,0 +1,71 @@
+"""The aiohttp application factory: settings in, a node's HTTP API and live channel out."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from server.bus.local import LocalBus
+from server.clock import Clock, SystemClock
+from server.live import LiveHub
+from server.service.node import Node, load_node_key
+from server.storage.sqlite import SQLiteEventStore
+from server.transport import http, ws
+from server.transport.errors import error_middleware
+from server.transport.keys import connections_key, hub_key, node_key, settings_key
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from server.bus.base import Bus
+    from server.config import Settings
+    from server.storage.base import EventStore
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: EventStore | None = None,
+    bus: Bus | None = None,
+    clock: Clock | None = None,
+    schedule: bool = True,
+) -> web.Application:
+    """Build the node's application. Storage defaults to SQLite, the bus to in-process.
+
+    With `schedule=False` nothing happens by itself at scheduled times; tests then drive
+    the schedule with `node.scheduler.tick()` and a manual clock.
+    """
+    app = web.Application(
+        client_max_size=settings.max_http_body_bytes, middlewares=[error_middleware]
+    )
+    app[settings_key] = settings
+    app[connections_key] = weakref.WeakSet()
+
+    async def node_context(app: web.Application) -> AsyncIterator[None]:
+        key = await asyncio.to_thread(
+            load_node_key, settings.node_key_path, settings.node_key_passphrase
+        )
+        event_store = store or SQLiteEventStore(settings.database_path)
+        event_bus = bus or LocalBus()
+        node = Node(settings, event_store, event_bus, clock or SystemClock(), key)
+        await node.start(schedule=schedule)
+        app[node_key] = node
+        app[hub_key] = LiveHub(event_store, event_bus)
+        try:
+            yield
+        finally:
+            await node.close()
+
+    app.cleanup_ctx.append(node_context)
+    app.on_shutdown.append(_close_connections)
+    app.router.add_routes(http.routes())
+    app.router.add_get("/ws", ws.live)
+    return app
+
+
+async def _close_connections(app: web.Application) -> None:
+    connections = [c for c in app[connections_key] if isinstance(c, ws.Connection)]
+    await asyncio.gather(*(c.shutdown() for c in connections), return_exceptions=True)

@@ -1,0 +1,1 @@
+"""The bus port: how committed events reach the live hubs of every node."""

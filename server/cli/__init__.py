@@ -1,0 +1,47 @@
+"""The `bidroom` command: serve a node, manage keys and participants, verify, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from server.cli import admin, audit, demo, keys, serve
+from server.config import SettingsError
+from server.domain.errors import DomainError
+from server.errors import ServerError
+from server.protocol.fields import InvalidFields
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+COMMANDS = (serve, demo, keys, admin, audit)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="bidroom",
+        description="Remote bid opening and off-site evaluation (不见面开标 / 远程异地评标).",
+    )
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(commands)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"bidroom: refused ({exc.rule}): {exc}", file=sys.stderr)
+        return 1
+    except (ServerError, InvalidFields) as exc:
+        print(f"bidroom: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code

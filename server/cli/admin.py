@@ -1,0 +1,98 @@
+"""`bidroom admin`: enrol and list participants, offline, on the node's data directory.
+
+Whoever holds the data directory is the trust root, so these commands need no login; on a
+running node the same operations are the admin HTTP API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crypto import KeyFormatError, VerifyKey
+from server.bus.local import LocalBus
+from server.cli.common import add_settings_flags, print_json, settings_from
+from server.clock import SystemClock
+from server.domain.access import Role
+from server.service.node import CONSOLE, Node, load_node_key
+from server.storage.sqlite import SQLiteEventStore
+
+if TYPE_CHECKING:
+    import argparse
+
+    from server.config import Settings
+    from server.domain.participants import Participant
+
+
+def register(commands: Any) -> None:
+    command: argparse.ArgumentParser = commands.add_parser("admin", help="participants")
+    actions = command.add_subparsers(dest="action", required=True, metavar="ACTION")
+    enroll = actions.add_parser("enroll", help="register a participant and its public key")
+    add_settings_flags(enroll)
+    enroll.add_argument("--role", required=True, choices=[role.value for role in Role])
+    enroll.add_argument("--name", required=True)
+    enroll.add_argument(
+        "--pubkey", required=True, help="ed25519:<base64url> or a path to a PEM public key"
+    )
+    enroll.add_argument(
+        "--attr", action="append", default=[], metavar="KEY=VALUE", help="e.g. region=Guangzhou"
+    )
+    enroll.set_defaults(run=run_enroll)
+    listing = actions.add_parser("list", help="list participants")
+    add_settings_flags(listing)
+    listing.set_defaults(run=run_list)
+
+
+def public_key_text(value: str) -> str:
+    """Accept the text form or a PEM file; return the text form."""
+    try:
+        if value.startswith("ed25519:"):
+            return VerifyKey.from_text(value).to_text()
+        return VerifyKey.from_pem(Path(value).read_bytes()).to_text()
+    except OSError as exc:
+        raise SystemExit(f"bidroom: can't read {value}: {exc.strerror}") from None
+    except KeyFormatError as exc:
+        raise SystemExit(f"bidroom: --pubkey: {exc}") from None
+
+
+def run_enroll(args: argparse.Namespace) -> int:
+    attributes = dict(item.partition("=")[::2] for item in args.attr)
+    enrolment = {
+        "role": args.role,
+        "name": args.name,
+        "public_key": public_key_text(args.pubkey),
+        "attributes": attributes,
+    }
+    participant = asyncio.run(enroll_offline(settings_from(args), enrolment))
+    print_json(participant.to_json())
+    return 0
+
+
+async def enroll_offline(settings: Settings, enrolment: dict[str, object]) -> Participant:
+    node = await _open(settings)
+    try:
+        return await node.participants.enroll(CONSOLE, enrolment)
+    finally:
+        await node.close()
+
+
+def run_list(args: argparse.Namespace) -> int:
+    async def listing() -> list[Participant]:
+        node = await _open(settings_from(args))
+        try:
+            return await node.participants.list_all(CONSOLE)
+        finally:
+            await node.close()
+
+    print_json([participant.to_json() for participant in asyncio.run(listing())])
+    return 0
+
+
+async def _open(settings: Settings) -> Node:
+    key = await asyncio.to_thread(
+        load_node_key, settings.node_key_path, settings.node_key_passphrase
+    )
+    node = Node(settings, SQLiteEventStore(settings.database_path), LocalBus(), SystemClock(), key)
+    await node.start(schedule=False)
+    return node

@@ -1,0 +1,37 @@
+"""What the subcommands share: settings from flags and environment, output helpers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from server.config import Settings
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def add_settings_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--config", type=Path, help="TOML settings file (or BIDROOM_CONFIG)")
+    command.add_argument("--data-dir", type=Path, help="data directory (default ./var)")
+
+
+def settings_from(args: argparse.Namespace, **overrides: object) -> Settings:
+    values = {"data_dir": getattr(args, "data_dir", None), **overrides}
+    return Settings.load(os.environ, config_file=args.config, overrides=values)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def print_json(value: object) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))

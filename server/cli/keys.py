@@ -1,0 +1,73 @@
+"""`bidroom key`: create an Ed25519 identity key; the private key never leaves this machine."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crypto import KeyFormatError, SigningKey
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def register(commands: Any) -> None:
+    command: argparse.ArgumentParser = commands.add_parser("key", help="identity keys")
+    actions = command.add_subparsers(dest="action", required=True, metavar="ACTION")
+    generate = actions.add_parser("generate", help="create a key; print its public key")
+    generate.add_argument("--out", type=Path, required=True, help="where to write the PEM key")
+    _passphrase_flag(generate)
+    generate.set_defaults(run=run_generate)
+    show = actions.add_parser("show", help="print the public key of a private key")
+    show.add_argument("--key", type=Path, required=True)
+    _passphrase_flag(show)
+    show.set_defaults(run=run_show)
+
+
+def _passphrase_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--passphrase-env",
+        metavar="VAR",
+        help="read the key's passphrase from this environment variable",
+    )
+
+
+def passphrase(args: argparse.Namespace) -> bytes | None:
+    if not args.passphrase_env:
+        return None
+    value = os.environ.get(args.passphrase_env)
+    if not value:
+        raise SystemExit(f"bidroom: the environment variable {args.passphrase_env} is empty")
+    return value.encode()
+
+
+def read_key(path: Path, secret: bytes | None) -> SigningKey:
+    try:
+        return SigningKey.from_pem(path.read_bytes(), passphrase=secret)
+    except OSError as exc:
+        raise SystemExit(f"bidroom: can't read {path}: {exc.strerror}") from None
+    except KeyFormatError as exc:
+        raise SystemExit(f"bidroom: {path}: {exc}") from None
+
+
+def write_key(path: Path, key: SigningKey, secret: bytes | None) -> None:
+    try:
+        with path.open("xb") as handle:
+            path.chmod(0o600)
+            handle.write(key.to_pem(passphrase=secret))
+    except FileExistsError:
+        raise SystemExit(f"bidroom: {path} exists; refusing to overwrite a key") from None
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    key = SigningKey.generate()
+    write_key(args.out, key, passphrase(args))
+    print(key.verify_key.to_text())
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    print(read_key(args.key, passphrase(args)).verify_key.to_text(), file=sys.stdout)
+    return 0

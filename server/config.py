@@ -1,0 +1,226 @@
+"""Node settings: defaults with reasons, overridden by a TOML file, the environment, the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+ENV_PREFIX: Final = "BIDROOM_"
+CONFIG_ENV: Final = "BIDROOM_CONFIG"
+
+# Control messages only: bid files go through the upload API, media through WebRTC.
+MAX_WS_MESSAGE_BYTES: Final = 64 * 1024
+# JSON commands are small; uploads use their own streaming route with its own limit.
+MAX_HTTP_BODY_BYTES: Final = 1024 * 1024
+# Browsers and proxies drop idle connections after about a minute; ping well before that.
+WS_HEARTBEAT_SECONDS: Final = 20.0
+# A client that does not authenticate quickly is not a client.
+WS_AUTH_TIMEOUT_SECONDS: Final = 10.0
+# A client whose unsent backlog stays above WS_BACKLOG_BYTES for WS_BACKLOG_SECONDS is slow
+# and is dropped (it then reconnects and resumes by sequence number). A burst that a healthy
+# client drains in time is fine: one group commit can write a megabyte to everyone at once.
+WS_BACKLOG_BYTES: Final = 256 * 1024
+WS_BACKLOG_SECONDS: Final = 5.0
+# Past this a client is dropped at once: the hard bound on memory held per client.
+WS_SEND_BUFFER_BYTES: Final = 4 * 1024 * 1024
+WS_MAX_SUBSCRIPTIONS: Final = 16
+# How long a dropped client gets to read its close frame before the socket is cut.
+WS_CLOSE_TIMEOUT_SECONDS: Final = 5.0
+# Short-lived: a stolen token is useful for minutes, and roles can be withdrawn quickly.
+TOKEN_TTL_SECONDS: Final = 15 * 60
+CHALLENGE_TTL_SECONDS: Final = 60
+# Signed logins carry the client's clock; a larger skew hints at replay or a broken clock.
+MAX_CLOCK_SKEW_SECONDS: Final = 30
+# Bounds the memory an unauthenticated caller can make the node hold.
+MAX_PENDING_CHALLENGES: Final = 10_000
+LOG_LEVELS: Final = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
+
+
+class SettingsError(ValueError):
+    """One or more settings are invalid; `problems` lists every one of them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("Invalid settings:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    node_key_passphrase: str | None = field(default=None, repr=False)
+    max_http_body_bytes: int = MAX_HTTP_BODY_BYTES
+    max_ws_message_bytes: int = MAX_WS_MESSAGE_BYTES
+    ws_heartbeat_seconds: float = WS_HEARTBEAT_SECONDS
+    ws_auth_timeout_seconds: float = WS_AUTH_TIMEOUT_SECONDS
+    ws_backlog_bytes: int = WS_BACKLOG_BYTES
+    ws_backlog_seconds: float = WS_BACKLOG_SECONDS
+    ws_send_buffer_bytes: int = WS_SEND_BUFFER_BYTES
+    ws_max_subscriptions: int = WS_MAX_SUBSCRIPTIONS
+    ws_close_timeout_seconds: float = WS_CLOSE_TIMEOUT_SECONDS
+    token_ttl_seconds: int = TOKEN_TTL_SECONDS
+    challenge_ttl_seconds: int = CHALLENGE_TTL_SECONDS
+    max_clock_skew_seconds: int = MAX_CLOCK_SKEW_SECONDS
+    max_pending_challenges: int = MAX_PENDING_CHALLENGES
+    log_level: str = "INFO"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "bidroom.sqlite3"
+
+    @property
+    def node_key_path(self) -> Path:
+        return self.data_dir / "keys" / "node.pem"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @classmethod
+    def load(
+        cls,
+        environ: Mapping[str, str],
+        *,
+        config_file: Path | None = None,
+        overrides: Mapping[str, object] | None = None,
+    ) -> Settings:
+        """Defaults < TOML file < BIDROOM_* environment < overrides; every problem at once."""
+        problems: list[str] = []
+        values: dict[str, object] = {}
+        path = config_file or (Path(environ[CONFIG_ENV]) if environ.get(CONFIG_ENV) else None)
+        if path is not None:
+            values.update(_from_toml(path, problems))
+        values.update(_from_env(environ, problems))
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        settings = _build(values, problems)
+        problems.extend(settings._check())
+        if problems:
+            raise SettingsError(problems)
+        return settings
+
+    def _check(self) -> list[str]:
+        problems = [
+            f"{name} must be positive"
+            for name in (
+                "max_http_body_bytes", "max_ws_message_bytes", "ws_heartbeat_seconds",
+                "ws_auth_timeout_seconds", "ws_send_buffer_bytes", "ws_max_subscriptions",
+                "ws_backlog_bytes", "ws_backlog_seconds",
+                "ws_close_timeout_seconds",
+                "token_ttl_seconds", "challenge_ttl_seconds", "max_pending_challenges",
+            )
+            if getattr(self, name) <= 0
+        ]  # fmt: skip
+        if not 0 <= self.port <= 65535:
+            problems.append("port must be between 0 and 65535")
+        if self.max_clock_skew_seconds < 0:
+            problems.append("max_clock_skew_seconds must not be negative")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            problems.append("tls_cert and tls_key go together: set both or neither")
+        for name in ("tls_cert", "tls_key"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                problems.append(f"{name}: no file at {path}")
+        if self.ws_backlog_bytes > self.ws_send_buffer_bytes:
+            problems.append("ws_backlog_bytes must not exceed ws_send_buffer_bytes")
+        if self.log_level not in LOG_LEVELS:
+            problems.append(f"log_level must be one of {', '.join(sorted(LOG_LEVELS))}")
+        return problems
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def _integer(value: object) -> int:
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise TypeError
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"must be an integer, not {value!r}") from None
+
+
+def _number(value: object) -> float:
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"must be a number, not {value!r}") from None
+
+
+def _path(value: object) -> Path:
+    return value if isinstance(value, Path) else Path(_text(value))
+
+
+_PARSERS: Final[Mapping[str, Callable[[object], Any]]] = {
+    "data_dir": _path,
+    "host": _text,
+    "port": _integer,
+    "tls_cert": _path,
+    "tls_key": _path,
+    "node_key_passphrase": _text,
+    "max_http_body_bytes": _integer,
+    "max_ws_message_bytes": _integer,
+    "ws_heartbeat_seconds": _number,
+    "ws_auth_timeout_seconds": _number,
+    "ws_backlog_bytes": _integer,
+    "ws_backlog_seconds": _number,
+    "ws_send_buffer_bytes": _integer,
+    "ws_max_subscriptions": _integer,
+    "ws_close_timeout_seconds": _number,
+    "token_ttl_seconds": _integer,
+    "challenge_ttl_seconds": _integer,
+    "max_clock_skew_seconds": _integer,
+    "max_pending_challenges": _integer,
+    "log_level": lambda value: _text(value).upper(),
+}
+
+
+def _from_toml(path: Path, problems: list[str]) -> dict[str, object]:
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        problems.append(f"config file {path}: {exc.strerror}")
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(f"config file {path}: {exc}")
+        return {}
+    problems.extend(
+        f"config file {path}: unknown setting {k!r}" for k in document if k not in _PARSERS
+    )
+    return {key: value for key, value in document.items() if key in _PARSERS}
+
+
+def _from_env(environ: Mapping[str, str], problems: list[str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
+            continue
+        name = key[len(ENV_PREFIX) :].lower()
+        if name in _PARSERS:
+            values[name] = value
+        else:
+            problems.append(f"{key}: unknown setting")
+    return values
+
+
+def _build(values: Mapping[str, object], problems: list[str]) -> Settings:
+    parsed: dict[str, Any] = {}
+    for name, raw in values.items():
+        try:
+            parsed[name] = _PARSERS[name](raw)
+        except ValueError as exc:
+            problems.append(f"{name}: {exc}")
+    return dataclasses.replace(Settings(), **parsed)

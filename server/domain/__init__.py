@@ -1,0 +1,1 @@
+"""The pure core: commands + state + time -> events, or a typed refusal naming the rule."""

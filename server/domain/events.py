@@ -1,0 +1,84 @@
+"""Domain events: what happened, its payload, and who may see it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, Self
+
+from server.domain.access import Role
+
+# Visibility audiences are role names and `participant:<id>`; supervisors are in every set.
+PUBLIC: Final = frozenset(role.value for role in Role)
+# Experts may not attend the opening (GP87 40); they get the opening record in their room.
+OPENING_AUDIENCE: Final = PUBLIC - {Role.EXPERT.value}
+STAFF: Final = frozenset({Role.HOST.value, Role.SUPERVISOR.value})
+OVERSIGHT: Final = frozenset({Role.SUPERVISOR.value})
+NODE_ADMIN: Final = frozenset({Role.ADMIN.value, Role.SUPERVISOR.value})
+
+Payload = Mapping[str, Any]
+
+
+class DomainEvent:
+    """Base of every event. Subclasses are frozen dataclasses with a TYPE and a VISIBILITY."""
+
+    TYPE: ClassVar[str]
+    VISIBILITY: ClassVar[frozenset[str]]
+    registry: ClassVar[dict[str, type[DomainEvent]]] = {}
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        if "TYPE" in cls.__dict__:
+            DomainEvent.registry[cls.TYPE] = cls
+
+    def payload(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def visibility(self) -> frozenset[str]:
+        return self.VISIBILITY
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        raise NotImplementedError
+
+
+def decode_event(event_type: str, payload: Payload) -> DomainEvent | None:
+    """Rebuild a domain event from the log; None for types the fold does not use."""
+    cls = DomainEvent.registry.get(event_type)
+    return None if cls is None else cls.from_payload(payload)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRejected(DomainEvent):
+    """A command was refused by a rule. Kept in the log: refusals are operations too."""
+
+    TYPE: ClassVar[str] = "command.rejected"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+    command: str
+    rule: str
+    reason: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"command": self.command, "rule": self.rule, "reason": self.reason}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["command"], payload["rule"], payload["reason"])
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRefused(DomainEvent):
+    """The role x action table (or the token's scope) refused a request."""
+
+    TYPE: ClassVar[str] = "access.denied"
+    VISIBILITY: ClassVar[frozenset[str]] = NODE_ADMIN
+    action: str
+    rule: str
+    reason: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"action": self.action, "rule": self.rule, "reason": self.reason}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["action"], payload["rule"], payload["reason"])

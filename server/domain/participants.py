@@ -1,0 +1,137 @@
+"""The participant registry: enrolled identities with their role and public key."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+
+from server.domain.access import Role
+from server.domain.errors import DuplicateParticipant, DuplicatePublicKey
+from server.domain.events import NODE_ADMIN, DomainEvent, Payload
+from server.protocol.fields import Reader
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+PARTICIPANT_ID: Final = re.compile(r"p-[a-z0-9]{4,32}")
+_ATTRIBUTE_KEY: Final = re.compile(r"[a-z][a-z0-9_]{0,31}")
+MAX_ATTRIBUTES: Final = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    id: str
+    role: Role
+    name: str
+    public_key: str  # text form, `ed25519:<base64url>`
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "role": self.role.value,
+            "name": self.name,
+            "public_key": self.public_key,
+            "attributes": dict(self.attributes),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """An enrolment request as the admin sends it, validated."""
+
+    role: Role
+    name: str
+    public_key: str
+    attributes: Mapping[str, str]
+
+    @classmethod
+    def parse(cls, document: object) -> Self:
+        root = Reader(document)
+        enrolment = cls(
+            role=root.choice("role", Role) or Role.PUBLIC,
+            name=root.text("name"),
+            public_key=root.text("public_key", max_len=100),
+            attributes=(
+                root.text_map("attributes", key_pattern=_ATTRIBUTE_KEY, max_items=MAX_ATTRIBUTES)
+                if root.optional("attributes")
+                else {}
+            ),
+        )
+        root.finish()
+        return enrolment
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantEnrolled(DomainEvent):
+    TYPE: ClassVar[str] = "participant.enrolled"
+    # Expert names are confidential (Law 37): only the admin and supervisors see enrolments.
+    VISIBILITY: ClassVar[frozenset[str]] = NODE_ADMIN
+    participant: Participant
+
+    def payload(self) -> dict[str, Any]:
+        return self.participant.to_json()
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(
+            Participant(
+                id=payload["id"],
+                role=Role(payload["role"]),
+                name=payload["name"],
+                public_key=payload["public_key"],
+                attributes=dict(payload["attributes"]),
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantLoggedIn(DomainEvent):
+    TYPE: ClassVar[str] = "participant.logged_in"
+    VISIBILITY: ClassVar[frozenset[str]] = NODE_ADMIN
+    participant_id: str
+    role: Role
+
+    def payload(self) -> dict[str, Any]:
+        return {"participant": self.participant_id, "role": self.role.value}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["participant"], Role(payload["role"]))
+
+
+class Registry:
+    """All enrolled participants, folded from the node's system log."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, Participant] = {}
+        self._by_key: dict[str, str] = {}
+
+    def get(self, participant_id: str) -> Participant | None:
+        return self._by_id.get(participant_id)
+
+    def all(self) -> list[Participant]:
+        return list(self._by_id.values())
+
+    def enroll(self, participant_id: str, enrolment: Enrolment) -> list[DomainEvent]:
+        if participant_id in self._by_id:
+            raise DuplicateParticipant(f"Participant id {participant_id} is taken.")
+        if enrolment.public_key in self._by_key:
+            raise DuplicatePublicKey(
+                f"That public key already identifies {self._by_key[enrolment.public_key]}."
+            )
+        participant = Participant(
+            participant_id,
+            enrolment.role,
+            enrolment.name,
+            enrolment.public_key,
+            dict(enrolment.attributes),
+        )
+        return [ParticipantEnrolled(participant)]
+
+    def apply(self, event: DomainEvent) -> None:
+        if isinstance(event, ParticipantEnrolled):
+            participant = event.participant
+            self._by_id[participant.id] = participant
+            self._by_key[participant.public_key] = participant.id

@@ -1,0 +1,55 @@
+"""Errors raised by the node outside the pure domain (which has server/domain/errors.py).
+
+ServerError
+├── BadRequest            the request can't be read: malformed JSON, wrong content type (400)
+├── Unauthorized          no valid token, or a failed login (401)
+│   └── ClockSkew         the signed login time is too far from the node's clock
+├── NotFound              no such tender, participant or route (404)
+├── PayloadTooLarge       over the size limit (413)
+├── Unavailable           the node is shutting down or overloaded (503)
+└── StorageError          the event store failed; nothing was acknowledged (500)
+    └── ConflictError     another writer appended first; retry against the new head (409)
+
+Transport code maps these, the domain refusals and protocol.fields.InvalidFields to
+responses in one place: server/transport/errors.py.
+"""
+
+from __future__ import annotations
+
+
+class ServerError(Exception):
+    """Base class of the node's own errors; the message is a full sentence for the user."""
+
+    code = "server_error"
+
+
+class BadRequest(ServerError):
+    code = "bad_request"
+
+
+class Unauthorized(ServerError):
+    code = "unauthorized"
+
+
+class ClockSkew(Unauthorized):
+    code = "clock_skew"
+
+
+class NotFound(ServerError):
+    code = "not_found"
+
+
+class PayloadTooLarge(ServerError):
+    code = "payload_too_large"
+
+
+class Unavailable(ServerError):
+    code = "unavailable"
+
+
+class StorageError(ServerError):
+    code = "storage_error"
+
+
+class ConflictError(StorageError):
+    code = "conflict"

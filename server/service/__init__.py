@@ -1,0 +1,1 @@
+"""Use cases: load state, ask the domain, record the events, let the live hub publish them."""

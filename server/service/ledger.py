@@ -1,0 +1,186 @@
+"""The write side: cached aggregates, their chain heads, and recording events in order."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from recordings.audit import AuditRecord
+from server.domain.events import DomainEvent, decode_event
+from server.protocol.times import format_time
+from server.storage.base import EventStore, StreamHead
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from server.clock import Clock
+    from server.domain.access import Actor
+
+READ_PAGE = 1000
+
+
+class Aggregate(Protocol):
+    def apply(self, event: DomainEvent) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who caused an event and from where: a participant, or the node itself."""
+
+    id: str
+    role: str
+    address: str
+
+    @classmethod
+    def of(cls, actor: Actor) -> Origin:
+        return cls(actor.id, actor.role.value, actor.address)
+
+
+@dataclass(slots=True)
+class _Entry:
+    aggregate: Aggregate
+    head: StreamHead
+
+
+class Ledger:
+    """Keeps each loaded stream's aggregate and head, and appends events to the store.
+
+    `emit` is synchronous up to the point where the records are queued, so a command that
+    loads its aggregate, decides and emits without awaiting in between can't interleave with
+    another command on the same stream. The aggregate is updated at once; if the commit
+    fails, the cached stream is dropped and reloaded from the store on next use.
+    """
+
+    def __init__(
+        self, store: EventStore, clock: Clock, factory: Callable[[str], Aggregate]
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._factory = factory
+        self._entries: dict[str, _Entry] = {}
+        self._loading: dict[str, asyncio.Future[_Entry]] = {}
+
+    async def load(self, stream: str) -> Aggregate:
+        """The stream's aggregate, folded from the store on first use and cached after."""
+        entry = self._entries.get(stream)
+        if entry is None:
+            entry = await self._load_once(stream)
+        return entry.aggregate
+
+    async def refresh(self, stream: str) -> Aggregate:
+        """Fold in what another process committed since this node last looked."""
+        entry = self._entries.get(stream)
+        while entry is not None:
+            page = await self._store.read(stream, entry.head.seq, READ_PAGE)
+            if self._entries.get(stream) is not entry or not self._catch_up(stream, entry, page):
+                break  # dropped meanwhile, or the cache disagrees with the store: reload
+            if len(page) < READ_PAGE:
+                return entry.aggregate
+        return await self.load(stream)
+
+    def _catch_up(self, stream: str, entry: _Entry, page: list[AuditRecord]) -> bool:
+        for record in page:
+            if record.seq <= entry.head.seq:
+                continue  # a local emit moved the head while we awaited the read
+            if record.seq != entry.head.seq + 1 or record.prev != entry.head.hash:
+                self._entries.pop(stream, None)
+                return False
+            self._apply(entry.aggregate, record)
+            entry.head = StreamHead(record.seq, record.hash)
+        return True
+
+    async def _load_once(self, stream: str) -> _Entry:
+        pending = self._loading.get(stream)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[_Entry] = asyncio.get_running_loop().create_future()
+        self._loading[stream] = future
+        try:
+            entry = await self._fold(stream, self._factory(stream), StreamHead())
+            self._entries.setdefault(stream, entry)
+            future.set_result(self._entries[stream])
+            return self._entries[stream]
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            del self._loading[stream]
+
+    async def _fold(self, stream: str, aggregate: Aggregate, head: StreamHead) -> _Entry:
+        while True:
+            page = await self._store.read(stream, head.seq, READ_PAGE)
+            for record in page:
+                self._apply(aggregate, record)
+            if page:
+                head = StreamHead(page[-1].seq, page[-1].hash)
+            if len(page) < READ_PAGE:
+                return _Entry(aggregate, head)
+
+    @staticmethod
+    def _apply(aggregate: Aggregate, record: AuditRecord) -> None:
+        event = decode_event(record.type, record.payload)
+        if event is not None:
+            aggregate.apply(event)
+
+    def loaded(self, stream: str) -> Aggregate | None:
+        entry = self._entries.get(stream)
+        return None if entry is None else entry.aggregate
+
+    def emit(
+        self, stream: str, origin: Origin, events: Sequence[DomainEvent]
+    ) -> asyncio.Future[list[AuditRecord]]:
+        """Record `events` on a loaded stream; the future resolves once they are durable."""
+        entry = self._entries[stream]
+        time = format_time(self._clock.now())
+        records: list[AuditRecord] = []
+        head = entry.head
+        for event in events:
+            record = AuditRecord.create(
+                stream=stream,
+                seq=head.seq + 1,
+                prev=head.hash,
+                type=event.TYPE,
+                actor_id=origin.id,
+                actor_role=origin.role,
+                address=origin.address,
+                time=time,
+                payload=event.payload(),
+                visibility=event.visibility(),
+            )
+            records.append(record)
+            head = StreamHead(record.seq, record.hash)
+        try:
+            for event in events:
+                entry.aggregate.apply(event)
+        except Exception:
+            self._entries.pop(stream, None)  # half-applied: rebuild from the store
+            raise
+        entry.head = head
+        return self._await_commit(stream, records, self._store.append(stream, records))
+
+    def _await_commit(
+        self, stream: str, records: list[AuditRecord], committed: asyncio.Future[None]
+    ) -> asyncio.Future[list[AuditRecord]]:
+        result: asyncio.Future[list[AuditRecord]] = asyncio.get_running_loop().create_future()
+
+        def settle(done: asyncio.Future[None]) -> None:
+            error = done.exception()
+            if error is not None:
+                # The cached state assumed this commit; only the store knows the truth now.
+                self._entries.pop(stream, None)
+                if not result.done():
+                    result.set_exception(error)
+            elif not result.done():
+                result.set_result(records)
+
+        committed.add_done_callback(settle)
+        return result
+
+    def forget(self, stream: str) -> None:
+        self._entries.pop(stream, None)
+
+    async def head(self, stream: str) -> StreamHead:
+        entry = self._entries.get(stream)
+        return entry.head if entry is not None else await self._store.head(stream)

@@ -1,0 +1,94 @@
+"""One node: store, bus, ledger, identities, tenders and schedule, composed and started."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from crypto import SigningKey
+from server.domain.access import Actor, Role
+from server.domain.participants import Registry
+from server.domain.tender import Tender
+from server.protocol import SYSTEM_STREAM
+from server.service.auth import Authenticator
+from server.service.gate import Gate
+from server.service.ledger import Aggregate, Ledger, Origin
+from server.service.participants import Participants
+from server.service.scheduler import Scheduler
+from server.service.tenders import Tenders
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from server.bus.base import Bus
+    from server.clock import Clock
+    from server.config import Settings
+    from server.storage.base import EventStore
+
+logger = logging.getLogger(__name__)
+
+# The operator at the node's own console (offline CLI): trusted because it holds the data dir.
+CONSOLE = Actor("console", Role.ADMIN, "local")
+
+
+def aggregate_for(stream: str) -> Aggregate:
+    return Registry() if stream == SYSTEM_STREAM else Tender(stream)
+
+
+def load_node_key(path: Path, passphrase: str | None) -> SigningKey:
+    """Load the node's signing key, creating it (mode 0600) on first start."""
+    secret = passphrase.encode() if passphrase else None
+    if path.exists():
+        return SigningKey.from_pem(path.read_bytes(), passphrase=secret)
+    key = SigningKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("xb") as handle:
+        path.chmod(0o600)
+        handle.write(key.to_pem(passphrase=secret))
+    return key
+
+
+def node_id_of(key: SigningKey) -> str:
+    return "n-" + key.verify_key.fingerprint()[:16]
+
+
+class Node:
+    def __init__(
+        self, settings: Settings, store: EventStore, bus: Bus, clock: Clock, key: SigningKey
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self.key = key
+        self.id = node_id_of(key)
+        self.origin = Origin(self.id, "node", "local")
+        self.ledger = Ledger(store, clock, aggregate_for)
+        self.gate = Gate(self.ledger)
+        self.auth = Authenticator(settings, clock, key, self.id)
+        self.participants = Participants(self.ledger, self.gate, clock)
+        self.tenders = Tenders(self.ledger, self.gate, store, clock, self.origin)
+        self.scheduler = Scheduler(self.tenders, clock)
+        self._scheduler_task: asyncio.Task[None] | None = None
+        store.add_listener(bus.publish)
+
+    async def start(self, *, schedule: bool = True) -> None:
+        await self.store.start()
+        await self.bus.start()
+        await self.participants.registry()
+        await self.tenders.load_all()
+        if schedule:
+            self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
+        logger.info("Node %s started", self.id)
+
+    async def close(self) -> None:
+        task, self._scheduler_task = self._scheduler_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.bus.close()
+        await self.store.close()
+        logger.info("Node %s stopped", self.id)

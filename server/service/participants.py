@@ -1,0 +1,77 @@
+"""Enrolling participants and finding them again; the registry lives in the system log."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Final, cast
+
+from crypto import KeyFormatError, VerifyKey
+from server.domain.access import Action, Actor
+from server.domain.errors import RegistryError
+from server.domain.participants import Enrolment, Participant, ParticipantLoggedIn, Registry
+from server.protocol import SYSTEM_STREAM
+from server.protocol.fields import InvalidFields, Problem
+from server.service.ledger import Ledger, Origin
+
+if TYPE_CHECKING:
+    from server.clock import Clock
+    from server.service.gate import Gate
+
+# Another process (the offline CLI) may enrol while the node runs; look again at most this often.
+REFRESH_INTERVAL: Final = timedelta(seconds=1)
+
+
+class Participants:
+    def __init__(self, ledger: Ledger, gate: Gate, clock: Clock) -> None:
+        self._ledger = ledger
+        self._gate = gate
+        self._clock = clock
+        self._refreshed_at: datetime | None = None
+
+    async def registry(self) -> Registry:
+        return cast("Registry", await self._ledger.load(SYSTEM_STREAM))
+
+    async def enroll(self, actor: Actor, document: object) -> Participant:
+        """Enrol from an enrolment request (JSON); the role is checked before the body."""
+        await self._gate.check(actor, Action.ENROLL_PARTICIPANT)
+        enrolment = Enrolment.parse(document)
+        try:
+            key = VerifyKey.from_text(enrolment.public_key)
+        except KeyFormatError as exc:
+            raise InvalidFields([Problem("public_key", str(exc))]) from None
+        registry = await self.registry()
+        participant_id = "p-" + secrets.token_hex(6)
+        normalized = Enrolment(enrolment.role, enrolment.name, key.to_text(), enrolment.attributes)
+        try:
+            events = registry.enroll(participant_id, normalized)
+        except RegistryError as exc:
+            await self._gate.reject(actor, SYSTEM_STREAM, Action.ENROLL_PARTICIPANT.value, exc)
+            raise
+        await self._ledger.emit(SYSTEM_STREAM, Origin.of(actor), events)
+        found = registry.get(participant_id)
+        if found is None:  # pragma: no cover - emit applied the event
+            raise RuntimeError("Enrolment was not applied.")
+        return found
+
+    async def find(self, participant_id: str) -> Participant | None:
+        registry = await self.registry()
+        participant = registry.get(participant_id)
+        now = self._clock.now()
+        if participant is None and (
+            self._refreshed_at is None or now - self._refreshed_at >= REFRESH_INTERVAL
+        ):
+            self._refreshed_at = now
+            registry = cast("Registry", await self._ledger.refresh(SYSTEM_STREAM))
+            participant = registry.get(participant_id)
+        return participant
+
+    async def list_all(self, actor: Actor) -> list[Participant]:
+        await self._gate.check(actor, Action.LIST_PARTICIPANTS)
+        return (await self.registry()).all()
+
+    async def record_login(self, actor: Actor) -> None:
+        await self._ledger.load(SYSTEM_STREAM)
+        await self._ledger.emit(
+            SYSTEM_STREAM, Origin.of(actor), [ParticipantLoggedIn(actor.id, actor.role)]
+        )

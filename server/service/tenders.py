@@ -1,0 +1,190 @@
+"""Tender use cases: create, publish, cancel, open; views and event reads filtered by role."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from server.domain.access import Action, Actor, Role
+from server.domain.errors import DomainError
+from server.domain.events import DomainEvent
+from server.domain.tender import MAX_REASON, Tender, TenderSpec, TenderState
+from server.errors import ConflictError, NotFound
+from server.protocol import SYSTEM_STREAM
+from server.protocol.fields import InvalidFields, Reader
+from server.protocol.times import format_time
+from server.service.ledger import Ledger, Origin
+
+if TYPE_CHECKING:
+    from recordings.audit import AuditRecord
+    from server.clock import Clock
+    from server.service.gate import Gate
+    from server.storage.base import EventStore
+
+# A draft is internal to the trading centre until it is published.
+DRAFT_READERS: Final = frozenset({Role.HOST, Role.SUPERVISOR})
+# A command that lost a race with another writer is decided again on the fresh state.
+CONFLICT_RETRIES: Final = 2
+
+Decision = Callable[[Tender, datetime], list[DomainEvent]]
+
+
+class Tenders:
+    def __init__(
+        self, ledger: Ledger, gate: Gate, store: EventStore, clock: Clock, node: Origin
+    ) -> None:
+        self._ledger = ledger
+        self._gate = gate
+        self._store = store
+        self._clock = clock
+        self._node = node
+        self.on_schedule_change: Callable[[], None] = lambda: None
+
+    async def load_all(self) -> list[Tender]:
+        """Load every tender, so that the schedule covers them after a restart."""
+        return [await self._tender(s) for s in await self._store.streams() if s != SYSTEM_STREAM]
+
+    async def _tender(self, tender_id: str) -> Tender:
+        tender = await self._ledger.load(tender_id)
+        if not isinstance(tender, Tender):
+            raise NotFound(f"There is no tender {tender_id}.")
+        if tender.state is None:
+            self._ledger.forget(tender_id)
+            raise NotFound(f"There is no tender {tender_id}.")
+        return tender
+
+    async def visible(self, actor: Actor, tender_id: str) -> Tender:
+        tender = await self._tender(tender_id)
+        if tender.state is TenderState.DRAFT and actor.role not in DRAFT_READERS:
+            raise NotFound(f"There is no tender {tender_id}.")
+        return tender
+
+    async def create(self, actor: Actor, document: object) -> Tender:
+        await self._gate.check(actor, Action.CREATE_TENDER)
+        try:
+            spec = TenderSpec.parse(document)
+        except InvalidFields as exc:
+            await self._gate.reject(actor, SYSTEM_STREAM, Action.CREATE_TENDER.value, _Invalid(exc))
+            raise
+        tender_id = f"t-{self._clock.now():%Y%m%d}-{secrets.token_hex(6)}"
+        await self._ledger.load(tender_id)
+        await self._ledger.emit(tender_id, Origin.of(actor), Tender.create(spec, actor.id))
+        self.on_schedule_change()
+        return await self._tender(tender_id)
+
+    async def publish(self, actor: Actor, tender_id: str) -> Tender:
+        return await self._command(actor, Action.PUBLISH_TENDER, tender_id, Tender.publish)
+
+    async def start_opening(self, actor: Actor, tender_id: str) -> Tender:
+        return await self._command(actor, Action.START_OPENING, tender_id, Tender.start_opening)
+
+    async def cancel(self, actor: Actor, tender_id: str, document: object) -> Tender:
+        """Cancel with `{"reason": ...}`; the role is checked before the body."""
+        await self._gate.check(actor, Action.CANCEL_TENDER, tender_id)
+        reader = Reader(document)
+        reason = reader.text("reason", max_len=MAX_REASON, min_len=0)
+        reader.finish()
+        return await self._command(
+            actor, Action.CANCEL_TENDER, tender_id, lambda t, now: t.cancel(now, reason)
+        )
+
+    async def _command(
+        self, actor: Actor, action: Action, tender_id: str, decide: Decision
+    ) -> Tender:
+        await self._gate.check(actor, action, tender_id)
+        for attempt in range(CONFLICT_RETRIES + 1):
+            tender = await self.visible(actor, tender_id)
+            # From here to emit() nothing awaits, so no other command interleaves.
+            try:
+                events = decide(tender, self._clock.now())
+            except DomainError as exc:
+                await self._gate.reject(actor, tender_id, action.value, exc)
+                raise
+            try:
+                await self._ledger.emit(tender_id, Origin.of(actor), events)
+            except ConflictError:
+                if attempt == CONFLICT_RETRIES:
+                    raise
+                continue
+            self.on_schedule_change()
+            return tender
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def run_due(self, now: datetime) -> int:
+        """Record what the schedule makes happen by `now`; returns the number of events."""
+        count = 0
+        for stream in await self._store.streams():
+            tender = self._ledger.loaded(stream)
+            if not isinstance(tender, Tender):
+                continue
+            events = tender.due(now)
+            if events:
+                await self._ledger.emit(stream, self._node, events)
+                count += len(events)
+        return count
+
+    async def next_due(self) -> datetime | None:
+        times = []
+        for stream in await self._store.streams():
+            tender = self._ledger.loaded(stream)
+            if isinstance(tender, Tender) and (due := tender.next_due()) is not None:
+                times.append(due)
+        return min(times, default=None)
+
+    async def summaries(self, actor: Actor) -> list[dict[str, Any]]:
+        await self._gate.check(actor, Action.LIST_TENDERS)
+        return [
+            summary(tender)
+            for tender in await self.load_all()
+            if actor.covers(tender.id)
+            and (tender.state is not TenderState.DRAFT or actor.role in DRAFT_READERS)
+        ]
+
+    async def view(self, actor: Actor, tender_id: str) -> dict[str, Any]:
+        await self._gate.check(actor, Action.VIEW_TENDER, tender_id)
+        tender = await self.visible(actor, tender_id)
+        head = await self._ledger.head(tender_id)
+        return summary(tender) | {"head_seq": head.seq}
+
+    async def read_log(
+        self, actor: Actor, stream: str, after_seq: int, limit: int
+    ) -> list[AuditRecord]:
+        """Events of a tender (or the system log) that `actor` may see, after `after_seq`."""
+        await self.authorize_read(actor, stream)
+        audiences = actor.audiences()
+        records = await self._store.read(stream, after_seq, limit)
+        return [record for record in records if record.visibility & audiences]
+
+    async def authorize_read(self, actor: Actor, stream: str) -> None:
+        if stream == SYSTEM_STREAM:
+            await self._gate.check(actor, Action.READ_SYSTEM_LOG)
+        else:
+            await self._gate.check(actor, Action.READ_TENDER_LOG, stream)
+            await self.visible(actor, stream)
+
+
+def summary(tender: Tender) -> dict[str, Any]:
+    spec = tender.spec
+    if spec is None or tender.state is None:  # pragma: no cover - only existing tenders get here
+        raise NotFound(f"There is no tender {tender.id}.")
+    return {
+        "id": tender.id,
+        "state": tender.state.value,
+        "bids_closed": tender.bids_closed,
+        "spec": spec.to_json(),
+        "ended_reason": tender.ended_reason,
+        "opening_time": format_time(spec.deadline),
+    }
+
+
+class _Invalid(DomainError):
+    """An invalid command body, recorded as a refusal like any other rule."""
+
+    def __init__(self, error: InvalidFields) -> None:
+        super().__init__(str(error))
+
+    @property
+    def rule(self) -> str:
+        return "InvalidFields"

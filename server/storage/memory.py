@@ -1,0 +1,66 @@
+"""An in-memory event store: the same contract as SQLite, for unit tests. Not durable."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from server.errors import StorageError
+from server.storage.base import CommitListener, StreamHead, check_links, conflict, notify
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from recordings.audit import AuditRecord
+
+
+class MemoryEventStore:
+    def __init__(self) -> None:
+        self._streams: dict[str, list[AuditRecord]] = {}
+        self._listeners: list[CommitListener] = []
+        self._closed = False
+
+    async def start(self) -> None:
+        self._closed = False
+
+    async def close(self) -> None:
+        self._closed = True
+
+    def add_listener(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    def append(self, stream: str, records: Sequence[AuditRecord]) -> asyncio.Future[None]:
+        check_links(stream, records)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._closed:
+            future.set_exception(StorageError("The event store is closed."))
+            return future
+        batch = list(records)
+        asyncio.get_running_loop().call_soon(self._commit, stream, batch, future)
+        return future
+
+    def _commit(
+        self, stream: str, records: list[AuditRecord], future: asyncio.Future[None]
+    ) -> None:
+        log = self._streams.setdefault(stream, [])
+        head = StreamHead(log[-1].seq, log[-1].hash) if log else StreamHead()
+        first = records[0]
+        if first.seq != head.seq + 1 or first.prev != head.hash:
+            if not future.done():
+                future.set_exception(conflict(stream, head, first))
+            return
+        log.extend(records)
+        notify(self._listeners, stream, records)
+        if not future.done():
+            future.set_result(None)
+
+    async def read(self, stream: str, after_seq: int = 0, limit: int = 1000) -> list[AuditRecord]:
+        log = self._streams.get(stream, [])
+        return log[after_seq : after_seq + limit]
+
+    async def head(self, stream: str) -> StreamHead:
+        log = self._streams.get(stream)
+        return StreamHead(log[-1].seq, log[-1].hash) if log else StreamHead()
+
+    async def streams(self) -> list[str]:
+        return sorted(self._streams)

@@ -1,0 +1,290 @@
+"""The embedded event store: SQLite in WAL mode, synchronous=FULL, group commit.
+
+One writer thread owns the write connection. Appends queue up while a commit is in flight
+and go into the next transaction together, so many acknowledgements share one fsync; no
+append is acknowledged before its transaction has committed. Readers use their own
+read-only connections in a small thread pool, so the event loop never blocks on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final, TypeVar
+
+from recordings.audit import AuditRecord
+from server.errors import ConflictError, StorageError
+from server.storage.base import CommitListener, StreamHead, check_links, conflict, notify
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SCHEMA_VERSION: Final = 1
+# Enough to amortise one fsync over many appends, small enough to keep a commit short and
+# to bound what one commit makes the live hub write to every client at once.
+MAX_BATCH: Final = 256
+READER_THREADS: Final = 2
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS streams (
+    stream TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    stream TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    time TEXT NOT NULL,
+    body TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_stream ON events (stream, seq);
+"""
+
+
+_INSERT: Final = (
+    "INSERT INTO events (stream, seq, type, time, body, hash) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+@dataclass(slots=True)
+class _Append:
+    stream: str
+    records: list[AuditRecord]
+    future: asyncio.Future[None]
+    error: Exception | None = field(default=None)
+
+
+_STOP: Final = object()
+
+
+def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """Open the database with the pragmas every connection of the node uses."""
+    if read_only:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+def initialize(path: Path) -> None:
+    """Create the schema if needed; refuse a database written by a newer version."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"The database {path.name} has schema {version}; this node knows {SCHEMA_VERSION}."
+            )
+        conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    finally:
+        conn.close()
+
+
+def stored_rows(path: Path, stream: str) -> Iterator[tuple[int, str, str]]:
+    """(seq, body, hash) of one stream in seq order, read-only; for offline verification."""
+    conn = connect(path, read_only=True)
+    try:
+        yield from conn.execute(
+            "SELECT seq, body, hash FROM events WHERE stream = ? ORDER BY seq", (stream,)
+        )
+    finally:
+        conn.close()
+
+
+def stored_streams(path: Path) -> list[str]:
+    conn = connect(path, read_only=True)
+    try:
+        return [row[0] for row in conn.execute("SELECT stream FROM streams ORDER BY stream")]
+    finally:
+        conn.close()
+
+
+class SQLiteEventStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._queue: queue.SimpleQueue[_Append | object] = queue.SimpleQueue()
+        self._listeners: list[CommitListener] = []
+        self._writer: threading.Thread | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Transactions committed: with group commit this grows slower than the appends.
+        self.commits = 0
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(initialize, self.path)
+        self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="sqlite-read")
+        self._writer = threading.Thread(target=self._write_loop, name="sqlite-write", daemon=True)
+        self._writer.start()
+
+    async def close(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            self._queue.put(_STOP)
+            await asyncio.to_thread(writer.join)
+        readers, self._readers = self._readers, None
+        if readers is not None:
+            await asyncio.to_thread(self._close_readers, readers)
+
+    def _close_readers(self, readers: ThreadPoolExecutor) -> None:
+        readers.shutdown(wait=True)
+        with self._lock:
+            for conn in self._reader_connections:
+                conn.close()
+            self._reader_connections.clear()
+
+    def add_listener(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    def append(self, stream: str, records: Sequence[AuditRecord]) -> asyncio.Future[None]:
+        check_links(stream, records)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        if self._writer is None:
+            future.set_exception(StorageError("The event store is closed."))
+        else:
+            self._queue.put(_Append(stream, list(records), future))
+        return future
+
+    # The writer thread.
+
+    def _write_loop(self) -> None:
+        conn = connect(self.path)
+        try:
+            while True:
+                first = self._queue.get()
+                batch, stop = self._gather(first)
+                if batch:
+                    self._commit(conn, batch)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _gather(self, first: _Append | object) -> tuple[list[_Append], bool]:
+        batch: list[_Append] = []
+        item = first
+        while True:
+            if item is _STOP:
+                return batch, True
+            assert isinstance(item, _Append)  # noqa: S101 - the queue holds nothing else
+            batch.append(item)
+            if len(batch) >= MAX_BATCH:
+                return batch, False
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Append]) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for item in batch:
+                self._insert(conn, item)
+            conn.execute("COMMIT")
+            self.commits += 1
+        except sqlite3.Error as exc:
+            logger.exception("Commit of %d appends failed", len(batch))
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for item in batch:
+                item.error = StorageError(f"The event store could not commit: {exc}.")
+        assert self._loop is not None  # noqa: S101 - set in start()
+        self._loop.call_soon_threadsafe(self._complete, batch)
+
+    def _insert(self, conn: sqlite3.Connection, item: _Append) -> None:
+        conn.execute("SAVEPOINT item")
+        try:
+            row = conn.execute(
+                "SELECT seq, hash FROM events WHERE stream = ? ORDER BY seq DESC LIMIT 1",
+                (item.stream,),
+            ).fetchone()
+            head = StreamHead(*row) if row else StreamHead()
+            first = item.records[0]
+            if first.seq != head.seq + 1 or first.prev != head.hash:
+                raise conflict(item.stream, head, first)
+            if head.seq == 0:
+                conn.execute("INSERT OR IGNORE INTO streams (stream) VALUES (?)", (item.stream,))
+            conn.executemany(
+                _INSERT, [(r.stream, r.seq, r.type, r.time, r.body, r.hash) for r in item.records]
+            )
+        except (ConflictError, sqlite3.IntegrityError) as exc:
+            conn.execute("ROLLBACK TO item")
+            item.error = exc if isinstance(exc, ConflictError) else ConflictError(str(exc))
+        finally:
+            conn.execute("RELEASE item")
+
+    def _complete(self, batch: list[_Append]) -> None:
+        """On the event loop, in commit order: listeners first, then the waiting commands."""
+        for item in batch:
+            if item.error is None:
+                notify(self._listeners, item.stream, item.records)
+            if item.future.done():
+                continue  # the caller gave up waiting; the outcome stands regardless
+            if item.error is None:
+                item.future.set_result(None)
+            else:
+                item.future.set_exception(item.error)
+
+    # Readers.
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, read_only=True)
+            self._local.conn = conn
+            with self._lock:
+                self._reader_connections.append(conn)
+        return conn
+
+    async def _in_reader(self, job: Callable[[], T]) -> T:
+        if self._readers is None:
+            raise StorageError("The event store is closed.")
+        return await asyncio.get_running_loop().run_in_executor(self._readers, job)
+
+    async def read(self, stream: str, after_seq: int = 0, limit: int = 1000) -> list[AuditRecord]:
+        return await self._in_reader(lambda: self._read(stream, after_seq, limit))
+
+    def _read(self, stream: str, after_seq: int, limit: int) -> list[AuditRecord]:
+        rows = self._reader().execute(
+            "SELECT body, hash FROM events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (stream, after_seq, limit),
+        )
+        return [AuditRecord.load(body, digest) for body, digest in rows]
+
+    async def head(self, stream: str) -> StreamHead:
+        return await self._in_reader(lambda: self._head(stream))
+
+    def _head(self, stream: str) -> StreamHead:
+        row = (
+            self._reader()
+            .execute(
+                "SELECT seq, hash FROM events WHERE stream = ? ORDER BY seq DESC LIMIT 1", (stream,)
+            )
+            .fetchone()
+        )
+        return StreamHead(*row) if row else StreamHead()
+
+    async def streams(self) -> list[str]:
+        return await self._in_reader(self._streams)
+
+    def _streams(self) -> list[str]:
+        return [row[0] for row in self._reader().execute("SELECT stream FROM streams ORDER BY 1")]

@@ -1,0 +1,1 @@
+"""Thin async shells around the service: HTTP, the live WebSocket, error mapping."""

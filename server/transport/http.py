@@ -1,0 +1,234 @@
+"""HTTP API handlers: parse, call the service, serialize. Routes are listed at the bottom."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Final
+
+from aiohttp import web
+
+from crypto import parse_json
+from server.domain.access import Actor
+from server.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
+from server.protocol import MAX_SEQ, STREAM_PATTERN, SYSTEM_STREAM
+from server.protocol.fields import Reader
+from server.protocol.times import format_time
+from server.service.tenders import summary
+from server.transport.keys import node_key, settings_key
+
+if TYPE_CHECKING:
+    from recordings.audit import AuditRecord
+    from server.service.node import Node
+
+MAX_EVENTS_PER_PAGE: Final = 1000
+
+AuthedHandler = Callable[[web.Request, Actor], Awaitable[web.StreamResponse]]
+
+
+def _node(request: web.Request) -> Node:
+    return request.app[node_key]
+
+
+def respond(data: object, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status,
+        text=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+        content_type="application/json",
+    )
+
+
+async def read_body(request: web.Request) -> object:
+    """The JSON body: only application/json, within the size limit, valid I-JSON."""
+    if request.content_type != "application/json":
+        raise BadRequest("Send the request body as application/json.")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[settings_key].max_http_body_bytes
+        raise PayloadTooLarge(
+            f"The request body is larger than the limit of {limit} bytes."
+        ) from None
+    return parse_json(raw)
+
+
+def bearer_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send `Authorization: Bearer <token>`; log in to get a token.")
+    return token.strip()
+
+
+def address_of(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def authenticated(handler: AuthedHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        claims = _node(request).auth.verify(bearer_token(request))
+        return await handler(request, claims.actor(address_of(request)))
+
+    return wrapper
+
+
+def _tender_id(request: web.Request) -> str:
+    tender_id = request.match_info["tender"]
+    if not STREAM_PATTERN.fullmatch(tender_id) or tender_id == SYSTEM_STREAM:
+        raise NotFound(f"There is no tender {tender_id[:64]!r}.")
+    return tender_id
+
+
+# Public routes.
+
+
+async def node_info(request: web.Request) -> web.Response:
+    node = _node(request)
+    return respond(
+        {
+            "node": node.id,
+            "public_key": node.key.verify_key.to_text(),
+            "server_time": format_time(node.clock.now()),
+            "protocol": 1,
+        }
+    )
+
+
+async def health(request: web.Request) -> web.Response:
+    return respond({"status": "ok"})
+
+
+async def challenge(request: web.Request) -> web.Response:
+    reader = Reader(await read_body(request))
+    participant = reader.text("participant", max_len=40)
+    reader.finish()
+    issued = _node(request).auth.challenge(participant)
+    return respond(issued.to_json())
+
+
+async def login(request: web.Request) -> web.Response:
+    node = _node(request)
+    reader = Reader(await read_body(request))
+    challenge_id = reader.text("challenge", max_len=64)
+    participant_id = reader.text("participant", max_len=40)
+    client_time = reader.text("time", max_len=40)
+    signature = reader.text("signature", max_len=128)
+    reader.finish()
+    participant = await node.participants.find(participant_id)
+    claims = node.auth.answer(challenge_id, participant, client_time, signature)
+    actor = claims.actor(address_of(request))
+    await node.participants.record_login(actor)
+    return respond(
+        {
+            "token": node.auth.issue(claims),
+            "participant": claims.participant,
+            "role": claims.role.value,
+            "scopes": sorted(claims.scopes),
+            "expires_at": format_time(claims.expires_at),
+        }
+    )
+
+
+# Participants.
+
+
+@authenticated
+async def enroll(request: web.Request, actor: Actor) -> web.Response:
+    participant = await _node(request).participants.enroll(actor, await read_body(request))
+    return respond(participant.to_json(), status=201)
+
+
+@authenticated
+async def participants(request: web.Request, actor: Actor) -> web.Response:
+    found = await _node(request).participants.list_all(actor)
+    return respond({"participants": [p.to_json() for p in found]})
+
+
+# Tenders.
+
+
+@authenticated
+async def create_tender(request: web.Request, actor: Actor) -> web.Response:
+    tender = await _node(request).tenders.create(actor, await read_body(request))
+    return respond(summary(tender), status=201)
+
+
+@authenticated
+async def list_tenders(request: web.Request, actor: Actor) -> web.Response:
+    return respond({"tenders": await _node(request).tenders.summaries(actor)})
+
+
+@authenticated
+async def view_tender(request: web.Request, actor: Actor) -> web.Response:
+    return respond(await _node(request).tenders.view(actor, _tender_id(request)))
+
+
+@authenticated
+async def publish_tender(request: web.Request, actor: Actor) -> web.Response:
+    tender = await _node(request).tenders.publish(actor, _tender_id(request))
+    return respond(summary(tender))
+
+
+@authenticated
+async def cancel_tender(request: web.Request, actor: Actor) -> web.Response:
+    tender = await _node(request).tenders.cancel(
+        actor, _tender_id(request), await read_body(request)
+    )
+    return respond(summary(tender))
+
+
+@authenticated
+async def start_opening(request: web.Request, actor: Actor) -> web.Response:
+    tender = await _node(request).tenders.start_opening(actor, _tender_id(request))
+    return respond(summary(tender))
+
+
+@authenticated
+async def tender_events(request: web.Request, actor: Actor) -> web.Response:
+    return await _events(request, actor, _tender_id(request))
+
+
+@authenticated
+async def system_events(request: web.Request, actor: Actor) -> web.Response:
+    return await _events(request, actor, SYSTEM_STREAM)
+
+
+async def _events(request: web.Request, actor: Actor, stream: str) -> web.Response:
+    after = _query_int(request, "after_seq", 0, MAX_SEQ, default=0)
+    limit = _query_int(request, "limit", 1, MAX_EVENTS_PER_PAGE, default=MAX_EVENTS_PER_PAGE)
+    records = await _node(request).tenders.read_log(actor, stream, after, limit)
+    return web.Response(text=events_json(records), content_type="application/json")
+
+
+def events_json(records: list[AuditRecord]) -> str:
+    """Event pages embed each record's canonical body as stored, without re-encoding it."""
+    items = ",".join(f'{{"hash":"{r.hash}","event":{r.body}}}' for r in records)
+    return f'{{"events":[{items}]}}'
+
+
+def _query_int(request: web.Request, name: str, low: int, high: int, *, default: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdecimal() or not low <= int(raw) <= high:
+        raise BadRequest(f"Query parameter {name} must be an integer from {low} to {high}.")
+    return int(raw)
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/healthz", health),
+        web.get("/api/node", node_info),
+        web.post("/api/auth/challenge", challenge),
+        web.post("/api/auth/login", login),
+        web.post("/api/admin/participants", enroll),
+        web.get("/api/admin/participants", participants),
+        web.get("/api/system/events", system_events),
+        web.post("/api/tenders", create_tender),
+        web.get("/api/tenders", list_tenders),
+        web.get("/api/tenders/{tender}", view_tender),
+        web.post("/api/tenders/{tender}/publish", publish_tender),
+        web.post("/api/tenders/{tender}/cancel", cancel_tender),
+        web.post("/api/tenders/{tender}/opening/start", start_opening),
+        web.get("/api/tenders/{tender}/events", tender_events),
+    ]

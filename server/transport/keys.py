@@ -1,0 +1,18 @@
+"""Typed application keys shared by the transport modules."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Final
+
+from aiohttp import web
+
+from server.config import Settings
+from server.live import LiveHub
+from server.service.node import Node
+
+settings_key: Final = web.AppKey("settings", Settings)
+node_key: Final = web.AppKey("node", Node)
+hub_key: Final = web.AppKey("hub", LiveHub)
+# Open live connections, so that shutdown can close them with 1001.
+connections_key: Final = web.AppKey("connections", weakref.WeakSet[object])

@@ -1,0 +1,287 @@
+"""The live channel: one WebSocket per client; authenticate, subscribe, receive events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from typing import TYPE_CHECKING, Final
+
+from aiohttp import WSMsgType, web
+
+from server.domain.errors import DomainError
+from server.errors import ServerError, Unauthorized
+from server.protocol import (
+    Auth,
+    CloseCode,
+    Error,
+    Ping,
+    Pong,
+    ProtocolError,
+    Subscribe,
+    Subscribed,
+    Unsubscribe,
+    Unsubscribed,
+    Welcome,
+    parse_client_message,
+    server_message_json,
+)
+from server.protocol.fields import InvalidFields
+from server.protocol.times import format_time
+from server.transport.errors import describe
+from server.transport.http import address_of
+from server.transport.keys import connections_key, hub_key, node_key, settings_key
+from server.transport.outbox import Outbox
+
+if TYPE_CHECKING:
+    from server.config import Settings
+    from server.domain.access import Actor
+    from server.live import LiveHub, Subscriber
+    from server.service.node import Node
+
+logger = logging.getLogger(__name__)
+_ids: Final = itertools.count(1)
+
+Refusal = DomainError | ServerError | InvalidFields
+
+
+class Connection:
+    """One client's live connection. It is also the hub's Sink for this client."""
+
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
+        self._ws = ws
+        self._transport = request.transport
+        self._node: Node = request.app[node_key]
+        self._hub: LiveHub = request.app[hub_key]
+        self._settings: Settings = request.app[settings_key]
+        self._authorization = request.headers.get("Authorization")
+        self.address = address_of(request)
+        self.actor: Actor | None = None
+        self.audiences: frozenset[str] = frozenset()
+        self._subscriptions: dict[str, Subscriber] = {}
+        self._replays: dict[str, asyncio.Task[None]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        settings = self._settings
+        self._outbox = (
+            None
+            if self._transport is None
+            else Outbox(
+                self._transport,
+                soft=settings.ws_backlog_bytes,
+                hard=settings.ws_send_buffer_bytes,
+                grace=settings.ws_backlog_seconds,
+                on_slow=self._too_slow,
+            )
+        )
+        self._tasks: asyncio.TaskGroup | None = None
+        self._evicted = False
+        self.log = logging.LoggerAdapter(logger, {"connection": next(_ids)})
+
+    # The Sink side, used by the hub.
+
+    async def send_text(self, text: str) -> None:
+        if self._evicted:
+            raise ConnectionResetError("The connection was dropped.")
+        await self._ws.send_str(text)
+
+    def write_frame(self, frame: bytes) -> None:
+        if self._outbox is not None:
+            self._outbox.write(frame)
+
+    def _too_slow(self, why: str) -> None:
+        self.evict(CloseCode.SLOW_CONSUMER, f"too slow ({why}); resume by seq")
+
+    def evict(self, code: CloseCode, reason: str) -> None:
+        """Stop sending, leave the hub, and close with `code`; safe to call from the hub."""
+        if self._evicted:
+            return
+        self._evicted = True
+        if self._outbox is not None:
+            self._outbox.stop()
+        self.log.info("Dropping connection: %s (%d)", reason, code)
+        # Leave the hub on the next loop turn: the hub may be iterating its groups right now.
+        asyncio.get_running_loop().call_soon(self._leave_hub)
+        if self._tasks is not None:
+            self._tasks.create_task(self._close_dropped(code, reason))
+
+    async def _close_dropped(self, code: CloseCode, reason: str) -> None:
+        grace = self._settings.ws_close_timeout_seconds
+        if self._transport is not None:
+            # The close frame waits behind the backlog; a client that never reads it would
+            # keep the socket and its buffer forever, so the socket goes when grace runs out.
+            asyncio.get_running_loop().call_later(grace, self._transport.abort)
+        try:
+            async with asyncio.timeout(grace):
+                await self._ws.close(code=code, message=reason.encode(), drain=False)
+        except TimeoutError:
+            self.log.info("Client did not answer the close frame in time")
+
+    # The receive side.
+
+    async def run(self) -> None:
+        self.log.info("Live connection opened from %s", self.address)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                self._tasks = tasks
+                await self._start()
+                try:
+                    await self._receive()
+                finally:
+                    for replay in self._replays.values():
+                        replay.cancel()
+        finally:
+            self._tasks = None
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._outbox is not None:
+                self._outbox.stop()
+            self._leave_hub()
+            self.log.info("Live connection closed (%s)", self._ws.close_code)
+
+    async def _start(self) -> None:
+        if self._authorization is not None:
+            scheme, _, token = self._authorization.partition(" ")
+            await self._authenticate(token.strip() if scheme.lower() == "bearer" else "", None)
+        if self.actor is None and not self._evicted:
+            self._timer = asyncio.get_running_loop().call_later(
+                self._settings.ws_auth_timeout_seconds,
+                self.evict,
+                CloseCode.UNAUTHORIZED,
+                "authenticate first",
+            )
+
+    async def _receive(self) -> None:
+        async for message in self._ws:
+            if message.type is WSMsgType.TEXT:
+                await self._handle(message.data)
+            elif message.type is WSMsgType.BINARY:
+                await self._send(Error("unsupported_frame", "Messages are JSON text frames."))
+
+    async def _handle(self, text: str) -> None:
+        try:
+            message = parse_client_message(text)
+        except ProtocolError as exc:
+            await self._send(Error(exc.code, str(exc), ref=exc.ref))
+            return
+        if isinstance(message, Ping):
+            await self._send(Pong(format_time(self._node.clock.now()), ref=message.ref))
+        elif isinstance(message, Auth):
+            await self._authenticate(message.token, message.ref)
+        elif self.actor is None:
+            await self._send(
+                Error("unauthorized", "Authenticate first with an auth message.", ref=message.ref)
+            )
+        elif isinstance(message, Subscribe):
+            self._start_replay(message)
+        elif isinstance(message, Unsubscribe):
+            await self._unsubscribe(message)
+
+    async def _authenticate(self, token: str, ref: str | None) -> None:
+        try:
+            claims = self._node.auth.verify(token)
+            if self.actor is not None and claims.participant != self.actor.id:
+                raise Unauthorized("A connection stays with the participant who opened it.")
+        except Unauthorized as exc:
+            await self._send(Error(exc.code, str(exc), ref=ref))
+            self.evict(CloseCode.UNAUTHORIZED, "invalid token")
+            return
+        self.actor = claims.actor(self.address)
+        self.audiences = self.actor.audiences()
+        if self._timer is not None:
+            self._timer.cancel()
+        remaining = (claims.expires_at - self._node.clock.now()).total_seconds()
+        self._timer = asyncio.get_running_loop().call_later(
+            max(0.0, remaining), self.evict, CloseCode.UNAUTHORIZED, "token expired"
+        )
+        welcome = Welcome(
+            participant=claims.participant,
+            role=claims.role.value,
+            expires_at=format_time(claims.expires_at),
+            server_time=format_time(self._node.clock.now()),
+            node=self._node.id,
+            ref=ref,
+        )
+        await self._send(welcome)
+
+    def _start_replay(self, message: Subscribe) -> None:
+        if self._tasks is None:  # pragma: no cover - only called while running
+            return
+        self._replays[message.tender] = self._tasks.create_task(self._subscribe(message))
+
+    async def _subscribe(self, message: Subscribe) -> None:
+        stream, actor = message.tender, self.actor
+        try:
+            if actor is None:  # pragma: no cover - checked by _handle
+                raise Unauthorized("Authenticate first.")
+            if stream in self._subscriptions:
+                raise _Refused("already_subscribed", f"Already subscribed to {stream}.")
+            if len(self._subscriptions) >= self._settings.ws_max_subscriptions:
+                raise _Refused("too_many_subscriptions", "Unsubscribe from something first.")
+            await self._node.tenders.authorize_read(actor, stream)
+            head = await self._node.store.head(stream)
+            await self._send(Subscribed(stream, message.after_seq, head.seq, ref=message.ref))
+            self._subscriptions[stream] = await self._hub.subscribe(self, stream, message.after_seq)
+        except (DomainError, ServerError, InvalidFields) as exc:
+            await self._refuse(exc, message.ref)
+        except _Refused as exc:
+            await self._send(Error(exc.code, str(exc), ref=message.ref))
+        except ConnectionResetError:
+            self.log.debug("Connection lost during replay of %s", stream)
+        finally:
+            self._replays.pop(stream, None)
+
+    async def _unsubscribe(self, message: Unsubscribe) -> None:
+        replay = self._replays.pop(message.tender, None)
+        if replay is not None:
+            replay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await replay
+        subscriber = self._subscriptions.pop(message.tender, None)
+        if subscriber is not None:
+            self._hub.unsubscribe(subscriber)
+        await self._send(Unsubscribed(message.tender, ref=message.ref))
+
+    def _leave_hub(self) -> None:
+        for subscriber in self._subscriptions.values():
+            self._hub.unsubscribe(subscriber)
+        self._subscriptions.clear()
+
+    async def _refuse(self, exc: Refusal, ref: str | None) -> None:
+        described = describe(exc)
+        body = described[1] if described is not None else {"code": "error", "message": str(exc)}
+        await self._send(Error(body["code"], body["message"], rule=body.get("rule"), ref=ref))
+
+    async def _send(self, message: Welcome | Subscribed | Unsubscribed | Pong | Error) -> None:
+        if self._evicted:
+            return
+        try:
+            await self._ws.send_str(server_message_json(message))
+        except ConnectionResetError:
+            self.log.debug("Could not send %s: connection closed", type(message).__name__)
+
+    async def shutdown(self) -> None:
+        """Close for node shutdown (1001); clients reconnect elsewhere and resume."""
+        self._evicted = True
+        await self._ws.close(code=CloseCode.GOING_AWAY, message=b"node shutting down")
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+async def live(request: web.Request) -> web.WebSocketResponse:
+    settings = request.app[settings_key]
+    ws = web.WebSocketResponse(
+        heartbeat=settings.ws_heartbeat_seconds,
+        max_msg_size=settings.max_ws_message_bytes,
+        compress=False,  # one encoded frame serves every client: no per-client deflate
+        timeout=settings.ws_close_timeout_seconds,
+    )
+    await ws.prepare(request)
+    connection = Connection(request, ws)
+    request.app[connections_key].add(connection)
+    await connection.run()
+    return ws

@@ -1,0 +1,79 @@
+"""The role x action table: complete, pinned, and the supervisor changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.domain.access import (
+    ALL_TENDERS,
+    PERMISSIONS,
+    READ_ONLY,
+    Action,
+    Actor,
+    Role,
+    authorize,
+)
+from server.domain.errors import AccessDenied, OutOfScope
+
+# The table written out the other way round, so that any change to it is a visible diff here.
+EXPECTED = {
+    Role.ADMIN: {"participant.enroll", "participant.list", "system.read", "audit.verify"},
+    Role.HOST: {
+        "tender.create", "tender.publish", "tender.cancel", "tender.opening.start",
+        "tender.list", "tender.view", "tender.read",
+    },
+    Role.BIDDER: {"tender.list", "tender.view", "tender.read"},
+    Role.EXPERT: {"tender.list", "tender.view", "tender.read"},
+    Role.SUPERVISOR: {
+        "participant.list", "system.read", "tender.list", "tender.view", "tender.read",
+        "audit.verify",
+    },
+    Role.CUSTODIAN: {"tender.list", "tender.view", "tender.read"},
+    Role.PUBLIC: {"tender.list", "tender.view", "tender.read"},
+}  # fmt: skip
+
+
+def test_every_action_is_in_the_table() -> None:
+    assert set(PERMISSIONS) == set(Action)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_table_is_exactly_as_pinned(role: Role) -> None:
+    allowed = {action.value for action, roles in PERMISSIONS.items() if role in roles}
+    assert allowed == EXPECTED[role]
+
+
+def test_supervisors_only_ever_read() -> None:
+    granted = {action for action, roles in PERMISSIONS.items() if Role.SUPERVISOR in roles}
+    assert granted <= READ_ONLY
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("action", list(Action))
+def test_authorize_follows_the_table(role: Role, action: Action) -> None:
+    actor = Actor("p-abcd", role, "198.51.100.7")
+    if role in PERMISSIONS[action]:
+        authorize(actor, action)
+    else:
+        with pytest.raises(AccessDenied, match=f"The {role} role may not perform {action}"):
+            authorize(actor, action)
+
+
+def test_scopes_limit_tenders() -> None:
+    expert = Actor("p-abcd", Role.EXPERT, "local", frozenset({"t-one"}))
+    authorize(expert, Action.VIEW_TENDER, "t-one")
+    with pytest.raises(OutOfScope, match="t-two"):
+        authorize(expert, Action.VIEW_TENDER, "t-two")
+    host = Actor("p-efgh", Role.HOST, "local", frozenset({ALL_TENDERS}))
+    authorize(host, Action.VIEW_TENDER, "t-anything")
+
+
+def test_audiences_are_the_role_and_the_participant() -> None:
+    actor = Actor("p-abcd", Role.BIDDER, "local")
+    assert actor.audiences() == {"bidder", "participant:p-abcd"}
+
+
+def test_refusals_name_their_rule() -> None:
+    with pytest.raises(AccessDenied) as caught:
+        authorize(Actor("p-abcd", Role.BIDDER, "local"), Action.CREATE_TENDER)
+    assert caught.value.rule == "AccessDenied"

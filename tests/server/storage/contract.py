@@ -1,0 +1,128 @@
+"""The event store contract, run against every implementation (see test_*.py here)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import pytest
+
+from recordings.audit import GENESIS, AuditRecord
+from server.errors import ConflictError, StorageError
+from server.storage.base import EventStore, StreamHead
+from tests.recordings.test_audit import chain
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+class EventStoreContract:
+    """Subclasses define the fixture `store`: a started, empty EventStore."""
+
+    async def test_an_empty_stream_has_the_genesis_head(self, store: EventStore) -> None:
+        assert await store.head("t-1") == StreamHead(0, GENESIS)
+        assert await store.read("t-1") == []
+        assert await store.streams() == []
+
+    async def test_append_then_read_back(self, store: EventStore) -> None:
+        records = chain(5)
+        await store.append("t-1", records[:2])
+        await store.append("t-1", records[2:])
+        assert await store.read("t-1") == records
+        assert await store.read("t-1", after_seq=3) == records[3:]
+        assert await store.read("t-1", after_seq=1, limit=2) == records[1:3]
+        assert await store.head("t-1") == StreamHead(5, records[-1].hash)
+        assert await store.streams() == ["t-1"]
+
+    async def test_streams_are_independent(self, store: EventStore) -> None:
+        await store.append("t-a", chain(2, "t-a"))
+        await store.append("t-b", chain(3, "t-b"))
+        assert [r.seq for r in await store.read("t-a")] == [1, 2]
+        assert (await store.head("t-b")).seq == 3
+        assert await store.streams() == ["t-a", "t-b"]
+
+    async def test_an_append_that_does_not_follow_the_head_conflicts(
+        self, store: EventStore
+    ) -> None:
+        records = chain(3)
+        await store.append("t-1", records[:1])
+        with pytest.raises(ConflictError, match="does not follow"):
+            await store.append("t-1", records[2:])
+        with pytest.raises(ConflictError):
+            await store.append("t-1", records[:1])  # the same event again
+        assert await store.read("t-1") == records[:1]
+
+    async def test_a_wrong_prev_hash_conflicts(self, store: EventStore) -> None:
+        await store.append("t-1", chain(1))
+        stranger = chain(2, "t-1")[1]
+        forged = AuditRecord.create(
+            stream="t-1", seq=2, prev="ab" * 32, type=stranger.type, actor_id="p",
+            actor_role="host", address="local", time=stranger.time, payload={},
+            visibility=frozenset({"host"}),
+        )  # fmt: skip
+        with pytest.raises(ConflictError):
+            await store.append("t-1", [forged])
+
+    async def test_bad_batches_are_refused_before_queueing(self, store: EventStore) -> None:
+        records = chain(3)
+        with pytest.raises(ValueError, match="at least one"):
+            _ = store.append("t-1", [])
+        with pytest.raises(ValueError, match="follow each other"):
+            _ = store.append("t-1", [records[0], records[2]])
+        with pytest.raises(ValueError, match="belong to its stream"):
+            _ = store.append("t-2", records[:1])
+
+    async def test_pipelined_appends_commit_in_order(self, store: EventStore) -> None:
+        records = chain(50)
+        futures = [store.append("t-1", [record]) for record in records]
+        await asyncio.gather(*futures)
+        assert await store.read("t-1", limit=100) == records
+
+    async def test_a_failed_append_fails_the_ones_queued_behind_it(self, store: EventStore) -> None:
+        records = chain(3)
+        await store.append("t-1", records[:1])
+        first = store.append("t-1", records[2:])  # skips seq 2: conflict
+        second = store.append("t-1", records[1:2])  # fine on its own
+        results = await asyncio.gather(first, second, return_exceptions=True)
+        assert isinstance(results[0], ConflictError)
+        assert results[1] is None
+        assert [r.seq for r in await store.read("t-1")] == [1, 2]
+
+    async def test_listeners_hear_commits_in_order_before_the_ack(self, store: EventStore) -> None:
+        heard: list[tuple[str, list[int]]] = []
+        acked_when_heard: list[bool] = []
+        futures: list[asyncio.Future[None]] = []
+
+        def listener(stream: str, records: Sequence[AuditRecord]) -> None:
+            heard.append((stream, [r.seq for r in records]))
+            acked_when_heard.append(futures[len(heard) - 1].done())
+
+        store.add_listener(listener)
+        records = chain(4)
+        futures.extend(store.append("t-1", records[i : i + 2]) for i in (0, 2))
+        await asyncio.gather(*futures)
+        assert heard == [("t-1", [1, 2]), ("t-1", [3, 4])]
+        assert acked_when_heard == [False, False]  # heard first, acknowledged after
+
+    async def test_a_failing_listener_does_not_stop_the_others(self, store: EventStore) -> None:
+        heard: list[int] = []
+
+        def broken(stream: str, records: Sequence[AuditRecord]) -> None:
+            raise RuntimeError("listener bug")
+
+        store.add_listener(broken)
+        store.add_listener(lambda stream, records: heard.extend(r.seq for r in records))
+        await store.append("t-1", chain(1))
+        assert heard == [1]
+
+    async def test_a_rejected_append_is_not_heard(self, store: EventStore) -> None:
+        heard: list[int] = []
+        store.add_listener(lambda stream, records: heard.extend(r.seq for r in records))
+        with pytest.raises(ConflictError):
+            await store.append("t-1", chain(2)[1:])
+        assert heard == []
+
+    async def test_a_closed_store_refuses_appends(self, store: EventStore) -> None:
+        await store.close()
+        with pytest.raises(StorageError, match="closed"):
+            await store.append("t-1", chain(1))

@@ -1,0 +1,79 @@
+"""Settings: defaults, TOML, environment, overrides, and every problem at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.config import Settings, SettingsError
+
+
+def test_defaults_live_under_var() -> None:
+    settings = Settings.load({})
+    assert settings.data_dir == Path("var")
+    assert settings.database_path == Path("var/bidroom.sqlite3")
+    assert settings.node_key_path == Path("var/keys/node.pem")
+    assert settings.recordings_dir == Path("var/recordings")
+    assert settings.max_ws_message_bytes == 64 * 1024
+
+
+def test_precedence_is_toml_then_environment_then_overrides(tmp_path: Path) -> None:
+    config = tmp_path / "bidroom.toml"
+    config.write_text('port = 9000\nhost = "::1"\ndata_dir = "/srv/a"\n', encoding="utf-8")
+    settings = Settings.load(
+        {"BIDROOM_CONFIG": str(config), "BIDROOM_PORT": "9100", "BIDROOM_DATA_DIR": "/srv/b"},
+        overrides={"data_dir": Path("/srv/c"), "host": None},
+    )
+    assert (settings.port, settings.host, settings.data_dir) == (9100, "::1", Path("/srv/c"))
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("prot = 1\nws_heartbeat_seconds = true\n", encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(
+            {
+                "BIDROOM_PORT": "eighty",
+                "BIDROOM_TOKEN_TTL_SECONDS": "0",
+                "BIDROOM_LOG_LEVEL": "loud",
+                "BIDROOM_TLS_CERT": str(tmp_path / "missing.pem"),
+                "BIDROOM_UNKNOWN": "1",
+                "HOME": "/root",
+            },
+            config_file=config,
+        )
+    text = "\n".join(caught.value.problems)
+    for expected in (
+        "unknown setting 'prot'",
+        "ws_heartbeat_seconds: must be a number",
+        "port: must be an integer, not 'eighty'",
+        "token_ttl_seconds must be positive",
+        "log_level must be one of",
+        "tls_cert and tls_key go together",
+        "tls_cert: no file at",
+        "BIDROOM_UNKNOWN: unknown setting",
+    ):
+        assert expected in text
+    assert len(caught.value.problems) == 8
+
+
+def test_unreadable_or_broken_toml_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="config file"):
+        Settings.load({}, config_file=tmp_path / "absent.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("port = = 1", encoding="utf-8")
+    with pytest.raises(SettingsError, match="config file"):
+        Settings.load({}, config_file=broken)
+
+
+def test_port_range_and_negative_skew() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.load({"BIDROOM_PORT": "70000", "BIDROOM_MAX_CLOCK_SKEW_SECONDS": "-1"})
+    assert len(caught.value.problems) == 2
+
+
+def test_passphrase_never_shows_in_repr() -> None:
+    settings = Settings.load({"BIDROOM_NODE_KEY_PASSPHRASE": "hunter2"})
+    assert settings.node_key_passphrase == "hunter2"
+    assert "hunter2" not in repr(settings)

@@ -1,0 +1,255 @@
+"""The HTTP API: bad input, the role table with audited refusals, the tender lifecycle."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+
+from crypto import SigningKey
+from server.domain.access import Role
+from server.protocol.times import format_time
+from tests.conftest import Harness, tender_spec
+
+
+async def test_node_info_and_health_are_public(harness: Harness) -> None:
+    status, body = await harness.call("GET", "/api/node")
+    assert status == 200
+    assert body["node"] == harness.node.id
+    assert body["public_key"].startswith("ed25519:")
+    assert (await harness.call("GET", "/healthz"))[1] == {"status": "ok"}
+
+
+async def test_malformed_json_is_400_with_a_code(harness: Harness) -> None:
+    host = await harness.person(Role.HOST)
+    response = await harness.client.post(
+        "/api/tenders",
+        data=b'{"title": ',
+        headers=host.headers | {"Content-Type": "application/json"},
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "malformed_json"
+
+
+async def test_duplicate_members_are_malformed(harness: Harness) -> None:
+    response = await harness.client.post(
+        "/api/auth/challenge",
+        data=b'{"participant": "p-00000001", "participant": "p-00000002"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "malformed_json"
+
+
+async def test_other_content_types_are_400(harness: Harness) -> None:
+    response = await harness.client.post("/api/auth/challenge", data=b"participant=p-1")
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "bad_request"
+
+
+async def test_invalid_fields_are_listed_together(harness: Harness) -> None:
+    host = await harness.person(Role.HOST)
+    spec = tender_spec(harness.clock.now(), title="", min_bids=1)
+    status, body = await harness.call("POST", "/api/tenders", host, spec)
+    assert status == 400
+    assert body["error"]["code"] == "invalid_request"
+    assert {p["path"] for p in body["error"]["problems"]} == {"title", "min_bids"}
+
+
+async def test_invalid_commands_are_recorded_too(harness: Harness) -> None:
+    host = await harness.person(Role.HOST)
+    await harness.call("POST", "/api/tenders", host, {"title": ""})
+    records = await harness.node.store.read("system")
+    rejected = [r for r in records if r.type == "command.rejected"]
+    assert rejected[-1].payload["command"] == "tender.create"
+    assert rejected[-1].payload["rule"] == "InvalidFields"
+    assert rejected[-1].actor_id == host.id
+
+
+async def test_oversized_bodies_are_413(harness: Harness) -> None:
+    host = await harness.person(Role.HOST)
+    big = io.BytesIO(b'{"title": "' + b"x" * (1024 * 1024) + b'"}')
+    response = await harness.client.post(
+        "/api/tenders", data=big, headers=host.headers | {"Content-Type": "application/json"}
+    )
+    assert response.status == 413
+    body = await response.json()
+    assert body["error"]["code"] == "payload_too_large"
+    assert "1048576 bytes" in body["error"]["message"]
+
+
+async def test_unknown_routes_and_methods_answer_in_json(harness: Harness) -> None:
+    status, body = await harness.call("GET", "/api/nothing-here")
+    assert (status, body["error"]["code"]) == (404, "not_found")
+    status, body = await harness.call("DELETE", "/api/tenders")
+    assert (status, body["error"]["code"]) == (405, "method_not_allowed")
+
+
+@pytest.mark.parametrize(
+    ("role", "method", "path"),
+    [
+        (Role.BIDDER, "POST", "/api/tenders"),
+        (Role.SUPERVISOR, "POST", "/api/tenders"),
+        (Role.EXPERT, "POST", "/api/admin/participants"),
+        (Role.HOST, "GET", "/api/admin/participants"),
+        (Role.BIDDER, "GET", "/api/system/events"),
+        (Role.ADMIN, "GET", "/api/tenders"),
+    ],
+)
+async def test_wrong_roles_get_403_and_an_audit_entry(
+    harness: Harness, role: Role, method: str, path: str
+) -> None:
+    person = await harness.person(role)
+    status, body = await harness.call(method, path, person, {} if method == "POST" else None)
+    assert status == 403
+    assert body["error"]["rule"] == "AccessDenied"
+    denied = [r for r in await harness.node.store.read("system") if r.type == "access.denied"]
+    assert denied[-1].actor_id == person.id
+    assert denied[-1].actor_role == role.value
+    assert denied[-1].address == "127.0.0.1"
+    assert denied[-1].visibility == {"admin", "supervisor"}
+
+
+async def test_refusals_about_a_tender_go_into_its_log(harness: Harness) -> None:
+    host, bidder = await harness.person(Role.HOST), await harness.person(Role.BIDDER)
+    tender_id = await harness.tender(host)
+    status, _ = await harness.call("POST", f"/api/tenders/{tender_id}/publish", bidder)
+    assert status == 403
+    records = await harness.node.store.read(tender_id)
+    assert [r.type for r in records] == ["tender.created", "access.denied"]
+    assert records[-1].payload["action"] == "tender.publish"
+
+
+async def test_the_lifecycle_through_the_api(harness: Harness) -> None:
+    host, bidder = await harness.person(Role.HOST), await harness.person(Role.BIDDER)
+    tender_id = await harness.tender(host)
+    assert (await harness.call("GET", f"/api/tenders/{tender_id}", bidder))[0] == 404
+    assert (await harness.call("GET", "/api/tenders", bidder))[1] == {"tenders": []}
+    published = await harness.post_ok(f"/api/tenders/{tender_id}/publish", {}, host)
+    assert published["state"] == "published"
+    listing = (await harness.call("GET", "/api/tenders", bidder))[1]["tenders"]
+    assert [t["id"] for t in listing] == [tender_id]
+    harness.clock.advance(3600)
+    await harness.login(host)  # tokens last 15 minutes
+    await harness.login(bidder)
+    assert await harness.node.scheduler.tick() == 1
+    status, body = await harness.call("POST", f"/api/tenders/{tender_id}/opening/start", host)
+    assert status == 422
+    assert (body["error"]["rule"], body["error"]["cite"]) == (
+        "OpeningTimeNotReached",
+        "E-Measures 29",
+    )
+    harness.clock.advance(24 * 3600)
+    await harness.login(host)
+    await harness.login(bidder)
+    assert await harness.node.scheduler.tick() == 1  # the deadline closes bidding
+    opened = await harness.post_ok(f"/api/tenders/{tender_id}/opening/start", {}, host)
+    assert (opened["state"], opened["bids_closed"]) == ("opening", True)
+    view = (await harness.call("GET", f"/api/tenders/{tender_id}", bidder))[1]
+    assert view["head_seq"] == 6  # created, published, opened, refused, closed, opening
+    types = [r.type for r in await harness.node.store.read(tender_id)]
+    assert types == [
+        "tender.created",
+        "tender.published",
+        "tender.bidding_opened",
+        "command.rejected",
+        "tender.bidding_closed",
+        "tender.opening_started",
+    ]
+
+
+async def test_invalid_transitions_are_409_and_recorded(harness: Harness) -> None:
+    host = await harness.person(Role.HOST)
+    tender_id = await harness.tender(host)
+    status, body = await harness.call("POST", f"/api/tenders/{tender_id}/opening/start", host)
+    assert (status, body["error"]["rule"]) == (409, "InvalidTransition")
+    assert (await harness.node.store.read(tender_id))[-1].type == "command.rejected"
+
+
+async def test_cancel_needs_a_reason(harness: Harness) -> None:
+    host = await harness.person(Role.HOST)
+    tender_id = await harness.tender(host)
+    status, body = await harness.call(
+        "POST", f"/api/tenders/{tender_id}/cancel", host, {"reason": " "}
+    )
+    assert (status, body["error"]["rule"]) == (422, "ReasonRequired")
+    done = await harness.post_ok(
+        f"/api/tenders/{tender_id}/cancel", {"reason": "budget withdrawn"}, host
+    )
+    assert (done["state"], done["ended_reason"]) == ("cancelled", "budget withdrawn")
+
+
+async def test_publishing_after_the_deadline_is_refused(harness: Harness) -> None:
+    host = await harness.person(Role.HOST)
+    tender_id = await harness.tender(host)
+    harness.clock.advance(2 * 24 * 3600)
+    await harness.login(host)
+    status, body = await harness.call("POST", f"/api/tenders/{tender_id}/publish", host)
+    assert (status, body["error"]["rule"]) == (422, "ScheduleInPast")
+
+
+@pytest.mark.parametrize("tender", ["t-missing", "SYSTEM", "system", "x" * 80])
+async def test_unknown_tenders_are_404(harness: Harness, tender: str) -> None:
+    host = await harness.person(Role.HOST)
+    assert (await harness.call("GET", f"/api/tenders/{tender}", host))[0] == 404
+    assert (await harness.call("POST", f"/api/tenders/{tender}/publish", host))[0] == 404
+
+
+async def test_event_reads_are_filtered_by_role(harness: Harness) -> None:
+    host, bidder = await harness.person(Role.HOST), await harness.person(Role.BIDDER)
+    supervisor = await harness.person(Role.SUPERVISOR)
+    tender_id = await harness.tender(host)
+    await harness.post_ok(f"/api/tenders/{tender_id}/publish", {}, host)
+    await harness.call("POST", f"/api/tenders/{tender_id}/cancel", bidder, {"reason": "x"})
+    path = f"/api/tenders/{tender_id}/events"
+    seen = {}
+    for person in (host, bidder, supervisor):
+        events = (await harness.call("GET", path, person))[1]["events"]
+        seen[person.participant.role] = [e["event"]["type"] for e in events]
+    assert seen[Role.BIDDER] == ["tender.published"]
+    assert seen[Role.HOST] == ["tender.created", "tender.published"]
+    assert seen[Role.SUPERVISOR] == ["tender.created", "tender.published", "access.denied"]
+    page = (await harness.call("GET", f"{path}?after_seq=1&limit=1", supervisor))[1]["events"]
+    assert [e["event"]["seq"] for e in page] == [2]
+
+
+@pytest.mark.parametrize("query", ["after_seq=-1", "after_seq=x", "limit=0", "limit=100000"])
+async def test_bad_query_parameters_are_400(harness: Harness, query: str) -> None:
+    supervisor = await harness.person(Role.SUPERVISOR)
+    status, body = await harness.call("GET", f"/api/system/events?{query}", supervisor)
+    assert (status, body["error"]["code"]) == (400, "bad_request")
+
+
+async def test_the_admin_api_enrols_and_lists(harness: Harness) -> None:
+    admin, supervisor = await harness.person(Role.ADMIN), await harness.person(Role.SUPERVISOR)
+    key = (await harness.enroll(Role.BIDDER)).key  # reuse of a key is refused below
+    bad = {"role": "expert", "name": "Expert", "public_key": "ed25519:" + "B" * 43}
+    status, body = await harness.call("POST", "/api/admin/participants", admin, bad)
+    assert (status, body["error"]["problems"][0]["path"]) == (400, "public_key")
+    fresh_key = SigningKey.generate().verify_key.to_text()
+    fresh = {"role": "expert", "name": "Expert", "public_key": fresh_key}
+    status, created = await harness.call("POST", "/api/admin/participants", admin, fresh)
+    assert status == 201
+    assert created["role"] == "expert"
+    dup = {"role": "bidder", "name": "Copy", "public_key": key.verify_key.to_text()}
+    status, body = await harness.call("POST", "/api/admin/participants", admin, dup)
+    assert (status, body["error"]["rule"]) == (409, "DuplicatePublicKey")
+    listed = (await harness.call("GET", "/api/admin/participants", supervisor))[1]["participants"]
+    assert created["id"] in {p["id"] for p in listed}
+
+
+async def test_the_schedule_opens_bidding_in_the_tenders_own_log(harness: Harness) -> None:
+    host = await harness.person(Role.HOST)
+    spec = tender_spec(harness.clock.now())
+    spec["schedule"]["bidding_opens_at"] = format_time(harness.clock.now() - timedelta(seconds=1))
+    tender_id = str((await harness.post_ok("/api/tenders", spec, host))["id"])
+    await harness.post_ok(f"/api/tenders/{tender_id}/publish", {}, host)
+    assert await harness.node.scheduler.tick() == 1
+    opened = (await harness.node.store.read(tender_id))[-1]
+    assert (opened.type, opened.actor_role, opened.actor_id) == (
+        "tender.bidding_opened",
+        "node",
+        harness.node.id,
+    )
+    assert await harness.node.scheduler.tick() == 0

@@ -1,0 +1,82 @@
+"""The slow-client policy, with a transport whose backlog the test controls."""
+
+from __future__ import annotations
+
+import asyncio
+
+from server.transport.outbox import Outbox
+
+
+class Backlogged(asyncio.WriteTransport):
+    """A transport that keeps everything written, as a client that never reads would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buffer = 0
+        self.closing = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.buffer += len(data)
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffer
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+
+def outbox(transport: Backlogged, grace: float = 0.05) -> tuple[Outbox, asyncio.Future[str]]:
+    verdict: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    box = Outbox(transport, soft=100, hard=1000, grace=grace, on_slow=verdict.set_result)
+    return box, verdict
+
+
+async def test_a_backlog_that_persists_makes_the_client_slow() -> None:
+    transport = Backlogged()
+    box, verdict = outbox(transport)
+    box.write(b"x" * 150)
+    async with asyncio.timeout(5):
+        assert await verdict == "over 100 bytes behind for 0.05 s"
+    box.write(b"more")
+    assert transport.buffer == 150  # nothing is written after the verdict
+
+
+async def test_a_burst_drained_within_the_grace_period_is_fine() -> None:
+    transport = Backlogged()
+    box, verdict = outbox(transport, grace=0.05)
+    box.write(b"x" * 150)
+    transport.buffer = 0  # the client read it all in time
+    checked = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.1, checked.set)
+    async with asyncio.timeout(5):
+        await checked.wait()
+    assert not verdict.done()
+    assert not box.stopped
+
+
+async def test_a_backlog_over_the_hard_cap_makes_the_client_slow_at_once() -> None:
+    transport = Backlogged()
+    box, verdict = outbox(transport, grace=3600)
+    box.write(b"x" * 1001)
+    assert verdict.result() == "send buffer over 1000 bytes"
+
+
+async def test_a_closing_transport_stops_the_outbox_quietly() -> None:
+    transport = Backlogged()
+    box, verdict = outbox(transport)
+    transport.closing = True
+    box.write(b"x")
+    assert box.stopped
+    assert transport.buffer == 0
+    assert not verdict.done()
+
+
+async def test_stop_cancels_a_pending_check() -> None:
+    transport = Backlogged()
+    box, verdict = outbox(transport, grace=0.01)
+    box.write(b"x" * 150)
+    box.stop()
+    done = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.05, done.set)
+    await done.wait()
+    assert not verdict.done()
