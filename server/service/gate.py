@@ -30,8 +30,7 @@ class Gate:
     async def record(self, actor: Actor, stream: str | None, event: DomainEvent) -> None:
         """Append a refusal to the stream concerned, or to the system log if there is none."""
         target = stream if stream is not None and await self._exists(stream) else SYSTEM_STREAM
-        await self._ledger.load(target)
-        await self._ledger.emit(target, Origin.of(actor), [event])
+        await self._ledger.execute(target, Origin.of(actor), lambda _: [event])
 
     async def _exists(self, stream: str) -> bool:
         return stream == SYSTEM_STREAM or (await self._ledger.head(stream)).seq > 0

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from recordings.audit import AuditRecord
 from server.domain.events import DomainEvent, decode_event
+from server.errors import ConflictError
 from server.protocol.times import format_time
 from server.storage.base import EventStore, StreamHead
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     from server.domain.access import Actor
 
 READ_PAGE = 1000
+# A command that lost a race with another writer is decided again on the fresh state.
+CONFLICT_RETRIES = 2
 
 
 class Aggregate(Protocol):
@@ -159,6 +162,27 @@ class Ledger:
             raise
         entry.head = head
         return self._await_commit(stream, records, self._store.append(stream, records))
+
+    async def execute(
+        self, stream: str, origin: Origin, decide: Callable[[Aggregate], Sequence[DomainEvent]]
+    ) -> list[AuditRecord]:
+        """Load, decide, record and await the commit; a lost race is decided again.
+
+        `decide` runs synchronously on the current aggregate and returns the events (or
+        raises a refusal, which propagates). If another writer appended first, the commit
+        fails with ConflictError, the cache is dropped, and `decide` runs again on the
+        state reloaded from the store.
+        """
+        for attempt in range(CONFLICT_RETRIES + 1):
+            aggregate = await self.load(stream)
+            # From here to emit() nothing awaits, so no other command interleaves.
+            events = decide(aggregate)
+            try:
+                return await self.emit(stream, origin, events)
+            except ConflictError:
+                if attempt == CONFLICT_RETRIES:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _await_commit(
         self, stream: str, records: list[AuditRecord], committed: asyncio.Future[None]

@@ -40,16 +40,18 @@ class Participants:
             key = VerifyKey.from_text(enrolment.public_key)
         except KeyFormatError as exc:
             raise InvalidFields([Problem("public_key", str(exc))]) from None
-        registry = await self.registry()
         participant_id = "p-" + secrets.token_hex(6)
         normalized = Enrolment(enrolment.role, enrolment.name, key.to_text(), enrolment.attributes)
         try:
-            events = registry.enroll(participant_id, normalized)
+            await self._ledger.execute(
+                SYSTEM_STREAM,
+                Origin.of(actor),
+                lambda registry: cast("Registry", registry).enroll(participant_id, normalized),
+            )
         except RegistryError as exc:
             await self._gate.reject(actor, SYSTEM_STREAM, Action.ENROLL_PARTICIPANT.value, exc)
             raise
-        await self._ledger.emit(SYSTEM_STREAM, Origin.of(actor), events)
-        found = registry.get(participant_id)
+        found = (await self.registry()).get(participant_id)
         if found is None:  # pragma: no cover - emit applied the event
             raise RuntimeError("Enrolment was not applied.")
         return found
@@ -71,7 +73,5 @@ class Participants:
         return (await self.registry()).all()
 
     async def record_login(self, actor: Actor) -> None:
-        await self._ledger.load(SYSTEM_STREAM)
-        await self._ledger.emit(
-            SYSTEM_STREAM, Origin.of(actor), [ParticipantLoggedIn(actor.id, actor.role)]
-        )
+        event = ParticipantLoggedIn(actor.id, actor.role)
+        await self._ledger.execute(SYSTEM_STREAM, Origin.of(actor), lambda _: [event])

@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from server.domain.access import Action, Actor, Role
 from server.domain.errors import DomainError
 from server.domain.events import DomainEvent
 from server.domain.tender import MAX_REASON, Tender, TenderSpec, TenderState
-from server.errors import ConflictError, NotFound
+from server.errors import NotFound
 from server.protocol import SYSTEM_STREAM
 from server.protocol.fields import InvalidFields, Reader
 from server.protocol.times import format_time
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 
 # A draft is internal to the trading centre until it is published.
 DRAFT_READERS: Final = frozenset({Role.HOST, Role.SUPERVISOR})
-# A command that lost a race with another writer is decided again on the fresh state.
-CONFLICT_RETRIES: Final = 2
 
 Decision = Callable[[Tender, datetime], list[DomainEvent]]
 
@@ -69,8 +67,9 @@ class Tenders:
             await self._gate.reject(actor, SYSTEM_STREAM, Action.CREATE_TENDER.value, _Invalid(exc))
             raise
         tender_id = f"t-{self._clock.now():%Y%m%d}-{secrets.token_hex(6)}"
-        await self._ledger.load(tender_id)
-        await self._ledger.emit(tender_id, Origin.of(actor), Tender.create(spec, actor.id))
+        await self._ledger.execute(
+            tender_id, Origin.of(actor), lambda _: Tender.create(spec, actor.id)
+        )
         self.on_schedule_change()
         return await self._tender(tender_id)
 
@@ -94,23 +93,18 @@ class Tenders:
         self, actor: Actor, action: Action, tender_id: str, decide: Decision
     ) -> Tender:
         await self._gate.check(actor, action, tender_id)
-        for attempt in range(CONFLICT_RETRIES + 1):
-            tender = await self.visible(actor, tender_id)
-            # From here to emit() nothing awaits, so no other command interleaves.
-            try:
-                events = decide(tender, self._clock.now())
-            except DomainError as exc:
-                await self._gate.reject(actor, tender_id, action.value, exc)
-                raise
-            try:
-                await self._ledger.emit(tender_id, Origin.of(actor), events)
-            except ConflictError:
-                if attempt == CONFLICT_RETRIES:
-                    raise
-                continue
-            self.on_schedule_change()
-            return tender
-        raise AssertionError("unreachable")  # pragma: no cover
+        await self.visible(actor, tender_id)
+        try:
+            await self._ledger.execute(
+                tender_id,
+                Origin.of(actor),
+                lambda tender: decide(cast("Tender", tender), self._clock.now()),
+            )
+        except DomainError as exc:
+            await self._gate.reject(actor, tender_id, action.value, exc)
+            raise
+        self.on_schedule_change()
+        return await self._tender(tender_id)
 
     async def run_due(self, now: datetime) -> int:
         """Record what the schedule makes happen by `now`; returns the number of events."""
@@ -119,10 +113,11 @@ class Tenders:
             tender = self._ledger.loaded(stream)
             if not isinstance(tender, Tender):
                 continue
-            events = tender.due(now)
-            if events:
-                await self._ledger.emit(stream, self._node, events)
-                count += len(events)
+            if tender.due(now):
+                records = await self._ledger.execute(
+                    stream, self._node, lambda t: cast("Tender", t).due(now)
+                )
+                count += len(records)
         return count
 
     async def next_due(self) -> datetime | None:
