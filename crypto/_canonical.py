@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -14,6 +15,7 @@ MAX_SAFE_INTEGER: Final = 2**53 - 1
 # Nesting beyond this is a sign of hostile input, not a real document.
 MAX_DEPTH: Final = 64
 
+_NEEDS_ESCAPE: Final = re.compile(r'[\x00-\x1f"\\]')
 _ESCAPES: Final = {
     0x08: "\\b",
     0x09: "\\t",
@@ -33,13 +35,7 @@ def parse_json(text: str | bytes) -> object:
     `canonical_json(parse_json(x))` is stable for every canonical `x`.
     """
     try:
-        return json.loads(
-            text,
-            object_pairs_hook=_unique_members,
-            parse_int=_parse_int,
-            parse_float=_parse_float,
-            parse_constant=_refuse_constant,
-        )
+        return _DECODER.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
     except RecursionError:
         raise MalformedJSON("The JSON is nested too deeply.") from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -71,6 +67,14 @@ def _parse_float(text: str) -> float:
 
 def _refuse_constant(name: str) -> object:
     raise MalformedJSON(f"{name} is not allowed in JSON.")
+
+
+_DECODER: Final = json.JSONDecoder(
+    object_pairs_hook=_unique_members,
+    parse_int=_parse_int,
+    parse_float=_parse_float,
+    parse_constant=_refuse_constant,
+)
 
 
 def canonical_json(value: object) -> bytes:
@@ -114,8 +118,13 @@ def _write_object(value: Mapping[object, object], out: list[str], depth: int) ->
     for key in value:
         if not isinstance(key, str):
             raise CanonicalizationError("Object keys must be strings.")
-    # RFC 8785 3.2.3: sort by UTF-16 code units; big-endian UTF-16 bytes compare the same way.
-    keys = sorted(value, key=lambda k: str(k).encode("utf-16-be", "surrogatepass"))
+    # RFC 8785 3.2.3: sort by UTF-16 code units. For ASCII names that is plain string order;
+    # otherwise compare big-endian UTF-16 bytes, which order exactly as code units do.
+    names = list(value)
+    if all(str(name).isascii() for name in names):
+        keys = sorted(names)  # type: ignore[type-var]
+    else:
+        keys = sorted(names, key=lambda k: str(k).encode("utf-16-be", "surrogatepass"))
     out.append("{")
     for i, key in enumerate(keys):
         if i:
@@ -136,17 +145,15 @@ def _write_array(value: Sequence[object], out: list[str], depth: int) -> None:
 
 
 def _string(value: str) -> str:
-    chunks = ['"']
-    for char in value:
-        code = ord(char)
-        if code in _ESCAPES:
-            chunks.append(_ESCAPES[code])
-        elif code < 0x20:
-            chunks.append(f"\\u{code:04x}")
-        else:
-            chunks.append(char)
-    chunks.append('"')
-    return "".join(chunks)
+    # RFC 8785 3.2.2.2: escape only quote, backslash and controls; most strings need none.
+    if _NEEDS_ESCAPE.search(value) is None:
+        return f'"{value}"'
+    return f'"{_NEEDS_ESCAPE.sub(_escape, value)}"'
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return _ESCAPES.get(code) or f"\\u{code:04x}"
 
 
 def _integer(value: int) -> str:

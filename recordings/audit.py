@@ -8,7 +8,7 @@ breaks the chain at a sequence number that the verifier names.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
 from crypto import CryptoError, canonical_json, digest, parse_json
 from recordings.errors import ChainBroken, RecordFormatError
@@ -19,7 +19,11 @@ if TYPE_CHECKING:
 FORMAT_VERSION: Final = 1
 GENESIS: Final = "0" * 64
 HASH_LABEL: Final = "audit-event"
-T = TypeVar("T")
+# `type(x) is kind` on purpose: a bool is not an int here.
+_TYPES: Final = (
+    ("stream", str), ("seq", int), ("type", str), ("address", str), ("time", str),
+    ("payload", dict), ("visibility", list), ("prev", str),
+)  # fmt: skip
 _FIELDS: Final = frozenset(
     {"v", "stream", "seq", "type", "actor", "address", "time", "payload", "visibility", "prev"}
 )
@@ -78,32 +82,22 @@ class AuditRecord:
     @classmethod
     def load(cls, body: str, stored_hash: str) -> AuditRecord:
         """Read a stored record. Checks the shape; the hash is checked by `verify_chain`."""
-        try:
-            document = parse_json(body)
-        except CryptoError:
-            raise RecordFormatError("The record is not valid JSON.") from None
-        if not isinstance(document, dict) or set(document) != _FIELDS:
-            raise RecordFormatError("The record does not have the fields of format v1.")
-        if document["v"] != FORMAT_VERSION:
-            raise RecordFormatError(f"Unknown record format version {document['v']!r}.")
-        try:
-            actor = document["actor"]
-            return cls(
-                stream=_typed(document["stream"], str),
-                seq=_typed(document["seq"], int),
-                type=_typed(document["type"], str),
-                actor_id=_typed(actor["id"], str),
-                actor_role=_typed(actor["role"], str),
-                address=_typed(document["address"], str),
-                time=_typed(document["time"], str),
-                payload=_typed(document["payload"], dict),
-                visibility=frozenset(_typed(document["visibility"], list)),
-                prev=_typed(document["prev"], str),
-                hash=stored_hash,
-                body=body,
-            )
-        except (KeyError, TypeError):
-            raise RecordFormatError("A field of the record has the wrong type.") from None
+        document = read_body(body)
+        actor = document["actor"]
+        return cls(
+            stream=document["stream"],
+            seq=document["seq"],
+            type=document["type"],
+            actor_id=actor["id"],
+            actor_role=actor["role"],
+            address=document["address"],
+            time=document["time"],
+            payload=document["payload"],
+            visibility=frozenset(document["visibility"]),
+            prev=document["prev"],
+            hash=stored_hash,
+            body=body,
+        )
 
     def document(self) -> dict[str, Any]:
         """The record as the JSON object its body encodes."""
@@ -113,10 +107,28 @@ class AuditRecord:
         return value
 
 
-def _typed(value: object, kind: type[T]) -> T:
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise TypeError(kind.__name__)
-    return value
+def read_body(body: str) -> dict[str, Any]:
+    """Parse a record body and check it has the members and types of format v1."""
+    try:
+        document = parse_json(body)
+    except CryptoError:
+        raise RecordFormatError("The record is not valid JSON.") from None
+    if not isinstance(document, dict) or document.keys() != _FIELDS:
+        raise RecordFormatError("The record does not have the members of format v1.")
+    if document["v"] != FORMAT_VERSION or type(document["v"]) is not int:
+        raise RecordFormatError(f"Unknown record format version {document['v']!r}.")
+    actor = document["actor"]
+    well_typed = (
+        all(type(document[name]) is kind for name, kind in _TYPES)
+        and type(actor) is dict
+        and actor.keys() == {"id", "role"}
+        and type(actor["id"]) is str
+        and type(actor["role"]) is str
+        and all(type(audience) is str for audience in document["visibility"])
+    )
+    if not well_typed:
+        raise RecordFormatError("A member of the record has the wrong type.")
+    return document
 
 
 def record_hash(body: bytes) -> str:
@@ -145,16 +157,15 @@ def verify_chain(stream: str, rows: Iterable[tuple[int, str, str]]) -> ChainHead
         if seq != expected:
             raise ChainBroken(stream, expected, f"it is missing (the next stored event is {seq})")
         try:
-            record = AuditRecord.load(body, stored_hash)
+            record = read_body(body)
         except RecordFormatError as exc:
             raise ChainBroken(stream, seq, str(exc)) from None
-        if record.stream != stream or record.seq != seq:
-            raise ChainBroken(
-                stream, seq, f"it holds event {record.stream}/{record.seq}: moved or reordered"
-            )
+        if record["stream"] != stream or record["seq"] != seq:
+            where = f"{record['stream']}/{record['seq']}"
+            raise ChainBroken(stream, seq, f"it holds event {where}: moved or reordered")
         if record_hash(body.encode("utf-8")) != stored_hash:
             raise ChainBroken(stream, seq, "its content does not match its hash: altered")
-        if record.prev != prev:
+        if record["prev"] != prev:
             raise ChainBroken(
                 stream, seq, "it does not link to the event before it: removed, inserted or altered"
             )
