@@ -1,0 +1,36 @@
+"""`python -m bench [append|verify|fanout ...] [--quick]`: run benchmarks, print figures.
+
+Every figure is printed next to a baseline measured in the same run on the same machine, since
+machines here are shared and noisy: compare ratios, not absolute numbers, across runs.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+
+from bench import append, fanout, verify
+
+BENCHMARKS = {"append": append.run, "verify": verify.run, "fanout": fanout.run}
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    chosen = [name for name in argv if not name.startswith("--")] or list(BENCHMARKS)
+    unknown = [name for name in chosen if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
+        return 2
+    print(f"bidroom benchmarks on {platform.python_implementation()} {platform.python_version()},"
+          f" {os.cpu_count()} CPUs{' (quick)' if quick else ''}")  # fmt: skip
+    for name in chosen:
+        started = time.perf_counter()
+        print(f"\n## {name}\n{BENCHMARKS[name](quick)}")
+        print(f"({time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
