@@ -283,5 +283,10 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     connection = Connection(request, ws)
     request.app[connections_key].add(connection)
-    await connection.run()
+    try:
+        await connection.run()
+    except Exception:
+        # Unknown errors are logged once, with the traceback, and end the connection with 1011.
+        connection.log.exception("Live connection failed")
+        await ws.close(code=CloseCode.INTERNAL_ERROR, message=b"internal error")
     return ws

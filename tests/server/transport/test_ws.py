@@ -399,3 +399,22 @@ async def test_the_background_schedule_opens_bidding(make_harness: MakeHarness) 
     assert types == ["tender.published", "tender.bidding_opened"]
     assert spec_time < harness.clock.now()
     await ws.close()
+
+
+async def test_heartbeats_ping_and_drop_a_client_that_never_answers(
+    make_harness: MakeHarness,
+) -> None:
+    harness = await make_harness(ws_heartbeat_seconds=0.2)
+    reader, writer = await asyncio.open_connection("127.0.0.1", harness.client.port)
+    writer.write(
+        b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    async with asyncio.timeout(10):
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101")
+        received = await reader.read()  # everything until the node closes the socket
+    opcodes = [received[0] & 0x0F]  # the first frame the node sent unprompted
+    assert opcodes == [0x9]  # a ping; the client never answers, so the node hangs up
+    writer.close()
+    await writer.wait_closed()
