@@ -173,7 +173,9 @@ class Connection:
                 Error("unauthorized", "Authenticate first with an auth message.", ref=message.ref)
             )
         elif isinstance(message, Subscribe):
-            self._start_replay(message)
+            refusal = self._start_replay(message)
+            if refusal is not None:
+                await self._send(refusal)
         elif isinstance(message, Unsubscribe):
             await self._unsubscribe(message)
 
@@ -204,32 +206,36 @@ class Connection:
         )
         await self._send(welcome)
 
-    def _start_replay(self, message: Subscribe) -> None:
-        if self._tasks is None:  # pragma: no cover - only called while running
-            return
-        self._replays[message.tender] = self._tasks.create_task(self._subscribe(message))
+    def _start_replay(self, message: Subscribe) -> Error | None:
+        """Start a subscription, or say why not. Synchronous, so that two quick subscribe
+        messages can't both pass the checks before either is registered."""
+        stream = message.tender
+        if stream in self._subscriptions or stream in self._replays:
+            return Error("already_subscribed", f"Already subscribed to {stream}.", ref=message.ref)
+        if len(self._subscriptions) + len(self._replays) >= self._settings.ws_max_subscriptions:
+            return Error(
+                "too_many_subscriptions", "Unsubscribe from something first.", ref=message.ref
+            )
+        if self._tasks is not None:
+            self._replays[stream] = self._tasks.create_task(self._subscribe(message))
+        return None
 
     async def _subscribe(self, message: Subscribe) -> None:
         stream, actor = message.tender, self.actor
         try:
             if actor is None:  # pragma: no cover - checked by _handle
                 raise Unauthorized("Authenticate first.")
-            if stream in self._subscriptions:
-                raise _Refused("already_subscribed", f"Already subscribed to {stream}.")
-            if len(self._subscriptions) >= self._settings.ws_max_subscriptions:
-                raise _Refused("too_many_subscriptions", "Unsubscribe from something first.")
             await self._node.tenders.authorize_read(actor, stream)
             head = await self._node.store.head(stream)
             await self._send(Subscribed(stream, message.after_seq, head.seq, ref=message.ref))
             self._subscriptions[stream] = await self._hub.subscribe(self, stream, message.after_seq)
         except (DomainError, ServerError, InvalidFields) as exc:
             await self._refuse(exc, message.ref)
-        except _Refused as exc:
-            await self._send(Error(exc.code, str(exc), ref=message.ref))
         except ConnectionResetError:
             self.log.debug("Connection lost during replay of %s", stream)
         finally:
-            self._replays.pop(stream, None)
+            if self._replays.get(stream) is asyncio.current_task():
+                del self._replays[stream]
 
     async def _unsubscribe(self, message: Unsubscribe) -> None:
         replay = self._replays.pop(message.tender, None)
@@ -263,13 +269,10 @@ class Connection:
     async def shutdown(self) -> None:
         """Close for node shutdown (1001); clients reconnect elsewhere and resume."""
         self._evicted = True
+        if self._outbox is not None:
+            self._outbox.stop()  # nothing may follow the close frame (RFC 6455 5.5.1)
+        self._leave_hub()
         await self._ws.close(code=CloseCode.GOING_AWAY, message=b"node shutting down")
-
-
-class _Refused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 async def live(request: web.Request) -> web.WebSocketResponse:

@@ -418,3 +418,22 @@ async def test_heartbeats_ping_and_drop_a_client_that_never_answers(
     assert opcodes == [0x9]  # a ping; the client never answers, so the node hangs up
     writer.close()
     await writer.wait_closed()
+
+
+async def test_a_repeated_subscribe_is_refused_even_while_the_first_replays(
+    setup: tuple[Harness, Person, str],
+) -> None:
+    harness, host, tender_id = setup
+    ws = await open_live(harness, host)
+    for ref in ("first", "second"):  # sent back to back: the first is still replaying
+        await send(ws, type="subscribe", tender=tender_id, id=ref)
+    replies = [await receive(ws) for _ in range(5)]  # 4 for the first, an error for the second
+    kinds = [(m["type"], m.get("id")) for m in replies if m["type"] != "event"]
+    assert ("error", "second") in kinds
+    assert next(m for m in replies if m["type"] == "subscribed")["id"] == "first"
+    assert harness.client.app[hub_key].subscribers(tender_id) == 1
+    await harness.post_ok(f"/api/tenders/{tender_id}/cancel", {"reason": "once"}, host)
+    await send(ws, type="ping", id="end")
+    before, _ = await until(ws, "pong")
+    assert [m["event"]["type"] for m in before if m["type"] == "event"] == ["tender.cancelled"]
+    await ws.close()
