@@ -249,8 +249,21 @@ class TenderFailed(_Ended):
 
 @dataclass(frozen=True, slots=True)
 class TenderCancelled(_Ended):
+    """Cancelling a draft stays internal: a tender never published never becomes public."""
+
     TYPE: ClassVar[str] = "tender.cancelled"
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
+    public: bool = True
+
+    def payload(self) -> dict[str, Any]:
+        return {"at": format_time(self.at), "reason": self.reason, "public": self.public}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(parse_time(payload["at"]), payload["reason"], bool(payload["public"]))
+
+    def visibility(self) -> frozenset[str]:
+        return PUBLIC if self.public else STAFF
 
 
 _STATE_AFTER: Final[Mapping[type[DomainEvent], TenderState]] = MappingProxyType(
@@ -276,6 +289,7 @@ class Tender:
         self.spec: TenderSpec | None = None
         self.host: str | None = None
         self.bids_closed = False
+        self.published = False  # once published, a tender stays public whatever happens
         self.ended_reason: str | None = None
 
     # Commands.
@@ -329,7 +343,7 @@ class Tender:
 
     def cancel(self, now: datetime, reason: str) -> list[DomainEvent]:
         self._check(_S.CANCELLED)
-        return [TenderCancelled(now, _reason(reason))]
+        return [TenderCancelled(now, _reason(reason), public=self.published)]
 
     def due(self, now: datetime) -> list[DomainEvent]:
         """What the schedule makes happen by itself at `now` (bidding opens, deadline passes)."""
@@ -362,6 +376,8 @@ class Tender:
         if isinstance(event, BiddingClosed):
             self.bids_closed = True
             return
+        if isinstance(event, TenderPublished):
+            self.published = True
         if isinstance(event, _Ended):
             self.ended_reason = event.reason
         target = _STATE_AFTER.get(type(event))

@@ -63,6 +63,7 @@ class Ledger:
         self._factory = factory
         self._entries: dict[str, _Entry] = {}
         self._loading: dict[str, asyncio.Future[_Entry]] = {}
+        self._pending: dict[str, set[asyncio.Future[list[AuditRecord]]]] = {}
 
     async def load(self, stream: str) -> Aggregate:
         """The stream's aggregate, folded from the store on first use and cached after."""
@@ -127,9 +128,15 @@ class Ledger:
         if event is not None:
             aggregate.apply(event)
 
-    def loaded(self, stream: str) -> Aggregate | None:
-        entry = self._entries.get(stream)
-        return None if entry is None else entry.aggregate
+    async def settled(self, stream: str) -> Aggregate:
+        """The aggregate once every commit in flight on `stream` has settled.
+
+        Commands decide on the speculative state (so they pipeline); views wait for this,
+        so that nobody is ever shown state that a failed commit then takes back.
+        """
+        while pending := self._pending.get(stream):
+            await asyncio.wait(list(pending))
+        return await self.load(stream)
 
     def emit(
         self, stream: str, origin: Origin, events: Sequence[DomainEvent]
@@ -188,8 +195,13 @@ class Ledger:
         self, stream: str, records: list[AuditRecord], committed: asyncio.Future[None]
     ) -> asyncio.Future[list[AuditRecord]]:
         result: asyncio.Future[list[AuditRecord]] = asyncio.get_running_loop().create_future()
+        pending = self._pending.setdefault(stream, set())
+        pending.add(result)
 
         def settle(done: asyncio.Future[None]) -> None:
+            pending.discard(result)
+            if not pending and self._pending.get(stream) is pending:
+                del self._pending[stream]
             error = done.exception()
             if error is not None:
                 # The cached state assumed this commit; only the store knows the truth now.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -66,7 +65,7 @@ class Node:
         self.id = node_id_of(key)
         self.origin = Origin(self.id, "node", "local")
         self.ledger = Ledger(store, clock, aggregate_for)
-        self.gate = Gate(self.ledger)
+        self.gate = Gate(self.ledger, clock, settings.max_refusals_per_minute)
         self.auth = Authenticator(settings, clock, key, self.id)
         self.participants = Participants(self.ledger, self.gate, clock)
         self.tenders = Tenders(self.ledger, self.gate, store, clock, self.origin)
@@ -87,8 +86,14 @@ class Node:
         task, self._scheduler_task = self._scheduler_task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
-        await self.bus.close()
-        await self.store.close()
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                logger.exception("The scheduler had failed")  # closing goes on regardless
+        try:
+            await self.bus.close()
+        finally:
+            await self.store.close()
         logger.info("Node %s stopped", self.id)

@@ -14,6 +14,8 @@ logger = logging.getLogger(__name__)
 
 # Re-check at least this often, so that a wall-clock jump can't leave the schedule stuck.
 MAX_WAIT_SECONDS = 60.0
+# After a failure (the store unreadable, say), try again this soon.
+RETRY_SECONDS = 1.0
 
 
 class Scheduler:
@@ -35,15 +37,19 @@ class Scheduler:
             self._wake.clear()
             try:
                 await self.tick()
+                delay = await self._delay()
             except Exception:
-                logger.exception("The scheduler failed to record due events; retrying")
-            await self._wait()
+                logger.exception("The scheduler failed; retrying in %s s", RETRY_SECONDS)
+                delay = RETRY_SECONDS
+            await self._wait(delay)
 
-    async def _wait(self) -> None:
+    async def _delay(self) -> float:
         due = await self._tenders.next_due()
-        delay = MAX_WAIT_SECONDS
-        if due is not None:
-            delay = min(delay, max(0.0, (due - self._clock.now()).total_seconds()))
+        if due is None:
+            return MAX_WAIT_SECONDS
+        return min(MAX_WAIT_SECONDS, max(0.0, (due - self._clock.now()).total_seconds()))
+
+    async def _wait(self, delay: float) -> None:
         try:
             async with asyncio.timeout(delay):
                 await self._wake.wait()

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from server.domain.access import Action, Actor, Role
 from server.domain.errors import DomainError
 from server.domain.events import DomainEvent
-from server.domain.tender import MAX_REASON, Tender, TenderSpec, TenderState
+from server.domain.tender import MAX_REASON, Tender, TenderSpec
 from server.errors import NotFound
 from server.protocol import SYSTEM_STREAM
-from server.protocol.fields import InvalidFields, Reader
+from server.protocol.fields import Reader
 from server.protocol.times import format_time
 from server.service.ledger import Ledger, Origin
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from server.service.gate import Gate
     from server.storage.base import EventStore
 
-# A draft is internal to the trading centre until it is published.
+# A tender is internal to the trading centre until it is published, and stays so if it never is.
 DRAFT_READERS: Final = frozenset({Role.HOST, Role.SUPERVISOR})
 
 Decision = Callable[[Tender, datetime], list[DomainEvent]]
@@ -40,12 +41,15 @@ class Tenders:
         self._node = node
         self.on_schedule_change: Callable[[], None] = lambda: None
 
-    async def load_all(self) -> list[Tender]:
+    async def load_all(self, *, settled: bool = False) -> list[Tender]:
         """Load every tender, so that the schedule covers them after a restart."""
-        return [await self._tender(s) for s in await self._store.streams() if s != SYSTEM_STREAM]
+        streams = [s for s in await self._store.streams() if s != SYSTEM_STREAM]
+        return [await self._tender(stream, settled=settled) for stream in streams]
 
-    async def _tender(self, tender_id: str) -> Tender:
-        tender = await self._ledger.load(tender_id)
+    async def _tender(self, tender_id: str, *, settled: bool = False) -> Tender:
+        """The tender; with `settled`, as committed (views), otherwise as decided (commands)."""
+        ledger = self._ledger
+        tender = await (ledger.settled(tender_id) if settled else ledger.load(tender_id))
         if not isinstance(tender, Tender):
             raise NotFound(f"There is no tender {tender_id}.")
         if tender.state is None:
@@ -53,19 +57,16 @@ class Tenders:
             raise NotFound(f"There is no tender {tender_id}.")
         return tender
 
-    async def visible(self, actor: Actor, tender_id: str) -> Tender:
-        tender = await self._tender(tender_id)
-        if tender.state is TenderState.DRAFT and actor.role not in DRAFT_READERS:
+    async def visible(self, actor: Actor, tender_id: str, *, settled: bool = False) -> Tender:
+        tender = await self._tender(tender_id, settled=settled)
+        if not tender.published and actor.role not in DRAFT_READERS:
             raise NotFound(f"There is no tender {tender_id}.")
         return tender
 
     async def create(self, actor: Actor, document: object) -> Tender:
         await self._gate.check(actor, Action.CREATE_TENDER)
-        try:
-            spec = TenderSpec.parse(document)
-        except InvalidFields as exc:
-            await self._gate.reject(actor, SYSTEM_STREAM, Action.CREATE_TENDER.value, _Invalid(exc))
-            raise
+        command = Action.CREATE_TENDER.value
+        spec = await self._gate.parse(actor, None, command, lambda: TenderSpec.parse(document))
         tender_id = f"t-{self._clock.now():%Y%m%d}-{secrets.token_hex(6)}"
         await self._ledger.execute(
             tender_id, Origin.of(actor), lambda _: Tender.create(spec, actor.id)
@@ -82,9 +83,8 @@ class Tenders:
     async def cancel(self, actor: Actor, tender_id: str, document: object) -> Tender:
         """Cancel with `{"reason": ...}`; the role is checked before the body."""
         await self._gate.check(actor, Action.CANCEL_TENDER, tender_id)
-        reader = Reader(document)
-        reason = reader.text("reason", max_len=MAX_REASON, min_len=0)
-        reader.finish()
+        command = Action.CANCEL_TENDER.value
+        reason = await self._gate.parse(actor, tender_id, command, lambda: _reason_of(document))
         return await self._command(
             actor, Action.CANCEL_TENDER, tender_id, lambda t, now: t.cancel(now, reason)
         )
@@ -110,7 +110,9 @@ class Tenders:
         """Record what the schedule makes happen by `now`; returns the number of events."""
         count = 0
         for stream in await self._store.streams():
-            tender = self._ledger.loaded(stream)
+            if stream == SYSTEM_STREAM:
+                continue
+            tender = await self._ledger.load(stream)  # cached; reloaded if it was dropped
             if not isinstance(tender, Tender):
                 continue
             if tender.due(now):
@@ -123,7 +125,9 @@ class Tenders:
     async def next_due(self) -> datetime | None:
         times = []
         for stream in await self._store.streams():
-            tender = self._ledger.loaded(stream)
+            if stream == SYSTEM_STREAM:
+                continue
+            tender = await self._ledger.load(stream)
             if isinstance(tender, Tender) and (due := tender.next_due()) is not None:
                 times.append(due)
         return min(times, default=None)
@@ -132,32 +136,44 @@ class Tenders:
         await self._gate.check(actor, Action.LIST_TENDERS)
         return [
             summary(tender)
-            for tender in await self.load_all()
-            if actor.covers(tender.id)
-            and (tender.state is not TenderState.DRAFT or actor.role in DRAFT_READERS)
+            for tender in await self.load_all(settled=True)
+            if actor.covers(tender.id) and (tender.published or actor.role in DRAFT_READERS)
         ]
 
     async def view(self, actor: Actor, tender_id: str) -> dict[str, Any]:
         await self._gate.check(actor, Action.VIEW_TENDER, tender_id)
-        tender = await self.visible(actor, tender_id)
+        tender = await self.visible(actor, tender_id, settled=True)
         head = await self._ledger.head(tender_id)
         return summary(tender) | {"head_seq": head.seq}
 
-    async def read_log(
-        self, actor: Actor, stream: str, after_seq: int, limit: int
-    ) -> list[AuditRecord]:
-        """Events of a tender (or the system log) that `actor` may see, after `after_seq`."""
+    async def read_log(self, actor: Actor, stream: str, after_seq: int, limit: int) -> Page:
+        """Events of a tender (or the system log) that `actor` may see, after `after_seq`.
+
+        At most `limit` events are read; those the actor may not see are left out, so the
+        page says how far it read: ask again from `next_after_seq` while `more` is true.
+        """
         await self.authorize_read(actor, stream)
         audiences = actor.audiences()
         records = await self._store.read(stream, after_seq, limit)
-        return [record for record in records if record.visibility & audiences]
+        return Page(
+            [record for record in records if record.visibility & audiences],
+            next_after_seq=records[-1].seq if records else after_seq,
+            more=len(records) == limit,
+        )
 
     async def authorize_read(self, actor: Actor, stream: str) -> None:
         if stream == SYSTEM_STREAM:
             await self._gate.check(actor, Action.READ_SYSTEM_LOG)
         else:
             await self._gate.check(actor, Action.READ_TENDER_LOG, stream)
-            await self.visible(actor, stream)
+            await self.visible(actor, stream, settled=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    records: list[AuditRecord]
+    next_after_seq: int
+    more: bool
 
 
 def summary(tender: Tender) -> dict[str, Any]:
@@ -174,12 +190,8 @@ def summary(tender: Tender) -> dict[str, Any]:
     }
 
 
-class _Invalid(DomainError):
-    """An invalid command body, recorded as a refusal like any other rule."""
-
-    def __init__(self, error: InvalidFields) -> None:
-        super().__init__(str(error))
-
-    @property
-    def rule(self) -> str:
-        return "InvalidFields"
+def _reason_of(document: object) -> str:
+    reader = Reader(document)
+    reason = reader.text("reason", max_len=MAX_REASON, min_len=0)
+    reader.finish()
+    return reason

@@ -62,6 +62,8 @@ class _Append:
     records: list[AuditRecord]
     future: asyncio.Future[None]
     error: Exception | None = field(default=None)
+    # Records another process committed since this one last notified: heard first.
+    foreign: list[AuditRecord] = field(default_factory=list)
 
 
 _STOP: Final = object()
@@ -120,6 +122,7 @@ class SQLiteEventStore:
         self._queue: queue.SimpleQueue[_Append | object] = queue.SimpleQueue()
         self._listeners: list[CommitListener] = []
         self._writer: threading.Thread | None = None
+        self._heard: dict[str, int] = {}
         self._readers: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._reader_connections: list[sqlite3.Connection] = []
@@ -168,6 +171,8 @@ class SQLiteEventStore:
 
     def _write_loop(self) -> None:
         conn = connect(self.path)
+        # The last seq per stream that this process's listeners have heard (writer thread only).
+        self._heard = dict(conn.execute("SELECT stream, max(seq) FROM events GROUP BY stream"))
         try:
             while True:
                 first = self._queue.get()
@@ -195,12 +200,14 @@ class SQLiteEventStore:
                 return batch, False
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Append]) -> None:
+        heard: dict[str, int] = {}
         try:
             conn.execute("BEGIN IMMEDIATE")
             for item in batch:
-                self._insert(conn, item)
+                self._insert(conn, item, heard)
             conn.execute("COMMIT")
             self.commits += 1
+            self._heard.update(heard)
         except sqlite3.Error as exc:
             logger.exception("Commit of %d appends failed", len(batch))
             if conn.in_transaction:
@@ -210,7 +217,7 @@ class SQLiteEventStore:
         assert self._loop is not None  # noqa: S101 - set in start()
         self._loop.call_soon_threadsafe(self._complete, batch)
 
-    def _insert(self, conn: sqlite3.Connection, item: _Append) -> None:
+    def _insert(self, conn: sqlite3.Connection, item: _Append, heard: dict[str, int]) -> None:
         conn.execute("SAVEPOINT item")
         try:
             row = conn.execute(
@@ -221,6 +228,16 @@ class SQLiteEventStore:
             first = item.records[0]
             if first.seq != head.seq + 1 or first.prev != head.hash:
                 raise conflict(item.stream, head, first)
+            last_heard = heard.get(item.stream, self._heard.get(item.stream, 0))
+            if head.seq > last_heard:
+                item.foreign = [
+                    AuditRecord.load(body, digest)
+                    for body, digest in conn.execute(
+                        "SELECT body, hash FROM events WHERE stream = ? AND seq > ? ORDER BY seq",
+                        (item.stream, last_heard),
+                    )
+                ]
+            heard[item.stream] = item.records[-1].seq
             if head.seq == 0:
                 conn.execute("INSERT OR IGNORE INTO streams (stream) VALUES (?)", (item.stream,))
             conn.executemany(
@@ -236,7 +253,7 @@ class SQLiteEventStore:
         """On the event loop, in commit order: listeners first, then the waiting commands."""
         for item in batch:
             if item.error is None:
-                notify(self._listeners, item.stream, item.records)
+                notify(self._listeners, item.stream, [*item.foreign, *item.records])
             if item.future.done():
                 continue  # the caller gave up waiting; the outcome stands regardless
             if item.error is None:
@@ -258,7 +275,10 @@ class SQLiteEventStore:
     async def _in_reader(self, job: Callable[[], T]) -> T:
         if self._readers is None:
             raise StorageError("The event store is closed.")
-        return await asyncio.get_running_loop().run_in_executor(self._readers, job)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._readers, job)
+        except sqlite3.Error as exc:
+            raise StorageError(f"The event store could not be read: {exc}.") from exc
 
     async def read(self, stream: str, after_seq: int = 0, limit: int = 1000) -> list[AuditRecord]:
         return await self._in_reader(lambda: self._read(stream, after_seq, limit))

@@ -19,6 +19,7 @@ from server.service.node import CONSOLE, Node, aggregate_for
 from server.storage.memory import MemoryEventStore
 from server.storage.sqlite import SQLiteEventStore
 from tests.conftest import Harness, ManualClock, Person, tender_spec
+from tests.server.transport.test_ws import open_live, receive, send, until
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -151,3 +152,19 @@ async def test_refresh_reloads_when_the_cache_disagrees_with_the_store(
     finally:
         await mine.close()
         await theirs.close()
+
+
+async def test_live_subscribers_get_what_another_process_wrote_without_a_gap(
+    harness: Harness, second_node: Node
+) -> None:
+    supervisor = await harness.person(Role.SUPERVISOR)
+    ws = await open_live(harness, supervisor)
+    await send(ws, type="subscribe", tender="system")
+    _, caught_up = await until(ws, "caught_up")
+    key = SigningKey.generate()
+    document = {"role": "bidder", "name": "Late", "public_key": key.verify_key.to_text()}
+    late = Person(await second_node.participants.enroll(CONSOLE, document), key)
+    await harness.login(late)  # this node's next write to the log
+    seqs = [(await receive(ws))["event"]["seq"] for _ in range(2)]
+    assert seqs == [caught_up["seq"] + 1, caught_up["seq"] + 2]
+    await ws.close()

@@ -272,3 +272,11 @@ def test_spec_times_are_normalised_to_utc() -> None:
     document["schedule"]["bidding_opens_at"] = "2026-11-21T18:00:00+08:00"
     parsed = TenderSpec.parse(document)
     assert parsed.bidding_opens_at == datetime.fromisoformat("2026-11-21T10:00:00+00:00")
+
+
+def test_cancelling_a_never_published_tender_stays_internal() -> None:
+    (draft_cancel,) = tender_in(S.DRAFT).cancel(DEADLINE, "withdrawn")
+    (public_cancel,) = tender_in(S.PUBLISHED).cancel(DEADLINE, "re-tender")
+    assert draft_cancel.visibility() == {"host", "supervisor"}
+    assert public_cancel.visibility() == PUBLIC
+    assert decode_event(draft_cancel.TYPE, draft_cancel.payload()) == draft_cancel

@@ -118,3 +118,25 @@ async def test_reads_after_close_are_refused(tmp_path: Path) -> None:
     await store.close()
     with pytest.raises(StorageError, match="closed"):
         await store.read("t-1")
+
+
+async def test_listeners_hear_what_another_process_wrote_before_their_own_appends(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.sqlite3"
+    mine, theirs = SQLiteEventStore(path), SQLiteEventStore(path)
+    await mine.start()
+    await theirs.start()
+    heard: list[int] = []
+    mine.add_listener(lambda stream, records: heard.extend(r.seq for r in records))
+    try:
+        records = chain(4)
+        await mine.append("t-1", records[:1])
+        await theirs.append("t-1", records[1:3])  # behind this process's back
+        await mine.append("t-1", records[3:])
+        assert heard == [1, 2, 3, 4]  # no gap for the live hub
+        await mine.append("t-2", chain(1, "t-2"))
+        assert heard == [1, 2, 3, 4, 1]
+    finally:
+        await mine.close()
+        await theirs.close()

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 
 from crypto import SigningKey
+from server.app import create_app
 from server.domain.access import Role
 from server.protocol.times import format_time
-from tests.conftest import Harness, tender_spec
+from tests.conftest import AiohttpClient, Harness, ManualClock, tender_spec
+
+if TYPE_CHECKING:
+    from server.config import Settings
 
 
 async def test_node_info_and_health_are_public(harness: Harness) -> None:
@@ -253,3 +259,100 @@ async def test_the_schedule_opens_bidding_in_the_tenders_own_log(harness: Harnes
         harness.node.id,
     )
     assert await harness.node.scheduler.tick() == 0
+
+
+async def test_a_cancelled_draft_stays_internal(harness: Harness) -> None:
+    host, bidder = await harness.person(Role.HOST), await harness.person(Role.BIDDER)
+    tender_id = await harness.tender(host, title="Secret draft title")
+    await harness.post_ok(f"/api/tenders/{tender_id}/cancel", {"reason": "withdrawn"}, host)
+    assert (await harness.call("GET", f"/api/tenders/{tender_id}", bidder))[0] == 404
+    assert (await harness.call("GET", "/api/tenders", bidder))[1] == {"tenders": []}
+    assert (await harness.call("GET", f"/api/tenders/{tender_id}/events", bidder))[0] == 404
+    cancelled = (await harness.node.store.read(tender_id))[-1]
+    assert (cancelled.type, set(cancelled.visibility)) == (
+        "tender.cancelled",
+        {"host", "supervisor"},
+    )
+    assert (await harness.call("GET", f"/api/tenders/{tender_id}", host))[1]["state"] == "cancelled"
+
+
+async def test_a_cancelled_published_tender_stays_public(harness: Harness) -> None:
+    host, bidder = await harness.person(Role.HOST), await harness.person(Role.BIDDER)
+    tender_id = await harness.tender(host)
+    await harness.post_ok(f"/api/tenders/{tender_id}/publish", {}, host)
+    await harness.post_ok(f"/api/tenders/{tender_id}/cancel", {"reason": "re-tender"}, host)
+    status, body = await harness.call("GET", f"/api/tenders/{tender_id}", bidder)
+    assert (status, body["state"]) == (200, "cancelled")
+    assert "bidder" in (await harness.node.store.read(tender_id))[-1].visibility
+
+
+async def test_a_deadline_beyond_the_calendar_is_400(harness: Harness) -> None:
+    host = await harness.person(Role.HOST)
+    spec = tender_spec(harness.clock.now())
+    spec["schedule"]["deadline"] = "9999-12-31T23:59:59-01:00"
+    status, body = await harness.call("POST", "/api/tenders", host, spec)
+    assert (status, body["error"]["problems"][0]["path"]) == (400, "schedule.deadline")
+
+
+async def test_event_pages_say_how_far_they_read(harness: Harness) -> None:
+    host, bidder = await harness.person(Role.HOST), await harness.person(Role.BIDDER)
+    tender_id = await harness.tender(host)
+    await harness.post_ok(f"/api/tenders/{tender_id}/publish", {}, host)
+    for _ in range(3):  # events the bidder may not see
+        await harness.call("POST", f"/api/tenders/{tender_id}/opening/start", host)
+    await harness.post_ok(f"/api/tenders/{tender_id}/cancel", {"reason": "re-tender"}, host)
+    path = f"/api/tenders/{tender_id}/events"
+    page = (await harness.call("GET", f"{path}?after_seq=2&limit=3", bidder))[1]
+    assert page == {"events": [], "next_after_seq": 5, "more": True}
+    page = (await harness.call("GET", f"{path}?after_seq=5&limit=3", bidder))[1]
+    assert [e["event"]["type"] for e in page["events"]] == ["tender.cancelled"]
+    assert (page["next_after_seq"], page["more"]) == (6, False)
+
+
+async def test_refusals_are_recorded_up_to_a_limit_then_throttled(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: ManualClock
+) -> None:
+    app = create_app(replace(settings, max_refusals_per_minute=3), clock=clock, schedule=False)
+    harness = Harness(await aiohttp_client(app), clock)
+    host, bidder = await harness.person(Role.HOST), await harness.person(Role.BIDDER)
+    tender_id = await harness.tender(host)
+    await harness.post_ok(f"/api/tenders/{tender_id}/publish", {}, host)
+    statuses = [
+        (await harness.call("POST", f"/api/tenders/{tender_id}/publish", bidder))[0]
+        for _ in range(6)
+    ]
+    assert statuses == [403, 403, 403, 429, 429, 429]
+    types = [r.type for r in await harness.node.store.read(tender_id)]
+    assert types.count("access.denied") == 3
+    assert types.count("access.throttled") == 1
+    clock.advance(60)
+    await harness.login(bidder)
+    assert (await harness.call("POST", f"/api/tenders/{tender_id}/publish", bidder))[0] == 403
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "stream"),
+    [
+        (
+            "/api/admin/participants",
+            {"role": "expert", "name": "x", "public_key": "ed25519:AAAA"},
+            None,
+        ),
+        ("/cancel", {"reason": 42}, "tender"),
+    ],
+)
+async def test_every_invalid_body_is_refused_on_record(
+    harness: Harness, path: str, body: dict[str, object], stream: str | None
+) -> None:
+    admin, host = await harness.person(Role.ADMIN), await harness.person(Role.HOST)
+    tender_id = await harness.tender(host)
+    actor, url = (admin, path) if stream is None else (host, f"/api/tenders/{tender_id}{path}")
+    status, reply = await harness.call("POST", url, actor, body)
+    assert (status, reply["error"]["code"]) == (400, "invalid_request")
+    log = "system" if stream is None else tender_id
+    rejected = (await harness.node.store.read(log))[-1]
+    assert (rejected.type, rejected.payload["rule"], rejected.actor_id) == (
+        "command.rejected",
+        "InvalidFields",
+        actor.id,
+    )
