@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Final, Self
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from evaluator_client.errors import FeedClosed
 from server.protocol import (
@@ -40,6 +40,8 @@ RESUMABLE: Final = frozenset(
 )
 # Node messages are small; events carry at most a little over the node's 64 KiB limit.
 MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024
+# Reconnecting backs off up to this delay; a node restart takes seconds, not minutes.
+MAX_RETRY_DELAY: Final = 5.0
 
 TokenSource = Callable[[], Awaitable[str]]
 
@@ -48,12 +50,19 @@ class LiveFeed:
     """Yields node messages for the subscribed tenders; events are never repeated."""
 
     def __init__(
-        self, url: str, token: TokenSource, *, resume: bool = True, retry_delay: float = 0.5
+        self,
+        url: str,
+        token: TokenSource,
+        *,
+        resume: bool = True,
+        retry_delay: float = 0.5,
+        attempts: int = 20,
     ) -> None:
         self.url = url
         self._token = token
         self._resume = resume
         self._retry_delay = retry_delay
+        self._attempts = attempts
         self._ws: ClientConnection | None = None
         self.positions: dict[str, int] = {}
         self.welcome: Welcome | None = None
@@ -120,8 +129,17 @@ class LiveFeed:
             yield message
 
     async def _reconnect(self, code: int, reason: str) -> None:
+        """Connect again, backing off while the node is unreachable (a restart, say)."""
         logger.info("Live feed closed (%s: %s); resuming", code, reason)
         self.reconnects += 1
-        if self._retry_delay:
-            await asyncio.sleep(self._retry_delay)  # back off before hitting the node again
-        await self.connect()
+        self._ws = None
+        delay = self._retry_delay
+        for _ in range(self._attempts):
+            await asyncio.sleep(delay)  # back off before hitting the node again
+            try:
+                await self.connect()
+                return
+            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
+                logger.info("Reconnecting failed (%s); trying again", exc)
+                delay = min(max(2 * delay, 0.05), MAX_RETRY_DELAY)
+        raise FeedClosed(code, f"could not reconnect after {self._attempts} attempts")

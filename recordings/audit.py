@@ -7,6 +7,7 @@ breaks the chain at a sequence number that the verifier names.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 FORMAT_VERSION: Final = 1
 GENESIS: Final = "0" * 64
 HASH_LABEL: Final = "audit-event"
+STREAM: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+TIME: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 # `type(x) is kind` on purpose: a bool is not an int here.
 _TYPES: Final = (
     ("stream", str), ("seq", int), ("type", str), ("address", str), ("time", str),
@@ -128,6 +131,11 @@ def read_body(body: str) -> dict[str, Any]:
     )
     if not well_typed:
         raise RecordFormatError("A member of the record has the wrong type.")
+    if not STREAM.fullmatch(document["stream"]) or not TIME.fullmatch(document["time"]):
+        raise RecordFormatError("The stream name or the time is not in its v1 form.")
+    visibility = document["visibility"]
+    if visibility != sorted(set(visibility)):
+        raise RecordFormatError("The visibility list is not sorted and unique.")
     return document
 
 
@@ -163,7 +171,10 @@ def verify_chain(stream: str, rows: Iterable[tuple[int, str, str]]) -> ChainHead
         if record["stream"] != stream or record["seq"] != seq:
             where = f"{record['stream']}/{record['seq']}"
             raise ChainBroken(stream, seq, f"it holds event {where}: moved or reordered")
-        if record_hash(body.encode("utf-8")) != stored_hash:
+        encoded = body.encode("utf-8")
+        if canonical_json(record) != encoded:
+            raise ChainBroken(stream, seq, "its body is not canonical JSON (RFC 8785)")
+        if record_hash(encoded) != stored_hash:
             raise ChainBroken(stream, seq, "its content does not match its hash: altered")
         if record["prev"] != prev:
             raise ChainBroken(

@@ -37,8 +37,12 @@ TOKEN_TTL_SECONDS: Final = 15 * 60
 CHALLENGE_TTL_SECONDS: Final = 60
 # Signed logins carry the client's clock; a larger skew hints at replay or a broken clock.
 MAX_CLOCK_SKEW_SECONDS: Final = 30
-# Bounds the memory an unauthenticated caller can make the node hold.
+# Bound the memory unauthenticated callers can make the node hold; past a bound the oldest
+# pending challenge is dropped, so a flood from one address only delays that address.
 MAX_PENDING_CHALLENGES: Final = 10_000
+MAX_CHALLENGES_PER_ADDRESS: Final = 16
+# Refusals are recorded; past this many per participant per minute they are not (429).
+MAX_REFUSALS_PER_MINUTE: Final = 60
 LOG_LEVELS: Final = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
 
 
@@ -71,6 +75,8 @@ class Settings:
     challenge_ttl_seconds: int = CHALLENGE_TTL_SECONDS
     max_clock_skew_seconds: int = MAX_CLOCK_SKEW_SECONDS
     max_pending_challenges: int = MAX_PENDING_CHALLENGES
+    max_challenges_per_address: int = MAX_CHALLENGES_PER_ADDRESS
+    max_refusals_per_minute: int = MAX_REFUSALS_PER_MINUTE
     log_level: str = "INFO"
 
     @property
@@ -116,6 +122,7 @@ class Settings:
                 "ws_backlog_bytes", "ws_backlog_seconds",
                 "ws_close_timeout_seconds",
                 "token_ttl_seconds", "challenge_ttl_seconds", "max_pending_challenges",
+                "max_challenges_per_address", "max_refusals_per_minute",
             )
             if getattr(self, name) <= 0
         ]  # fmt: skip
@@ -184,6 +191,8 @@ _PARSERS: Final[Mapping[str, Callable[[object], Any]]] = {
     "challenge_ttl_seconds": _integer,
     "max_clock_skew_seconds": _integer,
     "max_pending_challenges": _integer,
+    "max_challenges_per_address": _integer,
+    "max_refusals_per_minute": _integer,
     "log_level": lambda value: _text(value).upper(),
 }
 

@@ -6,6 +6,7 @@ ServerError
 │   └── ClockSkew         the signed login time is too far from the node's clock
 ├── NotFound              no such tender, participant or route (404)
 ├── PayloadTooLarge       over the size limit (413)
+├── TooManyRequests       too many refused requests from one participant (429)
 ├── Unavailable           the node is shutting down or overloaded (503)
 └── StorageError          the event store failed; nothing was acknowledged (500)
     └── ConflictError     another writer appended first; retry against the new head (409)
@@ -41,6 +42,10 @@ class NotFound(ServerError):
 
 class PayloadTooLarge(ServerError):
     code = "payload_too_large"
+
+
+class TooManyRequests(ServerError):
+    code = "too_many_requests"
 
 
 class Unavailable(ServerError):

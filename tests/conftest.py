@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,13 @@ if TYPE_CHECKING:
     from server.domain.participants import Participant
 
 START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
 
 AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
 

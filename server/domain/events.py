@@ -67,6 +67,23 @@ class CommandRejected(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class AccessThrottled(DomainEvent):
+    """An actor passed the limit of refused requests; further refusals go unrecorded a while."""
+
+    TYPE: ClassVar[str] = "access.throttled"
+    VISIBILITY: ClassVar[frozenset[str]] = NODE_ADMIN
+    limit: int
+    window_seconds: int
+
+    def payload(self) -> dict[str, Any]:
+        return {"limit": self.limit, "window_seconds": self.window_seconds}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["limit"], payload["window_seconds"])
+
+
+@dataclass(frozen=True, slots=True)
 class AccessRefused(DomainEvent):
     """The role x action table (or the token's scope) refused a request."""
 

@@ -28,7 +28,10 @@ def parse_time(text: str) -> datetime:
     head, zone = (text[:-1], "+00:00") if text[-1] in "Zz" else (text[:-6], text[-6:])
     whole, _, fraction = head.partition(".")
     micros = (fraction + "000000")[:6] if fraction else "000000"
-    return datetime.fromisoformat(f"{whole}.{micros}{zone}").astimezone(UTC)
+    try:
+        return datetime.fromisoformat(f"{whole}.{micros}{zone}").astimezone(UTC)
+    except OverflowError:
+        raise ValueError("The timestamp is outside the range of dates this node handles.") from None
 
 
 def is_canonical_time(text: str) -> bool:

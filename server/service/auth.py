@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
@@ -22,7 +22,7 @@ from crypto import (
 )
 from server.domain.access import ALL_TENDERS, Actor, Role
 from server.domain.participants import PARTICIPANT_ID, Participant
-from server.errors import ClockSkew, Unauthorized, Unavailable
+from server.errors import ClockSkew, Unauthorized
 from server.protocol import LOGIN_LABEL, login_document
 from server.protocol.times import format_time, parse_time
 
@@ -37,6 +37,7 @@ TOKEN_LABEL: Final = "token"  # noqa: S105 - a signature purpose label, not a se
 # Verified tokens are cached so that the hot path does not verify a signature per request.
 TOKEN_CACHE_SIZE: Final = 10_000
 _LOGIN_FAILED: Final = "Login failed: the challenge, participant or signature is not valid."
+_DECOY_CHALLENGE: Final = {"challenge": "", "participant": "", "nonce": "", "node": ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class Challenge:
     nonce: str
     node: str
     expires_at: datetime
+    address: str = "unknown"
 
     def to_json(self) -> dict[str, str]:
         return {
@@ -82,32 +84,54 @@ class Authenticator:
         self._public = node_key.verify_key
         self.node_id = node_id
         self._challenges: OrderedDict[str, Challenge] = OrderedDict()
+        self._by_address: dict[str, deque[str]] = {}
+        self._per_address = settings.max_challenges_per_address
         self._verified: OrderedDict[str, Claims] = OrderedDict()
+        # Unknown participants are checked against a key nobody holds, so that a login for an
+        # id that does not exist costs the same and fails the same as a wrong signature.
+        self._decoy = SigningKey.generate().verify_key
 
-    def challenge(self, participant_id: str) -> Challenge:
-        """A single-use challenge. Issued for any well-formed id, so ids can't be probed."""
+    def challenge(self, participant_id: str, address: str) -> Challenge:
+        """A single-use challenge. Issued for any well-formed id, so ids can't be probed.
+
+        Pending challenges are bounded per address and overall; past either bound the oldest
+        is dropped, so a flood from one address delays only that address's own logins.
+        """
         if not PARTICIPANT_ID.fullmatch(participant_id):
             raise Unauthorized("A participant id looks like p-xxxxxxxx.")
         now = self._clock.now()
         self._expire_challenges(now)
-        if len(self._challenges) >= self._settings.max_pending_challenges:
-            raise Unavailable("Too many logins are in progress; try again in a minute.")
+        while (mine := self._by_address.get(address)) and len(mine) >= self._per_address:
+            self._discard(mine[0])
+        while len(self._challenges) >= self._settings.max_pending_challenges:
+            self._discard(next(iter(self._challenges)))
         challenge = Challenge(
             id=secrets.token_urlsafe(16),
             participant=participant_id,
             nonce=secrets.token_urlsafe(32),
             node=self.node_id,
             expires_at=now + timedelta(seconds=self._settings.challenge_ttl_seconds),
+            address=address,
         )
         self._challenges[challenge.id] = challenge
+        self._by_address.setdefault(address, deque()).append(challenge.id)
+        return challenge
+
+    def _discard(self, challenge_id: str) -> Challenge | None:
+        challenge = self._challenges.pop(challenge_id, None)
+        if challenge is not None:
+            ids = self._by_address[challenge.address]
+            ids.remove(challenge_id)  # at most max_challenges_per_address long
+            if not ids:
+                del self._by_address[challenge.address]
         return challenge
 
     def _expire_challenges(self, now: datetime) -> None:
         while self._challenges:
-            oldest = next(iter(self._challenges.values()))
+            first, oldest = next(iter(self._challenges.items()))
             if oldest.expires_at > now:
                 return
-            self._challenges.popitem(last=False)
+            self._discard(first)
 
     def answer(
         self,
@@ -116,23 +140,29 @@ class Authenticator:
         client_time: str,
         signature: str,
     ) -> Claims:
-        """Check a signed answer; the challenge is used up whatever the outcome."""
-        challenge = self._challenges.pop(challenge_id, None)
+        """Check a signed answer; the challenge is used up whatever the outcome.
+
+        The signature is checked first, with the same work whether or not the challenge and
+        the participant exist, and every failure gives one message; only the holder of the
+        key learns anything more (that its clock is off).
+        """
+        challenge = self._discard(challenge_id)
         now = self._clock.now()
-        if challenge is None or challenge.expires_at <= now or participant is None:
-            raise Unauthorized(_LOGIN_FAILED)
-        if challenge.participant != participant.id:
+        usable = (
+            challenge is not None
+            and participant is not None
+            and challenge.expires_at > now
+            and challenge.participant == participant.id
+        )
+        key = VerifyKey.from_text(participant.public_key) if participant else self._decoy
+        signed = challenge.to_json() if challenge else _DECOY_CHALLENGE
+        try:
+            verify(key, LOGIN_LABEL, login_document(signed, client_time), b64url_decode(signature))
+        except CryptoError:
+            usable = False
+        if not usable or participant is None:
             raise Unauthorized(_LOGIN_FAILED)
         self._check_skew(client_time, now)
-        try:
-            verify(
-                VerifyKey.from_text(participant.public_key),
-                LOGIN_LABEL,
-                login_document(challenge.to_json(), client_time),
-                b64url_decode(signature),
-            )
-        except CryptoError:
-            raise Unauthorized(_LOGIN_FAILED) from None
         return self._claims(participant, now)
 
     def _check_skew(self, client_time: str, now: datetime) -> None:
@@ -192,8 +222,12 @@ class Authenticator:
             if not token.startswith(TOKEN_PREFIX):
                 raise ValueError
             body, signature = token[len(TOKEN_PREFIX) :].split(".")
-            document = parse_json(b64url_decode(body))
-            if not isinstance(document, dict):
+            raw = b64url_decode(body)
+            document = parse_json(raw)
+            # One token, one spelling: a re-encoded body (spaces, escapes) is not our token.
+            if not isinstance(document, dict) or canonical_json(document) != raw:
+                raise ValueError
+            if document.get("v") != 1:
                 raise ValueError
             verify(self._public, TOKEN_LABEL, document, b64url_decode(signature))
             claims = Claims(

@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+from collections import deque
+from datetime import timedelta
+from typing import TYPE_CHECKING, Final, TypeVar
+
 from server.domain.access import Action, Actor, authorize
 from server.domain.errors import AccessDenied, DomainError, OutOfScope
-from server.domain.events import AccessRefused, CommandRejected, DomainEvent
+from server.domain.events import AccessRefused, AccessThrottled, CommandRejected, DomainEvent
+from server.errors import TooManyRequests
 from server.protocol import SYSTEM_STREAM
+from server.protocol.fields import InvalidFields
 from server.service.ledger import Ledger, Origin
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from server.clock import Clock
+
+T = TypeVar("T")
+REFUSAL_WINDOW: Final = timedelta(minutes=1)
 
 
 class Gate:
-    def __init__(self, ledger: Ledger) -> None:
+    """Checks every command against the role x action table and records every refusal.
+
+    Refusals are operations too, so they go into the log with their operator and address.
+    So that no participant can bloat a tender's log by repeating refused requests, each
+    actor has at most `limit` refusals recorded per minute; past that they get 429 and the
+    log gets one `access.throttled` event instead.
+    """
+
+    def __init__(self, ledger: Ledger, clock: Clock, limit: int) -> None:
         self._ledger = ledger
+        self._clock = clock
+        self._limit = limit
+        self._recent: dict[str, deque[datetime]] = {}
 
     async def check(self, actor: Actor, action: Action, tender_id: str | None = None) -> None:
         """Raise AccessDenied/OutOfScope (after recording the refusal) unless allowed."""
@@ -19,6 +45,16 @@ class Gate:
             authorize(actor, action, tender_id)
         except (AccessDenied, OutOfScope) as exc:
             await self.record(actor, tender_id, AccessRefused(action.value, exc.rule, str(exc)))
+            raise
+
+    async def parse(
+        self, actor: Actor, stream: str | None, command: str, parse: Callable[[], T]
+    ) -> T:
+        """Run `parse`; an invalid body is refused on record like any other rule."""
+        try:
+            return parse()
+        except InvalidFields as exc:
+            await self.record(actor, stream, CommandRejected(command, "InvalidFields", str(exc)))
             raise
 
     async def reject(
@@ -30,7 +66,23 @@ class Gate:
     async def record(self, actor: Actor, stream: str | None, event: DomainEvent) -> None:
         """Append a refusal to the stream concerned, or to the system log if there is none."""
         target = stream if stream is not None and await self._exists(stream) else SYSTEM_STREAM
+        if self._over_limit(actor):
+            recent = self._recent[actor.id]
+            if len(recent) == self._limit + 1:  # the first refusal past the limit, once
+                throttled = AccessThrottled(self._limit, int(REFUSAL_WINDOW.total_seconds()))
+                await self._ledger.execute(target, Origin.of(actor), lambda _: [throttled])
+            raise TooManyRequests(
+                f"More than {self._limit} refused requests in a minute; wait before retrying."
+            )
         await self._ledger.execute(target, Origin.of(actor), lambda _: [event])
+
+    def _over_limit(self, actor: Actor) -> bool:
+        now = self._clock.now()
+        recent = self._recent.setdefault(actor.id, deque())
+        while recent and now - recent[0] >= REFUSAL_WINDOW:
+            recent.popleft()
+        recent.append(now)
+        return len(recent) > self._limit
 
     async def _exists(self, stream: str) -> bool:
         return stream == SYSTEM_STREAM or (await self._ledger.head(stream)).seq > 0

@@ -35,11 +35,8 @@ class Participants:
     async def enroll(self, actor: Actor, document: object) -> Participant:
         """Enrol from an enrolment request (JSON); the role is checked before the body."""
         await self._gate.check(actor, Action.ENROLL_PARTICIPANT)
-        enrolment = Enrolment.parse(document)
-        try:
-            key = VerifyKey.from_text(enrolment.public_key)
-        except KeyFormatError as exc:
-            raise InvalidFields([Problem("public_key", str(exc))]) from None
+        command = Action.ENROLL_PARTICIPANT.value
+        enrolment, key = await self._gate.parse(actor, None, command, lambda: _enrolment(document))
         participant_id = "p-" + secrets.token_hex(6)
         normalized = Enrolment(enrolment.role, enrolment.name, key.to_text(), enrolment.attributes)
         try:
@@ -75,3 +72,11 @@ class Participants:
     async def record_login(self, actor: Actor) -> None:
         event = ParticipantLoggedIn(actor.id, actor.role)
         await self._ledger.execute(SYSTEM_STREAM, Origin.of(actor), lambda _: [event])
+
+
+def _enrolment(document: object) -> tuple[Enrolment, VerifyKey]:
+    enrolment = Enrolment.parse(document)
+    try:
+        return enrolment, VerifyKey.from_text(enrolment.public_key)
+    except KeyFormatError as exc:
+        raise InvalidFields([Problem("public_key", str(exc))]) from None

@@ -19,6 +19,7 @@ from server.errors import (
     PayloadTooLarge,
     ServerError,
     StorageError,
+    TooManyRequests,
     Unauthorized,
     Unavailable,
 )
@@ -41,6 +42,7 @@ STATUS: Final[Mapping[type[Exception], int]] = MappingProxyType(
         domain.RegistryError: 409,
         ConflictError: 409,
         PayloadTooLarge: 413,
+        TooManyRequests: 429,
         domain.DomainError: 422,
         StorageError: 500,
         Unavailable: 503,

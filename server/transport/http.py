@@ -14,11 +14,10 @@ from server.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
 from server.protocol import MAX_SEQ, STREAM_PATTERN, SYSTEM_STREAM
 from server.protocol.fields import Reader
 from server.protocol.times import format_time
-from server.service.tenders import summary
+from server.service.tenders import Page, summary
 from server.transport.keys import node_key, settings_key
 
 if TYPE_CHECKING:
-    from recordings.audit import AuditRecord
     from server.service.node import Node
 
 MAX_EVENTS_PER_PAGE: Final = 1000
@@ -102,7 +101,7 @@ async def challenge(request: web.Request) -> web.Response:
     reader = Reader(await read_body(request))
     participant = reader.text("participant", max_len=40)
     reader.finish()
-    issued = _node(request).auth.challenge(participant)
+    issued = _node(request).auth.challenge(participant, address_of(request))
     return respond(issued.to_json())
 
 
@@ -196,14 +195,15 @@ async def system_events(request: web.Request, actor: Actor) -> web.Response:
 async def _events(request: web.Request, actor: Actor, stream: str) -> web.Response:
     after = _query_int(request, "after_seq", 0, MAX_SEQ, default=0)
     limit = _query_int(request, "limit", 1, MAX_EVENTS_PER_PAGE, default=MAX_EVENTS_PER_PAGE)
-    records = await _node(request).tenders.read_log(actor, stream, after, limit)
-    return web.Response(text=events_json(records), content_type="application/json")
+    page = await _node(request).tenders.read_log(actor, stream, after, limit)
+    return web.Response(text=events_json(page), content_type="application/json")
 
 
-def events_json(records: list[AuditRecord]) -> str:
+def events_json(page: Page) -> str:
     """Event pages embed each record's canonical body as stored, without re-encoding it."""
-    items = ",".join(f'{{"hash":"{r.hash}","event":{r.body}}}' for r in records)
-    return f'{{"events":[{items}]}}'
+    items = ",".join(f'{{"hash":"{r.hash}","event":{r.body}}}' for r in page.records)
+    more = "true" if page.more else "false"
+    return f'{{"events":[{items}],"next_after_seq":{page.next_after_seq},"more":{more}}}'
 
 
 def _query_int(request: web.Request, name: str, low: int, high: int, *, default: int) -> int:

@@ -12,10 +12,10 @@ if TYPE_CHECKING:
 class Outbox:
     """Frames go straight into the transport's buffer, which is the client's send queue.
 
-    A backlog above `soft` bytes starts a timer; if the backlog is still above `soft` when it
-    fires, the client is slow. A backlog above `hard` bytes makes it slow at once. Either
-    way `on_slow` is called once and nothing more is written. Bursts that a healthy client
-    drains within the grace period (one group commit can write a lot at once) are fine.
+    A client is slow when its backlog has stayed above `soft` bytes for `grace` seconds
+    without once dropping back (as seen at each write and at each check), or at once when it
+    passes `hard` bytes. Then `on_slow` is called once and nothing more is written. Bursts
+    that a healthy client drains in time (one group commit can write a lot at once) are fine.
     """
 
     def __init__(
@@ -31,25 +31,43 @@ class Outbox:
         self._soft, self._hard, self._grace = soft, hard, grace
         self._on_slow = on_slow
         self._timer: asyncio.TimerHandle | None = None
+        self._behind_since: float | None = None  # loop time the backlog last rose past soft
         self.stopped = False
 
     def write(self, frame: bytes) -> None:
         if self.stopped:
             return
-        if self._transport.is_closing():
+        transport = self._transport
+        if transport.is_closing():
             self.stop()
             return
-        self._transport.write(frame)
-        backlog = self._transport.get_write_buffer_size()
+        if transport.get_write_buffer_size() <= self._soft:
+            self._behind_since = None  # it had caught up before this frame
+        transport.write(frame)
+        backlog = transport.get_write_buffer_size()
         if backlog > self._hard:
             self._slow(f"send buffer over {self._hard} bytes")
-        elif backlog > self._soft and self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._grace, self._check)
+        elif backlog > self._soft and self._behind_since is None:
+            loop = asyncio.get_running_loop()
+            self._behind_since = loop.time()
+            if self._timer is None:
+                self._timer = loop.call_later(self._grace, self._check)
 
     def _check(self) -> None:
         self._timer = None
-        if not self.stopped and self._transport.get_write_buffer_size() > self._soft:
+        if self.stopped:
+            return
+        loop = asyncio.get_running_loop()
+        if self._transport.get_write_buffer_size() <= self._soft:
+            self._behind_since = None
+            return
+        since = self._behind_since if self._behind_since is not None else loop.time()
+        self._behind_since = since
+        behind = loop.time() - since
+        if behind >= self._grace:
             self._slow(f"over {self._soft} bytes behind for {self._grace:g} s")
+        else:
+            self._timer = loop.call_later(self._grace - behind, self._check)
 
     def _slow(self, why: str) -> None:
         self.stop()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import ssl
 import sys
 from typing import TYPE_CHECKING
@@ -13,16 +12,11 @@ from typing import TYPE_CHECKING
 import aiohttp
 from websockets.asyncio.client import connect
 
+from tests.conftest import free_port
 from tests.crypto.certs import self_signed
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def start(*argv: str) -> asyncio.subprocess.Process:

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from aiohttp import web
 
+from crypto import SigningKey
 from evaluator_client.errors import ApiError, FeedClosed
 from evaluator_client.live import LiveFeed
 from evaluator_client.session import Session
+from server.app import create_app
 from server.domain.access import Role
-from server.protocol import CaughtUp, Event
+from server.protocol import CaughtUp, CloseCode, Event
+from server.service.node import CONSOLE
+from server.transport.keys import node_key
+from tests.conftest import ManualClock, free_port
 
 if TYPE_CHECKING:
+    from server.config import Settings
     from tests.conftest import Harness
 
 
@@ -105,3 +112,69 @@ async def test_without_resume_a_drop_ends_the_feed(harness: Harness) -> None:
     assert caught.value.code == 1006
     await feed.close()
     await session.close()
+
+
+class WatchedFeed(LiveFeed):
+    """A feed that tells the test when a connection attempt has failed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.refused = asyncio.Event()
+
+    async def connect(self) -> None:
+        try:
+            await super().connect()
+        except OSError:
+            self.refused.set()
+            raise
+
+
+async def test_the_feed_resumes_across_a_node_restart(
+    settings: Settings, clock: ManualClock
+) -> None:
+    port = free_port()
+
+    async def start() -> web.AppRunner:
+        runner = web.AppRunner(create_app(settings, clock=clock, schedule=False), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        return runner
+
+    runner = await start()
+    key = SigningKey.generate()
+    document = {"role": "supervisor", "name": "S", "public_key": key.verify_key.to_text()}
+    supervisor = await runner.app[node_key].participants.enroll(CONSOLE, document)
+    session = await Session.login(f"http://127.0.0.1:{port}", supervisor.id, key, clock=clock.now)
+    feed = WatchedFeed(session.live_url, session.token, retry_delay=0.01)
+    live = asyncio.Event()
+
+    async def follow() -> list[int]:
+        seqs = []
+        async for message in feed:
+            if isinstance(message, Event):
+                seqs.append(message.seq)
+            elif isinstance(message, CaughtUp) and feed.reconnects == 0:
+                live.set()
+            elif isinstance(message, CaughtUp):
+                return seqs
+        return seqs
+
+    async with feed:
+        await feed.subscribe("system")
+        following = asyncio.create_task(follow())
+        async with asyncio.timeout(30):
+            await live.wait()
+            await runner.cleanup()  # the node goes down (1001) ...
+            await feed.refused.wait()  # ... and the feed finds nobody there ...
+            runner = await start()  # ... until it comes back on the same data directory
+            bidder = {
+                "role": "bidder",
+                "name": "B",
+                "public_key": SigningKey.generate().verify_key.to_text(),
+            }
+            await runner.app[node_key].participants.enroll(CONSOLE, bidder)
+            seqs = await following
+    await session.close()
+    await runner.cleanup()
+    assert feed.close_codes == [CloseCode.GOING_AWAY]
+    assert seqs == [1, 2, 3]  # enrolment and login, then the enrolment after the restart

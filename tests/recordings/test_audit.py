@@ -134,3 +134,28 @@ def test_an_unreadable_record_is_caught() -> None:
     with pytest.raises(ChainBroken, match="not valid JSON") as caught:
         verify_chain("t-1", broken)
     assert caught.value.seq == 2
+
+
+def _rewrite(record: AuditRecord, body: str) -> Row:
+    return (record.seq, body, record_hash(body.encode()))
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda body: body.replace('"v":1', ' "v":1'), "not canonical"),
+        (lambda body: body.replace('["host","supervisor"]', '["supervisor","host"]'), "sorted"),
+        (lambda body: body.replace(".000000Z", "Z"), "v1 form"),
+        (lambda body: body.replace('"stream":"t-1"', '"stream":"T 1"'), "v1 form"),
+    ],
+)
+def test_records_not_in_their_v1_form_are_caught(change: Callable[[str], str], reason: str) -> None:
+    records = chain(2)
+    rows = [_rewrite(records[0], change(records[0].body)), *rows_of(records[1:])]
+    with pytest.raises(ChainBroken, match=reason) as caught:
+        verify_chain("t-1", rows)
+    assert caught.value.seq == 1
+
+
+def rows_of(records: list[AuditRecord]) -> list[Row]:
+    return [(r.seq, r.body, r.hash) for r in records]

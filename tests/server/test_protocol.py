@@ -153,3 +153,8 @@ def test_server_message_json_is_compact() -> None:
     text = server_message_json(CaughtUp("t-1", 3))
     assert json.loads(text) == {"v": 1, "type": "caught_up", "tender": "t-1", "seq": 3}
     assert " " not in text
+
+
+def test_times_beyond_the_calendar_are_value_errors() -> None:
+    with pytest.raises(ValueError, match="outside the range"):
+        parse_time("9999-12-31T23:59:59-01:00")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from crypto import SigningKey, b64url_encode, sign
+from crypto import SigningKey, b64url_decode, b64url_encode, canonical_json, sign
 from server.domain.access import Role
 from server.protocol import answer_challenge
 from server.protocol.times import format_time
@@ -112,16 +113,44 @@ async def test_malformed_participant_ids_are_refused(harness: Harness) -> None:
     assert "p-xxxxxxxx" in body["error"]["message"]
 
 
-async def test_pending_challenges_are_bounded(harness: Harness) -> None:
-    harness.node.auth._settings = replace(harness.node.settings, max_pending_challenges=2)
-    for _ in range(2):
-        await harness.post_ok("/api/auth/challenge", {"participant": "p-00000001"})
-    status, _body = await harness.call(
-        "POST", "/api/auth/challenge", body={"participant": "p-00000001"}
-    )
-    assert status == 503
-    harness.clock.advance(61)  # expired challenges make room again
-    await harness.post_ok("/api/auth/challenge", {"participant": "p-00000001"})
+async def test_a_flood_from_one_address_only_drops_its_own_oldest_challenges(
+    harness: Harness,
+) -> None:
+    harness.node.auth._per_address = 2
+    bidder = await harness.enroll(Role.BIDDER)
+    oldest, middle, newest = [
+        await harness.post_ok("/api/auth/challenge", {"participant": bidder.id}) for _ in range(3)
+    ]
+    late = answer_challenge(oldest, bidder.key, now(harness))
+    assert (await harness.call("POST", "/api/auth/login", body=late))[0] == 401
+    fresh = answer_challenge(newest, bidder.key, now(harness))
+    assert (await harness.call("POST", "/api/auth/login", body=fresh))[0] == 200
+    assert middle["challenge"] in harness.node.auth._challenges
+
+
+async def test_failures_look_the_same_for_known_and_unknown_ids(harness: Harness) -> None:
+    known = await harness.enroll(Role.BIDDER)
+    answers = []
+    for participant in (known.id, "p-000000000000"):
+        challenge = await harness.post_ok("/api/auth/challenge", {"participant": participant})
+        body = {
+            "challenge": challenge["challenge"],
+            "participant": participant,
+            "time": "2020-01-01T00:00:00Z",  # far off, but the signature is checked first
+            "signature": b64url_encode(b"\x00" * 64),
+        }
+        answers.append(await harness.call("POST", "/api/auth/login", body=body))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 401
+    assert answers[0][1]["error"]["code"] == "unauthorized"
+
+
+async def test_absurd_times_are_refused_not_crashed_on(harness: Harness) -> None:
+    bidder = await harness.enroll(Role.BIDDER)
+    challenge = await harness.post_ok("/api/auth/challenge", {"participant": bidder.id})
+    body = answer_challenge(challenge, bidder.key, "9999-12-31T23:59:59-23:59")
+    status, reply = await harness.call("POST", "/api/auth/login", body=body)
+    assert (status, reply["error"]["code"]) == (401, "unauthorized")
 
 
 @pytest.mark.parametrize(
@@ -163,3 +192,22 @@ async def test_a_token_of_another_node_is_refused(harness: Harness) -> None:
     )
     assert response.status == 401
     assert "another node" in (await response.json())["error"]["message"]
+
+
+async def test_a_re_encoded_token_is_refused(harness: Harness) -> None:
+    bidder = await harness.person(Role.BIDDER)
+    body, signature = bidder.token[3:].split(".")
+    spaced = b64url_encode(b64url_decode(body).replace(b",", b", "))
+    for token in (f"v1.{spaced}.{signature}", f"{bidder.token}."):
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (await harness.client.get("/api/tenders", headers=headers)).status == 401
+
+
+async def test_a_token_of_an_unknown_version_is_refused(harness: Harness) -> None:
+    bidder = await harness.person(Role.BIDDER)
+    claims = json.loads(b64url_decode(bidder.token[3:].split(".")[0]))
+    claims["v"] = 2
+    signature = b64url_encode(sign(harness.node.key, "token", claims))  # the node's own key
+    forged = f"v1.{b64url_encode(canonical_json(claims))}.{signature}"
+    headers = {"Authorization": f"Bearer {forged}"}
+    assert (await harness.client.get("/api/tenders", headers=headers)).status == 401

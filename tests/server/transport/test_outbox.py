@@ -80,3 +80,21 @@ async def test_stop_cancels_a_pending_check() -> None:
     asyncio.get_running_loop().call_later(0.05, done.set)
     await done.wait()
     assert not verdict.done()
+
+
+async def test_a_client_that_drained_and_took_a_new_burst_gets_a_fresh_grace_period() -> None:
+    transport = Backlogged()
+    box, verdict = outbox(transport, grace=0.2)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    box.write(b"x" * 150)  # behind: the check is due at +0.2 s
+
+    def drained() -> None:
+        transport.buffer = 0
+
+    loop.call_later(0.1, drained)
+    loop.call_later(0.15, box.write, b"y" * 150)  # a new burst just before the check
+    async with asyncio.timeout(5):
+        await verdict
+    # Slow only once the *new* backlog had lasted the whole grace period.
+    assert loop.time() - started >= 0.15 + 0.2 - 0.01
