@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from json.encoder import encode_basestring
 from typing import Final
 
 from crypto.errors import CanonicalizationError, MalformedJSON
@@ -15,16 +15,10 @@ MAX_SAFE_INTEGER: Final = 2**53 - 1
 # Nesting beyond this is a sign of hostile input, not a real document.
 MAX_DEPTH: Final = 64
 
-_NEEDS_ESCAPE: Final = re.compile(r'[\x00-\x1f"\\]')
-_ESCAPES: Final = {
-    0x08: "\\b",
-    0x09: "\\t",
-    0x0A: "\\n",
-    0x0C: "\\f",
-    0x0D: "\\r",
-    0x22: '\\"',
-    0x5C: "\\\\",
-}
+# RFC 8785 3.2.2.2 escapes exactly what the standard library's JSON string encoder escapes:
+# quote, backslash, \b \t \n \f \r, other controls as \u00xx (lowercase); nothing else.
+# tests/crypto/test_canonical.py checks this for every code point of the BMP.
+_string: Final[Callable[[str], str]] = encode_basestring
 
 
 def parse_json(text: str | bytes) -> object:
@@ -94,6 +88,21 @@ def canonical_json(value: object) -> bytes:
 def _write(value: object, out: list[str], depth: int) -> None:
     if depth > MAX_DEPTH:
         raise CanonicalizationError(f"Nesting deeper than {MAX_DEPTH} levels.")
+    # Exact types first: they are nearly all of what we write; subclasses take the long way.
+    kind = type(value)
+    if kind is str:
+        out.append(_string(value))  # type: ignore[arg-type]
+    elif kind is dict:
+        _write_object(value, out, depth)  # type: ignore[arg-type]
+    elif kind is int:
+        out.append(_integer(value))  # type: ignore[arg-type]
+    elif kind is list or kind is tuple:
+        _write_array(value, out, depth)  # type: ignore[arg-type]
+    else:
+        _write_other(value, out, depth)
+
+
+def _write_other(value: object, out: list[str], depth: int) -> None:
     if value is None:
         out.append("null")
     elif value is True:
@@ -101,9 +110,9 @@ def _write(value: object, out: list[str], depth: int) -> None:
     elif value is False:
         out.append("false")
     elif isinstance(value, str):
-        out.append(_string(value))
+        out.append(_string(str(value)))
     elif isinstance(value, int):
-        out.append(_integer(value))
+        out.append(_integer(int(value)))
     elif isinstance(value, float):
         out.append(format_number(value))
     elif isinstance(value, Mapping):
@@ -115,45 +124,34 @@ def _write(value: object, out: list[str], depth: int) -> None:
 
 
 def _write_object(value: Mapping[object, object], out: list[str], depth: int) -> None:
-    for key in value:
-        if not isinstance(key, str):
-            raise CanonicalizationError("Object keys must be strings.")
+    names = list(value)
     # RFC 8785 3.2.3: sort by UTF-16 code units. For ASCII names that is plain string order;
     # otherwise compare big-endian UTF-16 bytes, which order exactly as code units do.
-    names = list(value)
-    if all(str(name).isascii() for name in names):
-        keys = sorted(names)  # type: ignore[type-var]
+    if all(type(name) is str and name.isascii() for name in names):
+        names.sort()
     else:
-        keys = sorted(names, key=lambda k: str(k).encode("utf-16-be", "surrogatepass"))
+        if not all(isinstance(name, str) for name in names):
+            raise CanonicalizationError("Object keys must be strings.")
+        names.sort(key=lambda k: str(k).encode("utf-16-be", "surrogatepass"))
     out.append("{")
-    for i, key in enumerate(keys):
-        if i:
-            out.append(",")
-        out.append(_string(str(key)))
+    separator = ""
+    for name in names:
+        out.append(separator)
+        out.append(_string(str(name)))
         out.append(":")
-        _write(value[key], out, depth + 1)
+        _write(value[name], out, depth + 1)
+        separator = ","
     out.append("}")
 
 
 def _write_array(value: Sequence[object], out: list[str], depth: int) -> None:
     out.append("[")
-    for i, item in enumerate(value):
-        if i:
-            out.append(",")
+    separator = ""
+    for item in value:
+        out.append(separator)
         _write(item, out, depth + 1)
+        separator = ","
     out.append("]")
-
-
-def _string(value: str) -> str:
-    # RFC 8785 3.2.2.2: escape only quote, backslash and controls; most strings need none.
-    if _NEEDS_ESCAPE.search(value) is None:
-        return f'"{value}"'
-    return f'"{_NEEDS_ESCAPE.sub(_escape, value)}"'
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return _ESCAPES.get(code) or f"\\u{code:04x}"
 
 
 def _integer(value: int) -> str:

@@ -165,3 +165,26 @@ def test_numbers_round_trip_exactly(value: float) -> None:
     parsed = float(format_number(value))
     assert parsed == value or (value == 0 and parsed == 0)
     assert math.copysign(1, parsed) == 1 or value < 0
+
+
+def _rfc8785_string(text: str) -> str:
+    """RFC 8785 3.2.2.2, written out from the text of the RFC, one character at a time."""
+    short = {0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0C: "\\f", 0x0D: "\\r"}
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif code in short:
+            out.append(short[code])
+        elif code < 0x20:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def test_strings_escape_exactly_as_rfc8785_for_every_bmp_code_point() -> None:
+    points = [*range(0xD800), *range(0xE000, 0x10000), 0x1F600, 0x10FFFF]
+    text = "".join(chr(code) for code in points)
+    assert canonical_json(text) == _rfc8785_string(text).encode("utf-8")
