@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from crypto._kdf import derive
 from crypto.errors import KeyFormatError
 
 PUBLIC_KEY_BYTES: Final = 32
@@ -132,6 +133,15 @@ class SigningKey:
 
     def _sign_raw(self, message: bytes) -> bytes:
         return self._key.sign(message)
+
+    def derive_key(self, label: str) -> bytes:
+        """A 32-byte symmetric key derived from this key's seed for the purpose `label`."""
+        seed = self._key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        return derive(seed, info=label)
 
     def __repr__(self) -> str:
         return f"SigningKey(<redacted>, public={self.verify_key.to_text()!r})"

@@ -5,6 +5,7 @@ CryptoError
 ├── MalformedJSON           text is not I-JSON (syntax, duplicate names, NaN, overflow)
 ├── KeyFormatError          a key could not be decoded (bad PEM, wrong type, wrong passphrase)
 ├── InvalidSignature        a signature does not verify
+├── SealedBidFormatError    a file is not a well-formed sealed bid (checked without any key)
 └── DecryptionError         a ciphertext could not be opened (one opaque error, on purpose)
 """
 
@@ -29,6 +30,10 @@ class KeyFormatError(CryptoError, ValueError):
 
 class InvalidSignature(CryptoError):
     """The signature does not verify for this key, label and document."""
+
+
+class SealedBidFormatError(CryptoError, ValueError):
+    """The file is not a well-formed sealed bid (v1); the message says what is wrong."""
 
 
 class DecryptionError(CryptoError):

@@ -1,0 +1,88 @@
+"""The STREAM construction: a chunked AES-256-GCM payload with a counter nonce and a last-chunk
+flag, so truncation, reordering and splicing are detected; constant memory for any size."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final, Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from crypto.errors import DecryptionError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+TAG_BYTES: Final = 16
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
+COUNTER_BYTES: Final = 11
+MAX_CHUNKS: Final = 1 << 32
+
+
+def nonce(index: int, last: bool) -> bytes:
+    if not 0 <= index < MAX_CHUNKS:
+        raise ValueError("Too many chunks.")
+    return index.to_bytes(COUNTER_BYTES, "big") + (b"\x01" if last else b"\x00")
+
+
+def encrypt_stream(key: bytes, source: Readable, chunk_size: int) -> Iterator[bytes]:
+    """Ciphertext chunks of everything `source` yields, read `chunk_size` bytes at a time."""
+    aead = AESGCM(key)
+    index = 0
+    current = source.read(chunk_size)
+    while True:
+        following = source.read(chunk_size) if current else b""
+        last = not following
+        yield aead.encrypt(nonce(index, last), current, None)
+        if last:
+            return
+        index, current = index + 1, following
+
+
+def decrypt_stream(
+    key: bytes, source: Readable, chunk_size: int, length: int
+) -> Iterator[memoryview]:
+    """Plaintext chunks of a `length`-byte payload; raises DecryptionError at the first bad chunk.
+
+    Each yielded view is valid until the next one is requested (one buffer is reused).
+    """
+    step = chunk_size + TAG_BYTES
+    count = chunk_count(length, chunk_size)
+    aead = AESGCM(key)
+    buffer = bytearray(chunk_size)
+    for index in range(count):
+        last = index == count - 1
+        size = length - index * step if last else step
+        chunk = source.read(size)
+        if len(chunk) != size:
+            raise DecryptionError("The payload is shorter than its length.")
+        view = memoryview(buffer)[: size - TAG_BYTES]
+        try:
+            aead.decrypt_into(nonce(index, last), chunk, None, view)
+        except InvalidTag:
+            raise DecryptionError(f"Chunk {index} does not authenticate.") from None
+        if last and size == TAG_BYTES and count > 1:
+            raise DecryptionError("The payload ends with an empty chunk.")
+        yield view
+
+
+def chunk_count(length: int, chunk_size: int) -> int:
+    """How many chunks a payload of `length` bytes has; ValueError if no valid payload has it."""
+    step = chunk_size + TAG_BYTES
+    if length < TAG_BYTES:
+        raise ValueError(f"A payload holds at least one {TAG_BYTES}-byte tag.")
+    count = -(-length // step)
+    if length - (count - 1) * step < TAG_BYTES:
+        raise ValueError("The last chunk is shorter than a tag.")
+    if count > 1 and length - (count - 1) * step == TAG_BYTES:
+        raise ValueError("The payload ends with an empty chunk.")
+    return count
