@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 import aiohttp
 
+from crypto import b64url_encode, sign
 from evaluator_client.errors import ApiError
 from server.protocol import answer_challenge
 from server.protocol.times import format_time, parse_time
@@ -89,8 +90,27 @@ class Session:
             return await self.renew()
         return self._token
 
+    def sign(self, label: str, document: object) -> str:
+        """This participant's signature (base64url); the key never leaves this process."""
+        return b64url_encode(sign(self._key, label, document))
+
     async def get(self, path: str) -> dict[str, Any]:
         return await self._call("GET", path, None, token=await self.token())
+
+    async def put_bytes(self, path: str, data: bytes) -> dict[str, Any]:
+        headers = {
+            "Authorization": f"Bearer {await self.token()}",
+            "Content-Type": "application/octet-stream",
+        }
+        async with self._http.put(self.base_url + path, data=data, headers=headers) as response:
+            return await _document(response)
+
+    async def get_bytes(self, path: str) -> bytes:
+        headers = {"Authorization": f"Bearer {await self.token()}"}
+        async with self._http.get(self.base_url + path, headers=headers) as response:
+            if response.status >= 400:
+                await _document(response)
+            return await response.read()
 
     async def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         return await self._call("POST", path, body or {}, token=await self.token())
@@ -104,9 +124,13 @@ class Session:
             headers["Content-Type"] = "application/json"
         url = self.base_url + path
         async with self._http.request(method, url, data=data, headers=headers) as response:
-            document = await response.json(content_type=None)
-            if response.status >= 400:
-                raise ApiError(response.status, document.get("error", {}))
-            if not isinstance(document, dict):
-                raise ApiError(response.status, {"message": "The node sent no JSON object."})
-            return document
+            return await _document(response)
+
+
+async def _document(response: aiohttp.ClientResponse) -> dict[str, Any]:
+    document = await response.json(content_type=None)
+    if not isinstance(document, dict):
+        raise ApiError(response.status, {"message": "The node sent no JSON object."})
+    if response.status >= 400:
+        raise ApiError(response.status, document.get("error", {}))
+    return document

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -12,9 +12,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from blockbuster import BlockBuster, blockbuster_ctx
 
-from crypto import SigningKey
+from crypto import EncryptionKey, SigningKey
 from server.app import create_app
 from server.config import Settings
+from server.domain.access import Role
 from server.protocol import answer_challenge
 from server.protocol.times import format_time
 from server.service.node import CONSOLE, Node
@@ -23,7 +24,6 @@ from server.transport.keys import node_key
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from server.domain.access import Role
     from server.domain.participants import Participant
 
 START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -70,11 +70,12 @@ def settings(tmp_path: Path) -> Settings:
 
 @dataclass
 class Person:
-    """An enrolled participant with its key, and a token once logged in."""
+    """An enrolled participant with its keys, and a token once logged in."""
 
     participant: Participant
     key: SigningKey
     token: str = ""
+    encryption: EncryptionKey | None = None
 
     @property
     def id(self) -> str:
@@ -91,6 +92,7 @@ class Harness:
 
     client: TestClient[Any, Any]
     clock: ManualClock
+    custodians: list[Person] = field(default_factory=list)
 
     @property
     def node(self) -> Node:
@@ -101,10 +103,15 @@ class Harness:
         return str(self.client.make_url("/ws")).replace("http", "ws", 1)
 
     async def enroll(self, role: Role, name: str = "someone") -> Person:
-        key = SigningKey.generate()
-        enrolment = {"role": role.value, "name": name, "public_key": key.verify_key.to_text()}
+        key, encryption = SigningKey.generate(), EncryptionKey.generate()
+        enrolment = {
+            "role": role.value,
+            "name": name,
+            "public_key": key.verify_key.to_text(),
+            "encryption_key": encryption.public_key.to_text(),
+        }
         participant = await self.node.participants.enroll(CONSOLE, enrolment)
-        return Person(participant, key)
+        return Person(participant, key, encryption=encryption)
 
     async def login(self, person: Person) -> Person:
         challenge = await self.post_ok("/api/auth/challenge", {"participant": person.id})
@@ -131,12 +138,28 @@ class Harness:
         response = await self.client.request(method, path, json=body, headers=headers)
         return response.status, await response.json()
 
+    async def refused(
+        self, method: str, path: str, person: Person | None = None, body: object = None
+    ) -> tuple[int, str]:
+        """The status and rule of a request the node must refuse."""
+        status, document = await self.call(method, path, person, body)
+        assert status >= 400, document
+        return status, str(document["error"].get("rule", document["error"]["code"]))
+
     async def tender(self, host: Person, **changes: Any) -> str:
-        created = await self.post_ok("/api/tenders", tender_spec(self.clock.now(), **changes), host)
+        """A draft tender; its opening key goes to two custodians enrolled on first use."""
+        if not self.custodians:
+            self.custodians = [await self.person(Role.CUSTODIAN, f"custodian {i}") for i in (1, 2)]
+        opening = changes.pop("opening", {})  # changes to the opening section, merged
+        spec = tender_spec(self.clock.now(), custodians=[c.id for c in self.custodians], **changes)
+        spec["opening"] |= opening
+        created = await self.post_ok("/api/tenders", spec, host)
         return str(created["id"])
 
 
-def tender_spec(now: datetime, **changes: Any) -> dict[str, Any]:
+def tender_spec(
+    now: datetime, custodians: list[str] | None = None, **changes: Any
+) -> dict[str, Any]:
     """A valid tender: bidding opens in an hour, the deadline is a day later."""
     spec: dict[str, Any] = {
         "title": "Street lighting renovation",
@@ -151,6 +174,13 @@ def tender_spec(now: datetime, **changes: Any) -> dict[str, Any]:
         "committee": {"size": 5, "large": False},
         "min_bids": 3,
         "scoring": {"method": "comprehensive", "price_weight": 30},
+        "opening": {
+            "custodians": custodians or ["p-custodian01", "p-custodian02"],
+            "threshold": 2,
+            "wrap_bids": True,
+            "confirmation_window_minutes": 15,
+            "sheet_fields": [{"name": "warranty_years", "label": "质保期(年) warranty"}],
+        },
     }
     spec.update(changes)
     return spec

@@ -35,6 +35,22 @@ class Action(enum.StrEnum):
     VIEW_TENDER = "tender.view"
     READ_TENDER_LOG = "tender.read"
     VERIFY_AUDIT = "audit.verify"
+    SUBMIT_BID = "bid.submit"
+    WITHDRAW_BID = "bid.withdraw"
+    VIEW_SEALED_LIST = "bid.sealed_list"
+    READ_BID_BOX = "bid.box.read"
+    READ_BID_DOCUMENT = "bid.document.read"
+    VIEW_OPENING = "opening.view"
+    SIGN_IN = "opening.sign_in"
+    DECRYPT_BID = "opening.decrypt"
+    SUBMIT_SHARE = "opening.share"
+    PAUSE_OPENING = "opening.pause"
+    RESUME_OPENING = "opening.resume"
+    PUBLISH_RECORD = "opening.record"
+    CONFIRM_RECORD = "opening.confirm"
+    OBJECT_RECORD = "opening.object"
+    ANSWER_OBJECTION = "opening.answer"
+    CLOSE_OPENING = "opening.close"
 
 
 # Actions that change nothing. A supervisor may only ever be granted these.
@@ -46,6 +62,10 @@ READ_ONLY: Final = frozenset(
         Action.VIEW_TENDER,
         Action.READ_TENDER_LOG,
         Action.VERIFY_AUDIT,
+        Action.VIEW_SEALED_LIST,
+        Action.READ_BID_BOX,
+        Action.READ_BID_DOCUMENT,
+        Action.VIEW_OPENING,
     }
 )
 
@@ -64,6 +84,25 @@ PERMISSIONS: Final[Mapping[Action, frozenset[Role]]] = MappingProxyType(
         Action.VIEW_TENDER: _EVERYONE - {Role.ADMIN},
         Action.READ_TENDER_LOG: _EVERYONE - {Role.ADMIN},
         Action.VERIFY_AUDIT: frozenset({Role.SUPERVISOR, Role.ADMIN}),
+        Action.SUBMIT_BID: frozenset({Role.BIDDER}),
+        Action.WITHDRAW_BID: frozenset({Role.BIDDER}),
+        Action.VIEW_SEALED_LIST: _EVERYONE - {Role.ADMIN},
+        # Before the deadline only supervisors may know who bid (E-Measures 21).
+        Action.READ_BID_BOX: frozenset({Role.SUPERVISOR}),
+        # Decrypted bids go to the committee (with its tender scope) and to supervisors.
+        Action.READ_BID_DOCUMENT: frozenset({Role.SUPERVISOR, Role.EXPERT}),
+        # Experts may not attend the opening (GP87 40).
+        Action.VIEW_OPENING: _EVERYONE - {Role.ADMIN, Role.EXPERT},
+        Action.SIGN_IN: frozenset({Role.BIDDER}),
+        Action.DECRYPT_BID: frozenset({Role.BIDDER}),
+        Action.SUBMIT_SHARE: frozenset({Role.CUSTODIAN}),
+        Action.PAUSE_OPENING: frozenset({Role.HOST}),
+        Action.RESUME_OPENING: frozenset({Role.HOST}),
+        Action.PUBLISH_RECORD: frozenset({Role.HOST}),
+        Action.CONFIRM_RECORD: frozenset({Role.BIDDER}),
+        Action.OBJECT_RECORD: frozenset({Role.BIDDER}),
+        Action.ANSWER_OBJECTION: frozenset({Role.HOST}),
+        Action.CLOSE_OPENING: frozenset({Role.HOST}),
     }
 )
 

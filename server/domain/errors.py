@@ -9,7 +9,12 @@ DomainError                     base; `rule` is the class name, `cite` the artic
 │   ├── BiddingNotOpenYet
 │   ├── DeadlineNotReached
 │   ├── OpeningTimeNotReached
-│   └── ReasonRequired
+│   ├── ReasonRequired
+│   ├── DeadlinePassed, UnknownLot, DuplicateBid, NoBid          (sealed bids)
+│   ├── SignInNotOpen, NotSignedIn, OpeningNotReady, DecryptionWindowClosed,
+│   │   BidNotPending, WrongFileKey, NotACustodian, OpeningKeyMismatch,
+│   │   DecryptionInProgress, ConfirmationWindowClosed, AlreadyResponded,
+│   │   UnknownObjection, OpeningStillOpen, SignatureRejected  (the opening)
 └── RegistryError               enrolment refusals (409)
     ├── DuplicateParticipant
     └── DuplicatePublicKey
@@ -80,3 +85,99 @@ class DuplicateParticipant(RegistryError):
 
 class DuplicatePublicKey(RegistryError):
     """One key identifies one participant; it is already enrolled."""
+
+
+class DeadlinePassed(RuleViolation):
+    """No bid is accepted, revised or withdrawn after the deadline (E-Measures 27)."""
+
+    cite = "E-Measures 27"
+
+
+class UnknownLot(RuleViolation):
+    """The tender has no such lot."""
+
+
+class DuplicateBid(RuleViolation):
+    """The same sealed file is already this bidder's current bid."""
+
+
+class NoBid(RuleViolation):
+    """The bidder has no bid here."""
+
+
+class SignInNotOpen(RuleViolation):
+    """Sign-in opens a set time before the opening and closes when the record is read out."""
+
+
+class NotSignedIn(RuleViolation):
+    """Only a bidder who signed in takes part in the opening."""
+
+
+class OpeningNotReady(RuleViolation):
+    """The opening is not at a stage where this can be done."""
+
+
+class DecryptionWindowClosed(RuleViolation):
+    """Bids are decrypted within the window the tender sets (E-Measures 30)."""
+
+    cite = "E-Measures 30"
+
+
+class BidNotPending(RuleViolation):
+    """The bid has already been decrypted or has failed."""
+
+
+class WrongFileKey(RuleViolation):
+    """The key does not open this sealed bid."""
+
+
+class NotACustodian(RuleViolation):
+    """Only the tender's custodians hold shares of its opening key."""
+
+
+class OpeningKeyMismatch(RuleViolation):
+    """The opening key material does not match the tender's custodians and threshold."""
+
+
+class DecryptionInProgress(RuleViolation):
+    """The record is read out once every bid is decided or the window is over."""
+
+
+class ConfirmationWindowClosed(RuleViolation):
+    """Bidders confirm or object within the window after the record is read out."""
+
+
+class AlreadyResponded(RuleViolation):
+    """Each bidder confirms or objects once."""
+
+
+class UnknownObjection(RuleViolation):
+    """There is no such objection, or it is already answered."""
+
+
+class OpeningStillOpen(RuleViolation):
+    """The opening closes once every objection is answered and the window is over (Regs 44)."""
+
+    cite = "Regs 44"
+
+
+class SignatureRejected(RuleViolation):
+    """A signature that does not verify for the participant's key."""
+
+
+class NotASealedBid(RuleViolation):
+    """Only bids the bidder sealed itself are accepted (E-Measures 26)."""
+
+    cite = "E-Measures 26"
+
+
+class UploadIncomplete(RuleViolation):
+    """An upload is finished only when all its bytes have arrived."""
+
+
+class ChecksumMismatch(RuleViolation):
+    """The bytes that arrived are not the file the bidder announced."""
+
+
+class TooManyUploads(RuleViolation):
+    """A bidder keeps a few uploads going at once, not more."""

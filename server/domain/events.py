@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
 from server.domain.access import Role
+from server.protocol.times import format_time, parse_time
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # Visibility audiences are role names and `participant:<id>`; supervisors are in every set.
 PUBLIC: Final = frozenset(role.value for role in Role)
@@ -40,6 +44,20 @@ class DomainEvent:
     @classmethod
     def from_payload(cls, payload: Payload) -> Self:
         raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class Marker(DomainEvent):
+    """An event whose only content is the moment it marks."""
+
+    at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return {"at": format_time(self.at)}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(parse_time(payload["at"]))
 
 
 def decode_event(event_type: str, payload: Payload) -> DomainEvent | None:

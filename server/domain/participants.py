@@ -26,6 +26,7 @@ class Participant:
     name: str
     public_key: str  # text form, `ed25519:<base64url>`
     attributes: Mapping[str, str] = field(default_factory=dict)
+    encryption_key: str | None = None  # `x25519:<base64url>`; custodians must have one
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -33,6 +34,7 @@ class Participant:
             "role": self.role.value,
             "name": self.name,
             "public_key": self.public_key,
+            "encryption_key": self.encryption_key,
             "attributes": dict(self.attributes),
         }
 
@@ -45,6 +47,7 @@ class Enrolment:
     name: str
     public_key: str
     attributes: Mapping[str, str]
+    encryption_key: str | None = None
 
     @classmethod
     def parse(cls, document: object) -> Self:
@@ -58,7 +61,12 @@ class Enrolment:
                 if root.optional("attributes")
                 else {}
             ),
+            encryption_key=root.optional_text("encryption_key", max_len=100),
         )
+        if enrolment.role is Role.CUSTODIAN and enrolment.encryption_key is None:
+            root.problem(
+                "encryption_key", "a custodian needs an X25519 encryption key (x25519:...)"
+            )
         root.finish()
         return enrolment
 
@@ -82,6 +90,7 @@ class ParticipantEnrolled(DomainEvent):
                 name=payload["name"],
                 public_key=payload["public_key"],
                 attributes=dict(payload["attributes"]),
+                encryption_key=payload.get("encryption_key"),
             )
         )
 
@@ -127,6 +136,7 @@ class Registry:
             enrolment.name,
             enrolment.public_key,
             dict(enrolment.attributes),
+            enrolment.encryption_key,
         )
         return [ParticipantEnrolled(participant)]
 

@@ -4,36 +4,42 @@ from __future__ import annotations
 
 import enum
 import logging
-import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
+from server.domain.bids import LotSealed, SealedBids, SealedList
 from server.domain.errors import (
     BiddingNotOpenYet,
     DeadlineNotReached,
+    DeadlinePassed,
     InvalidTransition,
+    NoBid,
+    OpeningKeyMismatch,
+    OpeningNotReady,
     OpeningTimeNotReached,
     ReasonRequired,
     ScheduleInPast,
+    SignInNotOpen,
+    UnknownLot,
 )
-from server.domain.events import OPENING_AUDIENCE, PUBLIC, STAFF, DomainEvent, Payload
-from server.protocol.fields import UNSET_TIME, Reader
+from server.domain.events import OPENING_AUDIENCE, PUBLIC, STAFF, DomainEvent, Marker, Payload
+from server.domain.opening import Opening, Phase
+from server.domain.opening_events import (
+    DecryptionStarted,
+    KeyShareIssued,
+    OpeningKeyIssued,
+    SignedIn,
+)
+from server.domain.spec import TenderSpec
 from server.protocol.times import format_time, parse_time
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
+    from datetime import datetime
 
 logger = logging.getLogger(__name__)
 
-_LOT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
-# Regs 44: fewer than three bids and there is no opening.
-MIN_BIDS_BY_LAW: Final = 3
-# Law 37, GP87 47: an odd committee of at least five; seven for large procurements.
-MIN_COMMITTEE: Final = 5
-MIN_LARGE_COMMITTEE: Final = 7
-MAX_COMMITTEE: Final = 49
 MAX_REASON: Final = 2000
 
 
@@ -63,91 +69,12 @@ ALLOWED: Final[Mapping[TenderState, frozenset[TenderState]]] = MappingProxyType(
 )
 
 
-class ScoringMethod(enum.StrEnum):
-    COMPREHENSIVE = "comprehensive"  # 综合评估法
-    LOWEST_EVALUATED_PRICE = "lowest_evaluated_price"  # 经评审的最低投标价法
+class Due(enum.StrEnum):
+    """What the schedule makes happen by itself."""
 
-
-@dataclass(frozen=True, slots=True)
-class Lot:
-    id: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class TenderSpec:
-    """What the tender documents fix: lots, schedule, committee and scoring (placeholder)."""
-
-    title: str
-    tenderer: str
-    lots: tuple[Lot, ...]
-    bidding_opens_at: datetime
-    deadline: datetime  # = opening time (E-Measures 29)
-    sign_in_lead: timedelta
-    decryption_window: timedelta
-    committee_size: int
-    large: bool
-    min_bids: int
-    scoring_method: ScoringMethod
-    price_weight: int
-
-    @classmethod
-    def parse(cls, document: object) -> Self:
-        """Validate a spec from JSON; every problem is reported at once (InvalidFields)."""
-        root = Reader(document)
-        lots = [
-            Lot(item.text("id", max_len=32, pattern=_LOT_ID), item.text("name"))
-            for item in root.items("lots", min_len=1, max_len=50)
-        ]
-        schedule, committee, scoring = (root.child(n) for n in ("schedule", "committee", "scoring"))
-        spec = cls(
-            title=root.text("title"),
-            tenderer=root.text("tenderer"),
-            lots=tuple(lots),
-            bidding_opens_at=schedule.time("bidding_opens_at"),
-            deadline=schedule.time("deadline"),
-            sign_in_lead=timedelta(
-                minutes=schedule.integer("sign_in_lead_minutes", low=0, high=240)
-            ),
-            decryption_window=timedelta(
-                minutes=schedule.integer("decryption_window_minutes", low=1, high=480)
-            ),
-            committee_size=committee.integer("size", low=MIN_COMMITTEE, high=MAX_COMMITTEE),
-            large=committee.boolean("large"),
-            min_bids=root.integer("min_bids", low=MIN_BIDS_BY_LAW, high=1000),
-            scoring_method=scoring.choice("method", ScoringMethod) or ScoringMethod.COMPREHENSIVE,
-            price_weight=scoring.integer("price_weight", low=0, high=100),
-        )
-        spec._cross_check(root, schedule, committee)
-        root.finish()
-        return spec
-
-    def _cross_check(self, root: Reader, schedule: Reader, committee: Reader) -> None:
-        if len({lot.id for lot in self.lots}) != len(self.lots):
-            root.problem("lots", "lot ids must be unique")
-        times_known = UNSET_TIME not in (self.bidding_opens_at, self.deadline)
-        if times_known and self.deadline <= self.bidding_opens_at:
-            schedule.problem("deadline", "must be after bidding_opens_at")
-        if self.committee_size % 2 == 0:
-            committee.problem("size", "must be odd (Law 37)")
-        if self.large and self.committee_size < MIN_LARGE_COMMITTEE:
-            committee.problem("size", "must be at least 7 for a large procurement (GP87 47)")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "title": self.title,
-            "tenderer": self.tenderer,
-            "lots": [{"id": lot.id, "name": lot.name} for lot in self.lots],
-            "schedule": {
-                "bidding_opens_at": format_time(self.bidding_opens_at),
-                "deadline": format_time(self.deadline),
-                "sign_in_lead_minutes": self.sign_in_lead // timedelta(minutes=1),
-                "decryption_window_minutes": self.decryption_window // timedelta(minutes=1),
-            },
-            "committee": {"size": self.committee_size, "large": self.large},
-            "min_bids": self.min_bids,
-            "scoring": {"method": self.scoring_method.value, "price_weight": self.price_weight},
-        }
+    OPEN_BIDDING = "open_bidding"
+    CLOSE_BIDDING = "close_bidding"  # the deadline: bids are sealed into signed lists
+    CLOSE_DECRYPTION = "close_decryption"
 
 
 # Events.
@@ -183,39 +110,25 @@ class TenderPublished(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class _Marker(DomainEvent):
-    """An event whose only content is the moment it marks."""
-
-    at: datetime
-
-    def payload(self) -> dict[str, Any]:
-        return {"at": format_time(self.at)}
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(parse_time(payload["at"]))
-
-
-@dataclass(frozen=True, slots=True)
-class BiddingOpened(_Marker):
+class BiddingOpened(Marker):
     TYPE: ClassVar[str] = "tender.bidding_opened"
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
 
 
 @dataclass(frozen=True, slots=True)
-class BiddingClosed(_Marker):
+class BiddingClosed(Marker):
     TYPE: ClassVar[str] = "tender.bidding_closed"
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
 
 
 @dataclass(frozen=True, slots=True)
-class OpeningStarted(_Marker):
+class OpeningStarted(Marker):
     TYPE: ClassVar[str] = "tender.opening_started"
     VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
 
 
 @dataclass(frozen=True, slots=True)
-class EvaluationStarted(_Marker):
+class EvaluationStarted(Marker):
     TYPE: ClassVar[str] = "tender.evaluation_started"
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
 
@@ -291,6 +204,8 @@ class Tender:
         self.bids_closed = False
         self.published = False  # once published, a tender stays public whatever happens
         self.ended_reason: str | None = None
+        self.bids = SealedBids()
+        self.opening = Opening()
 
     # Commands.
 
@@ -298,13 +213,23 @@ class Tender:
     def create(spec: TenderSpec, host: str) -> list[DomainEvent]:
         return [TenderCreated(spec, host)]
 
-    def publish(self, now: datetime) -> list[DomainEvent]:
+    def publish(
+        self, now: datetime, key: OpeningKeyIssued, shares: Sequence[KeyShareIssued]
+    ) -> list[DomainEvent]:
+        """Publish, with the opening key: its public half and each custodian's sealed share."""
         spec = self._check(_S.PUBLISHED)
         if spec.deadline <= now:
             raise ScheduleInPast(
                 f"The deadline {format_time(spec.deadline)} has passed; amend the schedule."
             )
-        return [TenderPublished(spec)]
+        custodians = sorted(spec.opening.custodians)
+        if (
+            sorted(holder for holder, _, _ in key.holders) != custodians
+            or sorted(share.custodian for share in shares) != custodians
+            or key.threshold != spec.opening.threshold
+        ):
+            raise OpeningKeyMismatch("The opening key does not match the tender's custodians.")
+        return [TenderPublished(spec), key, *shares]
 
     def open_bidding(self, now: datetime) -> list[DomainEvent]:
         spec = self._check(_S.BIDDING)
@@ -312,25 +237,92 @@ class Tender:
             raise BiddingNotOpenYet(f"Bidding opens at {format_time(spec.bidding_opens_at)}.")
         return [BiddingOpened(now)]
 
-    def close_bidding(self, now: datetime) -> list[DomainEvent]:
+    def close_bidding(
+        self,
+        now: datetime,
+        sealed: Sequence[tuple[SealedList, str]],
+        signed_in: Mapping[str, datetime],
+    ) -> list[DomainEvent]:
+        """The deadline: each lot's bids sealed into a node-signed list (one per lot).
+
+        The sign-ins the bid box took before the deadline are carried over, with their times.
+        """
         spec = self._require_spec()
         if self.state is not _S.BIDDING or self.bids_closed:
             raise InvalidTransition(f"Bidding is not open on tender {self.id}.")
         if now < spec.deadline:
             raise DeadlineNotReached(f"Bidding closes at {format_time(spec.deadline)}.")
-        return [BiddingClosed(now)]
+        if sorted(item.lot for item, _ in sealed) != sorted(lot.id for lot in spec.lots):
+            raise InvalidTransition("Every lot is sealed at the deadline, each once.")
+        carried = [SignedIn(bidder, at) for bidder, at in sorted(signed_in.items())]
+        lots = [LotSealed(item, signature) for item, signature in sealed]
+        return [BiddingClosed(now), *carried, *lots]
+
+    def check_submission(self, now: datetime, lot: str) -> None:
+        """Raise unless a bid for `lot` may be submitted, revised or withdrawn now."""
+        spec = self._require_spec()
+        if self.bids_closed or now >= spec.deadline:
+            raise DeadlinePassed(
+                f"The deadline {format_time(spec.deadline)} has passed: no bid can be submitted,"
+                " revised or withdrawn."
+            )
+        if self.state is not _S.BIDDING:
+            raise BiddingNotOpenYet(f"Bidding opens at {format_time(spec.bidding_opens_at)}.")
+        if spec.lot(lot) is None:
+            raise UnknownLot(f"Tender {self.id} has no lot {lot}.")
+
+    def check_sign_in(self, now: datetime) -> None:
+        """签到 runs from a set time before the opening until the record is read out."""
+        spec = self._require_spec()
+        opens = spec.deadline - spec.sign_in_lead
+        done = self.opening.phase in (Phase.RECORD_PUBLISHED, Phase.CLOSED)
+        if now < opens or self.state not in (_S.BIDDING, _S.OPENING) or done:
+            raise SignInNotOpen(f"Sign-in opens at {format_time(opens)} and ends with the record.")
+
+    def sign_in(self, now: datetime, bidder: str) -> list[DomainEvent]:
+        """签到 after the deadline (before it, the bid box takes sign-ins: domain/bidbox.py)."""
+        self.check_sign_in(now)
+        if not self.bids_closed:
+            raise SignInNotOpen("Before the deadline, sign-ins go into the bid box.")
+        if bidder not in self.bids.bidders():
+            raise NoBid("Only bidders with a sealed bid take part in the opening.")
+        return [] if bidder in self.opening.signed_in else [SignedIn(bidder, now)]
 
     def start_opening(self, now: datetime) -> list[DomainEvent]:
+        """开标: opens the decryption window, or fails lots (or the tender) with too few bids."""
         spec = self._check(_S.OPENING)
         if now < spec.deadline:
             raise OpeningTimeNotReached(
                 f"The opening can't start before {format_time(spec.deadline)}."
             )
-        closing = [] if self.bids_closed else [BiddingClosed(now)]
-        return [*closing, OpeningStarted(now)]
+        if not self.bids_closed:
+            raise OpeningNotReady("The bids are sealed at the deadline first.")
+        bids: list[tuple[str, str]] = []
+        failed: list[tuple[str, str]] = []
+        for lot in spec.lots:
+            sealed = self.bids.sealed.get(lot.id)
+            receipts = sealed.receipts if sealed is not None else ()
+            if len(receipts) < spec.min_bids:
+                why = f"Only {len(receipts)} valid bids; at least {spec.min_bids} are needed"
+                failed.append((lot.id, f"{why} (Regs 44)."))
+            else:
+                bids += [(lot.id, receipt.bidder) for receipt in receipts]
+        if not bids:
+            reasons = "; ".join(f"lot {lot}: {why}" for lot, why in failed)
+            return [TenderFailed(now, f"The opening fails: {reasons}")]
+        ends = now + spec.decryption_window
+        return [OpeningStarted(now), DecryptionStarted(now, ends, tuple(bids), tuple(failed))]
+
+    def session(self) -> Opening:
+        """The opening session, if the tender is at its opening."""
+        if self.state is not _S.OPENING:
+            raise OpeningNotReady(f"Tender {self.id} is {self.state}, not at its opening.")
+        return self.opening
 
     def start_evaluation(self, now: datetime) -> list[DomainEvent]:
         self._check(_S.EVALUATING)
+        if self.opening.phase is not Phase.CLOSED:
+            raise OpeningNotReady("The evaluation starts once the opening is closed.")
         return [EvaluationStarted(now)]
 
     def conclude(self, now: datetime, summary: str) -> list[DomainEvent]:
@@ -345,15 +337,21 @@ class Tender:
         self._check(_S.CANCELLED)
         return [TenderCancelled(now, _reason(reason), public=self.published)]
 
-    def due(self, now: datetime) -> list[DomainEvent]:
-        """What the schedule makes happen by itself at `now` (bidding opens, deadline passes)."""
-        if self.spec is None:
-            return []
-        if self.state is _S.PUBLISHED and now >= self.spec.bidding_opens_at:
-            return self.open_bidding(now)
-        if self.state is _S.BIDDING and not self.bids_closed and now >= self.spec.deadline:
-            return self.close_bidding(now)
-        return []
+    def due(self, now: datetime) -> Due | None:
+        """What the schedule makes happen by itself at `now`, if anything."""
+        spec = self.spec
+        if spec is None:
+            return None
+        if self.state is _S.PUBLISHED and now >= spec.bidding_opens_at:
+            return Due.OPEN_BIDDING
+        if self.state is _S.BIDDING and not self.bids_closed and now >= spec.deadline:
+            return Due.CLOSE_BIDDING
+        if self.state is _S.OPENING and self.opening.due(now, spec):
+            return Due.CLOSE_DECRYPTION
+        return None
+
+    def close_decryption(self, now: datetime) -> list[DomainEvent]:
+        return self.session().due(now, self._require_spec())
 
     def next_due(self) -> datetime | None:
         """When `due` will next have something to do, if ever."""
@@ -363,11 +361,15 @@ class Tender:
             return self.spec.bidding_opens_at
         if self.state is _S.BIDDING and not self.bids_closed:
             return self.spec.deadline
+        if self.state is _S.OPENING:
+            return self.opening.next_due()
         return None
 
     # The fold.
 
     def apply(self, event: DomainEvent) -> None:
+        self.bids.apply(event)
+        self.opening.apply(event)
         if isinstance(event, TenderCreated):
             if self.state is not None:
                 raise InvalidTransition(f"Tender {self.id} was already created.")

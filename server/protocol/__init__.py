@@ -24,6 +24,26 @@ MAX_SEQ: Final = 2**53 - 1
 STREAM_PATTERN: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _REF_PATTERN: Final = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 SYSTEM_STREAM: Final = "system"
+# A tender's stream is its id; its bid box (sealed bids before the deadline) is a stream apart.
+TENDER_ID_PATTERN: Final = re.compile(r"t-[0-9]{8}-[0-9a-f]{12}")
+BOX_SUFFIX: Final = "-box"
+
+
+def box_stream(tender_id: str) -> str:
+    """The stream of a tender's bid box: only supervisors read it (see docs/architecture.md)."""
+    return tender_id + BOX_SUFFIX
+
+
+def box_tender(stream: str) -> str | None:
+    """The tender whose bid box `stream` is, or None."""
+    tender = stream.removesuffix(BOX_SUFFIX)
+    return tender if tender != stream and TENDER_ID_PATTERN.fullmatch(tender) else None
+
+
+def is_tender_stream(stream: str) -> bool:
+    return TENDER_ID_PATTERN.fullmatch(stream) is not None
+
+
 # The purpose label of the signature a client makes to answer a login challenge.
 LOGIN_LABEL: Final = "login"
 
@@ -71,6 +91,20 @@ def answer_challenge(
         "time": client_time,
         "signature": b64url_encode(signature),
     }
+
+
+CONFIRMATION_LABEL: Final = "opening-confirmation"
+OBJECTION_LABEL: Final = "opening-objection"
+
+
+def confirmation_document(tender: str, record_hash: str) -> dict[str, str]:
+    """What a bidder signs (label `opening-confirmation`) to confirm the opening record."""
+    return {"type": "opening-confirmation", "tender": tender, "record_hash": record_hash}
+
+
+def objection_document(tender: str, record_hash: str, text: str) -> dict[str, str]:
+    """What a bidder signs (label `opening-objection`) to object to the opening record."""
+    return {"type": "opening-objection", "tender": tender, "record_hash": record_hash, "text": text}
 
 
 # Client to node.

@@ -178,6 +178,34 @@ class Reader:
         self._children.extend(readers)
         return readers
 
+    def strings(
+        self, name: str, *, pattern: re.Pattern[str], max_len: int, min_len: int = 0
+    ) -> list[str]:
+        """A list of strings, each matching `pattern`."""
+        value = self._get(name, "a list of strings")
+        if value is None:
+            return []
+        if not isinstance(value, list) or not min_len <= len(value) <= max_len:
+            self.problem(name, f"must be a list of {min_len} to {max_len} strings")
+            return []
+        bad = [
+            i
+            for i, item in enumerate(value)
+            if not isinstance(item, str) or not pattern.fullmatch(item)
+        ]
+        for i in bad:
+            self._problems.append(
+                Problem(f"{self._where(name)}[{i}]", f"must match {pattern.pattern}")
+            )
+        return [] if bad else list(value)
+
+    def optional_text(self, name: str, *, max_len: int = 200) -> str | None:
+        """A string that may be absent or null."""
+        self._seen.add(name)
+        if self._value.get(name) is None:
+            return None
+        return self.text(name, max_len=max_len)
+
     def optional(self, name: str) -> bool:
         """True if the field is present; marks it as known either way."""
         self._seen.add(name)

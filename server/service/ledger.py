@@ -122,6 +122,10 @@ class Ledger:
             if len(page) < READ_PAGE:
                 return _Entry(aggregate, head)
 
+    def next_seq(self, stream: str) -> int:
+        """The sequence number the next event of a loaded stream gets (inside a decision)."""
+        return self._entries[stream].head.seq + 1
+
     @staticmethod
     def _apply(aggregate: Aggregate, record: AuditRecord) -> None:
         event = decode_event(record.type, record.payload)
@@ -184,6 +188,8 @@ class Ledger:
             aggregate = await self.load(stream)
             # From here to emit() nothing awaits, so no other command interleaves.
             events = decide(aggregate)
+            if not events:
+                return []  # nothing to record (an idempotent command repeated)
             try:
                 return await self.emit(stream, origin, events)
             except ConflictError:

@@ -8,12 +8,16 @@ from typing import TYPE_CHECKING
 
 from crypto import SigningKey
 from server.domain.access import Actor, Role
+from server.domain.bidbox import BidBox
 from server.domain.participants import Registry
 from server.domain.tender import Tender
-from server.protocol import SYSTEM_STREAM
+from server.protocol import SYSTEM_STREAM, box_tender
 from server.service.auth import Authenticator
+from server.service.bids import Bids
 from server.service.gate import Gate
+from server.service.keys import NodeKeys
 from server.service.ledger import Aggregate, Ledger, Origin
+from server.service.opening import OpeningService
 from server.service.participants import Participants
 from server.service.scheduler import Scheduler
 from server.service.tenders import Tenders
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
     from server.clock import Clock
     from server.config import Settings
     from server.storage.base import EventStore
+from server.storage.files import BidFiles
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +38,9 @@ CONSOLE = Actor("console", Role.ADMIN, "local")
 
 
 def aggregate_for(stream: str) -> Aggregate:
-    return Registry() if stream == SYSTEM_STREAM else Tender(stream)
+    if stream == SYSTEM_STREAM:
+        return Registry()
+    return BidBox(stream) if box_tender(stream) is not None else Tender(stream)
 
 
 def load_node_key(path: Path, passphrase: str | None) -> SigningKey:
@@ -68,12 +75,22 @@ class Node:
         self.gate = Gate(self.ledger, clock, settings.max_refusals_per_minute)
         self.auth = Authenticator(settings, clock, key, self.id)
         self.participants = Participants(self.ledger, self.gate, clock)
-        self.tenders = Tenders(self.ledger, self.gate, store, clock, self.origin)
+        self.keys = NodeKeys(key)
+        self.tenders = Tenders(
+            self.ledger, self.gate, store, clock, self.origin, self.keys, self.participants
+        )
+        self.files = BidFiles(settings.data_dir)
+        self.bids = Bids(self.ledger, self.gate, self.tenders, clock, self.keys, self.files)
+        self.opening = OpeningService(
+            self.ledger, self.gate, self.tenders, self.participants, clock, self.keys,
+            self.files, self.origin,
+        )  # fmt: skip
         self.scheduler = Scheduler(self.tenders, clock)
         self._scheduler_task: asyncio.Task[None] | None = None
         store.add_listener(bus.publish)
 
     async def start(self, *, schedule: bool = True) -> None:
+        await asyncio.to_thread(self.files.prepare)
         await self.store.start()
         await self.bus.start()
         await self.participants.registry()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final, cast
 
-from crypto import KeyFormatError, VerifyKey
+from crypto import EncryptionPublicKey, KeyFormatError, VerifyKey
 from server.domain.access import Action, Actor
 from server.domain.errors import RegistryError
 from server.domain.participants import Enrolment, Participant, ParticipantLoggedIn, Registry
@@ -36,14 +37,13 @@ class Participants:
         """Enrol from an enrolment request (JSON); the role is checked before the body."""
         await self._gate.check(actor, Action.ENROLL_PARTICIPANT)
         command = Action.ENROLL_PARTICIPANT.value
-        enrolment, key = await self._gate.parse(actor, None, command, lambda: _enrolment(document))
+        enrolment = await self._gate.parse(actor, None, command, lambda: _enrolment(document))
         participant_id = "p-" + secrets.token_hex(6)
-        normalized = Enrolment(enrolment.role, enrolment.name, key.to_text(), enrolment.attributes)
         try:
             await self._ledger.execute(
                 SYSTEM_STREAM,
                 Origin.of(actor),
-                lambda registry: cast("Registry", registry).enroll(participant_id, normalized),
+                lambda registry: cast("Registry", registry).enroll(participant_id, enrolment),
             )
         except RegistryError as exc:
             await self._gate.reject(actor, SYSTEM_STREAM, Action.ENROLL_PARTICIPANT.value, exc)
@@ -74,9 +74,21 @@ class Participants:
         await self._ledger.execute(SYSTEM_STREAM, Origin.of(actor), lambda _: [event])
 
 
-def _enrolment(document: object) -> tuple[Enrolment, VerifyKey]:
+def _enrolment(document: object) -> Enrolment:
+    """The enrolment with its keys checked and written in their normal form."""
     enrolment = Enrolment.parse(document)
+    problems = []
+    public_key = enrolment.public_key
     try:
-        return enrolment, VerifyKey.from_text(enrolment.public_key)
+        public_key = VerifyKey.from_text(public_key).to_text()
     except KeyFormatError as exc:
-        raise InvalidFields([Problem("public_key", str(exc))]) from None
+        problems.append(Problem("public_key", str(exc)))
+    encryption_key = enrolment.encryption_key
+    if encryption_key is not None:
+        try:
+            encryption_key = EncryptionPublicKey.from_text(encryption_key).to_text()
+        except KeyFormatError as exc:
+            problems.append(Problem("encryption_key", str(exc)))
+    if problems:
+        raise InvalidFields(problems)
+    return replace(enrolment, public_key=public_key, encryption_key=encryption_key)

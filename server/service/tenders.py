@@ -8,22 +8,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, cast
 
+from crypto import canonical_json, merkle_root
 from server.domain.access import Action, Actor, Role
-from server.domain.errors import DomainError
+from server.domain.bids import SealedList
+from server.domain.errors import DomainError, NotACustodian
 from server.domain.events import DomainEvent
-from server.domain.tender import MAX_REASON, Tender, TenderSpec
+from server.domain.spec import TenderSpec
+from server.domain.tender import MAX_REASON, Due, Tender
 from server.errors import NotFound
-from server.protocol import SYSTEM_STREAM
+from server.protocol import SYSTEM_STREAM, box_stream, box_tender, is_tender_stream
 from server.protocol.fields import Reader
 from server.protocol.times import format_time
-from server.service.ledger import Ledger, Origin
+from server.service.keys import NodeKeys, issue_opening_key
+from server.service.ledger import Aggregate, Ledger, Origin
 
 if TYPE_CHECKING:
     from recordings.audit import AuditRecord
     from server.clock import Clock
+    from server.domain.bidbox import BidBox
     from server.service.gate import Gate
+    from server.service.participants import Participants
     from server.storage.base import EventStore
 
+SEALED_LIST_LABEL: Final = "sealed-list"
 # A tender is internal to the trading centre until it is published, and stays so if it never is.
 DRAFT_READERS: Final = frozenset({Role.HOST, Role.SUPERVISOR})
 
@@ -32,8 +39,17 @@ Decision = Callable[[Tender, datetime], list[DomainEvent]]
 
 class Tenders:
     def __init__(
-        self, ledger: Ledger, gate: Gate, store: EventStore, clock: Clock, node: Origin
+        self,
+        ledger: Ledger,
+        gate: Gate,
+        store: EventStore,
+        clock: Clock,
+        node: Origin,
+        keys: NodeKeys,
+        participants: Participants,
     ) -> None:
+        self._keys = keys
+        self._participants = participants
         self._ledger = ledger
         self._gate = gate
         self._store = store
@@ -43,7 +59,7 @@ class Tenders:
 
     async def load_all(self, *, settled: bool = False) -> list[Tender]:
         """Load every tender, so that the schedule covers them after a restart."""
-        streams = [s for s in await self._store.streams() if s != SYSTEM_STREAM]
+        streams = [s for s in await self._store.streams() if is_tender_stream(s)]
         return [await self._tender(stream, settled=settled) for stream in streams]
 
     async def _tender(self, tender_id: str, *, settled: bool = False) -> Tender:
@@ -75,9 +91,33 @@ class Tenders:
         return await self._tender(tender_id)
 
     async def publish(self, actor: Actor, tender_id: str) -> Tender:
-        return await self._command(actor, Action.PUBLISH_TENDER, tender_id, Tender.publish)
+        """Publish, generating the opening key and sealing one share to each custodian."""
+        action = Action.PUBLISH_TENDER
+        await self._gate.check(actor, action, tender_id)
+        tender = await self.visible(actor, tender_id)
+        spec = tender.spec
+        if spec is None:  # pragma: no cover - visible() returns created tenders only
+            raise NotFound(f"There is no tender {tender_id}.")
+        custodians = []
+        for custodian in spec.opening.custodians:
+            found = await self._participants.find(custodian)
+            if found is None or found.role is not Role.CUSTODIAN or found.encryption_key is None:
+                error = NotACustodian(
+                    f"{custodian} is not an enrolled custodian with an encryption key."
+                )
+                await self._gate.reject(actor, tender_id, action.value, error)
+                raise error
+            custodians.append(found)
+        key, shares = issue_opening_key(tender_id, spec.opening.threshold, custodians)
+        return await self._decide(
+            actor, action, tender_id, lambda t, now: t.publish(now, key, shares)
+        )
 
     async def start_opening(self, actor: Actor, tender_id: str) -> Tender:
+        await self._gate.check(actor, Action.START_OPENING, tender_id)
+        await self._run_due(
+            tender_id, self._clock.now()
+        )  # seal the lots first if the time has come
         return await self._command(actor, Action.START_OPENING, tender_id, Tender.start_opening)
 
     async def cancel(self, actor: Actor, tender_id: str, document: object) -> Tender:
@@ -94,6 +134,12 @@ class Tenders:
     ) -> Tender:
         await self._gate.check(actor, action, tender_id)
         await self.visible(actor, tender_id)
+        return await self._decide(actor, action, tender_id, decide)
+
+    async def _decide(
+        self, actor: Actor, action: Action, tender_id: str, decide: Decision
+    ) -> Tender:
+        """Record what `decide` decides; a refusal is recorded too, then raised."""
         try:
             await self._ledger.execute(
                 tender_id,
@@ -110,22 +156,51 @@ class Tenders:
         """Record what the schedule makes happen by `now`; returns the number of events."""
         count = 0
         for stream in await self._store.streams():
-            if stream == SYSTEM_STREAM:
-                continue
-            tender = await self._ledger.load(stream)  # cached; reloaded if it was dropped
-            if not isinstance(tender, Tender):
-                continue
-            if tender.due(now):
-                records = await self._ledger.execute(
-                    stream, self._node, lambda t: cast("Tender", t).due(now)
-                )
-                count += len(records)
+            if is_tender_stream(stream):
+                count += await self._run_due(stream, now)
         return count
+
+    async def _run_due(self, stream: str, now: datetime) -> int:
+        tender = await self._ledger.load(stream)  # cached; reloaded if it was dropped
+        if not isinstance(tender, Tender) or (due := tender.due(now)) is None:
+            return 0
+        box: BidBox | None = None
+        if due is Due.CLOSE_BIDDING:
+            # Seal the box first: from then on no bid gets in, so the lists below are final.
+            box_id = box_stream(stream)
+            await self._ledger.execute(box_id, self._node, lambda b: cast("BidBox", b).seal(now))
+            box = cast("BidBox", await self._ledger.load(box_id))
+
+        def decide(aggregate: Aggregate) -> list[DomainEvent]:
+            tender = cast("Tender", aggregate)
+            due = tender.due(now)
+            if due is Due.OPEN_BIDDING:
+                return tender.open_bidding(now)
+            if due is Due.CLOSE_BIDDING and box is not None:
+                sealed = self._seal_lots(tender, box, now)
+                return tender.close_bidding(now, sealed, box.signed_in)
+            if due is Due.CLOSE_DECRYPTION:
+                return tender.close_decryption(now)
+            return []
+
+        return len(await self._ledger.execute(stream, self._node, decide))
+
+    def _seal_lots(
+        self, tender: Tender, box: BidBox, now: datetime
+    ) -> list[tuple[SealedList, str]]:
+        """Each lot's current bids at the deadline, in a list with its Merkle root, node-signed."""
+        sealed = []
+        for lot in tender.spec.lots if tender.spec else ():
+            receipts = tuple(box.of_lot(lot.id))
+            root = merkle_root([canonical_json(r.to_json()) for r in receipts]).hex()
+            listing = SealedList(tender.id, lot.id, now, receipts, root)
+            sealed.append((listing, self._keys.sign(SEALED_LIST_LABEL, listing.to_json())))
+        return sealed
 
     async def next_due(self) -> datetime | None:
         times = []
         for stream in await self._store.streams():
-            if stream == SYSTEM_STREAM:
+            if not is_tender_stream(stream):
                 continue
             tender = await self._ledger.load(stream)
             if isinstance(tender, Tender) and (due := tender.next_due()) is not None:
@@ -164,6 +239,9 @@ class Tenders:
     async def authorize_read(self, actor: Actor, stream: str) -> None:
         if stream == SYSTEM_STREAM:
             await self._gate.check(actor, Action.READ_SYSTEM_LOG)
+        elif (tender_id := box_tender(stream)) is not None:
+            await self._gate.check(actor, Action.READ_BID_BOX, tender_id)
+            await self.visible(actor, tender_id, settled=True)
         else:
             await self._gate.check(actor, Action.READ_TENDER_LOG, stream)
             await self.visible(actor, stream, settled=True)

@@ -11,7 +11,7 @@ from aiohttp import web
 from crypto import parse_json
 from server.domain.access import Actor
 from server.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
-from server.protocol import MAX_SEQ, STREAM_PATTERN, SYSTEM_STREAM
+from server.protocol import MAX_SEQ, SYSTEM_STREAM, TENDER_ID_PATTERN
 from server.protocol.fields import Reader
 from server.protocol.times import format_time
 from server.service.tenders import Page, summary
@@ -73,7 +73,7 @@ def authenticated(handler: AuthedHandler) -> Callable[[web.Request], Awaitable[w
 
 def _tender_id(request: web.Request) -> str:
     tender_id = request.match_info["tender"]
-    if not STREAM_PATTERN.fullmatch(tender_id) or tender_id == SYSTEM_STREAM:
+    if not TENDER_ID_PATTERN.fullmatch(tender_id):
         raise NotFound(f"There is no tender {tender_id[:64]!r}.")
     return tender_id
 

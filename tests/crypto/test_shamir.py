@@ -72,3 +72,12 @@ def test_bad_share_sets_are_refused(shares: list[Share]) -> None:
 
 def test_shares_do_not_show_their_value() -> None:
     assert "redacted" in repr(split_secret(b"top secret", 2, 2)[0])
+
+
+@pytest.mark.parametrize("secret", [0x00, 0x5A, 0xFF])
+def test_one_share_of_two_says_nothing_about_the_secret(secret: int) -> None:
+    # Over all 256 random coefficients, each share takes every byte value exactly once,
+    # whatever the secret: seeing one share leaves every secret equally likely.
+    for x in range(1, 6):
+        seen = {_split_with(bytes([secret]), 2, 5, bytes([a]))[x - 1].value for a in range(256)}
+        assert len(seen) == 256

@@ -82,9 +82,9 @@ async def test_the_schedule_survives_a_failing_store(
     store = FlakyStreams()
     harness = await harness_on(store, aiohttp_client, settings, clock, schedule=True)
     host = await harness.person(Role.HOST)
-    spec = tender_spec(clock.now())
-    spec["schedule"]["bidding_opens_at"] = format_time(clock.now() - timedelta(seconds=1))
-    tender_id = str((await harness.post_ok("/api/tenders", spec, host))["id"])
+    schedule = tender_spec(clock.now())["schedule"]
+    schedule["bidding_opens_at"] = format_time(clock.now() - timedelta(seconds=1))
+    tender_id = await harness.tender(host, schedule=schedule)
     opened: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     def listen(stream: str, records: Sequence[AuditRecord]) -> None:

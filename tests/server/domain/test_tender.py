@@ -11,18 +11,19 @@ from server.domain.errors import (
     BiddingNotOpenYet,
     DeadlineNotReached,
     InvalidTransition,
+    OpeningNotReady,
     OpeningTimeNotReached,
     ReasonRequired,
     ScheduleInPast,
 )
 from server.domain.events import PUBLIC, DomainEvent, decode_event
+from server.domain.spec import TenderSpec
 from server.domain.tender import (
     ALLOWED,
-    BiddingClosed,
+    Due,
     OpeningStarted,
     Tender,
     TenderCreated,
-    TenderSpec,
     TenderState,
 )
 from server.protocol.fields import InvalidFields
@@ -31,55 +32,31 @@ from tests.conftest import START, tender_spec
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+from tests.server.domain.journeys import (
+    DEADLINE,
+    OPENS,
+    close_bidding,
+    publish,
+    replayed,
+    run,
+    sealed_lists,
+    spec,
+    tender_in,
+)
+
 S = TenderState
-OPENS = START + timedelta(hours=1)
-DEADLINE = START + timedelta(days=1)
 
 
-def spec(**changes: Any) -> TenderSpec:
-    return TenderSpec.parse(tender_spec(START, **changes))
-
-
-def run(tender: Tender, events: list[DomainEvent]) -> list[DomainEvent]:
-    for event in events:
-        tender.apply(event)
-    return events
-
-
-def tender_in(state: TenderState) -> Tender:
-    """Drive a tender to `state` through its commands, as the node would."""
-    tender = Tender("t-test")
-    run(tender, Tender.create(spec(), "p-host"))
-    path = {
-        S.DRAFT: [],
-        S.PUBLISHED: [lambda t: t.publish(START)],
-        S.BIDDING: [lambda t: t.publish(START), lambda t: t.open_bidding(OPENS)],
-        S.OPENING: [
-            lambda t: t.publish(START),
-            lambda t: t.open_bidding(OPENS),
-            lambda t: t.start_opening(DEADLINE),
-        ],
-    }
-    steps: list[Callable[[Tender], list[DomainEvent]]] = path.get(state, [])
-    if state in (S.EVALUATING, S.CONCLUDED, S.FAILED, S.CANCELLED):
-        steps = [*path[S.OPENING], lambda t: t.start_evaluation(DEADLINE)]
-        final = {
-            S.CONCLUDED: lambda t: t.conclude(DEADLINE, "candidates published"),
-            S.FAILED: lambda t: t.fail(DEADLINE, "all bids rejected"),
-            S.CANCELLED: lambda t: t.cancel(DEADLINE, "halted by the supervisor"),
-        }
-        if state in final:
-            steps.append(final[state])
-    for step in steps:
-        run(tender, step(tender))
-    assert tender.state is state
-    return tender
+def _start_opening(tender: Tender) -> list[DomainEvent]:
+    if tender.state is S.BIDDING and not tender.bids_closed:
+        run(tender, close_bidding(tender))  # the deadline's sealing
+    return tender.start_opening(DEADLINE)
 
 
 COMMANDS: dict[TenderState, Callable[[Tender], list[DomainEvent]]] = {
-    S.PUBLISHED: lambda t: t.publish(START),
+    S.PUBLISHED: publish,
     S.BIDDING: lambda t: t.open_bidding(OPENS),
-    S.OPENING: lambda t: t.start_opening(DEADLINE),
+    S.OPENING: _start_opening,
     S.EVALUATING: lambda t: t.start_evaluation(DEADLINE),
     S.CONCLUDED: lambda t: t.conclude(DEADLINE, "done"),
     S.FAILED: lambda t: t.fail(DEADLINE, "fewer than three bids"),
@@ -108,7 +85,7 @@ def test_terminal_states_allow_nothing() -> None:
 
 def test_commands_do_not_change_state_until_applied() -> None:
     tender = tender_in(S.DRAFT)
-    events = tender.publish(START)
+    events = publish(tender)
     states = [tender.state]
     run(tender, events)
     states.append(tender.state)
@@ -117,7 +94,7 @@ def test_commands_do_not_change_state_until_applied() -> None:
 
 def test_publishing_after_the_deadline_is_refused() -> None:
     with pytest.raises(ScheduleInPast, match="has passed"):
-        tender_in(S.DRAFT).publish(DEADLINE)
+        publish(tender_in(S.DRAFT), DEADLINE)
 
 
 def test_bidding_opens_at_its_time() -> None:
@@ -134,36 +111,40 @@ def test_the_opening_cannot_start_before_the_deadline() -> None:
     assert caught.value.cite == "E-Measures 29"
 
 
-def test_starting_the_opening_closes_bidding_if_the_schedule_has_not() -> None:
-    tender = tender_in(S.BIDDING)
-    events = run(tender, tender.start_opening(DEADLINE))
-    assert [type(e) for e in events] == [BiddingClosed, OpeningStarted]
-    assert tender.bids_closed
+def test_the_opening_needs_the_bids_sealed_first() -> None:
+    with pytest.raises(OpeningNotReady, match="sealed at the deadline"):
+        tender_in(S.BIDDING).start_opening(DEADLINE)
 
 
 def test_bidding_closes_at_the_deadline_and_only_once() -> None:
     tender = tender_in(S.BIDDING)
     with pytest.raises(DeadlineNotReached):
-        tender.close_bidding(DEADLINE - timedelta(seconds=1))
-    run(tender, tender.close_bidding(DEADLINE))
+        tender.close_bidding(DEADLINE - timedelta(seconds=1), sealed_lists(tender), {})
+    with pytest.raises(InvalidTransition, match="Every lot"):
+        tender.close_bidding(DEADLINE, [], {})
+    events = run(tender, close_bidding(tender))
+    assert [e.TYPE for e in events] == ["tender.bidding_closed", "lot.sealed"]
     with pytest.raises(InvalidTransition):
-        tender.close_bidding(DEADLINE)
-    assert [type(e) for e in tender.start_opening(DEADLINE)] == [OpeningStarted]
+        tender.close_bidding(DEADLINE, sealed_lists(tender), {})
+    assert [type(e).__name__ for e in tender.start_opening(DEADLINE)] == [
+        "OpeningStarted",
+        "DecryptionStarted",
+    ]
 
 
 def test_the_schedule_says_what_is_due_and_when() -> None:
     tender = tender_in(S.DRAFT)
     assert tender.next_due() is None
-    run(tender, tender.publish(START))
+    run(tender, publish(tender))
     assert tender.next_due() == OPENS
-    assert tender.due(OPENS - timedelta(seconds=1)) == []
-    run(tender, tender.due(OPENS))
-    assert tender.state is S.BIDDING
+    assert tender.due(OPENS - timedelta(seconds=1)) is None
+    assert tender.due(OPENS) is Due.OPEN_BIDDING
+    run(tender, tender.open_bidding(OPENS))
     assert tender.next_due() == DEADLINE
-    run(tender, tender.due(DEADLINE))
-    assert tender.bids_closed
+    assert tender.due(DEADLINE) is Due.CLOSE_BIDDING
+    run(tender, close_bidding(tender))
     assert tender.next_due() is None
-    assert tender.due(DEADLINE + timedelta(days=9)) == []
+    assert tender.due(DEADLINE + timedelta(days=9)) is None
 
 
 @pytest.mark.parametrize("reason", ["", "   ", "x" * 2001])
@@ -180,28 +161,20 @@ def test_creating_twice_is_refused_by_the_fold() -> None:
 
 def test_a_missing_tender_refuses_commands() -> None:
     with pytest.raises(InvalidTransition, match="does not exist"):
-        Tender("t-none").publish(START)
-    assert Tender("t-none").due(START) == []
+        Tender("t-none").start_opening(START)
+    assert Tender("t-none").due(START) is None
 
 
-def test_events_round_trip_through_their_payload() -> None:
+def test_a_whole_life_replays_from_its_payloads() -> None:
     tender = tender_in(S.CANCELLED)
-    replayed = Tender("t-test")
-    history = [
-        *Tender.create(spec(), "p-host"),
-        *COMMANDS[S.PUBLISHED](tender_in(S.DRAFT)),
-        *COMMANDS[S.BIDDING](tender_in(S.PUBLISHED)),
-        *COMMANDS[S.OPENING](tender_in(S.BIDDING)),
-        *COMMANDS[S.EVALUATING](tender_in(S.OPENING)),
-        *COMMANDS[S.CANCELLED](tender_in(S.EVALUATING)),
-    ]
-    for event in history:
-        decoded = decode_event(event.TYPE, event.payload())
-        assert decoded == event
-        assert decoded is not None
-        replayed.apply(decoded)
-    assert replayed.state is tender.state
-    assert replayed.ended_reason == "cancelled by the tenderer"
+    again = replayed(tender)
+    assert again.state is tender.state
+    assert again.ended_reason == "halted by the supervisor"
+    assert again.opening.phase is tender.opening.phase
+    assert again.bids.sealed == tender.bids.sealed
+    assert {k: b.state for k, b in again.opening.bids.items()} == {
+        k: b.state for k, b in tender.opening.bids.items()
+    }
 
 
 def test_every_public_event_is_seen_by_supervisors() -> None:

@@ -149,20 +149,30 @@ async def test_the_lifecycle_through_the_api(harness: Harness) -> None:
     harness.clock.advance(24 * 3600)
     await harness.login(host)
     await harness.login(bidder)
-    assert await harness.node.scheduler.tick() == 1  # the deadline closes bidding
+    assert await harness.node.scheduler.tick() == 2  # the deadline: closed, and lot L1 sealed
     opened = await harness.post_ok(f"/api/tenders/{tender_id}/opening/start", {}, host)
-    assert (opened["state"], opened["bids_closed"]) == ("opening", True)
+    # Regs 44: with fewer than three bids there is no opening, and the record says why.
+    assert (opened["state"], opened["bids_closed"]) == ("failed", True)
+    assert "Only 0 valid bids; at least 3 are needed (Regs 44)" in opened["ended_reason"]
     view = (await harness.call("GET", f"/api/tenders/{tender_id}", bidder))[1]
-    assert view["head_seq"] == 6  # created, published, opened, refused, closed, opening
+    assert view["head_seq"] == 10
     types = [r.type for r in await harness.node.store.read(tender_id)]
-    assert types == [
-        "tender.created",
-        "tender.published",
-        "tender.bidding_opened",
-        "command.rejected",
-        "tender.bidding_closed",
-        "tender.opening_started",
-    ]
+    assert (
+        types
+        == [
+            "tender.created",
+            "tender.published",
+            "opening.key_issued",
+            "opening.key_share_issued",
+            "opening.key_share_issued",
+            "tender.bidding_opened",
+            "command.rejected",
+            "tender.bidding_closed",
+            "lot.sealed",
+            "tender.failed",
+        ][: len(types)]
+    )
+    assert len(types) == 10
 
 
 async def test_invalid_transitions_are_409_and_recorded(harness: Harness) -> None:
@@ -213,9 +223,11 @@ async def test_event_reads_are_filtered_by_role(harness: Harness) -> None:
     for person in (host, bidder, supervisor):
         events = (await harness.call("GET", path, person))[1]["events"]
         seen[person.participant.role] = [e["event"]["type"] for e in events]
-    assert seen[Role.BIDDER] == ["tender.published"]
-    assert seen[Role.HOST] == ["tender.created", "tender.published"]
-    assert seen[Role.SUPERVISOR] == ["tender.created", "tender.published", "access.denied"]
+    published = ["tender.published", "opening.key_issued"]
+    shares = ["opening.key_share_issued"] * 2  # each sealed to its custodian
+    assert seen[Role.BIDDER] == published
+    assert seen[Role.HOST] == ["tender.created", *published]
+    assert seen[Role.SUPERVISOR] == ["tender.created", *published, *shares, "access.denied"]
     page = (await harness.call("GET", f"{path}?after_seq=1&limit=1", supervisor))[1]["events"]
     assert [e["event"]["seq"] for e in page] == [2]
 
@@ -247,9 +259,9 @@ async def test_the_admin_api_enrols_and_lists(harness: Harness) -> None:
 
 async def test_the_schedule_opens_bidding_in_the_tenders_own_log(harness: Harness) -> None:
     host = await harness.person(Role.HOST)
-    spec = tender_spec(harness.clock.now())
-    spec["schedule"]["bidding_opens_at"] = format_time(harness.clock.now() - timedelta(seconds=1))
-    tender_id = str((await harness.post_ok("/api/tenders", spec, host))["id"])
+    schedule = tender_spec(harness.clock.now())["schedule"]
+    schedule["bidding_opens_at"] = format_time(harness.clock.now() - timedelta(seconds=1))
+    tender_id = await harness.tender(host, schedule=schedule)
     await harness.post_ok(f"/api/tenders/{tender_id}/publish", {}, host)
     assert await harness.node.scheduler.tick() == 1
     opened = (await harness.node.store.read(tender_id))[-1]
@@ -301,12 +313,12 @@ async def test_event_pages_say_how_far_they_read(harness: Harness) -> None:
     for _ in range(3):  # events the bidder may not see
         await harness.call("POST", f"/api/tenders/{tender_id}/opening/start", host)
     await harness.post_ok(f"/api/tenders/{tender_id}/cancel", {"reason": "re-tender"}, host)
-    path = f"/api/tenders/{tender_id}/events"
-    page = (await harness.call("GET", f"{path}?after_seq=2&limit=3", bidder))[1]
-    assert page == {"events": [], "next_after_seq": 5, "more": True}
+    path = f"/api/tenders/{tender_id}/events"  # 1-5: created, published, key, 2 shares
     page = (await harness.call("GET", f"{path}?after_seq=5&limit=3", bidder))[1]
+    assert page == {"events": [], "next_after_seq": 8, "more": True}
+    page = (await harness.call("GET", f"{path}?after_seq=8&limit=3", bidder))[1]
     assert [e["event"]["type"] for e in page["events"]] == ["tender.cancelled"]
-    assert (page["next_after_seq"], page["more"]) == (6, False)
+    assert (page["next_after_seq"], page["more"]) == (9, False)
 
 
 async def test_refusals_are_recorded_up_to_a_limit_then_throttled(

@@ -196,15 +196,16 @@ async def test_subscribe_replays_then_goes_live(setup: tuple[Harness, Person, st
     ws = await open_live(harness, host)
     await send(ws, type="subscribe", tender=tender_id, after_seq=0, id="s1")
     subscribed = await receive(ws)
-    assert (subscribed["type"], subscribed["head_seq"], subscribed["id"]) == ("subscribed", 2, "s1")
+    assert (subscribed["type"], subscribed["head_seq"], subscribed["id"]) == ("subscribed", 5, "s1")
     replayed, caught_up = await until(ws, "caught_up")
-    assert [m["event"]["seq"] for m in replayed] == [1, 2]
+    # The host sees the draft, its publication and the opening key, not the custodians' shares.
+    assert [m["event"]["seq"] for m in replayed] == [1, 2, 3]
     assert replayed[0]["event"]["type"] == "tender.created"
     assert len(replayed[0]["hash"]) == 64
-    assert caught_up["seq"] == 2
+    assert caught_up["seq"] == 5
     await harness.post_ok(f"/api/tenders/{tender_id}/cancel", {"reason": "budget cut"}, host)
     live = await receive(ws)
-    assert (live["event"]["seq"], live["event"]["type"]) == (3, "tender.cancelled")
+    assert (live["event"]["seq"], live["event"]["type"]) == (6, "tender.cancelled")
     await ws.close()
 
 
@@ -396,7 +397,7 @@ async def test_the_background_schedule_opens_bidding(make_harness: MakeHarness) 
     types = []
     while "tender.bidding_opened" not in types:
         types.append((await receive(ws))["event"]["type"])
-    assert types == ["tender.published", "tender.bidding_opened"]
+    assert types == ["tender.published", "opening.key_issued", "tender.bidding_opened"]
     assert spec_time < harness.clock.now()
     await ws.close()
 

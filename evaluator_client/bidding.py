@@ -1,0 +1,195 @@
+"""A bidder's and a custodian's tools: seal offline, submit, check receipts, decrypt, respond.
+
+Private keys stay in the caller's process: sealing and unwrapping happen here, and only the
+file key of the caller's own bid is ever sent (at the opening).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import zipfile
+from typing import TYPE_CHECKING, Any, Final
+
+from crypto import (
+    DEFAULT_CHUNK,
+    EncryptionKey,
+    EncryptionPublicKey,
+    PackageSource,
+    VerifyKey,
+    b64url_decode,
+    b64url_encode,
+    canonical_json,
+    merkle_root,
+    open_box,
+    read_header,
+    seal_bid,
+    unwrap_file_key,
+    verify,
+)
+from evaluator_client.errors import ClientError
+from server.protocol import (
+    CONFIRMATION_LABEL,
+    OBJECTION_LABEL,
+    confirmation_document,
+    objection_document,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from evaluator_client.session import Session
+
+UPLOAD_PIECE: Final = 8 * 1024 * 1024
+RECEIPT_LABEL: Final = "receipt"
+SEALED_LIST_LABEL: Final = "sealed-list"
+SHARE_INFO: Final = "bidroom opening-key-share v1"
+
+
+def archive_directory(directory: Path, out: Path) -> None:
+    """A ZIP of a bid's documents, in a stable order, written to `out` (never held in memory)."""
+    with zipfile.ZipFile(out, "x", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+            archive.write(path, path.relative_to(directory).as_posix())
+
+
+def seal_to_file(
+    *,
+    tender: str,
+    lot: str,
+    bidder: str,
+    sheet: dict[str, Any],
+    archive: Path,
+    own_key: EncryptionPublicKey,
+    opening_key: EncryptionPublicKey | None,
+    out: Path,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> str:
+    """Seal the package (sheet + archive) into `out`; returns the sealed file's SHA-256."""
+    full_sheet = {"v": 1, "tender": tender, "lot": lot, "bidder": bidder, "extra": {}} | sheet
+    recipients = [("bidder", own_key)] + ([("opening", opening_key)] if opening_key else [])
+    with archive.open("rb") as source, out.open("xb") as sink:
+        seal_bid(
+            PackageSource(full_sheet, source), sink, tender=tender, lot=lot, bidder=bidder,
+            recipients=recipients, chunk_size=chunk_size,
+        )  # fmt: skip
+    return file_sha256(out)
+
+
+def file_sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1024 * 1024):
+            hasher.update(block)
+    return hasher.hexdigest()
+
+
+async def submit(
+    session: Session,
+    tender: str,
+    lot: str,
+    sealed: Path,
+    *,
+    upload: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Upload a sealed bid in pieces (resuming `upload` if given); returns the signed receipt."""
+    size = (await asyncio.to_thread(sealed.stat)).st_size
+    if upload is None:
+        sha256 = await asyncio.to_thread(file_sha256, sealed)
+        started = await session.post(
+            f"/api/tenders/{tender}/lots/{lot}/uploads", {"size": size, "sha256": sha256}
+        )
+        upload, received = str(started["upload"]), 0
+    else:
+        received = int((await session.get(f"/api/uploads/{upload}"))["received"])
+    handle = await asyncio.to_thread(sealed.open, "rb")
+    try:
+        while received < size:
+            await asyncio.to_thread(handle.seek, received)
+            piece = await asyncio.to_thread(handle.read, UPLOAD_PIECE)
+            answer = await session.put_bytes(f"/api/uploads/{upload}?offset={received}", piece)
+            received = int(answer["received"])
+            if progress is not None:
+                progress(received, size)
+    finally:
+        await asyncio.to_thread(handle.close)
+    return await session.post(f"/api/uploads/{upload}/complete")
+
+
+def check_receipt(receipt: dict[str, Any], signature: str, node_key: VerifyKey) -> None:
+    """Raise unless the node signed this receipt (InvalidSignature)."""
+    verify(node_key, RECEIPT_LABEL, receipt, b64url_decode(signature))
+
+
+def check_inclusion(
+    receipt: dict[str, Any], sealed: dict[str, Any], signature: str, node_key: VerifyKey
+) -> None:
+    """Raise unless the node's signed sealed list holds this very receipt under its root."""
+    verify(node_key, SEALED_LIST_LABEL, sealed, b64url_decode(signature))
+    root = merkle_root([canonical_json(r) for r in sealed["receipts"]]).hex()
+    if root != sealed["root"]:
+        raise ClientError("The sealed list's root does not match its receipts.")
+    if canonical_json(receipt) not in {canonical_json(r) for r in sealed["receipts"]}:
+        raise ClientError("Your receipt is not in the sealed list.")
+
+
+def unwrap(sealed: Path, own_key: EncryptionKey) -> bytes:
+    """The file key of a sealed bid, unwrapped locally with the bidder's own key."""
+    with sealed.open("rb") as handle:
+        return unwrap_file_key(read_header(handle), own_key, "bidder")
+
+
+async def sign_in(session: Session, tender: str) -> dict[str, Any]:
+    """签到 for the opening: from the sign-in time until the record is read out."""
+    return await session.post(f"/api/tenders/{tender}/opening/sign-in")
+
+
+async def withdraw(session: Session, tender: str, lot: str) -> dict[str, Any]:
+    """Withdraw this bidder's bid for the lot before the deadline (recorded, not deleted)."""
+    return await session.post(f"/api/tenders/{tender}/lots/{lot}/withdraw")
+
+
+async def decrypt(session: Session, tender: str, lot: str, file_key: bytes) -> dict[str, Any]:
+    """Send the file key (and nothing else) so the node opens the bid at the opening."""
+    path = f"/api/tenders/{tender}/lots/{lot}/decrypt"
+    return await session.post(path, {"file_key": b64url_encode(file_key)})
+
+
+async def confirm(session: Session, tender: str) -> dict[str, Any]:
+    """Confirm the opening record with this participant's signature over its hash."""
+    view = await session.get(f"/api/tenders/{tender}/opening")
+    document = confirmation_document(tender, str(view["record_hash"]))
+    signature = session.sign(CONFIRMATION_LABEL, document)
+    return await session.post(f"/api/tenders/{tender}/opening/confirm", {"signature": signature})
+
+
+async def object_to(session: Session, tender: str, text: str) -> dict[str, Any]:
+    """Object to the opening record, in writing, signed."""
+    view = await session.get(f"/api/tenders/{tender}/opening")
+    document = objection_document(tender, str(view["record_hash"]), text)
+    signature = session.sign(OBJECTION_LABEL, document)
+    body = {"text": text, "signature": signature}
+    return await session.post(f"/api/tenders/{tender}/opening/objections", body)
+
+
+async def submit_share(session: Session, tender: str, own_key: EncryptionKey) -> dict[str, Any]:
+    """Open this custodian's sealed share of the opening key locally and hand it in."""
+    page = await session.get(f"/api/tenders/{tender}/events")
+    mine = [
+        e["event"]["payload"]
+        for e in page["events"]
+        if e["event"]["type"] == "opening.key_share_issued"
+        and e["event"]["payload"]["custodian"] == session.participant
+    ]
+    if not mine:
+        raise ClientError("This tender issued no key share to you.")
+    share = mine[-1]
+    context = {"tender": tender, "custodian": session.participant, "index": share["index"]}
+    value = open_box(
+        own_key, b64url_decode(share["ephemeral"]), b64url_decode(share["sealed"]),
+        info=SHARE_INFO, context=context,
+    )  # fmt: skip
+    body = {"index": share["index"], "value": b64url_encode(value)}
+    return await session.post(f"/api/tenders/{tender}/opening/shares", body)

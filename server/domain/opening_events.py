@@ -1,0 +1,408 @@
+"""Events of the opening session (不见面开标): who sees each, and what it carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from server.domain.access import Role, participant_audience
+from server.domain.events import (
+    OPENING_AUDIENCE,
+    OVERSIGHT,
+    PUBLIC,
+    STAFF,
+    DomainEvent,
+    Marker,
+    Payload,
+)
+from server.protocol.times import format_time, parse_time
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn(DomainEvent):
+    """A bidder signed in for the opening (签到)."""
+
+    TYPE: ClassVar[str] = "opening.signed_in"
+    VISIBILITY: ClassVar[frozenset[str]] = STAFF
+    bidder: str
+    at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return {"bidder": self.bidder, "at": format_time(self.at)}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["bidder"], parse_time(payload["at"]))
+
+    def visibility(self) -> frozenset[str]:
+        return STAFF | {participant_audience(self.bidder)}
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptionStarted(DomainEvent):
+    """The bids in the opening, the lots that failed for want of bids, the window's end."""
+
+    TYPE: ClassVar[str] = "opening.decryption_started"
+    VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
+    at: datetime
+    ends_at: datetime
+    bids: tuple[tuple[str, str], ...]  # (lot, bidder)
+    failed_lots: tuple[tuple[str, str], ...]  # (lot, reason)
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "at": format_time(self.at),
+            "ends_at": format_time(self.ends_at),
+            "bids": [{"lot": lot, "bidder": bidder} for lot, bidder in self.bids],
+            "failed_lots": [{"lot": lot, "reason": why} for lot, why in self.failed_lots],
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(
+            parse_time(payload["at"]),
+            parse_time(payload["ends_at"]),
+            tuple((b["lot"], b["bidder"]) for b in payload["bids"]),
+            tuple((f["lot"], f["reason"]) for f in payload["failed_lots"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptionPaused(DomainEvent):
+    TYPE: ClassVar[str] = "opening.decryption_paused"
+    VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
+    at: datetime
+    reason: str
+    remaining_seconds: float
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "at": format_time(self.at),
+            "reason": self.reason,
+            "remaining_seconds": self.remaining_seconds,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(
+            parse_time(payload["at"]), payload["reason"], float(payload["remaining_seconds"])
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptionResumed(DomainEvent):
+    TYPE: ClassVar[str] = "opening.decryption_resumed"
+    VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
+    at: datetime
+    ends_at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return {"at": format_time(self.at), "ends_at": format_time(self.ends_at)}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(parse_time(payload["at"]), parse_time(payload["ends_at"]))
+
+
+@dataclass(frozen=True, slots=True)
+class DecryptionClosed(Marker):
+    TYPE: ClassVar[str] = "opening.decryption_closed"
+    VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptFailed(DomainEvent):
+    """A key that does not open the bid; the bid stays pending until attempts run out."""
+
+    TYPE: ClassVar[str] = "bid.decryption_attempt_failed"
+    VISIBILITY: ClassVar[frozenset[str]] = STAFF
+    lot: str
+    bidder: str
+    attempt: int
+    reason: str
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "lot": self.lot,
+            "bidder": self.bidder,
+            "attempt": self.attempt,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["lot"], payload["bidder"], payload["attempt"], payload["reason"])
+
+    def visibility(self) -> frozenset[str]:
+        return STAFF | {participant_audience(self.bidder)}
+
+
+@dataclass(frozen=True, slots=True)
+class BidOpened(DomainEvent):
+    """A bid decrypted and verified; its opening sheet is read out with the record."""
+
+    TYPE: ClassVar[str] = "bid.decrypted"
+    VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
+    lot: str
+    bidder: str
+    by: str  # "bidder" or "custodians"
+    at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return {"lot": self.lot, "bidder": self.bidder, "by": self.by, "at": format_time(self.at)}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["lot"], payload["bidder"], payload["by"], parse_time(payload["at"]))
+
+
+@dataclass(frozen=True, slots=True)
+class SheetExtracted(DomainEvent):
+    """The opening sheet, and the file key sealed under the node's at-rest key."""
+
+    TYPE: ClassVar[str] = "bid.sheet_extracted"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT | {Role.HOST.value}
+    lot: str
+    bidder: str
+    sheet: dict[str, Any]
+    sealed_key: str  # base64url; opens only with the node's at-rest key
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "lot": self.lot,
+            "bidder": self.bidder,
+            "sheet": self.sheet,
+            "sealed_key": self.sealed_key,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["lot"], payload["bidder"], dict(payload["sheet"]), payload["sealed_key"])
+
+
+@dataclass(frozen=True, slots=True)
+class BidFailed(DomainEvent):
+    """E-Measures 31: the bidder's fault counts as revoked, anyone else's as withdrawn."""
+
+    TYPE: ClassVar[str] = "bid.decryption_failed"
+    VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
+    lot: str
+    bidder: str
+    fault: str  # "bidder" or "platform"
+    reason: str
+    at: datetime
+
+    @property
+    def outcome(self) -> str:
+        return "revoked" if self.fault == "bidder" else "withdrawn"
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "lot": self.lot, "bidder": self.bidder, "fault": self.fault,
+            "outcome": self.outcome, "reason": self.reason, "at": format_time(self.at),
+        }  # fmt: skip
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(
+            payload["lot"], payload["bidder"], payload["fault"], payload["reason"],
+            parse_time(payload["at"]),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningKeyIssued(DomainEvent):
+    """The tender's opening public key and who holds which share (commitments, not shares)."""
+
+    TYPE: ClassVar[str] = "opening.key_issued"
+    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
+    public_key: str  # x25519:...
+    threshold: int
+    holders: tuple[tuple[str, int, str], ...]  # (custodian, share index, commitment hex)
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "public_key": self.public_key,
+            "threshold": self.threshold,
+            "holders": [{"custodian": c, "index": i, "commitment": h} for c, i, h in self.holders],
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(
+            payload["public_key"],
+            payload["threshold"],
+            tuple((h["custodian"], h["index"], h["commitment"]) for h in payload["holders"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class KeyShareIssued(DomainEvent):
+    """One custodian's share, sealed to that custodian's encryption key."""
+
+    TYPE: ClassVar[str] = "opening.key_share_issued"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+    custodian: str
+    index: int
+    ephemeral: str
+    sealed: str
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "custodian": self.custodian,
+            "index": self.index,
+            "ephemeral": self.ephemeral,
+            "sealed": self.sealed,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["custodian"], payload["index"], payload["ephemeral"], payload["sealed"])
+
+    def visibility(self) -> frozenset[str]:
+        return OVERSIGHT | {participant_audience(self.custodian)}
+
+
+@dataclass(frozen=True, slots=True)
+class ShareSubmitted(DomainEvent):
+    TYPE: ClassVar[str] = "opening.share_submitted"
+    VISIBILITY: ClassVar[frozenset[str]] = STAFF | {Role.CUSTODIAN.value}
+    custodian: str
+    index: int
+    at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return {"custodian": self.custodian, "index": self.index, "at": format_time(self.at)}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["custodian"], payload["index"], parse_time(payload["at"]))
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPublished(DomainEvent):
+    """唱标: the opening record, read out to all; bidders respond until `confirm_until`."""
+
+    TYPE: ClassVar[str] = "opening.record_published"
+    VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
+    record: dict[str, Any]
+    record_hash: str
+    confirm_until: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "record": self.record,
+            "record_hash": self.record_hash,
+            "confirm_until": format_time(self.confirm_until),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(
+            dict(payload["record"]), payload["record_hash"], parse_time(payload["confirm_until"])
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordConfirmed(DomainEvent):
+    TYPE: ClassVar[str] = "opening.confirmed"
+    VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
+    bidder: str
+    signature: str
+    at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return {"bidder": self.bidder, "signature": self.signature, "at": format_time(self.at)}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["bidder"], payload["signature"], parse_time(payload["at"]))
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectionRaised(DomainEvent):
+    """异议: raised during the opening, answered on the spot and on record (Regs 44)."""
+
+    TYPE: ClassVar[str] = "opening.objection_raised"
+    VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
+    objection: str
+    bidder: str
+    text: str
+    signature: str
+    at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "objection": self.objection, "bidder": self.bidder, "text": self.text,
+            "signature": self.signature, "at": format_time(self.at),
+        }  # fmt: skip
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(
+            payload["objection"], payload["bidder"], payload["text"], payload["signature"],
+            parse_time(payload["at"]),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectionAnswered(DomainEvent):
+    TYPE: ClassVar[str] = "opening.objection_answered"
+    VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
+    objection: str
+    answer: str
+    at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return {"objection": self.objection, "answer": self.answer, "at": format_time(self.at)}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["objection"], payload["answer"], parse_time(payload["at"]))
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningClosed(DomainEvent):
+    """The final opening record, signed by the node and kept with the tender (E-Measures 32)."""
+
+    TYPE: ClassVar[str] = "opening.closed"
+    VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
+    record: dict[str, Any]
+    record_hash: str
+    signature: str
+    at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "record": self.record, "record_hash": self.record_hash,
+            "signature": self.signature, "at": format_time(self.at),
+        }  # fmt: skip
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(
+            dict(payload["record"]),
+            payload["record_hash"],
+            payload["signature"],
+            parse_time(payload["at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRead(DomainEvent):
+    """Someone read a decrypted bid: every access to bid documents is on record."""
+
+    TYPE: ClassVar[str] = "bid.document_read"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+    lot: str
+    bidder: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"lot": self.lot, "bidder": self.bidder}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["lot"], payload["bidder"])

@@ -1,0 +1,94 @@
+"""Opening a stored sealed bid: decrypt as a stream, read the sheet, say who is at fault."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from crypto import (
+    DecryptionError,
+    SealedBidFormatError,
+    SheetReader,
+    check_file_key,
+    open_payload,
+    read_header,
+    unwrap_file_key,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from crypto import EncryptionKey, SealedBidHeader
+
+READ_BLOCK: Final = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    sheet: dict[str, Any]
+    file_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Unopened:
+    fault: str  # "key" (a wrong key: it may be tried again), "bidder" or "platform"
+    reason: str
+
+
+def open_bid_file(
+    path: Path, sha256: str, file_key: bytes | None, opening_key: EncryptionKey | None
+) -> Opened | Unopened:
+    """Decrypt a stored sealed bid as a stream and read its opening sheet; never raises.
+
+    Runs in a worker thread (AES-GCM releases the GIL). Who is at fault decides what happens
+    next (E-Measures 31): a wrong key may be tried again; a bid that fails to decrypt is the
+    bidder's fault if the stored file is the one receipted (`sha256`), the platform's if the
+    node's copy changed or can't be read.
+    """
+    try:
+        with path.open("rb") as handle:
+            header = read_header(handle)
+            key = file_key if file_key is not None else _unwrap(header, opening_key)
+            if key is None:
+                return _broken(path, sha256, "the opening key does not unwrap its file key")
+            try:
+                check_file_key(header, key)
+            except DecryptionError:
+                # A wrong key, unless the node's copy changed under it (then no key would do).
+                changed = _broken(path, sha256, "")
+                return changed if changed.fault == "platform" else _WRONG_KEY
+            reader = SheetReader()
+            for chunk in open_payload(header, handle, key, path.stat().st_size - header.size):
+                reader.feed(chunk)
+            return Opened(reader.result(), key)
+    except OSError as exc:
+        return Unopened("platform", f"The stored bid could not be read ({exc.strerror}).")
+    except (DecryptionError, SealedBidFormatError) as exc:
+        return _broken(path, sha256, str(exc))
+
+
+_WRONG_KEY: Final = Unopened("key", "The key does not open this sealed bid.")
+
+
+def _broken(path: Path, sha256: str, reason: str) -> Unopened:
+    """Whose fault a bid that fails to decrypt is: hash the stored copy against the receipt."""
+    hasher = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(READ_BLOCK):
+                hasher.update(block)
+    except OSError as exc:
+        return Unopened("platform", f"The stored bid could not be read ({exc.strerror}).")
+    if hasher.hexdigest() != sha256:
+        return Unopened("platform", "The node's copy of the bid no longer matches its receipt.")
+    return Unopened("bidder", f"The sealed bid is broken: {reason}")
+
+
+def _unwrap(header: SealedBidHeader, opening_key: EncryptionKey | None) -> bytes | None:
+    if opening_key is None:
+        return None
+    try:
+        return unwrap_file_key(header, opening_key, "opening")
+    except DecryptionError:
+        return None

@@ -1,0 +1,446 @@
+"""The opening (不见面开标) as a use case: sign-in, remote decryption, custodians, the record."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+
+from crypto import (
+    EncryptionKey,
+    InvalidSignature,
+    KeyFormatError,
+    Share,
+    VerifyKey,
+    b64url_decode,
+    canonical_json,
+    combine_shares,
+    digest,
+    verify,
+)
+from server.domain.access import Action, Actor, Role
+from server.domain.errors import (
+    AlreadyResponded,
+    DomainError,
+    NotACustodian,
+    OpeningNotReady,
+    SignatureRejected,
+    WrongFileKey,
+)
+from server.domain.opening import MAX_ATTEMPTS, BidState
+from server.domain.opening_events import DocumentRead
+from server.errors import NotFound
+from server.protocol import (
+    CONFIRMATION_LABEL,
+    OBJECTION_LABEL,
+    box_stream,
+    confirmation_document,
+    objection_document,
+)
+from server.protocol.times import format_time
+from server.service import opening_bodies as bodies
+from server.service.decrypt import Opened, Unopened, open_bid_file
+from server.service.keys import share_commitment
+from server.service.ledger import Origin
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+    from pathlib import Path
+
+    from server.clock import Clock
+    from server.domain.bidbox import BidBox
+    from server.domain.events import DomainEvent
+    from server.domain.opening import OpeningBid
+    from server.domain.spec import TenderSpec
+    from server.domain.tender import Tender
+    from server.service.gate import Gate
+    from server.service.keys import NodeKeys
+    from server.service.ledger import Ledger
+    from server.service.participants import Participants
+    from server.service.tenders import Tenders
+    from server.storage.files import BidFiles
+
+logger = logging.getLogger(__name__)
+
+RECORD_LABEL: Final = "opening-record"
+DECRYPT_LANES: Final = os.cpu_count() or 2
+T = TypeVar("T")
+
+
+class OpeningService:
+    def __init__(
+        self,
+        ledger: Ledger,
+        gate: Gate,
+        tenders: Tenders,
+        participants: Participants,
+        clock: Clock,
+        keys: NodeKeys,
+        files: BidFiles,
+        node: Origin,
+    ) -> None:
+        self._ledger = ledger
+        self._gate = gate
+        self._tenders = tenders
+        self._participants = participants
+        self._clock = clock
+        self._keys = keys
+        self._files = files
+        self._node = node
+        # Custodians' shares, in memory only, until a quorum opens what remains.
+        self._shares: dict[str, dict[int, bytes]] = {}
+
+    async def _run(
+        self, actor: Actor, action: Action, tender_id: str,
+        decide: Callable[[Tender, datetime], list[DomainEvent]],
+    ) -> None:  # fmt: skip
+        """Gate, then record what `decide` decides on the tender; refusals are recorded."""
+        await self._gate.check(actor, action, tender_id)
+        await self._tenders.visible(actor, tender_id)
+        await self._decide(actor, action, tender_id, decide)
+
+    async def _decide(
+        self, actor: Actor | None, action: Action, tender_id: str,
+        decide: Callable[[Tender, datetime], list[DomainEvent]],
+    ) -> None:  # fmt: skip
+        origin = Origin.of(actor) if actor is not None else self._node
+        try:
+            await self._ledger.execute(
+                tender_id, origin, lambda t: decide(cast("Tender", t), self._clock.now())
+            )
+        except DomainError as exc:
+            if actor is not None:
+                await self._gate.reject(actor, tender_id, action.value, exc)
+            raise
+
+    async def _parse(
+        self, actor: Actor, tender_id: str, action: Action, parse: Callable[[], T]
+    ) -> T:
+        return await self._gate.parse(actor, tender_id, action.value, parse)
+
+    # Bidders.
+
+    async def sign_in(self, actor: Actor, tender_id: str) -> None:
+        """签到: into the bid box before the deadline (it reveals a bidder), then the tender."""
+        action = Action.SIGN_IN
+        await self._gate.check(actor, action, tender_id)
+        tender = await self._tenders.visible(actor, tender_id)
+        box_id = box_stream(tender_id)
+        if not cast("BidBox", await self._ledger.load(box_id)).sealed:
+            try:
+                await self._ledger.execute(
+                    box_id, Origin.of(actor),
+                    lambda b: cast("BidBox", b).sign_in(self._clock.now(), tender, actor.id),
+                )  # fmt: skip
+            except DomainError as exc:
+                await self._gate.reject(actor, box_id, action.value, exc)
+                raise
+            return
+        await self._run(actor, action, tender_id, lambda t, now: t.sign_in(now, actor.id))
+
+    async def decrypt(
+        self, actor: Actor, tender_id: str, lot: str, document: object
+    ) -> dict[str, Any]:
+        """Open the bidder's bid with the file key it unwrapped on its own machine."""
+        action = Action.DECRYPT_BID
+        await self._gate.check(actor, action, tender_id)
+        tender = await self._tenders.visible(actor, tender_id)
+        file_key = await self._parse(actor, tender_id, action, lambda: bodies.file_key(document))
+        try:
+            tender.session().decryptable(self._clock.now(), lot, actor.id)
+        except DomainError as exc:
+            await self._gate.reject(actor, tender_id, action.value, exc)
+            raise
+        path, sha256 = self._stored(tender, lot, actor.id)
+        outcome = await asyncio.to_thread(open_bid_file, path, sha256, file_key, None)
+        await self._settle(actor, action, tender_id, lot, actor.id, sha256, outcome, by="bidder")
+        status = await self.bid_status(tender_id, lot, actor.id)
+        if isinstance(outcome, Unopened) and outcome.fault == "key":
+            left = MAX_ATTEMPTS - int(status["attempts"])
+            then = f"{left} attempt(s) left." if left else "No attempts left: the bid is revoked."
+            raise WrongFileKey(f"{outcome.reason} The attempt is on record; {then}")
+        return status
+
+    def _stored(self, tender: Tender, lot: str, bidder: str) -> tuple[Path, str]:
+        """Where the sealed bid of the list is stored, and the SHA-256 its receipt names."""
+        sealed = tender.bids.sealed.get(lot)
+        receipt = next((r for r in sealed.receipts if r.bidder == bidder), None) if sealed else None
+        if receipt is None:  # pragma: no cover - decryptable() found the bid in the opening
+            raise OpeningNotReady(f"No sealed bid of {bidder} in lot {lot}.")
+        return self._files.path(receipt.sha256), receipt.sha256
+
+    async def _settle(
+        self, actor: Actor | None, action: Action, tender_id: str, lot: str, bidder: str,
+        sha256: str, outcome: Opened | Unopened, *, by: str,
+    ) -> None:  # fmt: skip
+        """Record what decrypting gave: opened, a failed attempt, or a failed bid."""
+        if isinstance(outcome, Opened):
+            context = _at_rest_context(tender_id, lot, bidder, sha256)
+            sealed_key = self._keys.seal(outcome.file_key, context)
+            sheet = outcome.sheet
+
+            def decide(t: Tender, now: datetime) -> list[DomainEvent]:
+                session, spec = t.session(), _spec(t)
+                return session.opened(now, spec, tender_id, lot, bidder, by, sheet, sealed_key)
+
+        else:
+            reason = outcome.reason
+
+            def decide(t: Tender, now: datetime) -> list[DomainEvent]:
+                session = t.session()
+                if outcome.fault == "key":
+                    return session.attempt_failed(now, lot, bidder, reason)
+                if outcome.fault == "platform":
+                    return session.platform_failed(now, lot, bidder, reason)
+                return session.broken(now, lot, bidder, by, reason)
+
+        await self._decide(actor, action, tender_id, decide)
+
+    async def confirm(self, actor: Actor, tender_id: str, document: object) -> None:
+        action = Action.CONFIRM_RECORD
+        await self._gate.check(actor, action, tender_id)
+        tender = await self._tenders.visible(actor, tender_id)
+        signature = await self._parse(actor, tender_id, action, lambda: bodies.signature(document))
+        signed = confirmation_document(tender_id, tender.opening.record_hash or "")
+        await self._check_signature(actor, tender_id, action, CONFIRMATION_LABEL, signed, signature)
+        await self._decide(
+            actor, action, tender_id, lambda t, now: t.session().confirm(now, actor.id, signature)
+        )
+
+    async def raise_objection(self, actor: Actor, tender_id: str, document: object) -> None:
+        action = Action.OBJECT_RECORD
+        await self._gate.check(actor, action, tender_id)
+        tender = await self._tenders.visible(actor, tender_id)
+        text, signature = await self._parse(
+            actor, tender_id, action, lambda: bodies.objection(document)
+        )
+        signed = objection_document(tender_id, tender.opening.record_hash or "", text)
+        await self._check_signature(actor, tender_id, action, OBJECTION_LABEL, signed, signature)
+        await self._decide(
+            actor, action, tender_id,
+            lambda t, now: t.session().object(now, actor.id, text, signature),
+        )  # fmt: skip
+
+    async def _check_signature(
+        self,
+        actor: Actor,
+        tender_id: str,
+        action: Action,
+        label: str,
+        signed: object,
+        signature: str,
+    ) -> None:
+        participant = await self._participants.find(actor.id)
+        try:
+            if participant is None:
+                raise KeyFormatError("unknown participant")
+            verify(
+                VerifyKey.from_text(participant.public_key), label, signed, b64url_decode(signature)
+            )
+        except (KeyFormatError, InvalidSignature):
+            error = SignatureRejected("The signature does not verify as yours over this record.")
+            await self._gate.reject(actor, tender_id, action.value, error)
+            raise error from None
+
+    # The host.
+
+    async def pause(self, actor: Actor, tender_id: str, document: object) -> None:
+        action = Action.PAUSE_OPENING
+        await self._gate.check(actor, action, tender_id)
+        reason = await self._parse(
+            actor, tender_id, action, lambda: bodies.text(document, "reason")
+        )
+        await self._run(actor, action, tender_id, lambda t, now: t.session().pause(now, reason))
+        self._tenders.on_schedule_change()
+
+    async def resume(self, actor: Actor, tender_id: str) -> None:
+        action = Action.RESUME_OPENING
+        await self._run(actor, action, tender_id, lambda t, now: t.session().resume(now))
+        self._tenders.on_schedule_change()
+
+    async def publish_record(self, actor: Actor, tender_id: str) -> dict[str, Any]:
+        """唱标: read out the opening record; bidders then confirm or object."""
+        action = Action.PUBLISH_RECORD
+        await self._gate.check(actor, action, tender_id)
+        tender = await self._tenders.visible(actor, tender_id)
+        names = await self._names(tender)
+
+        def decide(t: Tender, now: datetime) -> list[DomainEvent]:
+            session = t.session()
+            record = session.record_document(tender_id, _spec(t), names, now)
+            record_hash = digest(RECORD_LABEL, canonical_json(record)).hex()
+            return session.publish(now, _spec(t), record, record_hash)
+
+        await self._decide(actor, action, tender_id, decide)
+        return await self.view(actor, tender_id)
+
+    async def answer(self, actor: Actor, tender_id: str, objection: str, document: object) -> None:
+        action = Action.ANSWER_OBJECTION
+        await self._gate.check(actor, action, tender_id)
+        text = await self._parse(actor, tender_id, action, lambda: bodies.text(document, "answer"))
+        await self._run(
+            actor, action, tender_id, lambda t, now: t.session().answer(now, objection, text)
+        )
+
+    async def close(self, actor: Actor, tender_id: str) -> dict[str, Any]:
+        """Close the opening: the final record, hashed and signed by the node (E-Measures 32)."""
+
+        def decide(t: Tender, now: datetime) -> list[DomainEvent]:
+            session = t.session()
+            final = session.final_document(now)
+            record_hash = digest(RECORD_LABEL, canonical_json(final)).hex()
+            signature = self._keys.sign(RECORD_LABEL, final)
+            return session.close(now, final, record_hash, signature)
+
+        await self._run(actor, Action.CLOSE_OPENING, tender_id, decide)
+        return await self.view(actor, tender_id)
+
+    # Custodians.
+
+    async def submit_share(self, actor: Actor, tender_id: str, document: object) -> dict[str, Any]:
+        """A custodian's share of the opening key; with a quorum, the remaining bids are opened."""
+        action = Action.SUBMIT_SHARE
+        await self._gate.check(actor, action, tender_id)
+        tender = await self._tenders.visible(actor, tender_id)
+        index, value = await self._parse(actor, tender_id, action, lambda: bodies.share(document))
+        key = tender.opening.key
+        holder = key.holders.get(actor.id) if key is not None else None
+        if key is None or holder != (index, share_commitment(tender_id, index, value)):
+            error: DomainError = NotACustodian("That is not a share this custodian holds here.")
+            await self._gate.reject(actor, tender_id, action.value, error)
+            raise error
+        held = self._shares.setdefault(tender_id, {})
+        if index in held:
+            error = AlreadyResponded(f"Share {index} is already in.")
+            await self._gate.reject(actor, tender_id, action.value, error)
+            raise error
+
+        def decide(t: Tender, now: datetime) -> list[DomainEvent]:
+            session = t.session()
+            # After a restart the log may hold the share while memory lost it: take it again.
+            return [] if index in session.shares else session.share(now, _spec(t), actor.id, index)
+
+        await self._decide(actor, action, tender_id, decide)
+        held[index] = value
+        if len(held) >= key.threshold:
+            await self._open_with_custodians(tender_id, held, key.public_key)
+        return await self.view(actor, tender_id)
+
+    async def _open_with_custodians(
+        self, tender_id: str, held: dict[int, bytes], public: str
+    ) -> None:
+        """Rebuild the opening key in memory, open every pending bid with it, forget it."""
+        secret = combine_shares([Share(index, value) for index, value in held.items()])
+        opening_key = EncryptionKey.from_bytes(secret)
+        self._shares.pop(tender_id, None)
+        if opening_key.public_key.to_text() != public:  # pragma: no cover - commitments checked
+            logger.error("The shares of tender %s do not rebuild its opening key", tender_id)
+            return
+        tender = cast("Tender", await self._ledger.load(tender_id))
+        pending = [b for b in tender.opening.bids.values() if b.state is BidState.PENDING]
+        # Bids open in parallel, a few at a time (AES-GCM releases the GIL: every core works).
+        lanes = asyncio.Semaphore(DECRYPT_LANES)
+
+        async def open_one(bid: OpeningBid) -> None:
+            path, sha256 = self._stored(tender, bid.lot, bid.bidder)
+            async with lanes:
+                outcome = await asyncio.to_thread(open_bid_file, path, sha256, None, opening_key)
+            await self._settle(
+                None, Action.SUBMIT_SHARE, tender_id, bid.lot, bid.bidder, sha256, outcome,
+                by="custodians",
+            )  # fmt: skip
+
+        await asyncio.gather(*(open_one(bid) for bid in pending))
+
+    # Views.
+
+    async def view(self, actor: Actor, tender_id: str) -> dict[str, Any]:
+        await self._gate.check(actor, Action.VIEW_OPENING, tender_id)
+        tender = await self._tenders.visible(actor, tender_id, settled=True)
+        session = tender.opening
+        names = await self._names(tender)
+        view: dict[str, Any] = {
+            "tender": tender_id,
+            "state": tender.state.value if tender.state else None,
+            "phase": session.phase.value if session.phase else "not_started",
+            "opening_key": session.key.public_key if session.key else None,
+            "bids": [_bid_view(bid, names) for bid in session.bids.values()],
+            "failed_lots": [
+                {"lot": lot, "reason": why} for lot, why in session.failed_lots.items()
+            ],
+            "record": session.record,
+            "record_hash": session.record_hash,
+            "objections": [
+                {"id": o.id, "bidder": o.bidder, "text": o.text, "answer": o.answer}
+                for o in session.objections.values()
+            ],
+            "responses": dict(session.responses),
+        }
+        if session.remaining is not None:
+            view["remaining_seconds"] = session.remaining.total_seconds()
+        elif session.ends_at is not None:
+            view["ends_at"] = format_time(session.ends_at)
+            left = (session.ends_at - self._clock.now()).total_seconds()
+            view["remaining_seconds"] = max(0.0, left)
+        if session.confirm_until is not None:
+            view["confirm_until"] = format_time(session.confirm_until)
+        if actor.role is Role.BIDDER:
+            box = cast("BidBox", await self._ledger.settled(box_stream(tender_id)))
+            view["signed_in"] = actor.id in session.signed_in or actor.id in box.signed_in
+        elif actor.role in (Role.HOST, Role.SUPERVISOR):
+            # Carried over from the bid box at the deadline; until then nobody but the box knows.
+            view["signed_in"] = sorted(session.signed_in)
+        return view
+
+    async def bid_status(self, tender_id: str, lot: str, bidder: str) -> dict[str, Any]:
+        tender = cast("Tender", await self._ledger.settled(tender_id))
+        return _bid_view(tender.opening.bid(lot, bidder), await self._names(tender))
+
+    async def _names(self, tender: Tender) -> dict[str, str]:
+        return {bidder: await self._name(bidder) for _, bidder in tender.opening.bids}
+
+    async def _name(self, participant: str) -> str:
+        found = await self._participants.find(participant)
+        return found.name if found is not None else participant
+
+    # Decrypted documents, for the committee and supervisors.
+
+    async def document(
+        self, actor: Actor, tender_id: str, lot: str, bidder: str
+    ) -> tuple[Path, bytes]:
+        """The stored sealed file and its file key, once the access is on record."""
+        await self._gate.check(actor, Action.READ_BID_DOCUMENT, tender_id)
+        tender = await self._tenders.visible(actor, tender_id, settled=True)
+        bid = tender.opening.bids.get((lot, bidder))
+        if bid is None or bid.state is not BidState.DECRYPTED or not bid.sealed_key:
+            raise NotFound(f"No decrypted bid of {bidder} in lot {lot}.")
+        path, sha256 = self._stored(tender, lot, bidder)
+        file_key = self._keys.open(bid.sealed_key, _at_rest_context(tender_id, lot, bidder, sha256))
+        await self._ledger.execute(
+            tender_id, Origin.of(actor), lambda _: [DocumentRead(lot, bidder)]
+        )
+        return path, file_key
+
+
+def _at_rest_context(tender: str, lot: str, bidder: str, sha256: str) -> dict[str, str]:
+    """What a file key kept at rest is bound to (docs/spec/sealed-bid.md section 6)."""
+    return {"tender": tender, "lot": lot, "bidder": bidder, "sealed_sha256": sha256}
+
+
+def _spec(tender: Tender) -> TenderSpec:
+    if tender.spec is None:  # pragma: no cover - only created tenders get here
+        raise OpeningNotReady("The tender has no specification.")
+    return tender.spec
+
+
+def _bid_view(bid: OpeningBid, names: dict[str, str]) -> dict[str, Any]:
+    optional = {"by": bid.by, "fault": bid.fault, "reason": bid.reason}
+    return {
+        "lot": bid.lot,
+        "bidder": bid.bidder,
+        "name": names.get(bid.bidder, bid.bidder),
+        "status": bid.state.value,
+        "attempts": bid.attempts,
+    } | {name: value for name, value in optional.items() if value is not None}

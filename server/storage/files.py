@@ -1,0 +1,131 @@
+"""Sealed bid files: resumable uploads, then durable, content-addressed storage.
+
+Every method is synchronous file I/O; the service runs them in worker threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, BinaryIO, Final
+
+from server.errors import NotFound, StorageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+UPLOAD_ID: Final = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_SHA256: Final = re.compile(r"[0-9a-f]{64}")
+READ_BLOCK: Final = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSession:
+    id: str
+    tender: str
+    lot: str
+    bidder: str
+    size: int
+    sha256: str
+    created_at: str
+
+
+class BidFiles:
+    def __init__(self, root: Path) -> None:
+        self._uploads = root / "uploads"
+        self._bids = root / "bids"
+
+    def prepare(self) -> None:
+        for directory in (self._uploads, self._bids):
+            directory.mkdir(parents=True, exist_ok=True)
+
+    def create(self, session: UploadSession) -> None:
+        self.prepare()
+        self._part(session.id).touch(exist_ok=False)
+        _write_atomic(self._meta(session.id), json.dumps(asdict(session)).encode())
+
+    def session(self, upload_id: str) -> UploadSession:
+        if not UPLOAD_ID.fullmatch(upload_id):
+            raise NotFound("There is no such upload.")
+        try:
+            return UploadSession(**json.loads(self._meta(upload_id).read_bytes()))
+        except FileNotFoundError:
+            raise NotFound(
+                "There is no such upload (finished, discarded or never started)."
+            ) from None
+
+    def sessions_of(self, bidder: str) -> list[UploadSession]:
+        if not self._uploads.exists():
+            return []
+        found = []
+        for meta in self._uploads.glob("*.json"):
+            session = UploadSession(**json.loads(meta.read_bytes()))
+            if session.bidder == bidder:
+                found.append(session)
+        return found
+
+    def received(self, upload_id: str) -> int:
+        return self._part(upload_id).stat().st_size
+
+    def open_append(self, upload_id: str, offset: int) -> BinaryIO:
+        """The upload's file, open for appending at `offset`, which must be where it stands."""
+        handle = self._part(upload_id).open("r+b")
+        if handle.seek(0, os.SEEK_END) != offset:
+            handle.close()
+            raise StorageError(f"Upload {upload_id} does not stand at byte {offset}.")
+        return handle
+
+    def digest(self, upload_id: str) -> str:
+        hasher = hashlib.sha256()
+        with self._part(upload_id).open("rb") as part:
+            while block := part.read(READ_BLOCK):
+                hasher.update(block)
+        return hasher.hexdigest()
+
+    def part_path(self, upload_id: str) -> Path:
+        return self._part(upload_id)
+
+    def adopt(self, upload_id: str, sha256: str) -> Path:
+        """Make the finished upload durable under its hash and forget the session."""
+        if not _SHA256.fullmatch(sha256):
+            raise StorageError("Not a SHA-256 hex digest.")
+        part, target = self._part(upload_id), self.path(sha256)
+        with part.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(part, target)
+        _fsync_directory(self._bids)
+        self._meta(upload_id).unlink(missing_ok=True)
+        return target
+
+    def discard(self, upload_id: str) -> None:
+        self._part(upload_id).unlink(missing_ok=True)
+        self._meta(upload_id).unlink(missing_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        return self._bids / f"{sha256}.sealed"
+
+    def _part(self, upload_id: str) -> Path:
+        return self._uploads / f"{upload_id}.part"
+
+    def _meta(self, upload_id: str) -> Path:
+        return self._uploads / f"{upload_id}.json"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    temporary = path.with_suffix(".tmp")
+    with temporary.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
