@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from server.cli import admin, audit, demo, keys, serve
+from evaluator_client.errors import ApiError, ClientError
+from server.cli import admin, audit, bidder, demo, keys, serve
 from server.config import SettingsError
 from server.domain.errors import DomainError
 from server.errors import ServerError
@@ -15,7 +16,7 @@ from server.protocol.fields import InvalidFields
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-COMMANDS = (serve, demo, keys, admin, audit)
+COMMANDS = (serve, demo, keys, admin, audit, bidder)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -39,7 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DomainError as exc:
         print(f"bidroom: refused ({exc.rule}): {exc}", file=sys.stderr)
         return 1
-    except (ServerError, InvalidFields) as exc:
+    except ApiError as exc:
+        print(f"bidroom: the node refused ({exc.rule or exc.code}): {exc}", file=sys.stderr)
+        return 1
+    except (ServerError, InvalidFields, ClientError) as exc:
         print(f"bidroom: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -36,6 +36,9 @@ def register(commands: Any) -> None:
         "--pubkey", required=True, help="ed25519:<base64url> or a path to a PEM public key"
     )
     enroll.add_argument(
+        "--encryption-key", help="x25519:<base64url>: bidders and custodians receive sealed keys"
+    )
+    enroll.add_argument(
         "--attr", action="append", default=[], metavar="KEY=VALUE", help="e.g. region=Guangzhou"
     )
     enroll.set_defaults(run=run_enroll)
@@ -64,6 +67,8 @@ def run_enroll(args: argparse.Namespace) -> int:
         "public_key": public_key_text(args.pubkey),
         "attributes": attributes,
     }
+    if args.encryption_key:
+        enrolment["encryption_key"] = args.encryption_key
     participant = asyncio.run(enroll_offline(settings_from(args), enrolment))
     print_json(participant.to_json())
     return 0

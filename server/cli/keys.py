@@ -1,4 +1,4 @@
-"""`bidroom key`: create an Ed25519 identity key; the private key never leaves this machine."""
+"""`bidroom key`: create identity (Ed25519) and encryption (X25519) keys, kept on this machine."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crypto import KeyFormatError, SigningKey
+from crypto import EncryptionKey, KeyFormatError, SigningKey
 
 if TYPE_CHECKING:
     import argparse
@@ -18,6 +18,12 @@ def register(commands: Any) -> None:
     actions = command.add_subparsers(dest="action", required=True, metavar="ACTION")
     generate = actions.add_parser("generate", help="create a key; print its public key")
     generate.add_argument("--out", type=Path, required=True, help="where to write the PEM key")
+    generate.add_argument(
+        "--kind",
+        choices=("identity", "encryption"),
+        default="identity",
+        help="identity: Ed25519, to sign in and sign; encryption: X25519, to receive sealed keys",
+    )
     _passphrase_flag(generate)
     generate.set_defaults(run=run_generate)
     show = actions.add_parser("show", help="print the public key of a private key")
@@ -52,18 +58,23 @@ def read_key(path: Path, secret: bytes | None) -> SigningKey:
         raise SystemExit(f"bidroom: {path}: {exc}") from None
 
 
-def write_key(path: Path, key: SigningKey, secret: bytes | None) -> None:
+def write_key(path: Path, pem: bytes) -> None:
     try:
         with path.open("xb") as handle:
             path.chmod(0o600)
-            handle.write(key.to_pem(passphrase=secret))
+            handle.write(pem)
     except FileExistsError:
         raise SystemExit(f"bidroom: {path} exists; refusing to overwrite a key") from None
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    if args.kind == "encryption":
+        encryption = EncryptionKey.generate()
+        write_key(args.out, encryption.to_pem(passphrase=passphrase(args)))
+        print(encryption.public_key.to_text())
+        return 0
     key = SigningKey.generate()
-    write_key(args.out, key, passphrase(args))
+    write_key(args.out, key.to_pem(passphrase=passphrase(args)))
     print(key.verify_key.to_text())
     return 0
 

@@ -1,0 +1,221 @@
+"""`bidroom bidder` and `bidroom custodian`: a bidder's and a custodian's tools.
+
+Sealing and unwrapping happen on this machine with keys from local files. The node receives
+sealed files, signatures, and at the opening the file key of the bidder's own bid.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crypto import CryptoError, EncryptionPublicKey, InvalidSignature, VerifyKey
+from evaluator_client import bidding
+from evaluator_client.errors import ApiError
+from server.cli.common import print_json
+from server.cli.remote import (
+    add_encryption_flag,
+    add_node_flags,
+    read_encryption_key,
+    read_json,
+    with_session,
+    write_json,
+)
+from server.domain.opening import sheet_problem
+from server.domain.spec import TenderSpec
+from server.protocol.fields import InvalidFields
+
+if TYPE_CHECKING:
+    import argparse
+
+    from evaluator_client.session import Session
+
+
+def register(commands: Any) -> None:
+    bidder: argparse.ArgumentParser = commands.add_parser("bidder", help="a bidder's tools")
+    actions = bidder.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    seal = _action(actions, "seal", run_seal, "seal a bid package for a tender's lot")
+    add_encryption_flag(seal)
+    seal.add_argument("--sheet", type=Path, required=True, help="opening-sheet.json")
+    seal.add_argument("--package", type=Path, required=True, help="a directory or a .zip")
+    seal.add_argument("--out", type=Path, required=True, help="the sealed file to write")
+
+    submit = _action(actions, "submit", run_submit, "upload a sealed bid; keep the receipt")
+    submit.add_argument("sealed", type=Path)
+    submit.add_argument("--resume", metavar="UPLOAD", help="resume this unfinished upload")
+
+    receipt = actions.add_parser("receipt", help="receipts")
+    receipt_actions = receipt.add_subparsers(dest="receipt_action", required=True)
+    verify = receipt_actions.add_parser("verify", help="check a receipt and its sealing")
+    add_node_flags(verify)
+    verify.add_argument("receipt", type=Path, help="the .receipt.json that submit wrote")
+    verify.add_argument("--node-key", help="the node's public key, if known in advance")
+    verify.set_defaults(run=run_verify)
+
+    _action(actions, "withdraw", run_withdraw, "withdraw the bid for a lot (before the deadline)")
+    _action(actions, "sign-in", run_sign_in, "sign in for the opening (签到)", lot=False)
+    decrypt = _action(actions, "decrypt", run_decrypt, "unwrap the file key locally, send it")
+    add_encryption_flag(decrypt)
+    decrypt.add_argument("sealed", type=Path, help="your copy of the sealed bid")
+    _action(actions, "confirm", run_confirm, "confirm the opening record, signed", lot=False)
+    objection = _action(actions, "object", run_object, "object to the opening record", lot=False)
+    objection.add_argument("--text", required=True, help="the objection, in writing")
+
+    custodian: argparse.ArgumentParser = commands.add_parser(
+        "custodian", help="an opening-key custodian's tools"
+    )
+    custodian_actions = custodian.add_subparsers(dest="action", required=True, metavar="ACTION")
+    share = _action(
+        custodian_actions, "share", run_share, "open your key share, hand it in", lot=False
+    )
+    add_encryption_flag(share)
+
+
+def _action(
+    actions: Any, name: str, run: Any, text: str, *, lot: bool = True
+) -> argparse.ArgumentParser:
+    command: argparse.ArgumentParser = actions.add_parser(name, help=text, description=text)
+    add_node_flags(command)
+    command.add_argument("--tender", required=True, help="the tender id, t-...")
+    if lot:
+        command.add_argument("--lot", required=True, help="the lot id, e.g. L1")
+    command.set_defaults(run=run)
+    return command
+
+
+def run_seal(args: argparse.Namespace) -> int:
+    own = read_encryption_key(args)
+    sheet = read_json(args.sheet)
+    if not isinstance(sheet, dict):
+        raise SystemExit(f"bidroom: {args.sheet} must hold a JSON object")
+
+    async def fetch(session: Session) -> tuple[dict[str, Any], dict[str, Any]]:
+        tender = await session.get(f"/api/tenders/{args.tender}")
+        return tender, await session.get(f"/api/tenders/{args.tender}/opening")
+
+    tender, opening = with_session(args, fetch)
+    full = {"v": 1, "tender": args.tender, "lot": args.lot, "bidder": args.participant} | sheet
+    full.setdefault("extra", {})
+    try:
+        spec = TenderSpec.parse(tender["spec"])
+    except InvalidFields as exc:  # pragma: no cover - the node only serves valid specs
+        raise SystemExit(f"bidroom: the node sent an invalid tender: {exc}") from None
+    problem = sheet_problem(full, spec, args.tender, args.lot, args.participant)
+    if problem is not None:
+        raise SystemExit(f"bidroom: {args.sheet}: {problem}")
+    opening_key = EncryptionPublicKey.from_text(opening["opening_key"])
+    if args.package.is_dir():
+        with tempfile.TemporaryDirectory() as scratch:
+            archive = Path(scratch) / "package.zip"
+            bidding.archive_directory(args.package, archive)
+            sha256 = _seal(args, full, archive, own.public_key, opening_key)
+    else:
+        sha256 = _seal(args, full, args.package, own.public_key, opening_key)
+    print_json({"sealed": str(args.out), "sha256": sha256, "size": args.out.stat().st_size})
+    return 0
+
+
+def _seal(
+    args: argparse.Namespace, sheet: dict[str, Any], archive: Path,
+    own: EncryptionPublicKey, opening_key: EncryptionPublicKey,
+) -> str:  # fmt: skip
+    try:
+        return bidding.seal_to_file(
+            tender=args.tender, lot=args.lot, bidder=args.participant, sheet=sheet,
+            archive=archive, own_key=own, opening_key=opening_key, out=args.out,
+        )  # fmt: skip
+    except FileExistsError:
+        raise SystemExit(f"bidroom: {args.out} exists; refusing to overwrite it") from None
+    except OSError as exc:
+        raise SystemExit(f"bidroom: {exc.filename}: {exc.strerror}") from None
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    def progress(done: int, total: int) -> None:
+        print(f"  {done:,} / {total:,} bytes", file=sys.stderr)
+
+    async def submit(session: Session) -> dict[str, Any]:
+        answer = await bidding.submit(
+            session, args.tender, args.lot, args.sealed, upload=args.resume, progress=progress
+        )
+        node = await session.get("/api/node")
+        return answer | {"node_key": node["public_key"], "node": args.node}
+
+    answer = with_session(args, submit)
+    kept = args.sealed.with_name(args.sealed.name + ".receipt.json")
+    write_json(kept, answer)
+    print_json({"receipt": answer["receipt"], "kept_in": str(kept)})
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    kept = read_json(args.receipt)
+    receipt, signature = kept["receipt"], kept["signature"]
+
+    async def check(session: Session) -> dict[str, Any]:
+        node_key = (await session.get("/api/node"))["public_key"]
+        pinned = args.node_key or kept.get("node_key")
+        if pinned and pinned != node_key:
+            raise SystemExit("bidroom: the node's key is not the one that signed your receipt")
+        key = VerifyKey.from_text(pinned or node_key)
+        try:
+            bidding.check_receipt(receipt, signature, key)
+        except InvalidSignature:
+            raise SystemExit("bidroom: the receipt's signature does not verify") from None
+        path = f"/api/tenders/{receipt['tender']}/lots/{receipt['lot']}/sealed-list"
+        try:
+            sealed = await session.get(path)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            return {"signature": "valid", "sealed_list": "not sealed yet (before the deadline)"}
+        bidding.check_inclusion(receipt, sealed["list"], sealed["signature"], key)
+        return {"signature": "valid", "sealed_list": "included", "root": sealed["list"]["root"]}
+
+    print_json(with_session(args, check))
+    return 0
+
+
+def run_withdraw(args: argparse.Namespace) -> int:
+    print_json(with_session(args, lambda s: bidding.withdraw(s, args.tender, args.lot)))
+    return 0
+
+
+def run_sign_in(args: argparse.Namespace) -> int:
+    view = with_session(args, lambda s: bidding.sign_in(s, args.tender))
+    print_json({"tender": args.tender, "phase": view["phase"], "signed_in": view["signed_in"]})
+    return 0
+
+
+def run_decrypt(args: argparse.Namespace) -> int:
+    own = read_encryption_key(args)
+    try:
+        file_key = bidding.unwrap(args.sealed, own)
+    except OSError as exc:
+        raise SystemExit(f"bidroom: can't read {args.sealed}: {exc.strerror}") from None
+    except CryptoError as exc:
+        raise SystemExit(f"bidroom: {args.sealed}: your key does not open it ({exc})") from None
+    print_json(with_session(args, lambda s: bidding.decrypt(s, args.tender, args.lot, file_key)))
+    return 0
+
+
+def run_confirm(args: argparse.Namespace) -> int:
+    view = with_session(args, lambda s: bidding.confirm(s, args.tender))
+    print_json({"tender": args.tender, "responses": view["responses"]})
+    return 0
+
+
+def run_object(args: argparse.Namespace) -> int:
+    view = with_session(args, lambda s: bidding.object_to(s, args.tender, args.text))
+    print_json({"tender": args.tender, "objections": view["objections"]})
+    return 0
+
+
+def run_share(args: argparse.Namespace) -> int:
+    own = read_encryption_key(args)
+    view = with_session(args, lambda s: bidding.submit_share(s, args.tender, own))
+    print_json({"tender": args.tender, "phase": view["phase"], "bids": view["bids"]})
+    return 0
