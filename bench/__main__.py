@@ -1,4 +1,4 @@
-"""`python -m bench [append|verify|fanout ...] [--quick]`: run benchmarks, print figures.
+"""`python -m bench [append|verify|fanout|decrypt|upload ...] [--quick]`: run benchmarks.
 
 Every figure is printed next to a baseline measured in the same run on the same machine, since
 machines here are shared and noisy: compare ratios, not absolute numbers, across runs.
@@ -11,9 +11,15 @@ import platform
 import sys
 import time
 
-from bench import append, fanout, verify
+from bench import append, decrypt, fanout, upload, verify
 
-BENCHMARKS = {"append": append.run, "verify": verify.run, "fanout": fanout.run}
+BENCHMARKS = {
+    "append": append.run,
+    "verify": verify.run,
+    "fanout": fanout.run,
+    "decrypt": decrypt.run,
+    "upload": upload.run,
+}
 
 
 def main(argv: list[str]) -> int:

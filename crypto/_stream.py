@@ -3,7 +3,8 @@ flag, so truncation, reordering and splicing are detected; constant memory for a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, Protocol
+import threading
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -11,13 +12,18 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from crypto.errors import DecryptionError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 TAG_BYTES: Final = 16
 
 
 class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
+
+
+@runtime_checkable
+class ReadableInto(Readable, Protocol):
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
 class Writable(Protocol):
@@ -53,26 +59,72 @@ def decrypt_stream(
 ) -> Iterator[memoryview]:
     """Plaintext chunks of a `length`-byte payload; raises DecryptionError at the first bad chunk.
 
-    Each yielded view is valid until the next one is requested (one buffer is reused).
+    Each yielded view is valid until the next one is requested (its buffer is reused, and goes
+    back to a pool when the stream ends: fresh megabytes for every bid cost page faults).
     """
     step = chunk_size + TAG_BYTES
     count = chunk_count(length, chunk_size)
     aead = AESGCM(key)
-    buffer = bytearray(chunk_size)
-    for index in range(count):
-        last = index == count - 1
-        size = length - index * step if last else step
-        chunk = source.read(size)
-        if len(chunk) != size:
+    incoming, plaintext = _POOL.take(step)
+    readinto = source.readinto if isinstance(source, ReadableInto) else None
+    try:
+        for index in range(count):
+            last = index == count - 1
+            size = length - index * step if last else step
+            chunk = _read_exactly(source, readinto, memoryview(incoming)[:size])
+            view = memoryview(plaintext)[: size - TAG_BYTES]
+            try:
+                aead.decrypt_into(nonce(index, last), chunk, None, view)
+            except InvalidTag:
+                raise DecryptionError(f"Chunk {index} does not authenticate.") from None
+            if last and size == TAG_BYTES and count > 1:
+                raise DecryptionError("The payload ends with an empty chunk.")
+            yield view
+    finally:
+        _POOL.give(step, incoming, plaintext)
+
+
+def _read_exactly(
+    source: Readable, readinto: Callable[[memoryview], int | None] | None, into: memoryview
+) -> memoryview | bytes:
+    """The next `len(into)` bytes of `source`, read into `into` where the source can."""
+    if readinto is None:
+        chunk = source.read(len(into))
+        if len(chunk) != len(into):
             raise DecryptionError("The payload is shorter than its length.")
-        view = memoryview(buffer)[: size - TAG_BYTES]
-        try:
-            aead.decrypt_into(nonce(index, last), chunk, None, view)
-        except InvalidTag:
-            raise DecryptionError(f"Chunk {index} does not authenticate.") from None
-        if last and size == TAG_BYTES and count > 1:
-            raise DecryptionError("The payload ends with an empty chunk.")
-        yield view
+        return chunk
+    got = 0
+    while got < len(into):
+        more = readinto(into[got:])
+        if not more:
+            raise DecryptionError("The payload is shorter than its length.")
+        got += more
+    return into
+
+
+class _BufferPool:
+    """A few chunk-sized buffer pairs kept for reuse across streams and threads."""
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._free: dict[int, list[tuple[bytearray, bytearray]]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> tuple[bytearray, bytearray]:
+        with self._lock:
+            free = self._free.get(size)
+            if free:
+                return free.pop()
+        return bytearray(size), bytearray(size)
+
+    def give(self, size: int, incoming: bytearray, plaintext: bytearray) -> None:
+        with self._lock:
+            free = self._free.setdefault(size, [])
+            if len(free) < self._keep:
+                free.append((incoming, plaintext))
+
+
+_POOL: Final = _BufferPool(keep=8)
 
 
 def chunk_count(length: int, chunk_size: int) -> int:

@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bench import append, fanout, verify
+from bench import append, decrypt, fanout, upload, verify
+from crypto import EncryptionKey
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+KEY = EncryptionKey.generate()
 
 
 @pytest.mark.parametrize("mode", fanout.MODES)
@@ -31,3 +34,23 @@ async def test_append_harness_runs(tmp_path: Path) -> None:
 async def test_verify_harness_runs() -> None:
     report = await asyncio.to_thread(verify.run, True)
     assert "vs raw SHA-256" in report
+
+
+async def test_decrypt_harness_opens_every_bid(tmp_path: Path) -> None:
+    bids = [
+        await asyncio.to_thread(decrypt.seal, tmp_path, f"b{i}", 300_000, KEY) for i in range(3)
+    ]
+    assert await asyncio.to_thread(decrypt.open_all, bids, 2) > 0
+    assert await asyncio.to_thread(decrypt.read_only, bids, 2) > 0
+    key, chunks = await asyncio.to_thread(decrypt.ciphertext, 3 * decrypt.MIB)
+    assert len(chunks) == 3
+    assert await asyncio.to_thread(decrypt.raw_gcm, key, chunks, 2) > 0
+    before, after = await asyncio.to_thread(decrypt.peak_rss_mib, bids[0])
+    assert 0 < before <= after
+
+
+async def test_upload_harness_gets_every_receipt(tmp_path: Path) -> None:
+    ours, paths = await upload.measured(tmp_path, 3, 100_000)
+    assert (len(ours.receipts), len(paths), ours.seconds > 0) == (3, 3, True)
+    bare = await upload.baseline(tmp_path, paths)
+    assert len(bare.receipts) == 3
