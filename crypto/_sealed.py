@@ -191,7 +191,11 @@ def _parse_header(raw: bytes, mac: bytes) -> SealedBidHeader:
         raise SealedBidFormatError("The header is not valid JSON.") from None
     if not isinstance(document, dict) or document.keys() != _MEMBERS:
         raise SealedBidFormatError("The header does not have the members of format v1.")
-    if canonical_json(document) != raw:
+    try:
+        canonical = canonical_json(document)
+    except CryptoError:  # valid JSON that has no canonical form (lone surrogates, deep nesting)
+        raise SealedBidFormatError("The header is not canonical JSON.") from None
+    if canonical != raw:
         raise SealedBidFormatError("The header is not canonical JSON.")
     if document["v"] != 1 or document["content"] != CONTENT:
         raise SealedBidFormatError("The header is of an unknown version or content type.")

@@ -44,14 +44,27 @@ def encrypt_stream(key: bytes, source: Readable, chunk_size: int) -> Iterator[by
     """Ciphertext chunks of everything `source` yields, read `chunk_size` bytes at a time."""
     aead = AESGCM(key)
     index = 0
-    current = source.read(chunk_size)
+    current = _read_up_to(source, chunk_size)
     while True:
-        following = source.read(chunk_size) if current else b""
+        following = _read_up_to(source, chunk_size) if current else b""
         last = not following
         yield aead.encrypt(nonce(index, last), current, None)
         if last:
             return
         index, current = index + 1, following
+
+
+def _read_up_to(source: Readable, size: int) -> bytes:
+    """`size` bytes, or fewer only at the end: pipes and sockets may return short reads."""
+    data = source.read(size)
+    if len(data) in (0, size):
+        return data
+    parts = [data]
+    got = len(data)
+    while got < size and (more := source.read(size - got)):
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
 
 
 def decrypt_stream(

@@ -30,6 +30,17 @@ class EncryptionPublicKey:
             raise KeyFormatError(f"An X25519 public key is {X25519_BYTES} bytes.")
         return cls(X25519PublicKey.from_public_bytes(raw))
 
+    def check_usable(self) -> None:
+        """Raise KeyFormatError for a low-order point: nothing sealed to it would be secret.
+
+        Keys that are kept and sealed to later (enrolment, the opening key) are checked once
+        when they are accepted.
+        """
+        try:
+            _PROBE.exchange(self._key)
+        except ValueError:
+            raise KeyFormatError("This X25519 key is a low-order point; make a new key.") from None
+
     @classmethod
     def from_text(cls, text: str) -> EncryptionPublicKey:
         if not text.startswith(TEXT_PREFIX):
@@ -109,3 +120,6 @@ class EncryptionKey:
 
     def __repr__(self) -> str:
         return f"EncryptionKey(<redacted>, public={self.public_key.to_text()!r})"
+
+
+_PROBE: Final = X25519PrivateKey.generate()  # exchanges with a low-order point fail

@@ -20,6 +20,7 @@ from crypto import (
     b64url_decode,
     b64url_encode,
     canonical_json,
+    digest,
     merkle_root,
     open_box,
     read_header,
@@ -45,6 +46,7 @@ UPLOAD_PIECE: Final = 8 * 1024 * 1024
 RECEIPT_LABEL: Final = "receipt"
 SEALED_LIST_LABEL: Final = "sealed-list"
 SHARE_INFO: Final = "bidroom opening-key-share v1"
+RECORD_LABEL: Final = "opening-record"
 
 
 def archive_directory(directory: Path, out: Path) -> None:
@@ -157,18 +159,29 @@ async def decrypt(session: Session, tender: str, lot: str, file_key: bytes) -> d
     return await session.post(path, {"file_key": b64url_encode(file_key)})
 
 
+async def read_record(session: Session, tender: str) -> tuple[dict[str, Any], str]:
+    """The opening record as read out, and its hash recomputed here (never taken on trust)."""
+    view = await session.get(f"/api/tenders/{tender}/opening")
+    record = view.get("record")
+    if not isinstance(record, dict):
+        raise ClientError("The opening record has not been read out yet.")
+    record_hash = digest(RECORD_LABEL, canonical_json(record)).hex()
+    if record_hash != view.get("record_hash"):
+        raise ClientError("The node's record hash does not match the record it shows.")
+    return record, record_hash
+
+
 async def confirm(session: Session, tender: str) -> dict[str, Any]:
     """Confirm the opening record with this participant's signature over its hash."""
-    view = await session.get(f"/api/tenders/{tender}/opening")
-    document = confirmation_document(tender, str(view["record_hash"]))
-    signature = session.sign(CONFIRMATION_LABEL, document)
+    _, record_hash = await read_record(session, tender)
+    signature = session.sign(CONFIRMATION_LABEL, confirmation_document(tender, record_hash))
     return await session.post(f"/api/tenders/{tender}/opening/confirm", {"signature": signature})
 
 
 async def object_to(session: Session, tender: str, text: str) -> dict[str, Any]:
     """Object to the opening record, in writing, signed."""
-    view = await session.get(f"/api/tenders/{tender}/opening")
-    document = objection_document(tender, str(view["record_hash"]), text)
+    _, record_hash = await read_record(session, tender)
+    document = objection_document(tender, record_hash, text)
     signature = session.sign(OBJECTION_LABEL, document)
     body = {"text": text, "signature": signature}
     return await session.post(f"/api/tenders/{tender}/opening/objections", body)

@@ -112,6 +112,9 @@ class Session:
                 await _document(response)
             return await response.read()
 
+    async def delete(self, path: str) -> dict[str, Any]:
+        return await self._call("DELETE", path, None, token=await self.token())
+
     async def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         return await self._call("POST", path, body or {}, token=await self.token())
 

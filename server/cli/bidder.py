@@ -203,15 +203,34 @@ def run_decrypt(args: argparse.Namespace) -> int:
 
 
 def run_confirm(args: argparse.Namespace) -> int:
-    view = with_session(args, lambda s: bidding.confirm(s, args.tender))
+    async def confirm(session: Session) -> dict[str, Any]:
+        await _show_record(session, args.tender)
+        return await bidding.confirm(session, args.tender)
+
+    view = with_session(args, confirm)
     print_json({"tender": args.tender, "responses": view["responses"]})
     return 0
 
 
 def run_object(args: argparse.Namespace) -> int:
-    view = with_session(args, lambda s: bidding.object_to(s, args.tender, args.text))
+    async def object_to(session: Session) -> dict[str, Any]:
+        await _show_record(session, args.tender)
+        return await bidding.object_to(session, args.tender, args.text)
+
+    view = with_session(args, object_to)
     print_json({"tender": args.tender, "objections": view["objections"]})
     return 0
+
+
+async def _show_record(session: Session, tender: str) -> None:
+    """Print the record being signed (to stderr), its hash checked on this machine."""
+    record, record_hash = await bidding.read_record(session, tender)
+    print(f"开标记录 opening record of {tender} (hash {record_hash}):", file=sys.stderr)
+    for lot in record["lots"]:
+        print(f"  {lot['lot']} {lot['name']}", file=sys.stderr)
+        for bid in lot["bids"]:
+            detail = (bid.get("sheet") or {}).get("price") or bid.get("reason", "")
+            print(f"    {bid['name']}: {bid['status']} {detail}", file=sys.stderr)
 
 
 def run_share(args: argparse.Namespace) -> int:

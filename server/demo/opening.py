@@ -65,7 +65,7 @@ class Opening:
         box = self.demo.watch("supervisor", supervisor, box_stream(self.tender))
         await bidder_view.wait_for("tender.bidding_opened")
         await self.submit_bids(box)
-        await self.refusals(watch_all)
+        await self.refusals(box)
         self.say(
             "Bidder A loses its connection; its feed reconnects and resumes by sequence number"
         )
@@ -144,8 +144,8 @@ class Opening:
             f"sha256 {receipt['sha256'][:12]}…, node signature verified"
         )
 
-    async def refusals(self, watch_all: Watcher) -> None:
-        self.say("Bad input is refused, saying why, and put on record")
+    async def refusals(self, box: Watcher) -> None:
+        self.say("Bad input is refused, saying why, and put on record (a bidder's in the box)")
         bidder = self.people["bidder-3"].session
         data = b"PK\x03\x04 an unencrypted zip"
         path = f"/api/tenders/{self.tender}/lots/L1/uploads"
@@ -153,7 +153,7 @@ class Opening:
         await bidder.put_bytes(f"/api/uploads/{upload['upload']}?offset=0", data)
         await self.expect_refusal(bidder, f"/api/uploads/{upload['upload']}/complete", {})
         await self.expect_refusal(bidder, f"/api/tenders/{self.tender}/cancel", {"reason": "x"})
-        await watch_all.wait_for("access.denied")
+        await box.wait_for("access.denied")
         await self.expect_refusal(self.host, f"/api/tenders/{self.tender}/opening/start", {})
 
     async def expect_refusal(self, session: Session, path: str, body: dict[str, Any]) -> None:

@@ -10,10 +10,10 @@ signed list of each lot and the sign-ins so far (server/service/tenders.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from server.domain.bids import BidSubmitted, BidWithdrawn, Receipt
-from server.domain.errors import DeadlinePassed, DuplicateBid, NoBid
+from server.domain.errors import DeadlinePassed, DuplicateBid, NoBid, TooManyRevisions
 from server.domain.events import OVERSIGHT, DomainEvent, Marker
 from server.domain.opening_events import SignedIn
 from server.protocol import box_tender
@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from server.domain.tender import Tender
+
+# Every revision is a stored file until the next one replaces it: bound how often that happens.
+MAX_RECEIPTS_PER_LOT: Final = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,11 @@ class BidBox:
         current = self.current.get((receipt.lot, receipt.bidder))
         if current is not None and current.sha256 == receipt.sha256:
             raise DuplicateBid("This sealed file is already your current bid for the lot.")
+        given = sum(1 for r in self.history if (r.lot, r.bidder) == (receipt.lot, receipt.bidder))
+        if given >= MAX_RECEIPTS_PER_LOT:
+            raise TooManyRevisions(
+                f"A bid for a lot can be submitted or revised {MAX_RECEIPTS_PER_LOT} times at most."
+            )
         return [BidSubmitted(receipt, signature)]
 
     def next_receipt(self, bidder: str) -> int:

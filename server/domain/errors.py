@@ -47,6 +47,14 @@ class InvalidTransition(DomainError):
     """The lifecycle table has no edge from the current state to the requested one."""
 
 
+class DecryptionRunning(InvalidTransition):
+    """The same bid is being decrypted by another request right now."""
+
+
+class UploadBusy(InvalidTransition):
+    """Another request is writing or completing this upload, or it stands elsewhere."""
+
+
 class RuleViolation(DomainError):
     """A business rule refuses the command."""
 
@@ -177,6 +185,10 @@ class UploadIncomplete(RuleViolation):
 
 class ChecksumMismatch(RuleViolation):
     """The bytes that arrived are not the file the bidder announced."""
+
+
+class TooManyRevisions(RuleViolation):
+    """A bidder may revise a lot's bid only so many times before the deadline."""
 
 
 class TooManyUploads(RuleViolation):

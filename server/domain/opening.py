@@ -124,9 +124,14 @@ class Opening:
         return found
 
     def decryptable(
-        self, now: datetime, lot: str, bidder: str, *, by_custodians: bool = False
-    ) -> OpeningBid:
-        """The bid, if it may be decrypted now; otherwise the refusal naming the rule."""
+        self, now: datetime, lot: str, bidder: str, *, by_custodians: bool = False,
+        asked_at: datetime | None = None,
+    ) -> OpeningBid:  # fmt: skip
+        """The bid, if it may be decrypted now; otherwise the refusal naming the rule.
+
+        A bidder's key counts as sent in time if it arrived (`asked_at`) within the window:
+        the window's end and pauses wait for the decryptions in flight (service/inflight.py).
+        """
         if self.phase is None:
             raise OpeningNotReady("The opening has not started.")
         found = self.bid(lot, bidder)
@@ -140,15 +145,18 @@ class Opening:
             raise NotSignedIn(f"{bidder} has not signed in for the opening.")
         if self.phase is Phase.PAUSED:
             raise OpeningNotReady("Decryption is paused; wait for the host to resume it.")
-        if self.phase is not Phase.DECRYPTING or (self.ends_at is not None and now >= self.ends_at):
+        sent = asked_at or now
+        if self.phase is not Phase.DECRYPTING or (
+            self.ends_at is not None and sent >= self.ends_at
+        ):
             raise DecryptionWindowClosed("The decryption window is closed.")
         return found
 
     def opened(
         self, now: datetime, spec: TenderSpec, tender: str, lot: str, bidder: str,
-        by: str, sheet: dict[str, Any], sealed_key: str,
+        by: str, sheet: dict[str, Any], sealed_key: str, asked_at: datetime | None = None,
     ) -> list[DomainEvent]:  # fmt: skip
-        self.decryptable(now, lot, bidder, by_custodians=by == "custodians")
+        self.decryptable(now, lot, bidder, by_custodians=by == "custodians", asked_at=asked_at)
         problem = sheet_problem(sheet, spec, tender, lot, bidder)
         if problem is not None:
             return [
@@ -157,16 +165,17 @@ class Opening:
         return [BidOpened(lot, bidder, by, now), SheetExtracted(lot, bidder, sheet, sealed_key)]
 
     def broken(
-        self, now: datetime, lot: str, bidder: str, by: str, reason: str
-    ) -> list[DomainEvent]:
+        self, now: datetime, lot: str, bidder: str, by: str, reason: str,
+        asked_at: datetime | None = None,
+    ) -> list[DomainEvent]:  # fmt: skip
         """The key opened the bid but its content is broken: the bidder's fault (E-Measures 31)."""
-        self.decryptable(now, lot, bidder, by_custodians=by == "custodians")
+        self.decryptable(now, lot, bidder, by_custodians=by == "custodians", asked_at=asked_at)
         return [BidFailed(lot, bidder, "bidder", reason, now)]
 
     def attempt_failed(
-        self, now: datetime, lot: str, bidder: str, reason: str
+        self, now: datetime, lot: str, bidder: str, reason: str, asked_at: datetime | None = None
     ) -> list[DomainEvent]:
-        found = self.decryptable(now, lot, bidder)
+        found = self.decryptable(now, lot, bidder, asked_at=asked_at)
         events: list[DomainEvent] = [AttemptFailed(lot, bidder, found.attempts + 1, reason)]
         if found.attempts + 1 >= MAX_ATTEMPTS:
             why = f"The bid could not be decrypted in {MAX_ATTEMPTS} attempts: {reason}"
@@ -174,9 +183,11 @@ class Opening:
         return events
 
     def platform_failed(
-        self, now: datetime, lot: str, bidder: str, reason: str
-    ) -> list[DomainEvent]:
-        self.bid(lot, bidder)
+        self, now: datetime, lot: str, bidder: str, by: str, reason: str,
+        asked_at: datetime | None = None,
+    ) -> list[DomainEvent]:  # fmt: skip
+        """The node could not read the bid: anyone's fault but the bidder's (withdrawn)."""
+        self.decryptable(now, lot, bidder, by_custodians=by == "custodians", asked_at=asked_at)
         return [BidFailed(lot, bidder, "platform", reason, now)]
 
     def pause(self, now: datetime, reason: str) -> list[DomainEvent]:
@@ -228,6 +239,8 @@ class Opening:
             )
         if index in self.shares:
             raise AlreadyResponded(f"Share {index} was already submitted.")
+        if self.quorum:
+            raise AlreadyResponded("Enough shares are in: the custodians' part is done.")
         return [ShareSubmitted(custodian, index, now)]
 
     @property

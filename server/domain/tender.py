@@ -254,7 +254,9 @@ class Tender:
             raise DeadlineNotReached(f"Bidding closes at {format_time(spec.deadline)}.")
         if sorted(item.lot for item, _ in sealed) != sorted(lot.id for lot in spec.lots):
             raise InvalidTransition("Every lot is sealed at the deadline, each once.")
-        carried = [SignedIn(bidder, at) for bidder, at in sorted(signed_in.items())]
+        # Only bidders in the lists: a sign-in of a bidder who withdrew would say it had bid.
+        listed = {receipt.bidder for item, _ in sealed for receipt in item.receipts}
+        carried = [SignedIn(b, at) for b, at in sorted(signed_in.items()) if b in listed]
         lots = [LotSealed(item, signature) for item, signature in sealed]
         return [BiddingClosed(now), *carried, *lots]
 

@@ -1,8 +1,15 @@
-"""Opening a stored sealed bid: decrypt as a stream, read the sheet, say who is at fault."""
+"""Opening a stored sealed bid: decrypt as a stream, read the sheet, say who is at fault.
+
+`Decryptions` runs them: on a pool of its own (one thread per core: AES-GCM releases the GIL),
+one at a time per bid, counted per tender so that ending or pausing the window waits for them.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -15,6 +22,8 @@ from crypto import (
     read_header,
     unwrap_file_key,
 )
+from server.domain.errors import DecryptionRunning, OpeningNotReady
+from server.service.inflight import InFlight
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -22,6 +31,7 @@ if TYPE_CHECKING:
     from crypto import EncryptionKey, SealedBidHeader
 
 READ_BLOCK: Final = 1024 * 1024
+LANES: Final = os.cpu_count() or 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +65,10 @@ def open_bid_file(
             try:
                 check_file_key(header, key)
             except DecryptionError:
-                # A wrong key, unless the node's copy changed under it (then no key would do).
-                changed = _broken(path, sha256, "")
-                return changed if changed.fault == "platform" else _WRONG_KEY
+                # A wrong key, unless the node's copy changed under it (then no key would do);
+                # an opening stanza that unwraps a key that does not open the bid is broken.
+                changed = _broken(path, sha256, "its opening-key stanza does not open it")
+                return changed if changed.fault == "platform" or file_key is None else _WRONG_KEY
             reader = SheetReader()
             for chunk in open_payload(header, handle, key, path.stat().st_size - header.size):
                 reader.feed(chunk)
@@ -92,3 +103,32 @@ def _unwrap(header: SealedBidHeader, opening_key: EncryptionKey | None) -> bytes
         return unwrap_file_key(header, opening_key, "opening")
     except DecryptionError:
         return None
+
+
+class Decryptions:
+    def __init__(self, lanes: int = LANES) -> None:
+        self._pool = ThreadPoolExecutor(lanes, thread_name_prefix="decrypt")
+        self._bids: set[tuple[str, str, str]] = set()
+        self.in_flight = InFlight(
+            lambda: OpeningNotReady("Decryption is pausing or closing; wait for it to resume.")
+        )
+
+    async def run(
+        self, tender: str, lot: str, bidder: str, path: Path, sha256: str,
+        file_key: bytes | None, opening_key: EncryptionKey | None,
+    ) -> Opened | Unopened:  # fmt: skip
+        """Open one stored bid; a second request for the same bid meanwhile is refused."""
+        bid = (tender, lot, bidder)
+        if bid in self._bids:
+            raise DecryptionRunning(f"The bid of {bidder} in lot {lot} is being decrypted now.")
+        with self.in_flight.running(tender):
+            self._bids.add(bid)
+            try:
+                return await asyncio.get_running_loop().run_in_executor(
+                    self._pool, open_bid_file, path, sha256, file_key, opening_key
+                )
+            finally:
+                self._bids.discard(bid)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -10,12 +10,12 @@ from server.domain.access import Action, Actor, authorize
 from server.domain.errors import AccessDenied, DomainError, OutOfScope
 from server.domain.events import AccessRefused, AccessThrottled, CommandRejected, DomainEvent
 from server.errors import TooManyRequests
-from server.protocol import SYSTEM_STREAM
+from server.protocol import SYSTEM_STREAM, box_tender
 from server.protocol.fields import InvalidFields
 from server.service.ledger import Ledger, Origin
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
     from datetime import datetime
 
     from server.clock import Clock
@@ -38,6 +38,9 @@ class Gate:
         self._clock = clock
         self._limit = limit
         self._recent: dict[str, deque[datetime]] = {}
+        # Where a refusal of `actor` about `stream` is recorded; the node routes a bidder's
+        # refusals before the deadline to the bid box (a gap in the tender would show it).
+        self.route: Callable[[Actor, str], Awaitable[str]] = _same_stream
 
     async def check(self, actor: Actor, action: Action, tender_id: str | None = None) -> None:
         """Raise AccessDenied/OutOfScope (after recording the refusal) unless allowed."""
@@ -65,6 +68,8 @@ class Gate:
 
     async def record(self, actor: Actor, stream: str | None, event: DomainEvent) -> None:
         """Append a refusal to the stream concerned, or to the system log if there is none."""
+        if stream is not None:
+            stream = await self.route(actor, stream)
         target = stream if stream is not None and await self._exists(stream) else SYSTEM_STREAM
         if self._over_limit(actor):
             recent = self._recent[actor.id]
@@ -85,4 +90,11 @@ class Gate:
         return len(recent) > self._limit
 
     async def _exists(self, stream: str) -> bool:
-        return stream == SYSTEM_STREAM or (await self._ledger.head(stream)).seq > 0
+        if stream == SYSTEM_STREAM:
+            return True
+        tender = box_tender(stream)  # a bid box exists with its tender, even before any bid
+        return (await self._ledger.head(tender or stream)).seq > 0
+
+
+async def _same_stream(actor: Actor, stream: str) -> str:
+    return stream

@@ -10,7 +10,7 @@ from crypto import SigningKey
 from server.domain.access import Actor, Role
 from server.domain.bidbox import BidBox
 from server.domain.participants import Registry
-from server.domain.tender import Tender
+from server.domain.tender import Due, Tender
 from server.protocol import SYSTEM_STREAM, box_tender
 from server.service.auth import Authenticator
 from server.service.bids import Bids
@@ -21,6 +21,7 @@ from server.service.opening import OpeningService
 from server.service.participants import Participants
 from server.service.scheduler import Scheduler
 from server.service.tenders import Tenders
+from server.service.uploads import Uploads
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -80,11 +81,19 @@ class Node:
             self.ledger, self.gate, store, clock, self.origin, self.keys, self.participants
         )
         self.files = BidFiles(settings.data_dir)
-        self.bids = Bids(self.ledger, self.gate, self.tenders, clock, self.keys, self.files)
+        self.uploads = Uploads(self.gate, self.tenders, clock, self.files)
+        self.bids = Bids(
+            self.ledger, self.gate, self.tenders, clock, self.keys, self.files, self.uploads
+        )
         self.opening = OpeningService(
             self.ledger, self.gate, self.tenders, self.participants, clock, self.keys,
             self.files, self.origin,
         )  # fmt: skip
+        self.gate.route = self.tenders.refusal_stream
+        self.tenders.quiet_before = {
+            Due.CLOSE_BIDDING: self.bids.completions,
+            Due.CLOSE_DECRYPTION: self.opening.decryptions.in_flight,
+        }
         self.scheduler = Scheduler(self.tenders, clock)
         self._scheduler_task: asyncio.Task[None] | None = None
         store.add_listener(bus.publish)
@@ -109,6 +118,7 @@ class Node:
                 pass
             except Exception:
                 logger.exception("The scheduler had failed")  # closing goes on regardless
+        self.opening.shutdown()
         try:
             await self.bus.close()
         finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from crypto import (
@@ -40,7 +39,7 @@ from server.protocol import (
 )
 from server.protocol.times import format_time
 from server.service import opening_bodies as bodies
-from server.service.decrypt import Opened, Unopened, open_bid_file
+from server.service.decrypt import Decryptions, Opened, Unopened
 from server.service.keys import share_commitment
 from server.service.ledger import Origin
 
@@ -65,7 +64,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RECORD_LABEL: Final = "opening-record"
-DECRYPT_LANES: Final = os.cpu_count() or 2
 T = TypeVar("T")
 
 
@@ -91,6 +89,11 @@ class OpeningService:
         self._node = node
         # Custodians' shares, in memory only, until a quorum opens what remains.
         self._shares: dict[str, dict[int, bytes]] = {}
+        self.decryptions = Decryptions()
+
+    def shutdown(self) -> None:
+        """Stop the decryption threads (the node is closing)."""
+        self.decryptions.close()
 
     async def _run(
         self, actor: Actor, action: Action, tender_id: str,
@@ -144,18 +147,23 @@ class OpeningService:
         self, actor: Actor, tender_id: str, lot: str, document: object
     ) -> dict[str, Any]:
         """Open the bidder's bid with the file key it unwrapped on its own machine."""
-        action = Action.DECRYPT_BID
+        action, asked_at = Action.DECRYPT_BID, self._clock.now()
         await self._gate.check(actor, action, tender_id)
         tender = await self._tenders.visible(actor, tender_id)
         file_key = await self._parse(actor, tender_id, action, lambda: bodies.file_key(document))
         try:
-            tender.session().decryptable(self._clock.now(), lot, actor.id)
+            tender.session().decryptable(asked_at, lot, actor.id)
+            path, sha256 = self._stored(tender, lot, actor.id)
+            outcome = await self.decryptions.run(
+                tender_id, lot, actor.id, path, sha256, file_key, None
+            )
         except DomainError as exc:
             await self._gate.reject(actor, tender_id, action.value, exc)
             raise
-        path, sha256 = self._stored(tender, lot, actor.id)
-        outcome = await asyncio.to_thread(open_bid_file, path, sha256, file_key, None)
-        await self._settle(actor, action, tender_id, lot, actor.id, sha256, outcome, by="bidder")
+        await self._settle(
+            actor, action, tender_id, lot, actor.id, sha256, outcome, by="bidder",
+            asked_at=asked_at,
+        )  # fmt: skip
         status = await self.bid_status(tender_id, lot, actor.id)
         if isinstance(outcome, Unopened) and outcome.fault == "key":
             left = MAX_ATTEMPTS - int(status["attempts"])
@@ -173,7 +181,7 @@ class OpeningService:
 
     async def _settle(
         self, actor: Actor | None, action: Action, tender_id: str, lot: str, bidder: str,
-        sha256: str, outcome: Opened | Unopened, *, by: str,
+        sha256: str, outcome: Opened | Unopened, *, by: str, asked_at: datetime | None = None,
     ) -> None:  # fmt: skip
         """Record what decrypting gave: opened, a failed attempt, or a failed bid."""
         if isinstance(outcome, Opened):
@@ -183,7 +191,9 @@ class OpeningService:
 
             def decide(t: Tender, now: datetime) -> list[DomainEvent]:
                 session, spec = t.session(), _spec(t)
-                return session.opened(now, spec, tender_id, lot, bidder, by, sheet, sealed_key)
+                return session.opened(
+                    now, spec, tender_id, lot, bidder, by, sheet, sealed_key, asked_at
+                )
 
         else:
             reason = outcome.reason
@@ -191,10 +201,10 @@ class OpeningService:
             def decide(t: Tender, now: datetime) -> list[DomainEvent]:
                 session = t.session()
                 if outcome.fault == "key":
-                    return session.attempt_failed(now, lot, bidder, reason)
+                    return session.attempt_failed(now, lot, bidder, reason, asked_at)
                 if outcome.fault == "platform":
-                    return session.platform_failed(now, lot, bidder, reason)
-                return session.broken(now, lot, bidder, by, reason)
+                    return session.platform_failed(now, lot, bidder, by, reason, asked_at)
+                return session.broken(now, lot, bidder, by, reason, asked_at)
 
         await self._decide(actor, action, tender_id, decide)
 
@@ -252,7 +262,8 @@ class OpeningService:
         reason = await self._parse(
             actor, tender_id, action, lambda: bodies.text(document, "reason")
         )
-        await self._run(actor, action, tender_id, lambda t, now: t.session().pause(now, reason))
+        async with self.decryptions.in_flight.quiet(tender_id):  # keys already sent count
+            await self._run(actor, action, tender_id, lambda t, now: t.session().pause(now, reason))
         self._tenders.on_schedule_change()
 
     async def resume(self, actor: Actor, tender_id: str) -> None:
@@ -265,6 +276,7 @@ class OpeningService:
         action = Action.PUBLISH_RECORD
         await self._gate.check(actor, action, tender_id)
         tender = await self._tenders.visible(actor, tender_id)
+        await self._tenders.settle_due(tender_id)  # a window that has ended is closed first
         names = await self._names(tender)
 
         def decide(t: Tender, now: datetime) -> list[DomainEvent]:
@@ -273,7 +285,8 @@ class OpeningService:
             record_hash = digest(RECORD_LABEL, canonical_json(record)).hex()
             return session.publish(now, _spec(t), record, record_hash)
 
-        await self._decide(actor, action, tender_id, decide)
+        async with self.decryptions.in_flight.quiet(tender_id):
+            await self._decide(actor, action, tender_id, decide)
         return await self.view(actor, tender_id)
 
     async def answer(self, actor: Actor, tender_id: str, objection: str, document: object) -> None:
@@ -311,8 +324,7 @@ class OpeningService:
             error: DomainError = NotACustodian("That is not a share this custodian holds here.")
             await self._gate.reject(actor, tender_id, action.value, error)
             raise error
-        held = self._shares.setdefault(tender_id, {})
-        if index in held:
+        if index in self._shares.get(tender_id, {}):
             error = AlreadyResponded(f"Share {index} is already in.")
             await self._gate.reject(actor, tender_id, action.value, error)
             raise error
@@ -323,8 +335,10 @@ class OpeningService:
             return [] if index in session.shares else session.share(now, _spec(t), actor.id, index)
 
         await self._decide(actor, action, tender_id, decide)
+        held = self._shares.setdefault(tender_id, {})
         held[index] = value
-        if len(held) >= key.threshold:
+        # Only the request that completes the quorum opens the bids (and drops the shares).
+        if len(held) >= key.threshold and self._shares.pop(tender_id) is held:
             await self._open_with_custodians(tender_id, held, key.public_key)
         return await self.view(actor, tender_id)
 
@@ -333,26 +347,32 @@ class OpeningService:
     ) -> None:
         """Rebuild the opening key in memory, open every pending bid with it, forget it."""
         secret = combine_shares([Share(index, value) for index, value in held.items()])
+        held.clear()
         opening_key = EncryptionKey.from_bytes(secret)
-        self._shares.pop(tender_id, None)
         if opening_key.public_key.to_text() != public:  # pragma: no cover - commitments checked
             logger.error("The shares of tender %s do not rebuild its opening key", tender_id)
             return
         tender = cast("Tender", await self._ledger.load(tender_id))
         pending = [b for b in tender.opening.bids.values() if b.state is BidState.PENDING]
-        # Bids open in parallel, a few at a time (AES-GCM releases the GIL: every core works).
-        lanes = asyncio.Semaphore(DECRYPT_LANES)
 
         async def open_one(bid: OpeningBid) -> None:
+            # Each bid on its own: one that can't be settled does not stop the others.
             path, sha256 = self._stored(tender, bid.lot, bid.bidder)
-            async with lanes:
-                outcome = await asyncio.to_thread(open_bid_file, path, sha256, None, opening_key)
-            await self._settle(
-                None, Action.SUBMIT_SHARE, tender_id, bid.lot, bid.bidder, sha256, outcome,
-                by="custodians",
-            )  # fmt: skip
+            try:
+                outcome = await self.decryptions.run(
+                    tender_id, bid.lot, bid.bidder, path, sha256, None, opening_key
+                )
+                await self._settle(
+                    None, Action.SUBMIT_SHARE, tender_id, bid.lot, bid.bidder, sha256, outcome,
+                    by="custodians",
+                )  # fmt: skip
+            except DomainError as exc:
+                logger.warning(
+                    "Custodians' opening of a bid in lot %s of %s was refused: %s",
+                    bid.lot, tender_id, exc.rule,
+                )  # fmt: skip
 
-        await asyncio.gather(*(open_one(bid) for bid in pending))
+        await asyncio.gather(*(open_one(bid) for bid in pending))  # the pool bounds the threads
 
     # Views.
 

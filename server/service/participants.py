@@ -86,7 +86,9 @@ def _enrolment(document: object) -> Enrolment:
     encryption_key = enrolment.encryption_key
     if encryption_key is not None:
         try:
-            encryption_key = EncryptionPublicKey.from_text(encryption_key).to_text()
+            parsed = EncryptionPublicKey.from_text(encryption_key)
+            parsed.check_usable()
+            encryption_key = parsed.to_text()
         except KeyFormatError as exc:
             problems.append(Problem("encryption_key", str(exc)))
     if problems:

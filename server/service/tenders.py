@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from crypto import canonical_json, merkle_root
+from crypto import CryptoError, canonical_json, merkle_root
 from server.domain.access import Action, Actor, Role
 from server.domain.bids import SealedList
 from server.domain.errors import DomainError, NotACustodian
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from server.clock import Clock
     from server.domain.bidbox import BidBox
     from server.service.gate import Gate
+    from server.service.inflight import InFlight
     from server.service.participants import Participants
     from server.storage.base import EventStore
 
@@ -56,6 +57,8 @@ class Tenders:
         self._clock = clock
         self._node = node
         self.on_schedule_change: Callable[[], None] = lambda: None
+        # The work each scheduled step waits for first (submissions, decryptions in flight).
+        self.quiet_before: dict[Due, InFlight] = {}
 
     async def load_all(self, *, settled: bool = False) -> list[Tender]:
         """Load every tender, so that the schedule covers them after a restart."""
@@ -108,16 +111,19 @@ class Tenders:
                 await self._gate.reject(actor, tender_id, action.value, error)
                 raise error
             custodians.append(found)
-        key, shares = issue_opening_key(tender_id, spec.opening.threshold, custodians)
+        try:
+            key, shares = issue_opening_key(tender_id, spec.opening.threshold, custodians)
+        except CryptoError:  # a custodian key enrolled before keys were checked
+            error = NotACustodian("A custodian's encryption key is unusable; enrol a new one.")
+            await self._gate.reject(actor, tender_id, action.value, error)
+            raise error from None
         return await self._decide(
             actor, action, tender_id, lambda t, now: t.publish(now, key, shares)
         )
 
     async def start_opening(self, actor: Actor, tender_id: str) -> Tender:
         await self._gate.check(actor, Action.START_OPENING, tender_id)
-        await self._run_due(
-            tender_id, self._clock.now()
-        )  # seal the lots first if the time has come
+        await self.settle_due(tender_id)  # seal the lots first if the time has come
         return await self._command(actor, Action.START_OPENING, tender_id, Tender.start_opening)
 
     async def cancel(self, actor: Actor, tender_id: str, document: object) -> Tender:
@@ -152,6 +158,10 @@ class Tenders:
         self.on_schedule_change()
         return await self._tender(tender_id)
 
+    async def settle_due(self, tender_id: str) -> int:
+        """Record what is due on one tender now (before a command that depends on it)."""
+        return await self._run_due(tender_id, self._clock.now())
+
     async def run_due(self, now: datetime) -> int:
         """Record what the schedule makes happen by `now`; returns the number of events."""
         count = 0
@@ -164,8 +174,15 @@ class Tenders:
         tender = await self._ledger.load(stream)  # cached; reloaded if it was dropped
         if not isinstance(tender, Tender) or (due := tender.due(now)) is None:
             return 0
+        waits_for = self.quiet_before.get(due)
+        if waits_for is None:
+            return await self._record_due(stream, due, now)
+        async with waits_for.quiet(stream):  # what arrived in time is not thrown away
+            return await self._record_due(stream, due, now)
+
+    async def _record_due(self, stream: str, step: Due, now: datetime) -> int:
         box: BidBox | None = None
-        if due is Due.CLOSE_BIDDING:
+        if step is Due.CLOSE_BIDDING:
             # Seal the box first: from then on no bid gets in, so the lists below are final.
             box_id = box_stream(stream)
             await self._ledger.execute(box_id, self._node, lambda b: cast("BidBox", b).seal(now))
@@ -235,6 +252,15 @@ class Tenders:
             next_after_seq=records[-1].seq if records else after_seq,
             more=len(records) == limit,
         )
+
+    async def refusal_stream(self, actor: Actor, stream: str) -> str:
+        """Where to record a refusal: a bidder's, before the deadline, goes to the bid box."""
+        if actor.role is not Role.BIDDER or not is_tender_stream(stream):
+            return stream
+        tender = await self._ledger.load(stream)
+        if isinstance(tender, Tender) and tender.state is not None and not tender.bids_closed:
+            return box_stream(stream)
+        return stream
 
     async def authorize_read(self, actor: Actor, stream: str) -> None:
         if stream == SYSTEM_STREAM:

@@ -62,13 +62,19 @@ class BidFiles:
             return []
         found = []
         for meta in self._uploads.glob("*.json"):
-            session = UploadSession(**json.loads(meta.read_bytes()))
+            try:
+                session = UploadSession(**json.loads(meta.read_bytes()))
+            except FileNotFoundError:
+                continue  # finished meanwhile
             if session.bidder == bidder:
                 found.append(session)
         return found
 
     def received(self, upload_id: str) -> int:
-        return self._part(upload_id).stat().st_size
+        try:
+            return self._part(upload_id).stat().st_size
+        except FileNotFoundError:
+            raise NotFound("There is no such upload (finished or discarded).") from None
 
     def open_append(self, upload_id: str, offset: int) -> BinaryIO:
         """The upload's file, open for appending at `offset`, which must be where it stands."""
@@ -95,9 +101,10 @@ class BidFiles:
         part, target = self._part(upload_id), self.path(sha256)
         with part.open("rb") as handle:
             os.fsync(handle.fileno())
+        # The session goes first: from then on the upload is finished, never half-there.
+        self._meta(upload_id).unlink(missing_ok=True)
         os.replace(part, target)
         _fsync_directory(self._bids)
-        self._meta(upload_id).unlink(missing_ok=True)
         return target
 
     def discard(self, upload_id: str) -> None:

@@ -53,14 +53,14 @@ def _upload_json(session: UploadSession, received: int) -> dict[str, Any]:
 @authenticated
 async def start_upload(request: web.Request, actor: Actor) -> web.Response:
     body = await read_body(request)
-    bids = _node(request).bids
-    session = await bids.start_upload(actor, _tender_id(request), _lot(request), body)
+    uploads = _node(request).uploads
+    session = await uploads.start(actor, _tender_id(request), _lot(request), body)
     return respond(_upload_json(session, 0), status=201)
 
 
 @authenticated
 async def upload_status(request: web.Request, actor: Actor) -> web.Response:
-    session, received = await _node(request).bids.status(actor, request.match_info["upload"])
+    session, received = await _node(request).uploads.status(actor, request.match_info["upload"])
     return respond(_upload_json(session, received))
 
 
@@ -73,10 +73,16 @@ async def upload_piece(request: web.Request, actor: Actor) -> web.Response:
     if offset < 0:
         raise BadRequest("Say where these bytes go: ?offset=<bytes already received>.")
     pieces: AsyncIterator[bytes] = request.content.iter_chunked(UPLOAD_PIECE)
-    received = await _node(request).bids.write(
+    received = await _node(request).uploads.write(
         actor, request.match_info["upload"], offset, pieces, request.content_length
     )
     return respond({"upload": request.match_info["upload"], "received": received})
+
+
+@authenticated
+async def abandon_upload(request: web.Request, actor: Actor) -> web.Response:
+    await _node(request).uploads.abandon(actor, request.match_info["upload"])
+    return respond({"upload": request.match_info["upload"], "abandoned": True})
 
 
 @authenticated
@@ -225,6 +231,7 @@ def routes() -> list[web.RouteDef]:
         web.post(f"{tender}/lots/{{lot}}/uploads", start_upload),
         web.get("/api/uploads/{upload}", upload_status),
         web.put("/api/uploads/{upload}", upload_piece),
+        web.delete("/api/uploads/{upload}", abandon_upload),
         web.post("/api/uploads/{upload}/complete", complete_upload),
         web.post(f"{tender}/lots/{{lot}}/withdraw", withdraw),
         web.get(f"{tender}/lots/{{lot}}/sealed-list", sealed_list),

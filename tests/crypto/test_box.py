@@ -92,3 +92,10 @@ def test_derived_keys_depend_on_key_and_label() -> None:
     assert node.derive_key("a") != node.derive_key("b")
     assert node.derive_key("a") != SigningKey.generate().derive_key("a")
     assert len(node.derive_key("a")) == 32
+
+
+def test_a_low_order_point_is_not_a_usable_key() -> None:
+    EncryptionKey.generate().public_key.check_usable()
+    for raw in (bytes(32), bytes([1]) + bytes(31)):
+        with pytest.raises(KeyFormatError, match="low-order"):
+            EncryptionPublicKey.from_bytes(raw).check_usable()

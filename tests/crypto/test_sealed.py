@@ -371,3 +371,23 @@ def sheet_of(data: bytes) -> dict[str, Any]:
 def test_an_oversized_sheet_can_not_be_sealed() -> None:
     with pytest.raises(SealedBidFormatError, match="over"):
         PackageSource({"x": "y" * 70_000}, io.BytesIO(b""))
+
+
+class Trickle:
+    """A source that returns at most 1000 bytes a read, as pipes and sockets may."""
+
+    def __init__(self, data: bytes) -> None:
+        self._source = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._source.read(1000 if size < 0 else min(size, 1000))
+
+
+def test_short_reads_from_the_source_still_seal_a_bid_that_opens() -> None:
+    owner = EncryptionKey.generate()
+    data = bytes(i % 251 for i in range(3 * CHUNK + 17))
+    sink = io.BytesIO()
+    seal_bid(
+        Trickle(data), sink, **IDS, recipients=[("bidder", owner.public_key)], chunk_size=CHUNK
+    )
+    assert open_all(sink.getvalue(), owner) == data

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from server.domain.bidbox import BidBox
+from server.domain.bidbox import MAX_RECEIPTS_PER_LOT, BidBox
 from server.domain.errors import (
     AlreadyResponded,
     BiddingNotOpenYet,
@@ -23,6 +23,7 @@ from server.domain.errors import (
     OpeningNotReady,
     OpeningStillOpen,
     SignInNotOpen,
+    TooManyRevisions,
     UnknownLot,
     UnknownObjection,
 )
@@ -170,7 +171,7 @@ def test_faults_decide_revoked_or_withdrawn() -> None:
     tender = opening()
     session = tender.session()
     run(tender, session.broken(DEADLINE, "L1", A, "bidder", "bad chunk"))
-    run(tender, session.platform_failed(DEADLINE, "L1", B, "disk"))
+    run(tender, session.platform_failed(DEADLINE, "L1", B, "bidder", "disk"))
     assert session.bid("L1", A).state is BidState.REVOKED
     assert session.bid("L1", B).state is BidState.WITHDRAWN
     assert BidFailed("L1", A, "bidder", "x", DEADLINE).payload()["outcome"] == "revoked"
@@ -341,3 +342,53 @@ def test_everyone_responding_closes_early_and_the_life_replays() -> None:
     again = replayed(tender)
     assert again.opening == tender.opening
     assert again.state is TenderState.OPENING
+
+
+def test_a_late_failure_never_undoes_a_decrypted_bid() -> None:
+    tender = opening()
+    session = tender.session()
+    run(tender, open_bid(tender, A))
+    with pytest.raises(BidNotPending):
+        session.platform_failed(DEADLINE, "L1", A, "bidder", "disk error")
+
+
+def test_a_key_counts_from_when_it_arrived() -> None:
+    tender = opening()
+    session = tender.session()
+    just_before = WINDOW_END - timedelta(seconds=1)
+    with pytest.raises(DecryptionWindowClosed):
+        session.decryptable(WINDOW_END, "L1", A)
+    assert session.decryptable(WINDOW_END, "L1", A, asked_at=just_before).bidder == A
+
+
+def test_the_box_carries_over_only_sign_ins_of_listed_bidders() -> None:
+    tender = bidding()
+    box = box_of(tender)
+    soon = DEADLINE - timedelta(minutes=5)
+    for bidder in (A, B):
+        into_box(tender, box.sign_in(soon, tender, bidder))
+    into_box(tender, box.withdraw(soon, tender, "L1", B))  # signed in, then withdrew
+    run(tender, close_bidding(tender))
+    assert tender.opening.signed_in == {A}
+
+
+def test_revisions_are_bounded() -> None:
+    tender = bidding()
+    box = box_of(tender)
+    for n in range(2, MAX_RECEIPTS_PER_LOT + 1):
+        into_box(tender, box.submit(OPENS, tender, receipt(A, n, sha=f"{n:02x}"[-1]), "sig"))
+    assert box.current[("L1", A)].sha256 != "b" * 64
+    with pytest.raises(TooManyRevisions):
+        box.submit(OPENS, tender, receipt(A, 99, sha="b"), "sig")
+
+
+def test_no_share_is_taken_once_a_quorum_is_in() -> None:
+    three = ["p-custodian01", "p-custodian02", "p-custodian03"]
+    tender = opening(opening={**spec().to_json()["opening"], "custodians": three})
+    assert tender.spec is not None
+    run(tender, tender.close_decryption(WINDOW_END))
+    session = tender.session()
+    run(tender, session.share(WINDOW_END, tender.spec, three[0], 1))
+    run(tender, session.share(WINDOW_END, tender.spec, three[1], 2))
+    with pytest.raises(AlreadyResponded, match="Enough shares"):
+        session.share(WINDOW_END, tender.spec, three[2], 3)

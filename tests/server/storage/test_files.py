@@ -37,6 +37,9 @@ def test_an_upload_is_appended_then_adopted_under_its_hash(tmp_path: Path) -> No
     assert files.adopt("u" * 20, sha).read_bytes() == b"abcdef"
     with pytest.raises(NotFound, match="finished, discarded or never started"):
         files.session("u" * 20)
+    with pytest.raises(NotFound, match="finished or discarded"):
+        files.received("u" * 20)  # asked while it completes: gone, not an error
+    assert files.sessions_of("p-bidder") == []
 
 
 def test_upload_ids_are_checked_before_touching_the_disk(tmp_path: Path) -> None:

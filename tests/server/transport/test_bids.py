@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crypto import VerifyKey, read_header
+import server.service.uploads as uploads_module
+from crypto import SigningKey, VerifyKey, read_header
 from evaluator_client import bidding
 from evaluator_client.errors import ApiError, ClientError
 from evaluator_client.session import Session
 from server.app import create_app
 from server.domain.access import Actor, Role
-from server.errors import ConflictError
+from server.domain.errors import UploadBusy
+from server.protocol.times import format_time
 from tests.conftest import AiohttpClient, Harness, ManualClock
 from tests.server.transport.opening_world import Bidder, World, build_world
 
@@ -183,6 +185,8 @@ async def test_an_upload_resumes_where_it_stood(world: World) -> None:
     assert (await bidder.session.get(f"/api/uploads/{upload}"))["received"] == half
     answer = await bidding.submit(bidder.session, world.tender, "L1", sealed, upload=upload)
     assert answer["receipt"]["sha256"] == hashlib.sha256(data).hexdigest()
+    rejected = [e["payload"]["rule"] for e in await world.box_events() if "rule" in e["payload"]]
+    assert rejected == ["UploadBusy", "UploadIncomplete", "UploadIncomplete"]
 
 
 async def test_uploads_belong_to_their_bidder(world: World) -> None:
@@ -237,7 +241,8 @@ async def test_nobody_but_supervisors_learns_who_bid_before_the_deadline(world: 
     view = (await harness.call("GET", f"/api/tenders/{tender}/opening", world.host))[1]
     assert (view["bids"], view["signed_in"]) == ([], [])
     box_types = [e["type"] for e in await world.box_events()]
-    assert box_types == ["bid.submitted"] * 4 + ["opening.signed_in"] * 3
+    # The bidder's refused read is recorded in the box too: in the tender, it would be a gap.
+    assert box_types == ["bid.submitted"] * 4 + ["opening.signed_in"] * 3 + ["access.denied"]
     await world.advance_to_deadline()
     await harness.login(world.host)
     view = (await harness.call("GET", f"/api/tenders/{tender}/opening", world.host))[1]
@@ -273,17 +278,19 @@ async def test_one_request_at_a_time_writes_an_upload(world: World) -> None:
         await release.wait()
         yield b"67890"
 
-    bids = world.harness.node.bids
-    first = asyncio.create_task(bids.write(actor, upload, 0, slow()))
+    node = world.harness.node
+    first = asyncio.create_task(node.uploads.write(actor, upload, 0, slow()))
     async with asyncio.timeout(10):
         await started.wait()
-    with pytest.raises(ConflictError, match="Another request"):
-        await bids.write(actor, upload, 5, slow())
-    with pytest.raises(ConflictError, match="Another request"):
-        await bids.complete(actor, upload)
+    with pytest.raises(UploadBusy, match="Another request"):
+        await node.uploads.write(actor, upload, 5, slow())
+    with pytest.raises(UploadBusy, match="Another request"):
+        await node.bids.complete(actor, upload)
     release.set()
     async with asyncio.timeout(10):
         assert await first == 10
+    rejected = [e["payload"]["rule"] for e in await world.box_events() if "rule" in e["payload"]]
+    assert rejected == ["UploadBusy", "UploadBusy"]
 
 
 async def test_an_upload_goes_on_after_a_node_restart(
@@ -302,3 +309,140 @@ async def test_an_upload_goes_on_after_a_node_restart(
         assert (await again.get(f"/api/uploads/{upload}"))["received"] == half
         answer = await bidding.submit(again, world.tender, "L1", sealed, upload=upload)
     assert answer["receipt"]["sha256"] == sha256
+
+
+async def test_a_bidders_refusals_go_to_the_box_until_the_deadline(world: World) -> None:
+    harness, tender, bidder = world.harness, world.tender, world.bidders[0]
+    path = f"/api/tenders/{tender}/cancel"
+    assert await refusal(bidder.session.post(path, {"reason": "x"})) == (
+        403,
+        "AccessDenied",
+        "403 forbidden: The bidder role may not perform tender.cancel.",
+    )
+    assert [e["type"] for e in await world.box_events()][-1] == "access.denied"
+    before = [r.type for r in await harness.node.store.read(tender)]
+    assert "access.denied" not in before
+    await world.advance_to_deadline()
+    assert (await refusal(bidder.session.post(path, {"reason": "x"})))[0] == 403
+    after = [r.type for r in await harness.node.store.read(tender)]
+    assert after[-1] == "access.denied"  # after the deadline there is nothing left to hide
+
+
+async def test_simultaneous_announcements_stay_within_the_limit(world: World) -> None:
+    bidder = world.bidders[0]
+    path = f"/api/tenders/{world.tender}/lots/L1/uploads"
+    body = {"size": 4 * 1024**3, "sha256": "0" * 64}
+    answers = await asyncio.gather(
+        *(bidder.session.post(path, body) for _ in range(10)), return_exceptions=True
+    )
+    refused = [a for a in answers if isinstance(a, ApiError)]
+    assert (len(answers) - len(refused), {a.rule for a in refused}) == (4, {"TooManyUploads"})
+
+
+async def test_an_abandoned_upload_frees_its_place(world: World) -> None:
+    bidder = world.bidders[0]
+    uploads = [await world.upload(bidder, b"x", size=10, sha256="0" * 64) for _ in range(4)]
+    assert (await refusal(world.upload(bidder, b"x")))[1] == "TooManyUploads"
+    answer = await bidder.session.delete(f"/api/uploads/{uploads[0]}")
+    assert answer == {"upload": uploads[0], "abandoned": True}
+    assert (await refusal(bidder.session.get(f"/api/uploads/{uploads[0]}")))[0] == 404
+    await world.upload(bidder, b"x", size=10, sha256="0" * 64)
+
+
+def stored(world: World) -> set[str]:
+    return {path.stem for path in (world.harness.node.settings.data_dir / "bids").iterdir()}
+
+
+async def test_only_current_bids_are_kept_on_disk(world: World) -> None:
+    first, second = world.bidders[0], world.bidders[1]
+    replaced = first.receipt["sha256"]
+    await world.submit(first, await world.seal(first.person, "again", price="123.00"))
+    await bidding.withdraw(second.session, world.tender, "L1")
+    kept = await asyncio.to_thread(stored, world)
+    assert replaced not in kept
+    assert second.receipt["sha256"] not in kept
+    assert kept == {b.receipt["sha256"] for b in world.bidders if b is not second}
+
+
+async def test_bytes_and_bids_after_the_deadline_leave_nothing_behind(world: World) -> None:
+    bidder = world.bidders[0]
+    late = await world.seal(bidder.person, "late", price="2.00")
+    data = await asyncio.to_thread(read_bytes, late)
+    upload = await world.upload(bidder, data[:100], size=len(data))
+    await world.advance_to_deadline()
+    await bidder.session.renew()
+    more = bidder.session.put_bytes(f"/api/uploads/{upload}?offset=100", data[100:])
+    assert (await refusal(more))[:2] == (422, "DeadlinePassed")
+    before = await asyncio.to_thread(stored, world)
+    assert hashlib.sha256(data).hexdigest() not in before
+
+
+async def test_a_completion_that_arrived_in_time_is_in_time(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.server.transport.test_opening_faults import Hold
+
+    bidder, harness = world.bidders[0], world.harness
+    revised = await world.seal(bidder.person, "slow", price="42.00")
+    data = await asyncio.to_thread(read_bytes, revised)
+    upload = await world.upload(bidder, data)
+    hold = Hold()
+    monkeypatch.setattr(uploads_module, "read_header", hold.wrap(read_header))
+    harness.clock.advance((world.deadline - harness.clock.now()).total_seconds() - 1)
+    await bidder.session.renew()
+    completing = asyncio.create_task(bidder.session.post(f"/api/uploads/{upload}/complete"))
+    await hold.wait_entered()  # the node is checking the file when the deadline passes
+    harness.clock.advance(60)
+    sealing = asyncio.create_task(harness.node.scheduler.tick())
+    await asyncio.sleep(0)
+    assert not sealing.done()
+    hold.released.set()
+    async with asyncio.timeout(10):
+        receipt = (await completing)["receipt"]
+        await sealing
+    assert receipt["received_at"] < format_time(world.deadline)
+    await harness.login(world.host)
+    sealed = await bidder.session.get(f"/api/tenders/{world.tender}/lots/L1/sealed-list")
+    assert receipt in sealed["list"]["receipts"]
+
+
+def header_with(data: bytes, raw_header: bytes) -> bytes:
+    """The sealed file with another header text (its MAC left as it was)."""
+    prefix = b"BIDROOM-SEALED-BID/1\n"
+    length = int.from_bytes(data[len(prefix) : len(prefix) + 4], "big")
+    rest = data[len(prefix) + 4 + length :]
+    return prefix + len(raw_header).to_bytes(4, "big") + raw_header + rest
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b'"tender":"t-', b'"tender":"\\ud800t-'),  # a lone surrogate
+        (b'"v":1', b'"v":' + b"[" * 70 + b"1" + b"]" * 70),  # nested past the limit
+    ],
+)
+async def test_a_header_without_a_canonical_form_is_not_a_sealed_bid(
+    world: World, old: bytes, new: bytes
+) -> None:
+    bidder = world.bidders[0]
+    data = await asyncio.to_thread(read_bytes, bidder.sealed)
+    start = len(b"BIDROOM-SEALED-BID/1\n") + 4
+    length = int.from_bytes(data[start - 4 : start], "big")
+    raw = data[start : start + length]
+    spoiled = raw.replace(old, new, 1)
+    assert spoiled != raw
+    upload = await world.upload(bidder, header_with(data, spoiled))
+    status, rule, _ = await refusal(bidder.session.post(f"/api/uploads/{upload}/complete"))
+    assert (status, rule) == (422, "NotASealedBid")
+
+
+async def test_an_unusable_encryption_key_is_refused_at_enrolment(harness: Harness) -> None:
+    admin = await harness.person(Role.ADMIN)
+    public_key = SigningKey.generate().verify_key.to_text()
+    body = {
+        "role": "custodian", "name": "保管人", "public_key": public_key,
+        "encryption_key": "x25519:" + "A" * 43,
+    }  # fmt: skip
+    status, answer = await harness.call("POST", "/api/admin/participants", admin, body)
+    assert status == 400
+    assert "low-order" in str(answer["error"])

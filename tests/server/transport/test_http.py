@@ -118,9 +118,9 @@ async def test_wrong_roles_get_403_and_an_audit_entry(
 
 
 async def test_refusals_about_a_tender_go_into_its_log(harness: Harness) -> None:
-    host, bidder = await harness.person(Role.HOST), await harness.person(Role.BIDDER)
+    host, visitor = await harness.person(Role.HOST), await harness.person(Role.PUBLIC)
     tender_id = await harness.tender(host)
-    status, _ = await harness.call("POST", f"/api/tenders/{tender_id}/publish", bidder)
+    status, _ = await harness.call("POST", f"/api/tenders/{tender_id}/publish", visitor)
     assert status == 403
     records = await harness.node.store.read(tender_id)
     assert [r.type for r in records] == ["tender.created", "access.denied"]
@@ -214,10 +214,10 @@ async def test_unknown_tenders_are_404(harness: Harness, tender: str) -> None:
 
 async def test_event_reads_are_filtered_by_role(harness: Harness) -> None:
     host, bidder = await harness.person(Role.HOST), await harness.person(Role.BIDDER)
-    supervisor = await harness.person(Role.SUPERVISOR)
+    supervisor, visitor = await harness.person(Role.SUPERVISOR), await harness.person(Role.PUBLIC)
     tender_id = await harness.tender(host)
     await harness.post_ok(f"/api/tenders/{tender_id}/publish", {}, host)
-    await harness.call("POST", f"/api/tenders/{tender_id}/cancel", bidder, {"reason": "x"})
+    await harness.call("POST", f"/api/tenders/{tender_id}/cancel", visitor, {"reason": "x"})
     path = f"/api/tenders/{tender_id}/events"
     seen = {}
     for person in (host, bidder, supervisor):
@@ -326,11 +326,11 @@ async def test_refusals_are_recorded_up_to_a_limit_then_throttled(
 ) -> None:
     app = create_app(replace(settings, max_refusals_per_minute=3), clock=clock, schedule=False)
     harness = Harness(await aiohttp_client(app), clock)
-    host, bidder = await harness.person(Role.HOST), await harness.person(Role.BIDDER)
+    host, visitor = await harness.person(Role.HOST), await harness.person(Role.PUBLIC)
     tender_id = await harness.tender(host)
     await harness.post_ok(f"/api/tenders/{tender_id}/publish", {}, host)
     statuses = [
-        (await harness.call("POST", f"/api/tenders/{tender_id}/publish", bidder))[0]
+        (await harness.call("POST", f"/api/tenders/{tender_id}/publish", visitor))[0]
         for _ in range(6)
     ]
     assert statuses == [403, 403, 403, 429, 429, 429]
@@ -338,8 +338,8 @@ async def test_refusals_are_recorded_up_to_a_limit_then_throttled(
     assert types.count("access.denied") == 3
     assert types.count("access.throttled") == 1
     clock.advance(60)
-    await harness.login(bidder)
-    assert (await harness.call("POST", f"/api/tenders/{tender_id}/publish", bidder))[0] == 403
+    await harness.login(visitor)
+    assert (await harness.call("POST", f"/api/tenders/{tender_id}/publish", visitor))[0] == 403
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 
 from crypto import VerifyKey, b64url_decode, b64url_encode, read_header, verify
 from evaluator_client import bidding
-from evaluator_client.errors import ApiError
+from evaluator_client.errors import ApiError, ClientError
 from server.domain.access import Role
 from server.protocol import CONFIRMATION_LABEL, confirmation_document
 from tests.server.transport.opening_world import Bidder, World, archive_of, build_world
@@ -415,3 +415,16 @@ async def test_a_lost_copy_is_the_platforms_fault(world: World) -> None:
     assert (status["status"], status["fault"]) == ("withdrawn", "platform")
     assert "could not be read" in status["reason"]
     assert (await decrypt(world, world.bidders[1]))["status"] == "decrypted"  # the rest go on
+
+
+async def test_a_bidder_signs_only_a_record_it_could_check(world: World) -> None:
+    await to_opening(world)
+    bidder = world.bidders[0]
+    with pytest.raises(ClientError, match="not been read out"):
+        await bidding.confirm(bidder.session, world.tender)
+    for each in world.bidders:
+        await decrypt(world, each)
+    await world.harness.post_ok(f"/api/tenders/{world.tender}/opening/record", {}, world.host)
+    record, record_hash = await bidding.read_record(bidder.session, world.tender)
+    assert {b["status"] for b in record["lots"][0]["bids"]} == {"decrypted"}
+    assert (await opening_view(world))["record_hash"] == record_hash

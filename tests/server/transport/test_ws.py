@@ -219,7 +219,8 @@ async def test_live_events_are_filtered_by_role(setup: tuple[Harness, Person, st
         await send(ws, type="subscribe", tender=tender_id)
         await until(ws, "caught_up")
         sockets[person.participant.role.value] = ws
-    await harness.call("POST", f"/api/tenders/{tender_id}/cancel", bidder, {"reason": "no"})
+    visitor = await harness.person(Role.PUBLIC)
+    await harness.call("POST", f"/api/tenders/{tender_id}/cancel", visitor, {"reason": "no"})
     await harness.post_ok(f"/api/tenders/{tender_id}/cancel", {"reason": "budget cut"}, host)
     for role, ws in sockets.items():
         await send(ws, type="ping", id="end")
