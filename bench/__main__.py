@@ -1,4 +1,4 @@
-"""`python -m bench [append|verify|fanout|decrypt|upload ...] [--quick]`: run benchmarks.
+"""`python -m bench [append|verify|fanout|decrypt|upload|merkle ...] [--quick]`: benchmarks.
 
 Every figure is printed next to a baseline measured in the same run on the same machine, since
 machines here are shared and noisy: compare ratios, not absolute numbers, across runs.
@@ -11,7 +11,7 @@ import platform
 import sys
 import time
 
-from bench import append, decrypt, fanout, upload, verify
+from bench import append, decrypt, fanout, merkle, upload, verify
 
 BENCHMARKS = {
     "append": append.run,
@@ -19,6 +19,7 @@ BENCHMARKS = {
     "fanout": fanout.run,
     "decrypt": decrypt.run,
     "upload": upload.run,
+    "merkle": merkle.run,
 }
 
 

@@ -10,7 +10,19 @@ from crypto._keys import (
     b64url_decode,
     b64url_encode,
 )
-from crypto._merkle import leaf_hash, merkle_root, node_hash
+from crypto._merkle import (
+    EMPTY_ROOT,
+    Frontier,
+    consistency_ranges,
+    inclusion_ranges,
+    leaf_hash,
+    merkle_root,
+    node_hash,
+    range_root,
+    subtree_nodes,
+    verify_consistency,
+    verify_inclusion,
+)
 from crypto._sealed import (
     DEFAULT_CHUNK,
     FILE_KEY_BYTES,
@@ -37,12 +49,14 @@ from crypto.errors import (
     InvalidSignature,
     KeyFormatError,
     MalformedJSON,
+    ProofError,
     SealedBidFormatError,
 )
 
 __all__ = [
     "DEFAULT_CHUNK",
     "DIGEST_BYTES",
+    "EMPTY_ROOT",
     "FILE_KEY_BYTES",
     "MAX_CHUNK",
     "MAX_SAFE_INTEGER",
@@ -54,10 +68,12 @@ __all__ = [
     "DecryptionError",
     "EncryptionKey",
     "EncryptionPublicKey",
+    "Frontier",
     "InvalidSignature",
     "KeyFormatError",
     "MalformedJSON",
     "PackageSource",
+    "ProofError",
     "SealedBidFormatError",
     "SealedBidHeader",
     "Share",
@@ -70,7 +86,9 @@ __all__ = [
     "canonical_json",
     "check_file_key",
     "combine_shares",
+    "consistency_ranges",
     "digest",
+    "inclusion_ranges",
     "leaf_hash",
     "merkle_root",
     "node_hash",
@@ -78,6 +96,7 @@ __all__ = [
     "open_payload",
     "open_secret",
     "parse_json",
+    "range_root",
     "read_header",
     "seal_bid",
     "seal_box",
@@ -86,6 +105,9 @@ __all__ = [
     "sign",
     "signing_input",
     "split_secret",
+    "subtree_nodes",
     "unwrap_file_key",
     "verify",
+    "verify_consistency",
+    "verify_inclusion",
 ]

@@ -38,3 +38,7 @@ class SealedBidFormatError(CryptoError, ValueError):
 
 class DecryptionError(CryptoError):
     """The ciphertext could not be opened; the reason is withheld on purpose."""
+
+
+class ProofError(CryptoError):
+    """A Merkle inclusion or consistency proof does not verify."""

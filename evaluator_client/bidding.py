@@ -29,9 +29,12 @@ from crypto import (
     verify,
 )
 from evaluator_client.errors import ClientError
-from server.protocol import (
+from recordings.documents import (
     CONFIRMATION_LABEL,
     OBJECTION_LABEL,
+    RECEIPT_LABEL,
+    RECORD_LABEL,
+    SEALED_LIST_LABEL,
     confirmation_document,
     objection_document,
 )
@@ -43,10 +46,7 @@ if TYPE_CHECKING:
     from evaluator_client.session import Session
 
 UPLOAD_PIECE: Final = 8 * 1024 * 1024
-RECEIPT_LABEL: Final = "receipt"
-SEALED_LIST_LABEL: Final = "sealed-list"
 SHARE_INFO: Final = "bidroom opening-key-share v1"
-RECORD_LABEL: Final = "opening-record"
 
 
 def archive_directory(directory: Path, out: Path) -> None:

@@ -43,6 +43,9 @@ MAX_PENDING_CHALLENGES: Final = 10_000
 MAX_CHALLENGES_PER_ADDRESS: Final = 16
 # Refusals are recorded; past this many per participant per minute they are not (429).
 MAX_REFUSALS_PER_MINUTE: Final = 60
+# A signed tree head at each phase change and at the latest after this many events: what a
+# rewrite of the log could hide is bounded by it (docs/spec/audit-bundle.md).
+TREE_HEAD_EVERY: Final = 256
 LOG_LEVELS: Final = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
 
 
@@ -77,6 +80,7 @@ class Settings:
     max_pending_challenges: int = MAX_PENDING_CHALLENGES
     max_challenges_per_address: int = MAX_CHALLENGES_PER_ADDRESS
     max_refusals_per_minute: int = MAX_REFUSALS_PER_MINUTE
+    tree_head_every: int = TREE_HEAD_EVERY
     log_level: str = "INFO"
 
     @property
@@ -122,7 +126,7 @@ class Settings:
                 "ws_backlog_bytes", "ws_backlog_seconds",
                 "ws_close_timeout_seconds",
                 "token_ttl_seconds", "challenge_ttl_seconds", "max_pending_challenges",
-                "max_challenges_per_address", "max_refusals_per_minute",
+                "max_challenges_per_address", "max_refusals_per_minute", "tree_head_every",
             )
             if getattr(self, name) <= 0
         ]  # fmt: skip
@@ -193,6 +197,7 @@ _PARSERS: Final[Mapping[str, Callable[[object], Any]]] = {
     "max_pending_challenges": _integer,
     "max_challenges_per_address": _integer,
     "max_refusals_per_minute": _integer,
+    "tree_head_every": _integer,
     "log_level": lambda value: _text(value).upper(),
 }
 

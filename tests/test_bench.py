@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bench import append, decrypt, fanout, upload, verify
+from bench import append, decrypt, fanout, merkle, upload, verify
+from bench.common import records
 from crypto import EncryptionKey
 
 if TYPE_CHECKING:
@@ -54,3 +55,12 @@ async def test_upload_harness_gets_every_receipt(tmp_path: Path) -> None:
     assert (len(ours.receipts), len(paths), ours.seconds > 0) == (3, 3, True)
     bare = await upload.baseline(tmp_path, paths)
     assert len(bare.receipts) == 3
+
+
+async def test_merkle_harness_makes_and_checks_proofs(tmp_path: Path) -> None:
+    chain = records(merkle.STREAM, 600)
+    bodies = [r.body.encode() for r in chain]
+    _, root = merkle.build(bodies)
+    assert merkle.raw(bodies) > 0
+    rows = await merkle.proofs(tmp_path / "log.sqlite3", 600, bodies, root)
+    assert [row[0] for row in rows] == ["2", "60", "600"]

@@ -1,32 +1,69 @@
-"""`bidroom audit verify`: check the hash chains of the node's audit log, offline."""
+"""`bidroom audit`: verify the node's log offline, export a tender's bundle, verify a bundle."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crypto import VerifyKey
+from evaluator_client.audit import ForkDetected, TreeHead, Witness, latest_tree_head
 from recordings.audit import verify_chain
+from recordings.bundle import verify_bundle
 from recordings.errors import ChainBroken
-from server.cli.common import add_settings_flags, settings_from
+from server.audit_export import export_bundle
+from server.cli.common import add_settings_flags, print_json, settings_from
+from server.cli.remote import add_node_flags, with_session
+from server.protocol import box_stream
 from server.storage.sqlite import stored_rows, stored_streams
 
 if TYPE_CHECKING:
     import argparse
 
+    from evaluator_client.session import Session
+
 
 def register(commands: Any) -> None:
     command: argparse.ArgumentParser = commands.add_parser("audit", help="the audit log")
     actions = command.add_subparsers(dest="action", required=True, metavar="ACTION")
-    verify = actions.add_parser("verify", help="verify the hash chain of one tender or all")
+    verify = actions.add_parser(
+        "verify",
+        help="verify the hash chains of the node's log (a tender, or all), or a bundle file",
+    )
     add_settings_flags(verify)
-    verify.add_argument("tender", nargs="?", help="a tender id, or `system` (default: all)")
+    verify.add_argument(
+        "target", nargs="?", help="a tender id, `system`, or a bundle file (default: all streams)"
+    )
+    verify.add_argument(
+        "--recordings", type=Path, help="with a bundle: check the media files in this directory"
+    )
     verify.set_defaults(run=run_verify)
+    export = actions.add_parser("export", help="write a tender's self-contained audit bundle")
+    add_settings_flags(export)
+    export.add_argument("tender", help="the tender id")
+    export.add_argument("--out", type=Path, required=True, help="the bundle file to write")
+    export.set_defaults(run=run_export)
+    witness = actions.add_parser(
+        "witness", help="check the node's newest signed tree head extends the last one seen"
+    )
+    add_node_flags(witness)
+    witness.add_argument("--tender", required=True, help="the tender id, t-...")
+    witness.add_argument("--box", action="store_true", help="the tender's bid box (supervisors)")
+    witness.add_argument(
+        "--state", type=Path, required=True, help="the witness's memory (a JSON file)"
+    )
+    witness.add_argument("--node-key", help="the node's public key, if known in advance")
+    witness.set_defaults(run=run_witness)
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    target = args.target
+    if target is not None and Path(target).is_file():
+        return verify_bundle_file(Path(target), args.recordings)
     path = settings_from(args).database_path
     if not path.exists():
         raise SystemExit(f"bidroom: no audit log at {path}")
-    streams = [args.tender] if args.tender else stored_streams(path)
+    streams = [target] if target else stored_streams(path)
     failures = 0
     for stream in streams:
         try:
@@ -41,3 +78,42 @@ def run_verify(args: argparse.Namespace) -> int:
         else:
             print(f"OK      {stream}: {head.seq} events, head {head.hash}")
     return 1 if failures else 0
+
+
+def verify_bundle_file(path: Path, recordings: Path | None = None) -> int:
+    """Check a bundle with no server; print what was checked and every failure."""
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        report = verify_bundle(lines, recordings)
+    for what, count in sorted(report.checked.items()):
+        print(f"OK      {count:>6} {what}")
+    for failure in report.failures:
+        print(f"FAILED  {failure}")
+    verdict = "verified" if not report.failures else f"{len(report.failures)} failure(s)"
+    print(f"bundle {path.name}: {verdict}")
+    return 1 if report.failures else 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    try:
+        counts = export_bundle(settings_from(args), args.tender, args.out, datetime.now(UTC))
+    except FileExistsError:
+        raise SystemExit(f"bidroom: {args.out} exists; refusing to overwrite it") from None
+    print_json({"bundle": str(args.out), **counts})
+    return 0
+
+
+def run_witness(args: argparse.Namespace) -> int:
+    stream = box_stream(args.tender) if args.box else args.tender
+
+    async def look(session: Session) -> tuple[TreeHead, str]:
+        key = VerifyKey.from_text(args.node_key or (await session.get("/api/node"))["public_key"])
+        head = await latest_tree_head(session, stream, key)
+        return head, await Witness(args.state).observe(session, head)
+
+    try:
+        head, outcome = with_session(args, look)
+    except ForkDetected as exc:
+        print(f"ALARM   {exc}")
+        return 1
+    print_json({"stream": stream, "size": head.size, "root": head.root.hex(), "seen": outcome})
+    return 0

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from crypto import CryptoError, EncryptionPublicKey, InvalidSignature, VerifyKey
 from evaluator_client import bidding
-from evaluator_client.errors import ApiError
+from evaluator_client.audit import latest_tree_head, prove_included
+from evaluator_client.errors import ApiError, ClientError
 from server.cli.common import print_json
 from server.cli.remote import (
     add_encryption_flag,
@@ -173,10 +174,30 @@ def run_verify(args: argparse.Namespace) -> int:
                 raise
             return {"signature": "valid", "sealed_list": "not sealed yet (before the deadline)"}
         bidding.check_inclusion(receipt, sealed["list"], sealed["signature"], key)
-        return {"signature": "valid", "sealed_list": "included", "root": sealed["list"]["root"]}
+        # And the sealed list itself is in the log the node signed (proof: hashes only).
+        event = await _sealed_event(session, receipt["tender"], receipt["lot"])
+        head = await latest_tree_head(session, receipt["tender"], key)
+        await prove_included(session, event, head)
+        return {
+            "signature": "valid", "sealed_list": "included", "root": sealed["list"]["root"],
+            "signed_log": f"included in the tree head of {head.size} events",
+        }  # fmt: skip
 
     print_json(with_session(args, check))
     return 0
+
+
+async def _sealed_event(session: Session, tender: str, lot: str) -> dict[str, Any]:
+    after = 0
+    while True:
+        page = await session.get(f"/api/tenders/{tender}/events?after_seq={after}")
+        for item in page["events"]:
+            event = item["event"]
+            if event["type"] == "lot.sealed" and event["payload"]["list"]["lot"] == lot:
+                return dict(event)
+        if not page["more"]:
+            raise ClientError(f"The log shows no sealed list of lot {lot}.")
+        after = page["next_after_seq"]
 
 
 def run_withdraw(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import contextlib
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, TextIO
 
 from aiohttp import web
@@ -19,8 +20,10 @@ from aiohttp import web
 from crypto import EncryptionKey, SigningKey
 from evaluator_client.session import Session
 from recordings.audit import verify_chain
+from recordings.bundle import verify_bundle
 from recordings.errors import ChainBroken
 from server.app import create_app
+from server.audit_export import export_bundle
 from server.config import Settings
 from server.demo.opening import Opening
 from server.demo.watch import Watcher
@@ -63,6 +66,7 @@ class Demo:
         self.sessions: list[Session] = []
         self.tasks: list[asyncio.Task[None]] = []
         self.node_id = ""
+        self.tender = ""
 
     def say(self, text: str) -> None:
         self.out.write(f"\n== {text}\n")
@@ -82,7 +86,9 @@ class Demo:
         self.say(f"Node {self.node_id} listening on {base}; data in {self.data_dir}")
         try:
             people = await self.enroll_everyone(runner.app, base)
-            await Opening(self, people, runner.app[node_key].key.verify_key).run()
+            story = Opening(self, people, runner.app[node_key].key.verify_key)
+            await story.run()
+            self.tender = story.tender
         finally:
             for task in self.tasks:
                 task.cancel()
@@ -139,10 +145,25 @@ class Demo:
             except ChainBroken as exc:
                 failures += 1
                 self.line(f"BROKEN  {exc}")
+        failures += self.verify_bundle(settings)
         elapsed = time.monotonic() - self.started
         verdict = "verified" if not failures else "FAILED"
         self.say(f"Demo finished in {elapsed:.1f}s; audit log {verdict}")
         return 1 if failures else 0
+
+    def verify_bundle(self, settings: Settings) -> int:
+        """Export the tender's audit bundle and check it as a third party would: no server."""
+        self.say("审计包 The tender's audit bundle, exported and verified offline")
+        out = self.data_dir / f"audit-{self.tender}.jsonl"
+        counts = export_bundle(settings, self.tender, out, datetime.now(UTC))
+        self.line(f"wrote {out.name}: {counts['events']} events, {counts['participants']} keys")
+        with out.open(encoding="utf-8") as lines:
+            report = verify_bundle(lines)
+        for what, count in sorted(report.checked.items()):
+            self.line(f"OK      {count:>4} {what}")
+        for failure in report.failures:
+            self.line(f"FAILED  {failure}")
+        return len(report.failures)
 
 
 def run(data_dir: Path, out: TextIO = sys.stdout) -> int:

@@ -19,6 +19,7 @@ from crypto import (
     verify,
 )
 from evaluator_client import bidding
+from evaluator_client.audit import Witness, latest_tree_head
 from evaluator_client.errors import ApiError
 from server.protocol import box_stream
 from server.protocol.times import format_time
@@ -48,6 +49,7 @@ class Opening:
         self.sealed: dict[str, Path] = {}
         self.receipts: dict[str, dict[str, Any]] = {}
         self.record_hash = ""
+        self.witnessed = Witness(demo.data_dir / "supervisor-witness.json")
 
     def say(self, text: str) -> None:
         self.demo.say(text)
@@ -77,7 +79,15 @@ class Opening:
         await self.read_out(watch_all)
         await self.respond_and_close(watch_all)
         await self.read_a_document()
+        await self.witness(supervisor)
         self.report(bidder_view, visitor, watch_all, box)
+
+    async def witness(self, supervisor: Session) -> None:
+        """The supervisor's witness saw the log at publication; it checks the log now extends it."""
+        self.say("见证 The supervisor's witness checks the signed log was only ever extended")
+        now = await latest_tree_head(supervisor, self.tender, self.node_key)
+        seen = await self.witnessed.observe(supervisor, now)
+        self.line(f"tree head of {now.size} events, root {now.root.hex()[:16]}…: {seen}")
 
     async def publish(self) -> None:
         self.say("招标 The host creates and publishes a tender; the opening key is split 2-of-2")
@@ -87,6 +97,10 @@ class Opening:
         opening = await self.host.get(f"/api/tenders/{self.tender}/opening")
         self.line(f"tender {self.tender}, opening key {opening['opening_key'][:24]}…")
         self.opening_key = EncryptionPublicKey.from_text(opening["opening_key"])
+        supervisor = self.people["supervisor"].session
+        first = await latest_tree_head(supervisor, self.tender, self.node_key)
+        await self.witnessed.observe(supervisor, first)
+        self.line(f"signed tree head of {first.size} events seen by the supervisor's witness")
 
     def tender_spec(self) -> dict[str, Any]:
         now = datetime.now(UTC)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
 from server.domain.access import Role
+from server.protocol import SYSTEM_STREAM, box_tender
 from server.protocol.times import format_time, parse_time
 
 if TYPE_CHECKING:
@@ -117,3 +118,30 @@ class AccessRefused(DomainEvent):
     @classmethod
     def from_payload(cls, payload: Payload) -> Self:
         return cls(payload["action"], payload["rule"], payload["reason"])
+
+
+@dataclass(frozen=True, slots=True)
+class TreeHeadSigned(DomainEvent):
+    """The node's signed tree head over the first `size` records of a stream (audit-bundle.md).
+
+    Seen by whoever reads the stream: everyone for a tender, supervisors for a bid box, the
+    admin and supervisors for the system log.
+    """
+
+    TYPE: ClassVar[str] = "audit.tree_head"
+    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
+    tree_head: Mapping[str, Any]
+    signature: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"tree_head": dict(self.tree_head), "signature": self.signature}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(dict(payload["tree_head"]), payload["signature"])
+
+    def visibility(self) -> frozenset[str]:
+        stream = str(self.tree_head["stream"])
+        if stream == SYSTEM_STREAM:
+            return NODE_ADMIN
+        return OVERSIGHT if box_tender(stream) is not None else PUBLIC

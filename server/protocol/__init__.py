@@ -93,20 +93,6 @@ def answer_challenge(
     }
 
 
-CONFIRMATION_LABEL: Final = "opening-confirmation"
-OBJECTION_LABEL: Final = "opening-objection"
-
-
-def confirmation_document(tender: str, record_hash: str) -> dict[str, str]:
-    """What a bidder signs (label `opening-confirmation`) to confirm the opening record."""
-    return {"type": "opening-confirmation", "tender": tender, "record_hash": record_hash}
-
-
-def objection_document(tender: str, record_hash: str, text: str) -> dict[str, str]:
-    """What a bidder signs (label `opening-objection`) to object to the opening record."""
-    return {"type": "opening-objection", "tender": tender, "record_hash": record_hash, "text": text}
-
-
 # Client to node.
 
 

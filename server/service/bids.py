@@ -7,8 +7,9 @@ only supervisors read (docs/architecture.md, "The bid box").
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, cast
 
+from recordings.documents import RECEIPT_LABEL
 from server.domain.access import Action, Actor
 from server.domain.bids import Receipt, SealedList
 from server.domain.errors import DeadlinePassed, DomainError
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     from server.service.tenders import Tenders
     from server.service.uploads import Uploads
     from server.storage.files import BidFiles
-
-RECEIPT_LABEL: Final = "receipt"
 
 
 class Bids:

@@ -6,8 +6,9 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from crypto import Frontier, leaf_hash
 from recordings.audit import AuditRecord
-from server.domain.events import DomainEvent, decode_event
+from server.domain.events import DomainEvent, TreeHeadSigned, decode_event
 from server.errors import ConflictError
 from server.protocol.times import format_time
 from server.storage.base import EventStore, StreamHead
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from server.domain.access import Actor
 
 READ_PAGE = 1000
+TREE_HEAD_TYPE = TreeHeadSigned.TYPE
 # A command that lost a race with another writer is decided again on the fresh state.
 CONFLICT_RETRIES = 2
 
@@ -40,10 +42,23 @@ class Origin:
         return cls(actor.id, actor.role.value, actor.address)
 
 
+class TreeHeadSigner(Protocol):
+    """Says when a stream is due a signed tree head, and signs one (service/treeheads.py)."""
+
+    @property
+    def origin(self) -> Origin: ...
+
+    def due(self, types: Sequence[str], since: int) -> bool: ...
+
+    def signed(self, stream: str, size: int, root: bytes) -> DomainEvent: ...
+
+
 @dataclass(slots=True)
 class _Entry:
     aggregate: Aggregate
     head: StreamHead
+    tree: Frontier  # the stream's Merkle tree, as far as `head`
+    since: int = 0  # records since the stream's last tree head
 
 
 class Ledger:
@@ -56,11 +71,16 @@ class Ledger:
     """
 
     def __init__(
-        self, store: EventStore, clock: Clock, factory: Callable[[str], Aggregate]
+        self,
+        store: EventStore,
+        clock: Clock,
+        factory: Callable[[str], Aggregate],
+        tree_heads: TreeHeadSigner | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._factory = factory
+        self._tree_heads = tree_heads
         self._entries: dict[str, _Entry] = {}
         self._loading: dict[str, asyncio.Future[_Entry]] = {}
         self._pending: dict[str, set[asyncio.Future[list[AuditRecord]]]] = {}
@@ -90,8 +110,7 @@ class Ledger:
             if record.seq != entry.head.seq + 1 or record.prev != entry.head.hash:
                 self._entries.pop(stream, None)
                 return False
-            self._apply(entry.aggregate, record)
-            entry.head = StreamHead(record.seq, record.hash)
+            self._take(entry, record)
         return True
 
     async def _load_once(self, stream: str) -> _Entry:
@@ -101,7 +120,9 @@ class Ledger:
         future: asyncio.Future[_Entry] = asyncio.get_running_loop().create_future()
         self._loading[stream] = future
         try:
-            entry = await self._fold(stream, self._factory(stream), StreamHead())
+            entry = await self._fold(
+                stream, _Entry(self._factory(stream), StreamHead(), Frontier())
+            )
             self._entries.setdefault(stream, entry)
             future.set_result(self._entries[stream])
             return self._entries[stream]
@@ -112,15 +133,20 @@ class Ledger:
         finally:
             del self._loading[stream]
 
-    async def _fold(self, stream: str, aggregate: Aggregate, head: StreamHead) -> _Entry:
+    async def _fold(self, stream: str, entry: _Entry) -> _Entry:
         while True:
-            page = await self._store.read(stream, head.seq, READ_PAGE)
+            page = await self._store.read(stream, entry.head.seq, READ_PAGE)
             for record in page:
-                self._apply(aggregate, record)
-            if page:
-                head = StreamHead(page[-1].seq, page[-1].hash)
+                self._take(entry, record)
             if len(page) < READ_PAGE:
-                return _Entry(aggregate, head)
+                return entry
+
+    def _take(self, entry: _Entry, record: AuditRecord) -> None:
+        """Fold a committed record into the cached stream: aggregate, head, tree."""
+        self._apply(entry.aggregate, record)
+        entry.head = StreamHead(record.seq, record.hash)
+        entry.tree.append(leaf_hash(record.body.encode()))
+        entry.since = 0 if record.type == TREE_HEAD_TYPE else entry.since + 1
 
     def next_seq(self, stream: str) -> int:
         """The sequence number the next event of a loaded stream gets (inside a decision)."""
@@ -145,34 +171,55 @@ class Ledger:
     def emit(
         self, stream: str, origin: Origin, events: Sequence[DomainEvent]
     ) -> asyncio.Future[list[AuditRecord]]:
-        """Record `events` on a loaded stream; the future resolves once they are durable."""
+        """Record `events` on a loaded stream; the future resolves once they are durable.
+
+        When they make a signed tree head due, it is recorded right after them, in the same
+        commit, by the node: so tree heads sit at reproducible places in every stream.
+        """
         entry = self._entries[stream]
         time = format_time(self._clock.now())
+        tree, since = entry.tree.copy(), entry.since
         records: list[AuditRecord] = []
-        head = entry.head
         for event in events:
-            record = AuditRecord.create(
-                stream=stream,
-                seq=head.seq + 1,
-                prev=head.hash,
-                type=event.TYPE,
-                actor_id=origin.id,
-                actor_role=origin.role,
-                address=origin.address,
-                time=time,
-                payload=event.payload(),
-                visibility=event.visibility(),
+            records.append(self._record(stream, origin, event, time, records, entry.head))
+            tree.append(leaf_hash(records[-1].body.encode()))
+            since += 1
+        signer = self._tree_heads
+        if signer is not None and signer.due([e.TYPE for e in events], since):
+            tree_head = signer.signed(stream, tree.size, tree.root())
+            records.append(
+                self._record(stream, signer.origin, tree_head, time, records, entry.head)
             )
-            records.append(record)
-            head = StreamHead(record.seq, record.hash)
+            tree.append(leaf_hash(records[-1].body.encode()))
+            events, since = [*events, tree_head], 0
         try:
             for event in events:
                 entry.aggregate.apply(event)
         except Exception:
             self._entries.pop(stream, None)  # half-applied: rebuild from the store
             raise
-        entry.head = head
+        entry.head = StreamHead(records[-1].seq, records[-1].hash)
+        entry.tree, entry.since = tree, since
         return self._await_commit(stream, records, self._store.append(stream, records))
+
+    @staticmethod
+    def _record(
+        stream: str, origin: Origin, event: DomainEvent, time: str,
+        before: Sequence[AuditRecord], head: StreamHead,
+    ) -> AuditRecord:  # fmt: skip
+        previous = before[-1] if before else None
+        return AuditRecord.create(
+            stream=stream,
+            seq=previous.seq + 1 if previous else head.seq + 1,
+            prev=previous.hash if previous else head.hash,
+            type=event.TYPE,
+            actor_id=origin.id,
+            actor_role=origin.role,
+            address=origin.address,
+            time=time,
+            payload=event.payload(),
+            visibility=event.visibility(),
+        )
 
     async def execute(
         self, stream: str, origin: Origin, decide: Callable[[Aggregate], Sequence[DomainEvent]]

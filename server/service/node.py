@@ -21,6 +21,7 @@ from server.service.opening import OpeningService
 from server.service.participants import Participants
 from server.service.scheduler import Scheduler
 from server.service.tenders import Tenders
+from server.service.treeheads import TreeHeadPolicy, TreeHeads
 from server.service.uploads import Uploads
 
 if TYPE_CHECKING:
@@ -72,11 +73,12 @@ class Node:
         self.key = key
         self.id = node_id_of(key)
         self.origin = Origin(self.id, "node", "local")
-        self.ledger = Ledger(store, clock, aggregate_for)
+        self.keys = NodeKeys(key)
+        signer = TreeHeadPolicy(self.keys, clock, self.origin, settings.tree_head_every)
+        self.ledger = Ledger(store, clock, aggregate_for, signer)
         self.gate = Gate(self.ledger, clock, settings.max_refusals_per_minute)
         self.auth = Authenticator(settings, clock, key, self.id)
         self.participants = Participants(self.ledger, self.gate, clock)
-        self.keys = NodeKeys(key)
         self.tenders = Tenders(
             self.ledger, self.gate, store, clock, self.origin, self.keys, self.participants
         )
@@ -89,6 +91,7 @@ class Node:
             self.ledger, self.gate, self.tenders, self.participants, clock, self.keys,
             self.files, self.origin,
         )  # fmt: skip
+        self.tree_heads = TreeHeads(store)
         self.gate.route = self.tenders.refusal_stream
         self.tenders.quiet_before = {
             Due.CLOSE_BIDDING: self.bids.completions,

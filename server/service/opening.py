@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from crypto import (
     EncryptionKey,
@@ -18,6 +18,13 @@ from crypto import (
     digest,
     verify,
 )
+from recordings.documents import (
+    CONFIRMATION_LABEL,
+    OBJECTION_LABEL,
+    RECORD_LABEL,
+    confirmation_document,
+    objection_document,
+)
 from server.domain.access import Action, Actor, Role
 from server.domain.errors import (
     AlreadyResponded,
@@ -30,13 +37,7 @@ from server.domain.errors import (
 from server.domain.opening import MAX_ATTEMPTS, BidState
 from server.domain.opening_events import DocumentRead
 from server.errors import NotFound
-from server.protocol import (
-    CONFIRMATION_LABEL,
-    OBJECTION_LABEL,
-    box_stream,
-    confirmation_document,
-    objection_document,
-)
+from server.protocol import box_stream
 from server.protocol.times import format_time
 from server.service import opening_bodies as bodies
 from server.service.decrypt import Decryptions, Opened, Unopened
@@ -63,7 +64,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RECORD_LABEL: Final = "opening-record"
 T = TypeVar("T")
 
 

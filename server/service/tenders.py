@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from crypto import CryptoError, canonical_json, merkle_root
+from recordings.documents import SEALED_LIST_LABEL
 from server.domain.access import Action, Actor, Role
 from server.domain.bids import SealedList
 from server.domain.errors import DomainError, NotACustodian
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from server.service.participants import Participants
     from server.storage.base import EventStore
 
-SEALED_LIST_LABEL: Final = "sealed-list"
 # A tender is internal to the trading centre until it is published, and stays so if it never is.
 DRAFT_READERS: Final = frozenset({Role.HOST, Role.SUPERVISOR})
 

@@ -6,10 +6,11 @@ import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
+from crypto import Frontier, leaf_hash
 from recordings.audit import GENESIS, AuditRecord
-from server.errors import ConflictError
+from server.errors import ConflictError, StorageError
 
 if TYPE_CHECKING:
     import asyncio
@@ -45,6 +46,19 @@ class EventStore(Protocol):
 
     async def head(self, stream: str) -> StreamHead: ...
 
+    async def latest(self, stream: str, event_type: str) -> AuditRecord | None:
+        """The stream's last committed record of this type, if any."""
+        ...
+
+    async def tree_nodes(self, stream: str, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Hashes of the stream's Merkle tree nodes (level, index), committed with the events.
+
+        Each stream is an RFC 6962 tree over its records' bodies, leaf i = seq i + 1; the
+        store keeps every completed node so that proofs read O(log n) rows. StorageError if a
+        node does not exist (yet).
+        """
+        ...
+
     async def streams(self) -> list[str]: ...
 
     def add_listener(self, listener: CommitListener) -> None: ...
@@ -52,6 +66,34 @@ class EventStore(Protocol):
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+# Stores keep the tree's nodes from this level up (subtrees of 256 leaves and more): one row
+# per 128 events. A node below it is recomputed from at most 256 event bodies when a proof
+# needs it, so a proof still reads a bounded number of rows whatever the stream's length.
+STORED_LEVEL: Final = 8
+
+
+def tree_rows(frontier: Frontier, records: Sequence[AuditRecord]) -> list[tuple[int, int, bytes]]:
+    """Grow `frontier` by the records' leaves; the stored nodes (level, index, hash) completed."""
+    nodes: list[tuple[int, int, bytes]] = []
+    for record in records:
+        nodes += [
+            n for n in frontier.append(leaf_hash(record.body.encode())) if n[0] >= STORED_LEVEL
+        ]
+    return nodes
+
+
+def node_from_bodies(level: int, bodies: Sequence[str]) -> bytes:
+    """The hash of a perfect subtree of 2**level leaves, from the bodies of its records."""
+    if len(bodies) != 1 << level:
+        raise StorageError(
+            f"A node of level {level} covers {1 << level} events, not {len(bodies)}."
+        )
+    frontier = Frontier()
+    for body in bodies:
+        frontier.append(leaf_hash(body.encode()))
+    return frontier.root()
 
 
 def check_links(stream: str, records: Sequence[AuditRecord]) -> None:

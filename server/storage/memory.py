@@ -5,8 +5,18 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from crypto import Frontier
 from server.errors import StorageError
-from server.storage.base import CommitListener, StreamHead, check_links, conflict, notify
+from server.storage.base import (
+    STORED_LEVEL,
+    CommitListener,
+    StreamHead,
+    check_links,
+    conflict,
+    node_from_bodies,
+    notify,
+    tree_rows,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -17,6 +27,7 @@ if TYPE_CHECKING:
 class MemoryEventStore:
     def __init__(self) -> None:
         self._streams: dict[str, list[AuditRecord]] = {}
+        self._trees: dict[str, tuple[Frontier, dict[tuple[int, int], bytes]]] = {}
         self._listeners: list[CommitListener] = []
         self._closed = False
 
@@ -50,6 +61,10 @@ class MemoryEventStore:
                 future.set_exception(conflict(stream, head, first))
             return
         log.extend(records)
+        frontier, nodes = self._trees.setdefault(stream, (Frontier(), {}))
+        nodes.update(
+            ((level, index), value) for level, index, value in tree_rows(frontier, records)
+        )
         notify(self._listeners, stream, records)
         if not future.done():
             future.set_result(None)
@@ -61,6 +76,25 @@ class MemoryEventStore:
     async def head(self, stream: str) -> StreamHead:
         log = self._streams.get(stream)
         return StreamHead(log[-1].seq, log[-1].hash) if log else StreamHead()
+
+    async def latest(self, stream: str, event_type: str) -> AuditRecord | None:
+        return next(
+            (r for r in reversed(self._streams.get(stream, [])) if r.type == event_type), None
+        )
+
+    async def tree_nodes(self, stream: str, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
+        stored = self._trees.get(stream, (None, {}))[1]
+        log = self._streams.get(stream, [])
+        found = []
+        for level, index in nodes:
+            if level >= STORED_LEVEL and (level, index) in stored:
+                found.append(stored[(level, index)])
+                continue
+            first, count = index << level, 1 << level
+            if level >= STORED_LEVEL or first + count > len(log):
+                raise StorageError(f"Stream {stream} has no tree node ({level}, {index}).")
+            found.append(node_from_bodies(level, [r.body for r in log[first : first + count]]))
+        return found
 
     async def streams(self) -> list[str]:
         return sorted(self._streams)

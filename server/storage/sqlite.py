@@ -17,9 +17,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TypeVar
 
+from crypto import Frontier, subtree_nodes
 from recordings.audit import AuditRecord
 from server.errors import ConflictError, StorageError
-from server.storage.base import CommitListener, StreamHead, check_links, conflict, notify
+from server.storage.base import (
+    STORED_LEVEL,
+    CommitListener,
+    StreamHead,
+    check_links,
+    conflict,
+    node_from_bodies,
+    notify,
+    tree_rows,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: the Merkle tree of each stream (table `tree`)
 # Enough to amortise one fsync over many appends, small enough to keep a commit short and
 # to bound what one commit makes the live hub write to every client at once.
 MAX_BATCH: Final = 256
@@ -48,7 +58,15 @@ CREATE TABLE IF NOT EXISTS events (
     hash TEXT NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_by_stream ON events (stream, seq);
+CREATE TABLE IF NOT EXISTS tree (
+    stream TEXT NOT NULL,
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (stream, level, idx)
+) WITHOUT ROWID;
 """
+_INSERT_NODE: Final = "INSERT INTO tree (stream, level, idx, hash) VALUES (?, ?, ?, ?)"
 
 
 _INSERT: Final = (
@@ -92,9 +110,58 @@ def initialize(path: Path) -> None:
                 f"The database {path.name} has schema {version}; this node knows {SCHEMA_VERSION}."
             )
         conn.executescript(_SCHEMA)
+        if version == 1:
+            _build_trees(conn)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     finally:
         conn.close()
+
+
+def _build_trees(conn: sqlite3.Connection) -> None:
+    """Schema 1 to 2: the Merkle tree of every stream, from its events, in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    streams = [row[0] for row in conn.execute("SELECT stream FROM streams")]
+    for stream in streams:
+        frontier = Frontier()
+        rows = conn.execute(
+            "SELECT body, hash FROM events WHERE stream = ? ORDER BY seq", (stream,)
+        )
+        records = [AuditRecord.load(body, digest) for body, digest in rows]
+        nodes = tree_rows(frontier, records)
+        conn.executemany(_INSERT_NODE, [(stream, *node) for node in nodes])
+    conn.execute("COMMIT")
+
+
+def load_frontier(conn: sqlite3.Connection, stream: str, size: int) -> Frontier:
+    """The right edge of a stream's tree of `size` leaves, from its stored nodes."""
+    if size == 0:
+        return Frontier()
+    hashes = _nodes(conn, stream, subtree_nodes(0, size))
+    return Frontier.of(size, hashes)
+
+
+def _nodes(conn: sqlite3.Connection, stream: str, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
+    """Stored nodes are read; those below STORED_LEVEL are hashed from their events' bodies."""
+    found = []
+    for level, index in nodes:
+        if level < STORED_LEVEL:
+            first, count = index << level, 1 << level
+            rows = conn.execute(
+                "SELECT body FROM events WHERE stream = ? AND seq > ? AND seq <= ? ORDER BY seq",
+                (stream, first, first + count),
+            ).fetchall()
+            if len(rows) != count:
+                raise StorageError(f"Stream {stream} has no tree node ({level}, {index}).")
+            found.append(node_from_bodies(level, [body for (body,) in rows]))
+            continue
+        row = conn.execute(
+            "SELECT hash FROM tree WHERE stream = ? AND level = ? AND idx = ?",
+            (stream, level, index),
+        ).fetchone()
+        if row is None:
+            raise StorageError(f"Stream {stream} has no tree node ({level}, {index}).")
+        found.append(bytes(row[0]))
+    return found
 
 
 def stored_rows(path: Path, stream: str) -> Iterator[tuple[int, str, str]]:
@@ -123,6 +190,7 @@ class SQLiteEventStore:
         self._listeners: list[CommitListener] = []
         self._writer: threading.Thread | None = None
         self._heard: dict[str, int] = {}
+        self._frontiers: dict[str, Frontier] = {}  # writer thread only: each tree's right edge
         self._readers: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._reader_connections: list[sqlite3.Connection] = []
@@ -208,10 +276,11 @@ class SQLiteEventStore:
             conn.execute("COMMIT")
             self.commits += 1
             self._heard.update(heard)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StorageError) as exc:
             logger.exception("Commit of %d appends failed", len(batch))
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            self._frontiers.clear()  # they may hold what was rolled back: reload from disk
             for item in batch:
                 item.error = StorageError(f"The event store could not commit: {exc}.")
         assert self._loop is not None  # noqa: S101 - set in start()
@@ -243,6 +312,13 @@ class SQLiteEventStore:
             conn.executemany(
                 _INSERT, [(r.stream, r.seq, r.type, r.time, r.body, r.hash) for r in item.records]
             )
+            frontier = self._frontiers.get(item.stream)
+            if frontier is None or frontier.size != head.seq:  # first use, or another writer
+                frontier = load_frontier(conn, item.stream, head.seq)
+            grown = frontier.copy()
+            nodes = tree_rows(grown, item.records)
+            conn.executemany(_INSERT_NODE, [(item.stream, *node) for node in nodes])
+            self._frontiers[item.stream] = grown
         except (ConflictError, sqlite3.IntegrityError) as exc:
             conn.execute("ROLLBACK TO item")
             item.error = exc if isinstance(exc, ConflictError) else ConflictError(str(exc))
@@ -302,6 +378,26 @@ class SQLiteEventStore:
             .fetchone()
         )
         return StreamHead(*row) if row else StreamHead()
+
+    async def latest(self, stream: str, event_type: str) -> AuditRecord | None:
+        return await self._in_reader(lambda: self._latest(stream, event_type))
+
+    def _latest(self, stream: str, event_type: str) -> AuditRecord | None:
+        # Backwards along the (stream, seq) index: the kinds asked for come every few hundred.
+        row = (
+            self._reader()
+            .execute(
+                "SELECT body, hash FROM events WHERE stream = ? AND type = ?"
+                " ORDER BY seq DESC LIMIT 1",
+                (stream, event_type),
+            )
+            .fetchone()
+        )
+        return AuditRecord.load(*row) if row else None
+
+    async def tree_nodes(self, stream: str, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
+        wanted = list(nodes)
+        return await self._in_reader(lambda: _nodes(self._reader(), stream, wanted))
 
     async def streams(self) -> list[str]:
         return await self._in_reader(self._streams)

@@ -36,6 +36,10 @@ async def test_the_demo_runs_a_whole_opening_and_verifies_its_audit_log(tmp_path
     assert "reconnected 1x" in text
     assert re.search(r"visitor +tender +\d+ events, 0 bid receipts", text)
     assert re.search(r"supervisor +bid box +\d+ events, 6 bid receipts", text)
-    assert len(re.findall(r"  OK  ", text)) == 3  # system, the tender, its bid box
+    assert len(re.findall(r"  OK      \S+: \d+ events", text)) == 3  # system, tender, bid box
+    assert re.search(r"tree head of \d+ events, root \w+…: extends \d+", text)  # the witness
+    assert re.search(r"OK +\d+ tree heads", text)  # the bundle, checked with no server
+    assert re.search(r"OK +6 receipt signatures", text)
+    assert "FAILED" not in text
     assert "audit log verified" in text
     assert not err.strip(), err.decode()

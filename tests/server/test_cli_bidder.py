@@ -150,6 +150,7 @@ async def test_a_bidder_and_a_custodian_do_everything_from_the_command_line(
         "bidder", "receipt", "verify", *cli.node(first, first_files), receipt
     )
     assert (code, result["sealed_list"]) == (0, "included")
+    assert result["signed_log"].startswith("included in the tree head of")
     await harness.post_ok(f"/api/tenders/{tender}/opening/start", {}, host)
 
     for person, files in bidders[:2]:
@@ -189,6 +190,22 @@ async def test_a_bidder_and_a_custodian_do_everything_from_the_command_line(
         "bidder", "confirm", *cli.node(second, second_files), "--tender", tender
     )
     assert (code, "AlreadyResponded" in err) == (1, True)
+    # A witness keeps the last tree head it saw and checks each new one extends it.
+    state = str(tmp_path / "witness.json")
+    watch = ["audit", "witness", *cli.node(first, first_files), "--tender", tender]
+    code, seen, _ = await cli(*watch, "--state", state)
+    assert (code, seen["seen"]) == (0, "first")
+    opening = f"/api/tenders/{tender}/opening"
+    await harness.post_ok(f"{opening}/objections/o1/answer", {"answer": "已核实"}, host)
+    harness.clock.advance(16 * 60)
+    await harness.login(host)
+    await harness.post_ok(f"{opening}/close", {}, host)
+    code, later, _ = await cli(*watch, "--state", state)
+    assert (code, later["seen"]) == (0, f"extends {seen['size']}")
+    forged = {tender: {"size": seen["size"], "root": "00" * 32}}
+    await asyncio.to_thread((tmp_path / "witness.json").write_text, json.dumps(forged))
+    code, alarm, _ = await cli(*watch, "--state", state)
+    assert (code, alarm.startswith("ALARM")) == (1, True)
 
 
 async def test_a_wrong_encryption_key_is_caught_locally(

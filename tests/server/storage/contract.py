@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from crypto import leaf_hash, merkle_root, range_root, subtree_nodes
 from recordings.audit import GENESIS, AuditRecord
 from server.errors import ConflictError, StorageError
 from server.storage.base import EventStore, StreamHead
@@ -126,3 +127,26 @@ class EventStoreContract:
         await store.close()
         with pytest.raises(StorageError, match="closed"):
             await store.append("t-1", chain(1))
+
+    async def test_each_stream_is_a_merkle_tree_of_its_bodies(self, store: EventStore) -> None:
+        records = chain(11)
+        for start in (0, 3, 4, 9):  # appends of several sizes grow one tree
+            end = {0: 3, 3: 4, 4: 9, 9: 11}[start]
+            await store.append("t-1", records[start:end])
+        bodies = [r.body.encode() for r in records]
+        for size in (1, 4, 6, 11):
+            edge = await store.tree_nodes("t-1", subtree_nodes(0, size))
+            assert range_root(edge) == merkle_root(bodies[:size])
+        leaf = (await store.tree_nodes("t-1", [(0, 7)]))[0]
+        assert leaf == leaf_hash(bodies[7])
+        with pytest.raises(StorageError, match="no tree node"):
+            await store.tree_nodes("t-1", [(4, 0)])  # 16 leaves: not there yet
+        with pytest.raises(StorageError, match="no tree node"):
+            await store.tree_nodes("t-none", [(0, 0)])
+
+    async def test_the_latest_record_of_a_type(self, store: EventStore) -> None:
+        records = chain(4)
+        await store.append("t-1", records)
+        assert await store.latest("t-1", records[0].type) == records[-1]
+        assert await store.latest("t-1", "no.such") is None
+        assert await store.latest("t-none", records[0].type) is None

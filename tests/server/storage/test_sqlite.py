@@ -8,12 +8,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from crypto import merkle_root, range_root, subtree_nodes
 from recordings.audit import verify_chain
 from server.errors import ConflictError, StorageError
 from server.storage.sqlite import (
     SCHEMA_VERSION,
     SQLiteEventStore,
+    connect,
     initialize,
+    load_frontier,
     stored_rows,
     stored_streams,
 )
@@ -140,3 +143,47 @@ async def test_listeners_hear_what_another_process_wrote_before_their_own_append
     finally:
         await mine.close()
         await theirs.close()
+
+
+async def test_two_writers_grow_one_tree(tmp_path: Path) -> None:
+    path = tmp_path / "events.sqlite3"
+    one, two = SQLiteEventStore(path), SQLiteEventStore(path)
+    await one.start()
+    await two.start()
+    records = chain(5)
+    try:
+        await one.append("t-1", records[:2])
+        await two.append("t-1", records[2:4])  # `one` has not seen these
+        await one.append("t-1", records[4:])
+        edge = await two.tree_nodes("t-1", subtree_nodes(0, 5))
+        assert range_root(edge) == merkle_root([r.body.encode() for r in records])
+    finally:
+        await one.close()
+        await two.close()
+
+
+def test_a_schema_1_database_gets_its_trees(tmp_path: Path) -> None:
+    path = tmp_path / "events.sqlite3"
+    records = chain(6)
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE streams (stream TEXT PRIMARY KEY) WITHOUT ROWID;"
+        "CREATE TABLE events (stream TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,"
+        " time TEXT NOT NULL, body TEXT NOT NULL, hash TEXT NOT NULL);"
+        "PRAGMA user_version=1;"
+    )
+    conn.execute("INSERT INTO streams VALUES ('t-1')")
+    conn.executemany(
+        "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
+        [(r.stream, r.seq, r.type, r.time, r.body, r.hash) for r in records],
+    )
+    conn.commit()
+    conn.close()
+    initialize(path)
+    conn = connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        frontier = load_frontier(conn, "t-1", 6)
+        assert frontier.root() == merkle_root([r.body.encode() for r in records])
+    finally:
+        conn.close()

@@ -149,30 +149,30 @@ async def test_the_lifecycle_through_the_api(harness: Harness) -> None:
     harness.clock.advance(24 * 3600)
     await harness.login(host)
     await harness.login(bidder)
-    assert await harness.node.scheduler.tick() == 2  # the deadline: closed, and lot L1 sealed
+    # The deadline: closed, lot L1 sealed, and a signed tree head over the log so far.
+    assert await harness.node.scheduler.tick() == 3
     opened = await harness.post_ok(f"/api/tenders/{tender_id}/opening/start", {}, host)
     # Regs 44: with fewer than three bids there is no opening, and the record says why.
     assert (opened["state"], opened["bids_closed"]) == ("failed", True)
     assert "Only 0 valid bids; at least 3 are needed (Regs 44)" in opened["ended_reason"]
     view = (await harness.call("GET", f"/api/tenders/{tender_id}", bidder))[1]
-    assert view["head_seq"] == 10
+    assert view["head_seq"] == 13
     types = [r.type for r in await harness.node.store.read(tender_id)]
-    assert (
-        types
-        == [
-            "tender.created",
-            "tender.published",
-            "opening.key_issued",
-            "opening.key_share_issued",
-            "opening.key_share_issued",
-            "tender.bidding_opened",
-            "command.rejected",
-            "tender.bidding_closed",
-            "lot.sealed",
-            "tender.failed",
-        ][: len(types)]
-    )
-    assert len(types) == 10
+    assert types == [
+        "tender.created",
+        "tender.published",
+        "opening.key_issued",
+        "opening.key_share_issued",
+        "opening.key_share_issued",
+        "audit.tree_head",  # each phase change is pinned by a signed tree head
+        "tender.bidding_opened",
+        "command.rejected",
+        "tender.bidding_closed",
+        "lot.sealed",
+        "audit.tree_head",
+        "tender.failed",
+        "audit.tree_head",
+    ]
 
 
 async def test_invalid_transitions_are_409_and_recorded(harness: Harness) -> None:
@@ -225,9 +225,12 @@ async def test_event_reads_are_filtered_by_role(harness: Harness) -> None:
         seen[person.participant.role] = [e["event"]["type"] for e in events]
     published = ["tender.published", "opening.key_issued"]
     shares = ["opening.key_share_issued"] * 2  # each sealed to its custodian
-    assert seen[Role.BIDDER] == published
-    assert seen[Role.HOST] == ["tender.created", *published]
-    assert seen[Role.SUPERVISOR] == ["tender.created", *published, *shares, "access.denied"]
+    signed = "audit.tree_head"  # everyone sees the signed tree heads
+    assert seen[Role.BIDDER] == [*published, signed]
+    assert seen[Role.HOST] == ["tender.created", *published, signed]
+    assert seen[Role.SUPERVISOR] == [
+        "tender.created", *published, *shares, signed, "access.denied"
+    ]  # fmt: skip
     page = (await harness.call("GET", f"{path}?after_seq=1&limit=1", supervisor))[1]["events"]
     assert [e["event"]["seq"] for e in page] == [2]
 
@@ -280,11 +283,9 @@ async def test_a_cancelled_draft_stays_internal(harness: Harness) -> None:
     assert (await harness.call("GET", f"/api/tenders/{tender_id}", bidder))[0] == 404
     assert (await harness.call("GET", "/api/tenders", bidder))[1] == {"tenders": []}
     assert (await harness.call("GET", f"/api/tenders/{tender_id}/events", bidder))[0] == 404
-    cancelled = (await harness.node.store.read(tender_id))[-1]
-    assert (cancelled.type, set(cancelled.visibility)) == (
-        "tender.cancelled",
-        {"host", "supervisor"},
-    )
+    records = await harness.node.store.read(tender_id)
+    cancelled = next(r for r in records if r.type == "tender.cancelled")
+    assert set(cancelled.visibility) == {"host", "supervisor"}
     assert (await harness.call("GET", f"/api/tenders/{tender_id}", host))[1]["state"] == "cancelled"
 
 
@@ -313,12 +314,12 @@ async def test_event_pages_say_how_far_they_read(harness: Harness) -> None:
     for _ in range(3):  # events the bidder may not see
         await harness.call("POST", f"/api/tenders/{tender_id}/opening/start", host)
     await harness.post_ok(f"/api/tenders/{tender_id}/cancel", {"reason": "re-tender"}, host)
-    path = f"/api/tenders/{tender_id}/events"  # 1-5: created, published, key, 2 shares
-    page = (await harness.call("GET", f"{path}?after_seq=5&limit=3", bidder))[1]
-    assert page == {"events": [], "next_after_seq": 8, "more": True}
-    page = (await harness.call("GET", f"{path}?after_seq=8&limit=3", bidder))[1]
-    assert [e["event"]["type"] for e in page["events"]] == ["tender.cancelled"]
-    assert (page["next_after_seq"], page["more"]) == (9, False)
+    path = f"/api/tenders/{tender_id}/events"  # 1-6: created, published, key, 2 shares, STH
+    page = (await harness.call("GET", f"{path}?after_seq=6&limit=3", bidder))[1]
+    assert page == {"events": [], "next_after_seq": 9, "more": True}
+    page = (await harness.call("GET", f"{path}?after_seq=9&limit=3", bidder))[1]
+    assert [e["event"]["type"] for e in page["events"]] == ["tender.cancelled", "audit.tree_head"]
+    assert (page["next_after_seq"], page["more"]) == (11, False)
 
 
 async def test_refusals_are_recorded_up_to_a_limit_then_throttled(

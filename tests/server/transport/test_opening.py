@@ -10,8 +10,8 @@ import pytest
 from crypto import VerifyKey, b64url_decode, b64url_encode, read_header, verify
 from evaluator_client import bidding
 from evaluator_client.errors import ApiError, ClientError
+from recordings.documents import CONFIRMATION_LABEL, confirmation_document
 from server.domain.access import Role
-from server.protocol import CONFIRMATION_LABEL, confirmation_document
 from tests.server.transport.opening_world import Bidder, World, archive_of, build_world
 from tests.server.transport.test_ws import open_live, send, until
 
@@ -76,8 +76,7 @@ async def test_a_whole_opening(world: World) -> None:
     await harness.login(host)
     closed = await harness.post_ok(f"/api/tenders/{tender}/opening/close", {}, host)
     assert closed["phase"] == "closed"
-    final = (await harness.node.store.read(tender))[-1]
-    assert final.type == "opening.closed"
+    final = next(r for r in await harness.node.store.read(tender) if r.type == "opening.closed")
     verify(
         key, "opening-record", final.payload["record"], b64url_decode(final.payload["signature"])
     )

@@ -196,16 +196,20 @@ async def test_subscribe_replays_then_goes_live(setup: tuple[Harness, Person, st
     ws = await open_live(harness, host)
     await send(ws, type="subscribe", tender=tender_id, after_seq=0, id="s1")
     subscribed = await receive(ws)
-    assert (subscribed["type"], subscribed["head_seq"], subscribed["id"]) == ("subscribed", 5, "s1")
+    assert (subscribed["type"], subscribed["head_seq"], subscribed["id"]) == ("subscribed", 6, "s1")
     replayed, caught_up = await until(ws, "caught_up")
-    # The host sees the draft, its publication and the opening key, not the custodians' shares.
-    assert [m["event"]["seq"] for m in replayed] == [1, 2, 3]
+    # The host sees the draft, its publication, the opening key and the signed tree head,
+    # not the custodians' shares.
+    assert [m["event"]["seq"] for m in replayed] == [1, 2, 3, 6]
     assert replayed[0]["event"]["type"] == "tender.created"
     assert len(replayed[0]["hash"]) == 64
-    assert caught_up["seq"] == 5
+    assert caught_up["seq"] == 6
     await harness.post_ok(f"/api/tenders/{tender_id}/cancel", {"reason": "budget cut"}, host)
-    live = await receive(ws)
-    assert (live["event"]["seq"], live["event"]["type"]) == (6, "tender.cancelled")
+    live = [await receive(ws), await receive(ws)]
+    assert [(m["event"]["seq"], m["event"]["type"]) for m in live] == [
+        (7, "tender.cancelled"),
+        (8, "audit.tree_head"),
+    ]
     await ws.close()
 
 
@@ -227,8 +231,8 @@ async def test_live_events_are_filtered_by_role(setup: tuple[Harness, Person, st
         before, _ = await until(ws, "pong")
         seen[role] = [m["event"]["type"] for m in before]
         await ws.close()
-    assert seen["bidder"] == ["tender.cancelled"]
-    assert seen["supervisor"] == ["access.denied", "tender.cancelled"]
+    assert seen["bidder"] == ["tender.cancelled", "audit.tree_head"]
+    assert seen["supervisor"] == ["access.denied", "tender.cancelled", "audit.tree_head"]
 
 
 async def test_subscription_refusals(setup: tuple[Harness, Person, str]) -> None:
@@ -398,7 +402,9 @@ async def test_the_background_schedule_opens_bidding(make_harness: MakeHarness) 
     types = []
     while "tender.bidding_opened" not in types:
         types.append((await receive(ws))["event"]["type"])
-    assert types == ["tender.published", "opening.key_issued", "tender.bidding_opened"]
+    assert types == [
+        "tender.published", "opening.key_issued", "audit.tree_head", "tender.bidding_opened"
+    ]  # fmt: skip
     assert spec_time < harness.clock.now()
     await ws.close()
 
@@ -429,7 +435,7 @@ async def test_a_repeated_subscribe_is_refused_even_while_the_first_replays(
     ws = await open_live(harness, host)
     for ref in ("first", "second"):  # sent back to back: the first is still replaying
         await send(ws, type="subscribe", tender=tender_id, id=ref)
-    replies = [await receive(ws) for _ in range(5)]  # 4 for the first, an error for the second
+    replies = [await receive(ws) for _ in range(6)]  # 5 for the first, an error for the second
     kinds = [(m["type"], m.get("id")) for m in replies if m["type"] != "event"]
     assert ("error", "second") in kinds
     assert next(m for m in replies if m["type"] == "subscribed")["id"] == "first"
@@ -437,5 +443,8 @@ async def test_a_repeated_subscribe_is_refused_even_while_the_first_replays(
     await harness.post_ok(f"/api/tenders/{tender_id}/cancel", {"reason": "once"}, host)
     await send(ws, type="ping", id="end")
     before, _ = await until(ws, "pong")
-    assert [m["event"]["type"] for m in before if m["type"] == "event"] == ["tender.cancelled"]
+    assert [m["event"]["type"] for m in before if m["type"] == "event"] == [
+        "tender.cancelled",
+        "audit.tree_head",
+    ]
     await ws.close()

@@ -1,0 +1,203 @@
+"""The bundle verifier on small bundles made here: every rule of audit-bundle.md section 4.
+
+Whole bundles from a real opening are in tests/server/test_audit_bundle.py; here each check is
+reached on its own, with a node key of the test's making.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from crypto import SigningKey, b64url_encode, canonical_json, merkle_root, sign
+from recordings.audit import GENESIS, AuditRecord
+from recordings.bundle import Participant, bundle_lines, verify_bundle
+from recordings.documents import TREE_HEAD_LABEL, tree_head_document
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+TENDER = "t-20261121-0000000000aa"
+NODE = SigningKey.generate()
+NODE_ID = "n-" + NODE.verify_key.fingerprint()[:16]
+TIME = "2026-11-21T09:00:00.000000Z"
+
+
+def chain(payloads: list[tuple[str, dict[str, Any]]], stream: str = TENDER) -> list[AuditRecord]:
+    records: list[AuditRecord] = []
+    for event_type, payload in payloads:
+        prev = records[-1] if records else None
+        records.append(
+            AuditRecord.create(
+                stream=stream, seq=prev.seq + 1 if prev else 1,
+                prev=prev.hash if prev else GENESIS, type=event_type, actor_id=NODE_ID,
+                actor_role="node", address="local", time=TIME, payload=payload,
+                visibility=frozenset({"supervisor"}),
+            )
+        )  # fmt: skip
+    return records
+
+
+def note(n: int) -> tuple[str, dict[str, Any]]:
+    return ("command.rejected", {"command": "x", "rule": "Note", "reason": f"note {n}"})
+
+
+def tree_head(
+    records: list[AuditRecord], size: int, stream: str = TENDER
+) -> tuple[str, dict[str, Any]]:
+    root = merkle_root([r.body.encode() for r in records[:size]]).hex()
+    document = tree_head_document(stream, size, root, TIME)
+
+    signature = b64url_encode(sign(NODE, TREE_HEAD_LABEL, document))
+    return ("audit.tree_head", {"tree_head": document, "signature": signature})
+
+
+def lines(records: list[AuditRecord], **changes: Any) -> list[str]:
+    return list(
+        bundle_lines(
+            tender=TENDER, node=NODE_ID, node_key=NODE.verify_key.to_text(), exported_at=TIME,
+            participants=changes.get("participants", []), streams=[(TENDER, records)],
+            recordings=changes.get("recordings", ()),
+        )
+    )  # fmt: skip
+
+
+def with_tree_heads(*sizes: int, extra: int = 4) -> list[AuditRecord]:
+    payloads = [note(i) for i in range(extra)]
+    records = chain(payloads)
+    for size in sizes:
+        payloads.append(tree_head(records, size))
+        records = chain(payloads)
+    return records
+
+
+def test_a_small_bundle_verifies() -> None:
+    report = verify_bundle(lines(with_tree_heads(2, 4)))
+    assert report.failures == []
+    assert report.checked == {"events chained in " + TENDER: 6, "node key": 1, "tree heads": 2}
+
+
+@pytest.mark.parametrize(
+    ("sizes", "named"),
+    [
+        ((6,), "a size it can't cover"),  # covers itself and beyond
+        ((4, 2), "goes back from 4 to 2"),
+    ],
+)
+def test_tree_heads_must_cover_what_came_before_and_only_grow(
+    sizes: tuple[int, ...], named: str
+) -> None:
+    payloads = [note(i) for i in range(4)]
+    records = chain(payloads)
+    for size in sizes:
+        root_of = records if size <= len(records) else chain([*payloads, *[note(9)] * 3])
+        payloads.append(tree_head(root_of, size))
+        records = chain(payloads)
+    report = verify_bundle(lines(records))
+    assert any(named in f for f in report.failures), report.failures
+
+
+def test_a_tree_head_of_another_stream_is_refused() -> None:
+    payloads = [note(i) for i in range(3)]
+    records = chain(payloads)
+    payloads.append(tree_head(records, 3, stream=TENDER + "-box"))
+    report = verify_bundle(lines(chain(payloads)))
+    assert any("names another stream" in f for f in report.failures)
+
+
+def form(change: Callable[[list[str]], list[str]]) -> list[str]:
+    return verify_bundle(change(lines(with_tree_heads(2)))).failures
+
+
+def as_json(line: str) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(line)
+    return value
+
+
+def dumped(value: dict[str, Any]) -> str:
+    return canonical_json(value).decode() + "\n"
+
+
+def header_with(ls: list[str], **changes: Any) -> list[str]:
+    return [dumped(as_json(ls[0]) | changes), *ls[1:]]
+
+
+def first_event_with(ls: list[str], **changes: Any) -> list[str]:
+    return [ls[0], dumped(as_json(ls[1]) | changes), *ls[2:]]
+
+
+def event_of_another_stream(ls: list[str]) -> list[str]:
+    event = as_json(ls[1])["event"] | {"stream": "t-20261121-0000000000bb"}
+    return first_event_with(ls, event=event)
+
+
+def end_with(ls: list[str], **changes: Any) -> list[str]:
+    return [*ls[:-1], dumped(as_json(ls[-1]) | changes)]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda ls: [ls[0], "[1, 2]\n", *ls[1:]], "not a line of an audit bundle"),
+        (lambda ls: [ls[0], '{"kind":"secret"}\n', *ls[1:]], "not a line of an audit bundle"),
+        (lambda ls: ls[1:], "does not start with its header"),
+        (lambda ls: [ls[0], *ls], "not the header"),
+        (lambda ls: [ls[0], ls[2], ls[1], *ls[3:]], "moved or reordered"),
+        (lambda ls: [*ls, ls[1]], "out of its place"),
+        (lambda ls: header_with(ls, v=2), "not the header"),
+        (lambda ls: header_with(ls, node_key="ed25519:xx"), "not an Ed25519"),
+        (lambda ls: [], "empty"),
+        (lambda ls: first_event_with(ls, hash=7), "wrong type"),
+        (event_of_another_stream, "another stream"),
+        (lambda ls: end_with(ls, participants=3), "participant or recording count"),
+    ],
+)
+def test_the_form_of_a_bundle_is_checked(
+    change: Callable[[list[str]], list[str]], named: str
+) -> None:
+    failures = form(change)
+    assert any(named in f for f in failures), failures
+
+
+def test_participant_lines_are_checked() -> None:
+    person = Participant("p-aaaaaaaaaaaa", "bidder", SigningKey.generate().verify_key.to_text())
+    text = lines(with_tree_heads(2), participants=[person])
+    bad = dumped(as_json(text[1]) | {"role": 5})
+    failures = verify_bundle([text[0], bad, *text[2:]]).failures
+    assert any("participant line with values of the wrong type" in f for f in failures)
+
+
+def test_malformed_event_content_is_named_not_raised() -> None:
+    records = chain([note(0), ("lot.sealed", {"list": "not a list"}), ("opening.closed", {})])
+    failures = verify_bundle(lines(records)).failures
+    assert any("malformed content" in f for f in failures), failures
+
+
+def test_an_event_without_a_canonical_form_is_named() -> None:
+    text = lines(with_tree_heads(2))
+    broken = text[1].replace('"note 0"', '"note \\ud800"')
+    failures = verify_bundle([text[0], broken, *text[2:]]).failures
+    assert failures  # the lone surrogate either fails the chain or has no canonical form
+
+
+def test_recordings_are_checked_against_their_logged_hashes(tmp_path: Path) -> None:
+    good, bad = b"segment one", b"segment two"
+    (tmp_path / "a.webm").write_bytes(good)
+    (tmp_path / "b.webm").write_bytes(bad + b"!")
+    logged = [
+        ("a.webm", hashlib.sha256(good).hexdigest(), len(good)),
+        ("b.webm", hashlib.sha256(bad).hexdigest(), len(bad)),
+        ("c.webm", "0" * 64, 1),
+        ("../d.webm", "0" * 64, 1),
+    ]
+    report = verify_bundle(lines(with_tree_heads(2), recordings=logged), tmp_path)
+    assert report.checked["recordings"] == 1
+    assert sorted(report.failures) == [
+        "recording ../d.webm: missing",
+        "recording b.webm: does not match its logged size and SHA-256",
+        "recording c.webm: missing",
+    ]
