@@ -12,6 +12,7 @@ from crypto._keys import (
 )
 from crypto._merkle import (
     EMPTY_ROOT,
+    HASH_BYTES,
     Frontier,
     consistency_ranges,
     inclusion_ranges,
@@ -58,6 +59,7 @@ __all__ = [
     "DIGEST_BYTES",
     "EMPTY_ROOT",
     "FILE_KEY_BYTES",
+    "HASH_BYTES",
     "MAX_CHUNK",
     "MAX_SAFE_INTEGER",
     "MIN_CHUNK",

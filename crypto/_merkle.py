@@ -186,6 +186,7 @@ def verify_consistency(
         return
     path = list(proof)
     if old & (old - 1) == 0:  # a perfect old tree: its root is the first node of the path
+        _check_hashes([old_root])
         path.insert(0, old_root)
     if not path:
         raise ProofError("The consistency proof is empty.")

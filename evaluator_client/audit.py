@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crypto import (
+    HASH_BYTES,
     CryptoError,
     VerifyKey,
     b64url_decode,
@@ -51,12 +52,15 @@ class TreeHead:
         document, signature = payload["tree_head"], payload["signature"]
         try:
             verify(node_key, TREE_HEAD_LABEL, document, b64url_decode(signature))
-            return cls(
+            head = cls(
                 str(document["stream"]), int(document["size"]), bytes.fromhex(document["root"]),
                 dict(document), signature,
             )  # fmt: skip
         except (CryptoError, KeyError, TypeError, ValueError):
             raise ClientError("The tree head is not signed by the node.") from None
+        if len(head.root) != HASH_BYTES or head.size < 1:
+            raise ClientError("The tree head's root or size is not one a tree can have.")
+        return head
 
 
 def _path(stream: str) -> str:
@@ -65,7 +69,10 @@ def _path(stream: str) -> str:
 
 
 async def latest_tree_head(session: Session, stream: str, node_key: VerifyKey) -> TreeHead:
-    return TreeHead.checked(await session.get(f"{_path(stream)}/tree-head"), node_key)
+    head = TreeHead.checked(await session.get(f"{_path(stream)}/tree-head"), node_key)
+    if head.stream != stream:
+        raise ClientError(f"Asked for the tree head of {stream}, the node sent {head.stream}'s.")
+    return head
 
 
 async def prove_included(session: Session, record: dict[str, Any], tree_head: TreeHead) -> None:
@@ -104,7 +111,9 @@ class Witness:
         seen = self._load()
         seen[head.stream] = {"size": head.size, "root": head.root.hex()}
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._path.write_text(json.dumps(seen, indent=1, sort_keys=True), encoding="utf-8")
+        temporary = self._path.with_suffix(".tmp")  # never a half-written memory
+        temporary.write_text(json.dumps(seen, indent=1, sort_keys=True), encoding="utf-8")
+        temporary.replace(self._path)
 
     async def observe(self, session: Session, head: TreeHead) -> str:
         """Check `head` against the last one seen, then remember it; ForkDetected if it does

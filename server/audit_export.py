@@ -1,52 +1,99 @@
 """Exporting a tender's audit bundle from the node's data directory, offline.
 
-Whoever holds the data directory can export; the bundle is checked by anyone, with no server
-(`bidroom audit verify BUNDLE`, recordings/bundle.py, docs/spec/audit-bundle.md).
+Whoever holds the data directory (and the node key) can export. The export first closes the
+tail of each stream it takes with a signed tree head, so every record in the bundle is under a
+signed root; participants' keys come with proofs that the node's signed system log holds their
+enrolment. The bundle is then checked by anyone, with no server (`bidroom audit verify`,
+recordings/bundle_checks.py, docs/spec/audit-bundle.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
-from recordings.audit import AuditRecord
-from recordings.bundle import Participant, bundle_lines
+from crypto import inclusion_ranges, range_root, subtree_nodes
+from recordings.bundle import Enrolment, bundle_lines
+from server.clock import SystemClock
 from server.errors import NotFound
-from server.protocol import SYSTEM_STREAM, box_stream
+from server.protocol import SYSTEM_STREAM, TENDER_ID_PATTERN, box_stream
 from server.protocol.times import format_time
-from server.service.node import load_node_key, node_id_of
-from server.storage.sqlite import stored_rows, stored_streams
+from server.service.keys import NodeKeys
+from server.service.ledger import Ledger, Origin
+from server.service.node import aggregate_for, load_node_key, node_id_of
+from server.service.treeheads import TreeHeadPolicy
+from server.storage.sqlite import SQLiteEventStore
 
 if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
+    from crypto import SigningKey
+    from recordings.audit import AuditRecord
     from server.config import Settings
+
+READ_PAGE = 1000
 
 
 def export_bundle(settings: Settings, tender: str, out: Path, now: datetime) -> dict[str, int]:
     """Write the bundle of `tender` to `out` (which must not exist); returns the counts."""
-    path = settings.database_path
-    if tender not in stored_streams(path):
-        raise NotFound(f"There is no tender {tender} in this node's log.")
-    streams = [
-        (stream, [AuditRecord.load(body, digest) for _, body, digest in stored_rows(path, stream)])
-        for stream in (tender, box_stream(tender))
-    ]
+    if not TENDER_ID_PATTERN.fullmatch(tender):
+        raise NotFound(f"{tender} is not a tender id.")
+    if not settings.database_path.exists():
+        raise NotFound(f"There is no audit log at {settings.database_path}.")
     key = load_node_key(settings.node_key_path, settings.node_key_passphrase)
-    system = (
-        AuditRecord.load(body, digest) for _, body, digest in stored_rows(path, SYSTEM_STREAM)
-    )
-    enrolled = {r.payload["id"]: r.payload for r in system if r.type == "participant.enrolled"}
-    actors = {r.actor_id for _, records in streams for r in records}
-    participants = [
-        Participant(pid, p["role"], p["public_key"])
-        for pid, p in sorted(enrolled.items())
-        if pid in actors
-    ]
+    lines, counts = asyncio.run(_collect(settings, key, tender, now))
     with out.open("x", encoding="utf-8") as sink:
-        for line in bundle_lines(
-            tender=tender, node=node_id_of(key), node_key=key.verify_key.to_text(),
-            exported_at=format_time(now), participants=participants, streams=streams,
-        ):  # fmt: skip
-            sink.write(line)
-    return {"events": sum(len(r) for _, r in streams), "participants": len(participants)}
+        sink.writelines(lines)
+    return counts
+
+
+async def _collect(
+    settings: Settings, key: SigningKey, tender: str, now: datetime
+) -> tuple[list[str], dict[str, int]]:
+    store = SQLiteEventStore(settings.database_path)
+    await store.start()
+    try:
+        if tender not in await store.streams():
+            raise NotFound(f"There is no tender {tender} in this node's log.")
+        node = Origin(node_id_of(key), "node", "local")
+        policy = TreeHeadPolicy(NodeKeys(key), SystemClock(), node, settings.tree_head_every)
+        ledger = Ledger(store, SystemClock(), aggregate_for, policy)
+        box = box_stream(tender)
+        streams = [s for s in (tender, box) if s == tender or s in await store.streams()]
+        for stream in (*streams, SYSTEM_STREAM):
+            await ledger.pin(stream)  # every record exported is under a signed root
+        records = {stream: await _all(store, stream) for stream in (*streams, SYSTEM_STREAM)}
+        system = records[SYSTEM_STREAM]
+        system_head = system[-1]
+        actors = {r.actor_id for stream in streams for r in records[stream]}
+        enrolments = [
+            Enrolment(r, await _proof(store, r.seq, system_head.seq - 1))
+            for r in system
+            if r.type == "participant.enrolled" and r.payload["id"] in actors
+        ]
+        lines = list(
+            bundle_lines(
+                tender=tender, node=node.id, node_key=key.verify_key.to_text(),
+                exported_at=format_time(now), system_tree_head=system_head,
+                participants=enrolments, streams=[(s, records[s]) for s in streams],
+            )
+        )  # fmt: skip
+        counts = {"events": sum(len(records[s]) for s in streams), "participants": len(enrolments)}
+        return lines, counts
+    finally:
+        await store.close()
+
+
+async def _all(store: SQLiteEventStore, stream: str) -> list[AuditRecord]:
+    found: list[AuditRecord] = []
+    while page := await store.read(stream, len(found), READ_PAGE):
+        found += page
+    return found
+
+
+async def _proof(store: SQLiteEventStore, seq: int, size: int) -> list[str]:
+    nodes = []
+    for start, end in inclusion_ranges(seq - 1, size):
+        nodes.append(range_root(await store.tree_nodes(SYSTEM_STREAM, subtree_nodes(start, end))))
+    return [node.hex() for node in nodes]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from crypto import VerifyKey
 from evaluator_client.audit import ForkDetected, TreeHead, Witness, latest_tree_head
 from recordings.audit import verify_chain
-from recordings.bundle import verify_bundle
+from recordings.bundle_checks import verify_bundle
 from recordings.errors import ChainBroken
 from server.audit_export import export_bundle
 from server.cli.common import add_settings_flags, print_json, settings_from
@@ -37,6 +38,13 @@ def register(commands: Any) -> None:
     verify.add_argument(
         "--recordings", type=Path, help="with a bundle: check the media files in this directory"
     )
+    verify.add_argument(
+        "--node-key", help="with a bundle: the node's public key, known from elsewhere (pinned)"
+    )
+    verify.add_argument(
+        "--witness-state", type=Path,
+        help="with a bundle: a witness's memory; the bundle must extend the tree heads it saw",
+    )  # fmt: skip
     verify.set_defaults(run=run_verify)
     export = actions.add_parser("export", help="write a tender's self-contained audit bundle")
     add_settings_flags(export)
@@ -59,7 +67,10 @@ def register(commands: Any) -> None:
 def run_verify(args: argparse.Namespace) -> int:
     target = args.target
     if target is not None and Path(target).is_file():
-        return verify_bundle_file(Path(target), args.recordings)
+        anchors = None
+        if args.witness_state is not None:
+            anchors = _witnessed(args.witness_state)
+        return verify_bundle_file(Path(target), args.recordings, args.node_key, anchors)
     path = settings_from(args).database_path
     if not path.exists():
         raise SystemExit(f"bidroom: no audit log at {path}")
@@ -80,10 +91,27 @@ def run_verify(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def verify_bundle_file(path: Path, recordings: Path | None = None) -> int:
-    """Check a bundle with no server; print what was checked and every failure."""
+def _witnessed(path: Path) -> dict[str, tuple[int, bytes]]:
+    try:
+        seen = json.loads(path.read_text(encoding="utf-8"))
+        return {s: (int(h["size"]), bytes.fromhex(h["root"])) for s, h in seen.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise SystemExit(f"bidroom: {path} is not a witness's memory: {exc}") from None
+
+
+def verify_bundle_file(
+    path: Path, recordings: Path | None = None, node_key: str | None = None,
+    anchors: dict[str, tuple[int, bytes]] | None = None,
+) -> int:  # fmt: skip
+    """Check a bundle with no server; print what it trusts, what was checked, every failure."""
     with path.open(encoding="utf-8", errors="replace") as lines:
-        report = verify_bundle(lines, recordings)
+        report = verify_bundle(lines, recordings, node_key=node_key, anchors=anchors)
+    header = report.header
+    if header is not None:
+        pinned = "pinned" if node_key else "as the bundle says: compare it with the node's"
+        print(f"node    {header.get('node')} {header.get('node_key')} ({pinned})")
+    for stream, size in sorted(report.signed_sizes.items()):
+        print(f"signed  {stream}: the last tree head covers {size} events")
     for what, count in sorted(report.checked.items()):
         print(f"OK      {count:>6} {what}")
     for failure in report.failures:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from crypto import CryptoError, EncryptionPublicKey, InvalidSignature, VerifyKey
 from evaluator_client import bidding
 from evaluator_client.audit import latest_tree_head, prove_included
-from evaluator_client.errors import ApiError, ClientError
 from server.cli.common import print_json
 from server.cli.remote import (
     add_encryption_flag,
@@ -166,20 +165,16 @@ def run_verify(args: argparse.Namespace) -> int:
             bidding.check_receipt(receipt, signature, key)
         except InvalidSignature:
             raise SystemExit("bidroom: the receipt's signature does not verify") from None
-        path = f"/api/tenders/{receipt['tender']}/lots/{receipt['lot']}/sealed-list"
-        try:
-            sealed = await session.get(path)
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            return {"signature": "valid", "sealed_list": "not sealed yet (before the deadline)"}
-        bidding.check_inclusion(receipt, sealed["list"], sealed["signature"], key)
-        # And the sealed list itself is in the log the node signed (proof: hashes only).
+        # The sealed list checked is the one in the log the node signed (proof: hashes only).
         event = await _sealed_event(session, receipt["tender"], receipt["lot"])
+        if event is None:
+            return {"signature": "valid", "sealed_list": "not sealed yet (before the deadline)"}
+        logged = event["payload"]
+        bidding.check_inclusion(receipt, logged["list"], logged["signature"], key)
         head = await latest_tree_head(session, receipt["tender"], key)
         await prove_included(session, event, head)
         return {
-            "signature": "valid", "sealed_list": "included", "root": sealed["list"]["root"],
+            "signature": "valid", "sealed_list": "included", "root": logged["list"]["root"],
             "signed_log": f"included in the tree head of {head.size} events",
         }  # fmt: skip
 
@@ -187,7 +182,8 @@ def run_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _sealed_event(session: Session, tender: str, lot: str) -> dict[str, Any]:
+async def _sealed_event(session: Session, tender: str, lot: str) -> dict[str, Any] | None:
+    """The `lot.sealed` event of the lot as the log holds it, or None before the deadline."""
     after = 0
     while True:
         page = await session.get(f"/api/tenders/{tender}/events?after_seq={after}")
@@ -196,7 +192,7 @@ async def _sealed_event(session: Session, tender: str, lot: str) -> dict[str, An
             if event["type"] == "lot.sealed" and event["payload"]["list"]["lot"] == lot:
                 return dict(event)
         if not page["more"]:
-            raise ClientError(f"The log shows no sealed list of lot {lot}.")
+            return None
         after = page["next_after_seq"]
 
 

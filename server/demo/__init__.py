@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from aiohttp import web
 from crypto import EncryptionKey, SigningKey
 from evaluator_client.session import Session
 from recordings.audit import verify_chain
-from recordings.bundle import verify_bundle
+from recordings.bundle_checks import verify_bundle
 from recordings.errors import ChainBroken
 from server.app import create_app
 from server.audit_export import export_bundle
@@ -67,6 +68,7 @@ class Demo:
         self.tasks: list[asyncio.Task[None]] = []
         self.node_id = ""
         self.tender = ""
+        self.node_key = ""
 
     def say(self, text: str) -> None:
         self.out.write(f"\n== {text}\n")
@@ -86,6 +88,7 @@ class Demo:
         self.say(f"Node {self.node_id} listening on {base}; data in {self.data_dir}")
         try:
             people = await self.enroll_everyone(runner.app, base)
+            self.node_key = runner.app[node_key].key.verify_key.to_text()
             story = Opening(self, people, runner.app[node_key].key.verify_key)
             await story.run()
             self.tender = story.tender
@@ -157,8 +160,11 @@ class Demo:
         out = self.data_dir / f"audit-{self.tender}.jsonl"
         counts = export_bundle(settings, self.tender, out, datetime.now(UTC))
         self.line(f"wrote {out.name}: {counts['events']} events, {counts['participants']} keys")
+        witnessed = json.loads((self.data_dir / "supervisor-witness.json").read_text())
+        anchors = {s: (h["size"], bytes.fromhex(h["root"])) for s, h in witnessed.items()}
         with out.open(encoding="utf-8") as lines:
-            report = verify_bundle(lines)
+            # Checked against the node key known from the node itself, and what was witnessed.
+            report = verify_bundle(lines, node_key=self.node_key, anchors=anchors)
         for what, count in sorted(report.checked.items()):
             self.line(f"OK      {count:>4} {what}")
         for failure in report.failures:

@@ -169,12 +169,12 @@ class Ledger:
         return await self.load(stream)
 
     def emit(
-        self, stream: str, origin: Origin, events: Sequence[DomainEvent]
+        self, stream: str, origin: Origin, events: Sequence[DomainEvent], *, pin: bool = False
     ) -> asyncio.Future[list[AuditRecord]]:
         """Record `events` on a loaded stream; the future resolves once they are durable.
 
-        When they make a signed tree head due, it is recorded right after them, in the same
-        commit, by the node: so tree heads sit at reproducible places in every stream.
+        When they make a signed tree head due (or `pin` asks for one), it is recorded right
+        after them, in the same commit, by the node: so tree heads sit at reproducible places.
         """
         entry = self._entries[stream]
         time = format_time(self._clock.now())
@@ -185,7 +185,7 @@ class Ledger:
             tree.append(leaf_hash(records[-1].body.encode()))
             since += 1
         signer = self._tree_heads
-        if signer is not None and signer.due([e.TYPE for e in events], since):
+        if signer is not None and (pin or signer.due([e.TYPE for e in events], since)):
             tree_head = signer.signed(stream, tree.size, tree.root())
             records.append(
                 self._record(stream, signer.origin, tree_head, time, records, entry.head)
@@ -220,6 +220,24 @@ class Ledger:
             payload=event.payload(),
             visibility=event.visibility(),
         )
+
+    async def pin(self, stream: str) -> bool:
+        """Close the stream's tail with a signed tree head, unless one is already last.
+
+        An export does this, so that every record it carries is under a signed root.
+        """
+        for attempt in range(CONFLICT_RETRIES + 1):
+            await self.load(stream)
+            entry = self._entries[stream]
+            if self._tree_heads is None or entry.head.seq == 0 or entry.since == 0:
+                return False
+            try:
+                await self.emit(stream, self._tree_heads.origin, [], pin=True)
+                return True
+            except ConflictError:
+                if attempt == CONFLICT_RETRIES:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def execute(
         self, stream: str, origin: Origin, decide: Callable[[Aggregate], Sequence[DomainEvent]]

@@ -111,8 +111,9 @@ def initialize(path: Path) -> None:
             )
         conn.executescript(_SCHEMA)
         if version == 1:
-            _build_trees(conn)
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            _build_trees(conn)  # sets the version in the same transaction
+        else:
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     finally:
         conn.close()
 
@@ -129,6 +130,7 @@ def _build_trees(conn: sqlite3.Connection) -> None:
         records = [AuditRecord.load(body, digest) for body, digest in rows]
         nodes = tree_rows(frontier, records)
         conn.executemany(_INSERT_NODE, [(stream, *node) for node in nodes])
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")  # a crash before here leaves 1
     conn.execute("COMMIT")
 
 

@@ -210,7 +210,7 @@ def _query_int(request: web.Request, name: str, low: int, high: int, *, default:
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdecimal() or not low <= int(raw) <= high:
+    if not raw.isdecimal() or len(raw) > 16 or not low <= int(raw) <= high:
         raise BadRequest(f"Query parameter {name} must be an integer from {low} to {high}.")
     return int(raw)
 

@@ -17,6 +17,7 @@ def test_public_api_is_pinned() -> None:
         "EncryptionPublicKey",
         "FILE_KEY_BYTES",
         "Frontier",
+        "HASH_BYTES",
         "InvalidSignature",
         "KeyFormatError",
         "MAX_CHUNK",

@@ -176,3 +176,13 @@ def test_impossible_proofs_are_not_made() -> None:
         consistency_ranges(0, 5)
     with pytest.raises(ProofError, match="32 bytes"):
         verify_inclusion(leaf_hash(b""), 0, 2, [b"short"], EMPTY_ROOT)
+
+
+def test_a_perfect_old_root_of_the_wrong_length_is_refused() -> None:
+    tree = StoredTree(LEAVES)
+    proof = tree.consistency(4, 8)
+    good = merkle_root(LEAVES[:4])
+    verify_consistency(4, 8, good, merkle_root(LEAVES), proof)
+    for odd in (b"", good + good):
+        with pytest.raises(ProofError, match="32 bytes"):
+            verify_consistency(4, 8, odd, merkle_root(LEAVES), proof)

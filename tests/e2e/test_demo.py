@@ -40,6 +40,8 @@ async def test_the_demo_runs_a_whole_opening_and_verifies_its_audit_log(tmp_path
     assert re.search(r"tree head of \d+ events, root \w+…: extends \d+", text)  # the witness
     assert re.search(r"OK +\d+ tree heads", text)  # the bundle, checked with no server
     assert re.search(r"OK +6 receipt signatures", text)
+    assert re.search(r"OK +7 participant keys proven", text)  # against the signed system log
+    assert re.search(r"OK +1 witnessed tree heads extended", text)
     assert "FAILED" not in text
     assert "audit log verified" in text
     assert not err.strip(), err.decode()

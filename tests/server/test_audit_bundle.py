@@ -14,9 +14,10 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 from crypto import SigningKey, canonical_json
 from evaluator_client import bidding
 from recordings.audit import record_hash
-from recordings.bundle import verify_bundle
+from recordings.bundle_checks import verify_bundle
 from server.audit_export import export_bundle
 from server.cli import main
+from server.domain.access import Role
 from tests.server.transport.opening_world import build_world
 from tests.server.transport.test_opening import decrypt, to_opening
 
@@ -131,11 +132,55 @@ def swapped_node_key(lines: list[str]) -> list[str]:
     return rewrite(lines, 0, lambda v: v.update(node_key=other))
 
 
+def confirming_bidder(lines: list[str]) -> str:
+    event = json.loads(lines[event_line(lines, "opening.confirmed")])["event"]
+    return str(event["payload"]["bidder"])
+
+
 def swapped_bidder_key(lines: list[str]) -> list[str]:
-    signer = json.loads(lines[event_line(lines, "opening.confirmed")])["event"]["payload"]["bidder"]
+    signer = confirming_bidder(lines)
     index = next(i for i in lines_of("participant", lines) if signer in lines[i])
     other = SigningKey.generate().verify_key.to_text()
-    return rewrite(lines, index, lambda v: v.update(public_key=other))
+    return rewrite(lines, index, lambda v: v["event"]["payload"].update(public_key=other))
+
+
+def with_end_fixed(lines: list[str]) -> list[str]:
+    """Recount the end line after lines were removed: what a careful forger does."""
+    events: dict[str, int] = {}
+    for line in lines:
+        value = json.loads(line)
+        if value["kind"] == "event":
+            events[value["event"]["stream"]] = events.get(value["event"]["stream"], 0) + 1
+    end = json.loads(lines[-1]) | {"events": events}
+    end["participants"] = len(lines_of("participant", lines))
+    return [*lines[:-1], canonical_json(end).decode() + "\n"]
+
+
+def tail_cut(lines: list[str]) -> list[str]:
+    """The tender's events after the record was read out, gone (end line recounted)."""
+    cut = event_line(lines, "opening.confirmed")
+    tender = json.loads(lines[cut])["event"]["stream"]
+    kept = [
+        line for i, line in enumerate(lines)
+        if i < cut or json.loads(line)["kind"] != "event"
+        or json.loads(line)["event"]["stream"] != tender
+    ]  # fmt: skip
+    return with_end_fixed(kept)
+
+
+def box_removed(lines: list[str]) -> list[str]:
+    kept = [
+        line for line in lines
+        if json.loads(line)["kind"] != "event"
+        or not json.loads(line)["event"]["stream"].endswith("-box")
+    ]  # fmt: skip
+    return with_end_fixed(kept)
+
+
+def all_tree_heads_removed(lines: list[str]) -> list[str]:
+    kept = [line for line in lines if '"type":"audit.tree_head"' not in line or "system" in line]
+    first = next(i for i in lines_of("event", kept))
+    return with_end_fixed(rechained(kept, first))
 
 
 def truncated(lines: list[str]) -> list[str]:
@@ -155,7 +200,9 @@ def cut_mid_line(lines: list[str]) -> list[str]:
         (forged_tree_head, "forged"),
         (edited_and_rechained, "is not the root of the first"),
         (swapped_node_key, "swapped key"),
-        (swapped_bidder_key, "does not verify with its key"),
+        (swapped_bidder_key, "not in the node's signed system log"),
+        (box_removed, "sealed bid box is missing"),
+        (all_tree_heads_removed, "under no signed tree head"),
         (truncated, "truncated"),
         (cut_mid_line, "cut-off line"),
     ],
@@ -182,8 +229,9 @@ def inside(
 
 
 def without_signer(lines: list[str]) -> list[str]:
-    signer = json.loads(lines[event_line(lines, "opening.confirmed")])["event"]["payload"]["bidder"]
-    return [line for line in lines if not ('"participant"' in line and signer in line)]
+    signer = confirming_bidder(lines)
+    kept = [line for line in lines if not ('"kind":"participant"' in line and signer in line)]
+    return with_end_fixed(kept)
 
 
 @pytest.mark.parametrize(
@@ -197,7 +245,7 @@ def without_signer(lines: list[str]) -> list[str]:
             "does not verify",
         ),
         (inside("opening.closed", lambda p: p.update(record_hash="cd" * 32)), "final record"),
-        (without_signer, "has no participant line"),
+        (without_signer, "is no proven bidder"),
     ],
 )
 async def test_what_is_inside_the_events_is_checked(
@@ -208,6 +256,28 @@ async def test_what_is_inside_the_events_is_checked(
     assert any(named in failure for failure in report.failures), report.failures
 
 
+async def test_a_tail_cut_at_an_older_tree_head_is_caught_by_a_witness(
+    harness: Harness, settings: Settings, tmp_path: Path
+) -> None:
+    lines = await bundle(harness, settings, tmp_path)
+    tender = json.loads(lines[0])["tender"]
+    heads = [
+        json.loads(line)["event"]["payload"]["tree_head"]
+        for line in lines
+        if '"type":"audit.tree_head"' in line and json.loads(line)["event"]["stream"] == tender
+    ]
+    witnessed = heads[-1]
+    anchor = {tender: (witnessed["size"], bytes.fromhex(witnessed["root"]))}
+    assert verify_bundle(lines, anchors=anchor).failures == []
+    cut = tail_cut(lines)
+    # Cut back to an older signed tree head, the bundle is whole in itself...
+    assert verify_bundle(cut).failures == []
+    # ...but not against the tree head a witness saw before: the cut is caught.
+    failures = verify_bundle(cut, anchors=anchor).failures
+    size = witnessed["size"]
+    assert failures == [f"{tender}: does not extend the tree head of {size} witnessed before"]
+
+
 async def test_the_command_line_exports_and_verifies(
     harness: Harness, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -216,7 +286,27 @@ async def test_the_command_line_exports_and_verifies(
     await asyncio.to_thread(good.write_text, "".join(lines), encoding="utf-8")
     await asyncio.to_thread(bad.write_text, "".join(edited(lines)), encoding="utf-8")
     assert await asyncio.to_thread(main, ["audit", "verify", str(good)]) == 0
-    assert "verified" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "verified" in out
+    assert "as the bundle says: compare it with the node's" in out
+    header = json.loads(lines[0])
+    tender = header["tender"]
+    head = next(
+        json.loads(line)["event"]["payload"]["tree_head"]
+        for line in reversed(lines)
+        if '"type":"audit.tree_head"' in line and json.loads(line)["event"]["stream"] == tender
+    )
+    assert f"signed  {tender}: the last tree head covers {head['size']} events" in out
+    state = tmp_path / "witness.json"
+    await asyncio.to_thread(
+        state.write_text, json.dumps({tender: {"size": head["size"], "root": "00" * 32}})
+    )
+    pinned = ["--node-key", header["node_key"], "--witness-state", str(state)]
+    assert await asyncio.to_thread(main, ["audit", "verify", str(good), *pinned]) == 1
+    assert "does not extend the tree head" in capsys.readouterr().out
+    await asyncio.to_thread(state.write_text, "not json")
+    with pytest.raises(SystemExit, match="not a witness's memory"):
+        await asyncio.to_thread(main, ["audit", "verify", str(good), *pinned])
     assert await asyncio.to_thread(main, ["audit", "verify", str(bad)]) == 1
     assert "FAILED" in capsys.readouterr().out
 
@@ -240,3 +330,29 @@ async def test_the_verifier_never_crashes_on_damaged_bundles(
             assert report.failures  # without its end line a bundle is never whole
 
     damaged()
+
+
+async def test_a_tender_without_bids_exports_a_bundle_that_verifies(
+    harness: Harness, settings: Settings, tmp_path: Path
+) -> None:
+    host = await harness.person(Role.HOST)
+    tender = await harness.tender(host)
+    await harness.post_ok(f"/api/tenders/{tender}/publish", {}, host)
+    await harness.post_ok(f"/api/tenders/{tender}/cancel", {"reason": "撤回"}, host)
+    out = tmp_path / "empty.jsonl"
+    await asyncio.to_thread(export_bundle, settings, tender, out, datetime.now(UTC))
+    text = await asyncio.to_thread(out.read_text, encoding="utf-8")
+    assert verify_bundle(text.splitlines(True)).failures == []
+
+
+def test_export_refuses_what_is_no_tender(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "x.jsonl")
+    data = str(tmp_path / "none")
+    assert (
+        main(["audit", "export", "--data-dir", data, "t-20261121-000000000001", "--out", out]) == 1
+    )
+    assert "no audit log" in capsys.readouterr().err
+    assert main(["audit", "export", "--data-dir", data, "system", "--out", out]) == 1
+    assert "not a tender id" in capsys.readouterr().err

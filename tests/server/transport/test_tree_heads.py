@@ -162,3 +162,31 @@ async def test_the_bid_box_has_its_own_signed_tree_for_supervisors(world: World)
     with pytest.raises(ApiError) as caught:
         await bidder.session.get(f"/api/tenders/{world.tender}/bid-box/tree-head")
     assert caught.value.status == 403
+
+
+async def test_a_tree_head_of_another_stream_or_an_odd_root_is_refused(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness, key = world.harness, await node_key(world.harness)
+    session = world.bidders[0].session
+    other = await harness.tender(world.host)
+    await harness.post_ok(f"/api/tenders/{other}/publish", {}, world.host)
+    theirs = await harness.node.tree_heads.latest(other)
+    real = harness.node.tree_heads.latest
+
+    async def lying(stream: str) -> Any:
+        return theirs if stream == world.tender else await real(stream)
+
+    monkeypatch.setattr(harness.node.tree_heads, "latest", lying)
+    with pytest.raises(ClientError, match="the node sent"):
+        await latest_tree_head(session, world.tender, key)
+    document = dict(theirs.payload["tree_head"]) | {"root": "ab" * 64}
+    signature = harness.node.keys.sign("tree-head", document)
+    with pytest.raises(ClientError, match="root or size"):
+        TreeHead.checked({"tree_head": document, "signature": signature}, key)
+
+
+async def test_numbers_too_long_for_a_query_are_400(world: World) -> None:
+    path = f"/api/tenders/{world.tender}/proofs/inclusion?seq={'9' * 5000}&size=1"
+    status, _ = await world.harness.refused("GET", path, world.host)
+    assert status == 400
