@@ -29,6 +29,7 @@ from evaluator_client import bidding
 from evaluator_client.session import Session
 from server.app import create_app
 from server.config import Settings
+from server.demo.scoring import sample_scoring
 from server.protocol.times import format_time
 from server.service.node import CONSOLE
 from server.transport.keys import node_key
@@ -92,7 +93,7 @@ async def _tender(node: Node, base: str, clock: ShiftedClock) -> tuple[str, Encr
             "sign_in_lead_minutes": 30, "decryption_window_minutes": 30,
         },
         "committee": {"size": 5, "large": False}, "min_bids": 3,
-        "scoring": {"method": "comprehensive", "price_weight": 30},
+        "scoring": sample_scoring(),
         "opening": {
             "custodians": custodians, "threshold": 2, "wrap_bids": True,
             "confirmation_window_minutes": 15, "sheet_fields": [],

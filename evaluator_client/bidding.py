@@ -30,11 +30,13 @@ from crypto import (
 )
 from evaluator_client.errors import ClientError
 from recordings.documents import (
+    CLARIFICATION_ANSWER_LABEL,
     CONFIRMATION_LABEL,
     OBJECTION_LABEL,
     RECEIPT_LABEL,
     RECORD_LABEL,
     SEALED_LIST_LABEL,
+    clarification_answer_document,
     confirmation_document,
     objection_document,
 )
@@ -185,6 +187,21 @@ async def object_to(session: Session, tender: str, text: str) -> dict[str, Any]:
     signature = session.sign(OBJECTION_LABEL, document)
     body = {"text": text, "signature": signature}
     return await session.post(f"/api/tenders/{tender}/opening/objections", body)
+
+
+async def clarifications(session: Session, tender: str) -> list[dict[str, Any]]:
+    """The committee's written questions to this bidder (澄清), and its answers so far."""
+    return list((await session.get(f"/api/tenders/{tender}/clarifications"))["clarifications"])
+
+
+async def answer_clarification(
+    session: Session, tender: str, lot: str, clarification: str, text: str
+) -> dict[str, Any]:
+    """Answer the committee in writing, signed (Regs 52)."""
+    document = clarification_answer_document(tender, lot, clarification, session.participant, text)
+    body = {"answer": text, "signature": session.sign(CLARIFICATION_ANSWER_LABEL, document)}
+    path = f"/api/tenders/{tender}/lots/{lot}/clarifications/{clarification}/answer"
+    return await session.post(path, body)
 
 
 async def submit_share(session: Session, tender: str, own_key: EncryptionKey) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from crypto import canonical_json, digest
+
 RECEIPT_LABEL: Final = "receipt"
 SEALED_LIST_LABEL: Final = "sealed-list"
 RECORD_LABEL: Final = "opening-record"
@@ -30,3 +32,43 @@ def objection_document(tender: str, record_hash: str, text: str) -> dict[str, st
 def tree_head_document(stream: str, size: int, root: str, time: str) -> dict[str, Any]:
     """What the node signs (label `tree-head`) over the first `size` records of a stream."""
     return {"v": 1, "type": "tree-head", "stream": stream, "size": size, "root": root, "time": time}
+
+
+# The evaluation (docs/spec/evaluation.md). An expert's act is signed with its document type as
+# the label; the report is hashed, and members sign a document naming the hash.
+REPORT_LABEL: Final = "evaluation-report"
+CLARIFICATION_ANSWER_LABEL: Final = "clarification-answer"
+ACT_LABELS: Final = frozenset(
+    {
+        "check-in",
+        "pledge",
+        "leader-vote",
+        "compliance-sheet",
+        "score-sheet",
+        "flag-confirmation",
+        "clarification-request",
+        "time-request",
+        "report-signature",
+        "report-dissent",
+    }
+)
+
+
+def report_hash(report: object) -> str:
+    """hex(D("evaluation-report", JCS(report))): what members sign, and the result names."""
+    return digest(REPORT_LABEL, canonical_json(report)).hex()
+
+
+def clarification_answer_document(
+    tender: str, lot: str, clarification: str, bidder: str, answer: str
+) -> dict[str, Any]:
+    """What a bidder signs (label `clarification-answer`) to answer the committee in writing."""
+    return {
+        "v": 1,
+        "type": "clarification-answer",
+        "tender": tender,
+        "lot": lot,
+        "clarification": clarification,
+        "bidder": bidder,
+        "answer": answer,
+    }

@@ -13,7 +13,7 @@ from server.clock import Clock, SystemClock
 from server.live import LiveHub
 from server.service.node import Node, load_node_key
 from server.storage.sqlite import SQLiteEventStore
-from server.transport import audit, bids, http, ws
+from server.transport import audit, bids, evaluation, http, ws
 from server.transport.errors import error_middleware
 from server.transport.keys import connections_key, hub_key, node_key, settings_key
 
@@ -64,6 +64,7 @@ def create_app(
     app.router.add_routes(http.routes())
     app.router.add_routes(bids.routes())
     app.router.add_routes(audit.routes())
+    app.router.add_routes(evaluation.routes())
     app.router.add_get("/ws", ws.live)
     return app
 

@@ -15,6 +15,7 @@ from blockbuster import BlockBuster, blockbuster_ctx
 from crypto import EncryptionKey, SigningKey
 from server.app import create_app
 from server.config import Settings
+from server.demo.scoring import sample_scoring
 from server.domain.access import Role
 from server.protocol import answer_challenge
 from server.protocol.times import format_time
@@ -102,14 +103,18 @@ class Harness:
     def ws_url(self) -> str:
         return str(self.client.make_url("/ws")).replace("http", "ws", 1)
 
-    async def enroll(self, role: Role, name: str = "someone") -> Person:
+    async def enroll(
+        self, role: Role, name: str = "someone", attributes: dict[str, str] | None = None
+    ) -> Person:
         key, encryption = SigningKey.generate(), EncryptionKey.generate()
-        enrolment = {
+        enrolment: dict[str, Any] = {
             "role": role.value,
             "name": name,
             "public_key": key.verify_key.to_text(),
             "encryption_key": encryption.public_key.to_text(),
         }
+        if attributes:
+            enrolment["attributes"] = attributes
         participant = await self.node.participants.enroll(CONSOLE, enrolment)
         return Person(participant, key, encryption=encryption)
 
@@ -173,7 +178,7 @@ def tender_spec(
         },
         "committee": {"size": 5, "large": False},
         "min_bids": 3,
-        "scoring": {"method": "comprehensive", "price_weight": 30},
+        "scoring": sample_scoring(),
         "opening": {
             "custodians": custodians or ["p-custodian01", "p-custodian02"],
             "threshold": 2,

@@ -64,7 +64,11 @@ def test_recordings_imports_only_crypto() -> None:
 def test_server_layers_only_import_downwards(name: str, path: Path) -> None:
     found = project_imports(path)
     if name.startswith("server.domain"):
-        allowed: tuple[str, ...] = ("server.domain", "server.protocol")
+        # The draw and the signed documents are specified computations that verifiers re-run:
+        # the node's domain shares them with recordings/ rather than keeping a copy.
+        allowed: tuple[str, ...] = (
+            "server.domain", "server.protocol", "recordings.draw", "recordings.documents"
+        )  # fmt: skip
     elif name.startswith("server.protocol"):
         allowed = ("server.protocol", "crypto")
     elif name.startswith("server.service"):

@@ -21,6 +21,7 @@ from crypto import (
 from evaluator_client import bidding
 from evaluator_client.audit import Witness, latest_tree_head
 from evaluator_client.errors import ApiError
+from server.demo.scoring import sample_scoring
 from server.protocol import box_stream
 from server.protocol.times import format_time
 
@@ -117,7 +118,7 @@ class Opening:
             },
             "committee": {"size": 5, "large": False},
             "min_bids": 3,
-            "scoring": {"method": "comprehensive", "price_weight": 30},
+            "scoring": sample_scoring(),
             "opening": {
                 "custodians": custodians,
                 "threshold": 2,

@@ -51,6 +51,14 @@ class Action(enum.StrEnum):
     OBJECT_RECORD = "opening.object"
     ANSWER_OBJECTION = "opening.answer"
     CLOSE_OPENING = "opening.close"
+    START_EVALUATION = "evaluation.start"
+    DRAW_EXPERTS = "evaluation.draw"
+    REPLACE_MEMBER = "evaluation.replace"
+    VIEW_PROGRESS = "evaluation.progress"
+    ACT_IN_ROOM = "evaluation.act"
+    VIEW_ROOM = "evaluation.room"
+    ANSWER_CLARIFICATION = "evaluation.answer"
+    VIEW_RESULT = "evaluation.result"
 
 
 # Actions that change nothing. A supervisor may only ever be granted these.
@@ -66,6 +74,9 @@ READ_ONLY: Final = frozenset(
         Action.READ_BID_BOX,
         Action.READ_BID_DOCUMENT,
         Action.VIEW_OPENING,
+        Action.VIEW_PROGRESS,
+        Action.VIEW_ROOM,
+        Action.VIEW_RESULT,
     }
 )
 
@@ -103,6 +114,17 @@ PERMISSIONS: Final[Mapping[Action, frozenset[Role]]] = MappingProxyType(
         Action.OBJECT_RECORD: frozenset({Role.BIDDER}),
         Action.ANSWER_OBJECTION: frozenset({Role.HOST}),
         Action.CLOSE_OPENING: frozenset({Role.HOST}),
+        Action.START_EVALUATION: frozenset({Role.HOST}),
+        # The host asks for the draw and sees the room's progress, never who sits in it.
+        Action.DRAW_EXPERTS: frozenset({Role.HOST}),
+        Action.REPLACE_MEMBER: frozenset({Role.HOST}),
+        Action.VIEW_PROGRESS: frozenset({Role.HOST, Role.SUPERVISOR}),
+        # Only experts act in a room (and only its members: the service checks); supervisors
+        # watch it (GP87 66).
+        Action.ACT_IN_ROOM: frozenset({Role.EXPERT}),
+        Action.VIEW_ROOM: frozenset({Role.EXPERT, Role.SUPERVISOR}),
+        Action.ANSWER_CLARIFICATION: frozenset({Role.BIDDER}),
+        Action.VIEW_RESULT: _EVERYONE - {Role.ADMIN},
     }
 )
 

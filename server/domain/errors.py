@@ -193,3 +193,112 @@ class TooManyRevisions(RuleViolation):
 
 class TooManyUploads(RuleViolation):
     """A bidder keeps a few uploads going at once, not more."""
+
+
+# The evaluation rooms.
+
+
+class NotACommitteeMember(AccessDenied):
+    """Only the drawn members act in an evaluation room (GP87 66); replaced members no longer."""
+
+    cite = "GP87 66"
+
+
+class WrongWorkstation(AccessDenied):
+    """A member acts from the site and workstation it was bound to at the draw."""
+
+
+class WrongStage(RuleViolation):
+    """The room is not at the stage this act belongs to."""
+
+
+class NotCheckedIn(RuleViolation):
+    """A member checks in and pledges before anything else."""
+
+
+class AlreadyActed(RuleViolation):
+    """Each member does this once (a vote per round, a sheet per bid, one signature)."""
+
+
+class StaleRound(RuleViolation):
+    """The act names a round that is not the room's current one: stale or replayed."""
+
+
+class StaleVersion(RuleViolation):
+    """A score sheet's version is the expert's next one for that bid; others are replays."""
+
+
+class ScoreOutOfRange(RuleViolation):
+    """An item score beyond the criterion's range (GP87 64)."""
+
+    cite = "GP87 64"
+
+
+class ScoreOffStep(RuleViolation):
+    """An item score between the criterion's steps."""
+
+
+class IncompleteSheet(RuleViolation):
+    """A sheet covers exactly the tender's criteria (and, for compliance, every bid)."""
+
+    cite = "Eval Rules 17"
+
+
+class BidNotInReview(RuleViolation):
+    """The bid was rejected at the compliance review, or is not in this lot's evaluation."""
+
+
+class NotFlagged(RuleViolation):
+    """After the first round only flagged scores may be revised or confirmed (GP87 64)."""
+
+    cite = "GP87 64"
+
+
+class MustRevise(RuleViolation):
+    """An objective score that differs from the others is revised, not confirmed."""
+
+    cite = "GP87 64"
+
+
+class NotLeader(RuleViolation):
+    """Clarifications go to bidders through the committee's leader (Regs 52)."""
+
+    cite = "Regs 52"
+
+
+class StaleReport(RuleViolation):
+    """Members sign the report as issued: its hash must be the current one."""
+
+
+class NotEnoughExperts(RuleViolation):
+    """The pool has too few eligible experts for the request (Law 37, Eval Rules 12)."""
+
+    cite = "Eval Rules 12"
+
+
+class NoStandbyLeft(RuleViolation):
+    """No standby expert fits the seat to fill (Regs 46)."""
+
+    cite = "Regs 46"
+
+
+class CommitteeRuleBroken(RuleViolation):
+    """The draw request does not make a lawful committee (Law 37, GP87 47)."""
+
+    cite = "Law 37"
+
+
+class DrawNotReady(RuleViolation):
+    """The draw is committed once per lot after the deadline, then revealed, in that order."""
+
+
+class UnknownClarification(RuleViolation):
+    """There is no such open clarification for this bidder."""
+
+
+class WrongRoom(RuleViolation):
+    """The act names another tender or lot than the room it was sent to."""
+
+
+class UnknownCandidate(RuleViolation):
+    """Members vote for one of the current members."""

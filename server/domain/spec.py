@@ -6,6 +6,7 @@ import enum
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Final, Self
 
 from server.protocol.fields import UNSET_TIME, Reader
@@ -24,6 +25,8 @@ MAX_COMMITTEE: Final = 49
 MIN_CUSTODIAN_THRESHOLD: Final = 2
 MAX_CUSTODIANS: Final = 16
 MAX_SHEET_FIELDS: Final = 20
+MAX_CRITERIA: Final = 50
+_CRITERION_ID: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,15}")
 
 
 class ScoringMethod(enum.StrEnum):
@@ -90,9 +93,110 @@ class OpeningPolicy:
         }
 
 
+class CriterionKind(enum.StrEnum):
+    SUBJECTIVE = "subjective"  # judgement: experts may differ, within limits (GP87 64)
+    OBJECTIVE = "objective"  # facts: every expert must give the same value
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    id: str
+    name: str
+    kind: CriterionKind
+    max: Decimal
+    step: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringScheme:
+    """How bids are reviewed and scored (docs/spec/evaluation.md section 1)."""
+
+    method: ScoringMethod
+    price_weight: int
+    compliance: tuple[tuple[str, str], ...]  # (id, name): pass/fail criteria
+    criteria: tuple[Criterion, ...]
+    deviation: Decimal  # a fraction of the subjective maximum total
+    drop_extremes: bool
+    candidates: int
+    evaluation_time: timedelta
+    signing_time: timedelta
+
+    @classmethod
+    def read(cls, reader: Reader) -> ScoringScheme:
+        criteria = tuple(
+            Criterion(
+                item.text("id", max_len=16, pattern=_CRITERION_ID), item.text("name"),
+                item.choice("kind", CriterionKind) or CriterionKind.SUBJECTIVE,
+                item.decimal("max", low=Decimal("0.5"), high=Decimal(100)),
+                item.decimal("step", low=Decimal("0.01"), high=Decimal(100)),
+            )
+            for item in reader.items("criteria", max_len=MAX_CRITERIA)
+        )  # fmt: skip
+        scheme = cls(
+            method=reader.choice("method", ScoringMethod) or ScoringMethod.COMPREHENSIVE,
+            price_weight=reader.integer("price_weight", low=0, high=100),
+            compliance=tuple(
+                (item.text("id", max_len=16, pattern=_CRITERION_ID), item.text("name"))
+                for item in reader.items("compliance", min_len=1, max_len=MAX_CRITERIA)
+            ),
+            criteria=criteria,
+            deviation=reader.decimal("deviation", low=Decimal("0.01"), high=Decimal(1)),
+            drop_extremes=reader.boolean("drop_extremes"),
+            candidates=reader.integer("candidates", low=1, high=3),
+            evaluation_time=timedelta(
+                minutes=reader.integer("evaluation_minutes", low=10, high=7 * 24 * 60)
+            ),
+            signing_time=timedelta(minutes=reader.integer("signing_minutes", low=1, high=24 * 60)),
+        )
+        scheme._cross_check(reader)
+        return scheme
+
+    def _cross_check(self, reader: Reader) -> None:
+        ids = [c.id for c in self.criteria] + [c for c, _ in self.compliance]
+        if len(set(ids)) != len(ids):
+            reader.problem("criteria", "criterion ids must be unique")
+        for criterion in self.criteria:
+            if criterion.max % criterion.step:
+                reader.problem("criteria", f"{criterion.id}: max must be a multiple of step")
+        if self.method is ScoringMethod.COMPREHENSIVE:
+            if sum((c.max for c in self.criteria), Decimal(0)) + self.price_weight != 100:
+                reader.problem("criteria", "the maxima and the price weight must add up to 100")
+        elif self.criteria:
+            reader.problem("criteria", "the lowest evaluated price method scores no criteria")
+
+    def criterion(self, criterion_id: str) -> Criterion | None:
+        return next((c for c in self.criteria if c.id == criterion_id), None)
+
+    @property
+    def subjective_max(self) -> Decimal:
+        return sum((c.max for c in self.criteria if c.kind is CriterionKind.SUBJECTIVE), Decimal(0))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method.value,
+            "price_weight": self.price_weight,
+            "compliance": [{"id": i, "name": n} for i, n in self.compliance],
+            "criteria": [
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "kind": c.kind.value,
+                    "max": str(c.max),
+                    "step": str(c.step),
+                }
+                for c in self.criteria
+            ],
+            "deviation": str(self.deviation),
+            "drop_extremes": self.drop_extremes,
+            "candidates": self.candidates,
+            "evaluation_minutes": self.evaluation_time // timedelta(minutes=1),
+            "signing_minutes": self.signing_time // timedelta(minutes=1),
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class TenderSpec:
-    """What the tender documents fix: lots, schedule, committee and scoring (placeholder)."""
+    """What the tender documents fix: lots, schedule, committee, scoring and the opening."""
 
     title: str
     tenderer: str
@@ -104,8 +208,7 @@ class TenderSpec:
     committee_size: int
     large: bool
     min_bids: int
-    scoring_method: ScoringMethod
-    price_weight: int
+    scoring: ScoringScheme
     opening: OpeningPolicy
 
     @classmethod
@@ -134,8 +237,7 @@ class TenderSpec:
             committee_size=committee.integer("size", low=MIN_COMMITTEE, high=MAX_COMMITTEE),
             large=committee.boolean("large"),
             min_bids=root.integer("min_bids", low=MIN_BIDS_BY_LAW, high=1000),
-            scoring_method=scoring.choice("method", ScoringMethod) or ScoringMethod.COMPREHENSIVE,
-            price_weight=scoring.integer("price_weight", low=0, high=100),
+            scoring=ScoringScheme.read(scoring),
             opening=OpeningPolicy.read(opening),
         )
         spec._cross_check(root, schedule, committee)
@@ -166,7 +268,7 @@ class TenderSpec:
             },
             "committee": {"size": self.committee_size, "large": self.large},
             "min_bids": self.min_bids,
-            "scoring": {"method": self.scoring_method.value, "price_weight": self.price_weight},
+            "scoring": self.scoring.to_json(),
             "opening": self.opening.to_json(),
         }
 

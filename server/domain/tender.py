@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass
+from decimal import Decimal
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+from typing import TYPE_CHECKING, Final
 
 from server.domain.bids import LotSealed, SealedBids, SealedList
+from server.domain.committee import RoomContext
 from server.domain.errors import (
     BiddingNotOpenYet,
     DeadlineNotReached,
     DeadlinePassed,
+    DrawNotReady,
     InvalidTransition,
     NoBid,
     OpeningKeyMismatch,
@@ -22,21 +24,40 @@ from server.domain.errors import (
     ScheduleInPast,
     SignInNotOpen,
     UnknownLot,
+    WrongStage,
 )
-from server.domain.events import OPENING_AUDIENCE, PUBLIC, STAFF, DomainEvent, Marker, Payload
-from server.domain.opening import Opening, Phase
+from server.domain.evaluation import Evaluation
+from server.domain.opening import BidState, Opening, Phase
 from server.domain.opening_events import (
     DecryptionStarted,
     KeyShareIssued,
     OpeningKeyIssued,
     SignedIn,
 )
-from server.domain.spec import TenderSpec
-from server.protocol.times import format_time, parse_time
+from server.domain.room import Room
+from server.domain.scores import Bid
+from server.domain.tender_events import (
+    BiddingClosed,
+    BiddingOpened,
+    Ended,
+    EvaluationStarted,
+    OpeningStarted,
+    TenderCancelled,
+    TenderConcluded,
+    TenderCreated,
+    TenderFailed,
+    TenderPublished,
+)
+from server.protocol.times import format_time
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from datetime import datetime
+
+    from recordings.draw import DrawRequest, PoolEntry
+    from server.domain.acts import Act
+    from server.domain.events import DomainEvent
+    from server.domain.spec import TenderSpec
 
 logger = logging.getLogger(__name__)
 
@@ -75,108 +96,7 @@ class Due(enum.StrEnum):
     OPEN_BIDDING = "open_bidding"
     CLOSE_BIDDING = "close_bidding"  # the deadline: bids are sealed into signed lists
     CLOSE_DECRYPTION = "close_decryption"
-
-
-# Events.
-
-
-@dataclass(frozen=True, slots=True)
-class TenderCreated(DomainEvent):
-    TYPE: ClassVar[str] = "tender.created"
-    VISIBILITY: ClassVar[frozenset[str]] = STAFF  # a draft is internal to the trading centre
-    spec: TenderSpec
-    host: str
-
-    def payload(self) -> dict[str, Any]:
-        return {"spec": self.spec.to_json(), "host": self.host}
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(TenderSpec.parse(payload["spec"]), payload["host"])
-
-
-@dataclass(frozen=True, slots=True)
-class TenderPublished(DomainEvent):
-    TYPE: ClassVar[str] = "tender.published"
-    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
-    spec: TenderSpec  # repeated here: bidders never see the draft
-
-    def payload(self) -> dict[str, Any]:
-        return {"spec": self.spec.to_json()}
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(TenderSpec.parse(payload["spec"]))
-
-
-@dataclass(frozen=True, slots=True)
-class BiddingOpened(Marker):
-    TYPE: ClassVar[str] = "tender.bidding_opened"
-    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
-
-
-@dataclass(frozen=True, slots=True)
-class BiddingClosed(Marker):
-    TYPE: ClassVar[str] = "tender.bidding_closed"
-    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
-
-
-@dataclass(frozen=True, slots=True)
-class OpeningStarted(Marker):
-    TYPE: ClassVar[str] = "tender.opening_started"
-    VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
-
-
-@dataclass(frozen=True, slots=True)
-class EvaluationStarted(Marker):
-    TYPE: ClassVar[str] = "tender.evaluation_started"
-    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
-
-
-@dataclass(frozen=True, slots=True)
-class _Ended(DomainEvent):
-    """An event that ends the tender, with the reason on record."""
-
-    at: datetime
-    reason: str
-
-    def payload(self) -> dict[str, Any]:
-        return {"at": format_time(self.at), "reason": self.reason}
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(parse_time(payload["at"]), payload["reason"])
-
-
-@dataclass(frozen=True, slots=True)
-class TenderConcluded(_Ended):
-    TYPE: ClassVar[str] = "tender.concluded"
-    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
-
-
-@dataclass(frozen=True, slots=True)
-class TenderFailed(_Ended):
-    TYPE: ClassVar[str] = "tender.failed"
-    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
-
-
-@dataclass(frozen=True, slots=True)
-class TenderCancelled(_Ended):
-    """Cancelling a draft stays internal: a tender never published never becomes public."""
-
-    TYPE: ClassVar[str] = "tender.cancelled"
-    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
-    public: bool = True
-
-    def payload(self) -> dict[str, Any]:
-        return {"at": format_time(self.at), "reason": self.reason, "public": self.public}
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(parse_time(payload["at"]), payload["reason"], bool(payload["public"]))
-
-    def visibility(self) -> frozenset[str]:
-        return PUBLIC if self.public else STAFF
+    CLOSE_SIGNING = "close_signing"  # a report's signing time is over (Regs 53)
 
 
 _STATE_AFTER: Final[Mapping[type[DomainEvent], TenderState]] = MappingProxyType(
@@ -206,6 +126,7 @@ class Tender:
         self.ended_reason: str | None = None
         self.bids = SealedBids()
         self.opening = Opening()
+        self.evaluation = Evaluation()
 
     # Commands.
 
@@ -327,6 +248,81 @@ class Tender:
             raise OpeningNotReady("The evaluation starts once the opening is closed.")
         return [EvaluationStarted(now)]
 
+    # The evaluation: the draw and the rooms (room.py), per lot.
+
+    def lots_to_evaluate(self) -> set[str]:
+        """The lots with at least one bid opened: each needs its committee's result."""
+        return {b.lot for b in self.opening.bids.values() if b.state is BidState.DECRYPTED}
+
+    def context(self, lot: str, names: Mapping[str, str]) -> RoomContext:
+        """The facts a lot's room decides with: the decrypted bids, their prices and receipts."""
+        spec = self._require_spec()
+        found = spec.lot(lot)
+        if found is None:
+            raise UnknownLot(f"Tender {self.id} has no lot {lot}.")
+        sealed = self.bids.sealed.get(lot)
+        receipts = {r.bidder: r for r in sealed.receipts} if sealed else {}
+        bids = tuple(
+            Bid(
+                b.bidder,
+                Decimal(str(b.sheet["price"])),
+                receipts[b.bidder].received_at,
+                receipts[b.bidder].seq,
+            )
+            for b in self.opening.bids.values()
+            if b.lot == lot and b.state is BidState.DECRYPTED and b.sheet and b.bidder in receipts
+        )
+        return RoomContext(self.id, spec, found, bids, self.opening.record_hash, names)
+
+    def commit_draw(
+        self, now: datetime, ctx: RoomContext, request: DrawRequest,
+        snapshot: tuple[PoolEntry, ...], avoid: tuple[str, ...], committed_seed: str,
+        sealed_seed: str,
+    ) -> list[DomainEvent]:  # fmt: skip
+        """专家抽取, step one: once the opening is closed, for a lot with bids to evaluate."""
+        if self.state not in (_S.OPENING, _S.EVALUATING) or self.opening.phase is not Phase.CLOSED:
+            raise DrawNotReady("Experts are drawn once the opening is closed.")
+        if not ctx.bids:
+            raise DrawNotReady(f"Lot {ctx.lot.id} has no opened bid to evaluate.")
+        room = self.evaluation.rooms.get(ctx.lot.id) or Room(ctx.lot.id)
+        return room.commit(now, ctx, request, snapshot, avoid, committed_seed, sealed_seed)
+
+    def reveal_draw(self, now: datetime, lot: str, seed: bytes) -> list[DomainEvent]:
+        return self.evaluation.room(lot).reveal(now, seed)
+
+    def replace_member(
+        self, now: datetime, lot: str, workstation: str, reason: str
+    ) -> list[DomainEvent]:
+        self._in_evaluation()
+        return self.evaluation.room(lot).replace(now, workstation, _reason(reason))
+
+    def act(self, ctx: RoomContext, act: Act, signature: str, address: str) -> list[DomainEvent]:
+        self._in_evaluation()
+        return self.evaluation.room(ctx.lot.id).act(ctx, act, signature, address)
+
+    def answer_clarification(
+        self, now: datetime, lot: str, bidder: str, clarification: str, text: str, signature: str
+    ) -> list[DomainEvent]:
+        self._in_evaluation()
+        return self.evaluation.answer(now, lot, bidder, clarification, text, signature)
+
+    def advance(self, now: datetime, ctx: RoomContext) -> list[DomainEvent]:
+        """The node's next step in a lot's room; the tender concludes with the last result."""
+        room = self.evaluation.rooms.get(ctx.lot.id)
+        evaluating = self.state is _S.EVALUATING
+        events = room.advance(now, ctx, evaluating) if room is not None else []
+        if events or not evaluating:
+            return events
+        lots = self.lots_to_evaluate()
+        if lots and self.evaluation.done(lots):
+            done = ", ".join(sorted(lots))
+            return [TenderConcluded(now, f"The committees' results are published (lots {done}).")]
+        return []
+
+    def _in_evaluation(self) -> None:
+        if self.state is not _S.EVALUATING:
+            raise WrongStage(f"Tender {self.id} is {self.state}, not under evaluation.")
+
     def conclude(self, now: datetime, summary: str) -> list[DomainEvent]:
         self._check(_S.CONCLUDED)
         return [TenderConcluded(now, _reason(summary))]
@@ -350,6 +346,9 @@ class Tender:
             return Due.CLOSE_BIDDING
         if self.state is _S.OPENING and self.opening.due(now, spec):
             return Due.CLOSE_DECRYPTION
+        signing = self.evaluation.next_due()
+        if self.state is _S.EVALUATING and signing is not None and now >= signing:
+            return Due.CLOSE_SIGNING
         return None
 
     def close_decryption(self, now: datetime) -> list[DomainEvent]:
@@ -365,6 +364,8 @@ class Tender:
             return self.spec.deadline
         if self.state is _S.OPENING:
             return self.opening.next_due()
+        if self.state is _S.EVALUATING:
+            return self.evaluation.next_due()
         return None
 
     # The fold.
@@ -372,6 +373,7 @@ class Tender:
     def apply(self, event: DomainEvent) -> None:
         self.bids.apply(event)
         self.opening.apply(event)
+        self.evaluation.apply(event)
         if isinstance(event, TenderCreated):
             if self.state is not None:
                 raise InvalidTransition(f"Tender {self.id} was already created.")
@@ -382,7 +384,7 @@ class Tender:
             return
         if isinstance(event, TenderPublished):
             self.published = True
-        if isinstance(event, _Ended):
+        if isinstance(event, Ended):
             self.ended_reason = event.reason
         target = _STATE_AFTER.get(type(event))
         if target is not None:

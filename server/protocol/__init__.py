@@ -120,7 +120,17 @@ class Ping:
     ref: str | None = None
 
 
-ClientMessage = Auth | Subscribe | Unsubscribe | Ping
+@dataclass(frozen=True, slots=True)
+class Act:
+    """An expert's signed act for its room (docs/spec/evaluation.md section 3); `ack` follows."""
+
+    tender: str
+    document: dict[str, Any]
+    signature: str
+    ref: str | None = None
+
+
+ClientMessage = Auth | Subscribe | Unsubscribe | Ping | Act
 
 
 def parse_client_message(text: str | bytes) -> ClientMessage:
@@ -182,8 +192,19 @@ def _parse_ping(reader: Reader, ref: str | None) -> Ping:
     return Ping(ref=ref)
 
 
+def _parse_act(reader: Reader, ref: str | None) -> Act:
+    tender = reader.text("tender", max_len=64, pattern=STREAM_PATTERN)
+    document = reader.raw("document", "an object")
+    signature = reader.text("signature", max_len=128)
+    if not isinstance(document, dict):
+        reader.problem("document", "must be the signed act document (a JSON object)")
+        document = {}
+    return Act(tender=tender, document=document, signature=signature, ref=ref)
+
+
 _CLIENT_PARSERS: Final[Mapping[str, Callable[[Reader, str | None], ClientMessage]]] = {
     "auth": _parse_auth,
+    "act": _parse_act,
     "subscribe": _parse_subscribe,
     "unsubscribe": _parse_unsubscribe,
     "ping": _parse_ping,
@@ -202,6 +223,9 @@ def client_message_json(message: ClientMessage) -> str:
             body |= {"type": "unsubscribe", "tender": tender}
         case Ping():
             body |= {"type": "ping"}
+        case Act(tender=tender, document=document, signature=signature):
+            body |= {"type": "act", "tender": tender, "document": document,
+                     "signature": signature}  # fmt: skip
     if message.ref is not None:
         body["id"] = message.ref
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
@@ -257,6 +281,17 @@ class Error:
 
 
 @dataclass(frozen=True, slots=True)
+class Acked:
+    """A signed act is on record, durably: the event's sequence number, hash and type."""
+
+    tender: str
+    seq: int
+    hash: str
+    recorded: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """One audit-log event as the client sees it: the record and its chain hash."""
 
@@ -276,7 +311,7 @@ class Event:
         return str(self.record["type"])
 
 
-ServerMessage = Welcome | Subscribed | CaughtUp | Unsubscribed | Pong | Error | Event
+ServerMessage = Welcome | Subscribed | CaughtUp | Unsubscribed | Pong | Error | Acked | Event
 
 _SERVER_TYPES: Final[dict[type[Any], str]] = {
     Welcome: "welcome",
@@ -285,11 +320,12 @@ _SERVER_TYPES: Final[dict[type[Any], str]] = {
     Unsubscribed: "unsubscribed",
     Pong: "pong",
     Error: "error",
+    Acked: "ack",
 }
 
 
 def server_message_json(
-    message: Welcome | Subscribed | CaughtUp | Unsubscribed | Pong | Error,
+    message: Welcome | Subscribed | CaughtUp | Unsubscribed | Pong | Error | Acked,
 ) -> str:
     """Serialize a node message other than an event (events use `event_frame_text`)."""
     body: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": _SERVER_TYPES[type(message)]}

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final, TypeVar
+from decimal import Decimal
+from typing import Final, TypeVar
 
 from server.protocol.times import parse_time
-
-if TYPE_CHECKING:
-    import re
 
 E = TypeVar("E", bound=enum.Enum)
 # What `Reader.time` returns for a missing or invalid timestamp (finish() raises anyway).
 UNSET_TIME: Final = datetime.min.replace(tzinfo=UTC)
 MAX_LIST_ITEMS: Final = 1000
+_DECIMAL: Final = re.compile(r"(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,10 @@ class Reader:
             return None
         return self._value[name]
 
+    def raw(self, name: str, kind: str) -> object | None:
+        """A required value taken as it is, for a parser further on (`kind` names it)."""
+        return self._get(name, kind)
+
     def text(
         self,
         name: str,
@@ -105,6 +109,24 @@ class Reader:
             return low
         if isinstance(value, bool) or not isinstance(value, int):
             self.problem(name, "must be an integer")
+        elif not low <= value <= high:
+            self.problem(name, f"must be between {low} and {high}")
+        else:
+            return value
+        return low
+
+    def decimal(self, name: str, *, low: Decimal, high: Decimal, places: int = 2) -> Decimal:
+        """A decimal string ("12.5"): exact, with at most `places` decimals, within bounds."""
+        text = self.text(name, max_len=24)
+        if not text:
+            return low
+        if not _DECIMAL.fullmatch(text):
+            self.problem(name, 'must be a decimal number as a string, e.g. "12.5"')
+            return low
+        value = Decimal(text)
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > places:
+            self.problem(name, f"must have at most {places} decimals")
         elif not low <= value <= high:
             self.problem(name, f"must be between {low} and {high}")
         else:
@@ -154,6 +176,27 @@ class Reader:
                 reader._seen.add(key)
             else:
                 result[key] = reader.text(key, max_len=max_len)
+        return result
+
+    def members(
+        self, name: str, *, key_pattern: re.Pattern[str], max_items: int
+    ) -> list[tuple[str, Reader]]:
+        """An object keyed by ids whose members are objects: each with its own reader."""
+        return self.child(name).entries(key_pattern=key_pattern, max_items=max_items)
+
+    def entries(self, *, key_pattern: re.Pattern[str], max_items: int) -> list[tuple[str, Reader]]:
+        """This object's own members, all objects keyed by ids, each with its own reader."""
+        if len(self._value) > max_items:
+            self._problems.append(Problem(self._path, f"must have at most {max_items} members"))
+            self._seen.update(self._value)
+            return []
+        result = []
+        for key in self._value:
+            if not key_pattern.fullmatch(key):
+                self.problem(key, f"member names must match {key_pattern.pattern}")
+                self._seen.add(key)
+            else:
+                result.append((key, self.child(key)))
         return result
 
     def child(self, name: str) -> Reader:

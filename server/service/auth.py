@@ -178,7 +178,7 @@ class Authenticator:
             )
 
     def _claims(self, participant: Participant, now: datetime) -> Claims:
-        # Experts get tender scopes when they are drawn (a later capability); until then none.
+        # An expert's scopes are the tenders it sits on a committee of, added at login.
         scopes = frozenset() if participant.role is Role.EXPERT else frozenset({ALL_TENDERS})
         return Claims(
             participant=participant.id,

@@ -14,11 +14,13 @@ from server.domain.tender import Due, Tender
 from server.protocol import SYSTEM_STREAM, box_tender
 from server.service.auth import Authenticator
 from server.service.bids import Bids
+from server.service.evaluation import EvaluationService
 from server.service.gate import Gate
 from server.service.keys import NodeKeys
 from server.service.ledger import Aggregate, Ledger, Origin
 from server.service.opening import OpeningService
 from server.service.participants import Participants
+from server.service.rooms import RoomViews
 from server.service.scheduler import Scheduler
 from server.service.tenders import Tenders
 from server.service.treeheads import TreeHeadPolicy, TreeHeads
@@ -91,12 +93,18 @@ class Node:
             self.ledger, self.gate, self.tenders, self.participants, clock, self.keys,
             self.files, self.origin,
         )  # fmt: skip
+        self.evaluation = EvaluationService(
+            self.ledger, self.gate, self.tenders, self.participants, clock, self.keys, store,
+            self.origin,
+        )  # fmt: skip
+        self.rooms = RoomViews(self.gate, self.tenders, self.participants)
         self.tree_heads = TreeHeads(store)
         self.gate.route = self.tenders.refusal_stream
         self.tenders.quiet_before = {
             Due.CLOSE_BIDDING: self.bids.completions,
             Due.CLOSE_DECRYPTION: self.opening.decryptions.in_flight,
         }
+        self.tenders.on_due = {Due.CLOSE_SIGNING: self.evaluation.settle}
         self.scheduler = Scheduler(self.tenders, clock)
         self._scheduler_task: asyncio.Task[None] | None = None
         store.add_listener(bus.publish)
@@ -107,6 +115,7 @@ class Node:
         await self.bus.start()
         await self.participants.registry()
         await self.tenders.load_all()
+        await self.evaluation.resume()
         if schedule:
             self._scheduler_task = asyncio.create_task(self.scheduler.run(), name="scheduler")
         logger.info("Node %s started", self.id)

@@ -433,6 +433,12 @@ class OpeningService:
         """The stored sealed file and its file key, once the access is on record."""
         await self._gate.check(actor, Action.READ_BID_DOCUMENT, tender_id)
         tender = await self._tenders.visible(actor, tender_id, settled=True)
+        if actor.role is Role.EXPERT:  # members of the lot's committee, once pledged
+            try:
+                tender.evaluation.check_reader(lot, actor.id)
+            except DomainError as exc:
+                await self._gate.reject(actor, tender_id, Action.READ_BID_DOCUMENT.value, exc)
+                raise
         bid = tender.opening.bids.get((lot, bidder))
         if bid is None or bid.state is not BidState.DECRYPTED or not bid.sealed_key:
             raise NotFound(f"No decrypted bid of {bidder} in lot {lot}.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -59,6 +59,8 @@ class Tenders:
         self.on_schedule_change: Callable[[], None] = lambda: None
         # The work each scheduled step waits for first (submissions, decryptions in flight).
         self.quiet_before: dict[Due, InFlight] = {}
+        # Steps another service takes when they fall due (the end of a report's signing time).
+        self.on_due: dict[Due, Callable[[str], Awaitable[int]]] = {}
 
     async def load_all(self, *, settled: bool = False) -> list[Tender]:
         """Load every tender, so that the schedule covers them after a restart."""
@@ -174,6 +176,9 @@ class Tenders:
         tender = await self._ledger.load(stream)  # cached; reloaded if it was dropped
         if not isinstance(tender, Tender) or (due := tender.due(now)) is None:
             return 0
+        hook = self.on_due.get(due)
+        if hook is not None:
+            return await hook(stream)
         waits_for = self.quiet_before.get(due)
         if waits_for is None:
             return await self._record_due(stream, due, now)

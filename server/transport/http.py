@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
 from crypto import parse_json
-from server.domain.access import Actor
+from server.domain.access import Actor, Role
 from server.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
 from server.protocol import MAX_SEQ, SYSTEM_STREAM, TENDER_ID_PATTERN
 from server.protocol.fields import Reader
@@ -115,6 +116,8 @@ async def login(request: web.Request) -> web.Response:
     reader.finish()
     participant = await node.participants.find(participant_id)
     claims = node.auth.answer(challenge_id, participant, client_time, signature)
+    if claims.role is Role.EXPERT:  # an expert's session covers the tenders it was drawn for
+        claims = replace(claims, scopes=await node.evaluation.scopes(claims.participant))
     actor = claims.actor(address_of(request))
     await node.participants.record_login(actor)
     return respond(

@@ -1,4 +1,5 @@
-"""The live channel: one WebSocket per client; authenticate, subscribe, receive events."""
+"""The live channel: one WebSocket per client; authenticate, subscribe, receive events;
+experts also send their signed acts here and get each one's ack."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from aiohttp import WSMsgType, web
 from server.domain.errors import DomainError
 from server.errors import ServerError, Unauthorized
 from server.protocol import (
+    Acked,
+    Act,
     Auth,
     CloseCode,
     Error,
@@ -44,6 +47,8 @@ logger = logging.getLogger(__name__)
 _ids: Final = itertools.count(1)
 
 Refusal = DomainError | ServerError | InvalidFields
+# Acts of one connection checked and recorded at once; past this, reading waits (backpressure).
+MAX_ACTS_IN_FLIGHT: Final = 16
 
 
 class Connection:
@@ -75,6 +80,7 @@ class Connection:
             )
         )
         self._tasks: asyncio.TaskGroup | None = None
+        self._act_slots = asyncio.Semaphore(MAX_ACTS_IN_FLIGHT)
         self._evicted = False
         self.log = logging.LoggerAdapter(logger, {"connection": next(_ids)})
 
@@ -178,6 +184,20 @@ class Connection:
                 await self._send(refusal)
         elif isinstance(message, Unsubscribe):
             await self._unsubscribe(message)
+        elif self._tasks is not None:  # an act
+            await self._act_slots.acquire()
+            self._tasks.create_task(self._act(self.actor, message))
+
+    async def _act(self, actor: Actor, message: Act) -> None:
+        """Record one signed act; the ack (or the typed refusal) names the message's id."""
+        body = {"document": message.document, "signature": message.signature}
+        try:
+            ack = await self._node.evaluation.act(actor, message.tender, body)
+            await self._send(Acked(message.tender, ack.seq, ack.hash, ack.type, ref=message.ref))
+        except (DomainError, ServerError, InvalidFields) as exc:
+            await self._refuse(exc, message.ref)
+        finally:
+            self._act_slots.release()
 
     async def _authenticate(self, token: str, ref: str | None) -> None:
         try:
@@ -258,7 +278,9 @@ class Connection:
         body = described[1] if described is not None else {"code": "error", "message": str(exc)}
         await self._send(Error(body["code"], body["message"], rule=body.get("rule"), ref=ref))
 
-    async def _send(self, message: Welcome | Subscribed | Unsubscribed | Pong | Error) -> None:
+    async def _send(
+        self, message: Welcome | Subscribed | Unsubscribed | Pong | Error | Acked
+    ) -> None:
         if self._evicted:
             return
         try:

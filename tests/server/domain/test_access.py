@@ -16,23 +16,24 @@ from server.domain.access import (
 from server.domain.errors import AccessDenied, OutOfScope
 
 # The table written out the other way round, so that any change to it is a visible diff here.
-READS = {"tender.list", "tender.view", "tender.read", "bid.sealed_list"}
+READS = {"tender.list", "tender.view", "tender.read", "bid.sealed_list", "evaluation.result"}
 EXPECTED = {
     Role.ADMIN: {"participant.enroll", "participant.list", "system.read", "audit.verify"},
     Role.HOST: READS | {
         "tender.create", "tender.publish", "tender.cancel", "tender.opening.start",
         "opening.view", "opening.pause", "opening.resume", "opening.record", "opening.answer",
-        "opening.close",
+        "opening.close", "evaluation.start", "evaluation.draw", "evaluation.replace",
+        "evaluation.progress",
     },
     Role.BIDDER: READS | {
         "bid.submit", "bid.withdraw", "opening.view", "opening.sign_in", "opening.decrypt",
-        "opening.confirm", "opening.object",
+        "opening.confirm", "opening.object", "evaluation.answer",
     },
     # Experts never attend the opening (GP87 40); they read decrypted bids in their room.
-    Role.EXPERT: READS | {"bid.document.read"},
+    Role.EXPERT: READS | {"bid.document.read", "evaluation.act", "evaluation.room"},
     Role.SUPERVISOR: READS | {
         "participant.list", "system.read", "audit.verify", "opening.view", "bid.document.read",
-        "bid.box.read",
+        "bid.box.read", "evaluation.progress", "evaluation.room",
     },
     Role.CUSTODIAN: READS | {"opening.view", "opening.share"},
     Role.PUBLIC: READS | {"opening.view"},

@@ -18,14 +18,8 @@ from server.domain.errors import (
 )
 from server.domain.events import PUBLIC, DomainEvent, decode_event
 from server.domain.spec import TenderSpec
-from server.domain.tender import (
-    ALLOWED,
-    Due,
-    OpeningStarted,
-    Tender,
-    TenderCreated,
-    TenderState,
-)
+from server.domain.tender import ALLOWED, Due, Tender, TenderState
+from server.domain.tender_events import OpeningStarted, TenderCreated
 from server.protocol.fields import InvalidFields
 from tests.conftest import START, tender_spec
 

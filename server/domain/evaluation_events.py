@@ -1,0 +1,389 @@
+"""Events of the evaluation rooms (远程异地评标): who sees each, and what it carries.
+
+Until the result, a room's events are seen by supervisors and by the members the room had when
+the event was recorded (`audience`, kept out of the payload: it only decides visibility). The
+host sees the room's progress, never who sits in it (Law 37); bidders see only the questions put
+to them and, at the end, the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+
+from server.domain.access import participant_audience
+from server.domain.events import OVERSIGHT, PUBLIC, STAFF, DomainEvent, Payload
+from server.protocol.times import format_time, parse_time
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+
+def room_visibility(audience: tuple[str, ...], base: frozenset[str] = OVERSIGHT) -> frozenset[str]:
+    return base | {participant_audience(member) for member in audience}
+
+
+@dataclass(frozen=True, slots=True)
+class RoomEvent(DomainEvent):
+    """A node-made event of one lot's room; `payload_of` gives the members after `lot`."""
+
+    lot: str
+    audience: tuple[str, ...] = field(default=(), kw_only=True, compare=False)
+
+    def visibility(self) -> frozenset[str]:
+        return room_visibility(self.audience)
+
+
+# Signed acts of experts (docs/spec/evaluation.md section 3).
+
+
+@dataclass(frozen=True, slots=True)
+class SignedAct(DomainEvent):
+    """An expert's act: the document it signed on its workstation, and the signature."""
+
+    document: Mapping[str, Any]
+    signature: str
+    audience: tuple[str, ...] = field(default=(), kw_only=True, compare=False)
+
+    @property
+    def lot(self) -> str:
+        return str(self.document["lot"])
+
+    @property
+    def expert(self) -> str:
+        return str(self.document["expert"])
+
+    def payload(self) -> dict[str, Any]:
+        return {"document": dict(self.document), "signature": self.signature}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(dict(payload["document"]), payload["signature"])
+
+    def visibility(self) -> frozenset[str]:
+        return room_visibility(self.audience)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedIn(SignedAct):
+    TYPE: ClassVar[str] = "evaluation.checked_in"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class Pledged(SignedAct):
+    TYPE: ClassVar[str] = "evaluation.pledged"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class VoteCast(SignedAct):
+    TYPE: ClassVar[str] = "evaluation.vote_cast"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceSubmitted(SignedAct):
+    TYPE: ClassVar[str] = "evaluation.compliance_submitted"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class SheetSubmitted(SignedAct):
+    TYPE: ClassVar[str] = "evaluation.sheet_submitted"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class FlagConfirmed(SignedAct):
+    TYPE: ClassVar[str] = "evaluation.flag_confirmed"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class ClarificationRequested(SignedAct):
+    TYPE: ClassVar[str] = "evaluation.clarification_requested"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRequested(SignedAct):
+    TYPE: ClassVar[str] = "evaluation.time_requested"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSigned(SignedAct):
+    TYPE: ClassVar[str] = "evaluation.report_signed"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDissented(SignedAct):
+    TYPE: ClassVar[str] = "evaluation.report_dissented"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+# The act document types and the events that record them.
+ACT_EVENTS: Final[Mapping[str, type[SignedAct]]] = {
+    "check-in": CheckedIn,
+    "pledge": Pledged,
+    "leader-vote": VoteCast,
+    "compliance-sheet": ComplianceSubmitted,
+    "score-sheet": SheetSubmitted,
+    "flag-confirmation": FlagConfirmed,
+    "clarification-request": ClarificationRequested,
+    "time-request": TimeRequested,
+    "report-signature": ReportSigned,
+    "report-dissent": ReportDissented,
+}
+
+
+# The draw.
+
+
+@dataclass(frozen=True, slots=True)
+class DrawCommitted(RoomEvent):
+    """The node's commitment to a seed, with the pool snapshot, before anyone is drawn."""
+
+    TYPE: ClassVar[str] = "evaluation.draw_committed"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+    seed_hash: str
+    snapshot_hash: str
+    snapshot: tuple[Mapping[str, Any], ...]
+    request: Mapping[str, Any]
+    avoid: tuple[str, ...]
+    sealed_seed: str  # the seed under the node's at-rest key, until the reveal
+    at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "lot": self.lot, "seed_hash": self.seed_hash, "snapshot_hash": self.snapshot_hash,
+            "snapshot": [dict(e) for e in self.snapshot], "request": dict(self.request),
+            "avoid": list(self.avoid), "sealed_seed": self.sealed_seed,
+            "at": format_time(self.at),
+        }  # fmt: skip
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(
+            payload["lot"], payload["seed_hash"], payload["snapshot_hash"],
+            tuple(payload["snapshot"]), dict(payload["request"]), tuple(payload["avoid"]),
+            payload["sealed_seed"], parse_time(payload["at"]),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CommitteeDrawn(RoomEvent):
+    """The reveal: the seed, and who was drawn, bound to which site and workstation."""
+
+    TYPE: ClassVar[str] = "evaluation.committee_drawn"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+    seed: str  # hex
+    members: tuple[Mapping[str, Any], ...]
+    standby: tuple[str, ...]
+    at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "lot": self.lot, "seed": self.seed, "members": [dict(m) for m in self.members],
+            "standby": list(self.standby), "at": format_time(self.at),
+        }  # fmt: skip
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(
+            payload["lot"], payload["seed"], tuple(payload["members"]),
+            tuple(payload["standby"]), parse_time(payload["at"]),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class DrawFailed(RoomEvent):
+    """The revealed seed can't fill the request from the snapshot: anyone can re-run it and
+    see; the lot may then be drawn again with a new commitment."""
+
+    TYPE: ClassVar[str] = "evaluation.draw_failed"
+    VISIBILITY: ClassVar[frozenset[str]] = STAFF
+    seed: str
+    reason: str
+    at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return {"lot": self.lot, "seed": self.seed, "reason": self.reason,
+                "at": format_time(self.at)}  # fmt: skip
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["lot"], payload["seed"], payload["reason"], parse_time(payload["at"]))
+
+    def visibility(self) -> frozenset[str]:
+        return STAFF
+
+
+@dataclass(frozen=True, slots=True)
+class MemberReplaced(RoomEvent):
+    """Regs 46, 48: a member leaves (declared conflict, or the host's decision); its work is
+    void, and the first fitting standby takes the seat."""
+
+    TYPE: ClassVar[str] = "evaluation.member_replaced"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+    leaving: str
+    reason: str
+    by: str  # "declaration" or "host"
+    seat: Mapping[str, Any]
+    at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "lot": self.lot, "leaving": self.leaving, "reason": self.reason, "by": self.by,
+            "seat": dict(self.seat), "at": format_time(self.at),
+        }  # fmt: skip
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(
+            payload["lot"], payload["leaving"], payload["reason"], payload["by"],
+            dict(payload["seat"]), parse_time(payload["at"]),
+        )  # fmt: skip
+
+
+# The room's progress, decided by the node.
+
+
+@dataclass(frozen=True, slots=True)
+class StageOpened(RoomEvent):
+    """The room moves on; the host sees the progress, not the people."""
+
+    TYPE: ClassVar[str] = "evaluation.stage_opened"
+    VISIBILITY: ClassVar[frozenset[str]] = STAFF
+    stage: str
+    round: int
+    at: datetime
+    ends_at: datetime | None = None  # set when check-in opens: the evaluation time runs
+
+    def payload(self) -> dict[str, Any]:
+        ends = format_time(self.ends_at) if self.ends_at is not None else None
+        return {
+            "lot": self.lot, "stage": self.stage, "round": self.round,
+            "at": format_time(self.at), "ends_at": ends,
+        }  # fmt: skip
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        ends = payload.get("ends_at")
+        return cls(
+            payload["lot"], payload["stage"], payload["round"], parse_time(payload["at"]),
+            parse_time(ends) if ends else None,
+        )  # fmt: skip
+
+    def visibility(self) -> frozenset[str]:
+        return room_visibility(self.audience, STAFF)
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided(RoomEvent):
+    """A node decision whose content is one JSON object (`outcome`)."""
+
+    outcome: Mapping[str, Any]
+
+    def payload(self) -> dict[str, Any]:
+        return {"lot": self.lot} | dict(self.outcome)
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["lot"], {k: v for k, v in payload.items() if k != "lot"})
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionHeld(_Decided):
+    """A round of the leader election: the tally, and the leader if one has a majority."""
+
+    TYPE: ClassVar[str] = "evaluation.election_held"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceDecided(_Decided):
+    """初步评审 by majority: the compliant bids, and the rejected ones with their reasons."""
+
+    TYPE: ClassVar[str] = "evaluation.compliance_decided"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class ChecksRun(_Decided):
+    """GP87 64 checks over a round's sheets: the flags raised (none: the scores stand)."""
+
+    TYPE: ClassVar[str] = "evaluation.checks_run"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked(_Decided):
+    """Price scores, totals, aggregates, the ranking and the candidates."""
+
+    TYPE: ClassVar[str] = "evaluation.ranked"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class ReportIssued(_Decided):
+    """The report (Eval Rules 42), its hash, and until when members sign it."""
+
+    TYPE: ClassVar[str] = "evaluation.report_issued"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class TimeExtended(_Decided):
+    """Regs 48: more than a third of the members said the time is not enough."""
+
+    TYPE: ClassVar[str] = "evaluation.time_extended"
+    VISIBILITY: ClassVar[frozenset[str]] = STAFF
+
+    def visibility(self) -> frozenset[str]:
+        return room_visibility(self.audience, STAFF)
+
+
+@dataclass(frozen=True, slots=True)
+class SigningClosed(_Decided):
+    """Regs 53: the signing time is over; who neither signed nor dissented counts as agreeing."""
+
+    TYPE: ClassVar[str] = "evaluation.signing_closed"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+
+@dataclass(frozen=True, slots=True)
+class ResultPublished(_Decided):
+    """The result, public: the signed report, the members' names, signatures and dissents."""
+
+    TYPE: ClassVar[str] = "evaluation.result_published"
+    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
+
+    def visibility(self) -> frozenset[str]:
+        return PUBLIC
+
+
+# Clarifications (澄清): the bidder sees the question, never who asked it.
+
+
+@dataclass(frozen=True, slots=True)
+class ClarificationSent(_Decided):
+    TYPE: ClassVar[str] = "evaluation.clarification_sent"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+    def visibility(self) -> frozenset[str]:
+        bidder = participant_audience(str(self.outcome["bidder"]))
+        return room_visibility(self.audience) | {bidder}
+
+
+@dataclass(frozen=True, slots=True)
+class ClarificationAnswered(_Decided):
+    TYPE: ClassVar[str] = "evaluation.clarification_answered"
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+
+    def visibility(self) -> frozenset[str]:
+        bidder = participant_audience(str(self.outcome["bidder"]))
+        return room_visibility(self.audience) | {bidder}

@@ -1,0 +1,112 @@
+"""The tender's own lifecycle events: created, published, the phases, and how it ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from server.domain.events import OPENING_AUDIENCE, PUBLIC, STAFF, DomainEvent, Marker, Payload
+from server.domain.spec import TenderSpec
+from server.protocol.times import format_time, parse_time
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TenderCreated(DomainEvent):
+    TYPE: ClassVar[str] = "tender.created"
+    VISIBILITY: ClassVar[frozenset[str]] = STAFF  # a draft is internal to the trading centre
+    spec: TenderSpec
+    host: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"spec": self.spec.to_json(), "host": self.host}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(TenderSpec.parse(payload["spec"]), payload["host"])
+
+
+@dataclass(frozen=True, slots=True)
+class TenderPublished(DomainEvent):
+    TYPE: ClassVar[str] = "tender.published"
+    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
+    spec: TenderSpec  # repeated here: bidders never see the draft
+
+    def payload(self) -> dict[str, Any]:
+        return {"spec": self.spec.to_json()}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(TenderSpec.parse(payload["spec"]))
+
+
+@dataclass(frozen=True, slots=True)
+class BiddingOpened(Marker):
+    TYPE: ClassVar[str] = "tender.bidding_opened"
+    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
+
+
+@dataclass(frozen=True, slots=True)
+class BiddingClosed(Marker):
+    TYPE: ClassVar[str] = "tender.bidding_closed"
+    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningStarted(Marker):
+    TYPE: ClassVar[str] = "tender.opening_started"
+    VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationStarted(Marker):
+    TYPE: ClassVar[str] = "tender.evaluation_started"
+    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
+
+
+@dataclass(frozen=True, slots=True)
+class Ended(DomainEvent):
+    """An event that ends the tender, with the reason on record."""
+
+    at: datetime
+    reason: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"at": format_time(self.at), "reason": self.reason}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(parse_time(payload["at"]), payload["reason"])
+
+
+@dataclass(frozen=True, slots=True)
+class TenderConcluded(Ended):
+    TYPE: ClassVar[str] = "tender.concluded"
+    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
+
+
+@dataclass(frozen=True, slots=True)
+class TenderFailed(Ended):
+    TYPE: ClassVar[str] = "tender.failed"
+    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
+
+
+@dataclass(frozen=True, slots=True)
+class TenderCancelled(Ended):
+    """Cancelling a draft stays internal: a tender never published never becomes public."""
+
+    TYPE: ClassVar[str] = "tender.cancelled"
+    VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
+    public: bool = True
+
+    def payload(self) -> dict[str, Any]:
+        return {"at": format_time(self.at), "reason": self.reason, "public": self.public}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(parse_time(payload["at"]), payload["reason"], bool(payload["public"]))
+
+    def visibility(self) -> frozenset[str]:
+        return PUBLIC if self.public else STAFF
