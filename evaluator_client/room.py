@@ -192,7 +192,7 @@ class RoomClient:
 
     async def vote(self, candidate: str) -> Acked:
         return await self.send(
-            self.document("leader-vote", round=self.state.round, candidate=candidate)
+            self.document("leader-vote", round=self._round(), candidate=candidate)
         )
 
     async def compliance(self, results: dict[str, dict[str, tuple[bool, str]]]) -> Acked:
@@ -207,7 +207,7 @@ class RoomClient:
         """A score sheet for one bid: its next version, in the current round."""
         version = self._versions.get(bidder, 0) + 1
         document = self.document(
-            "score-sheet", round=self.state.round, version=version, bidder=bidder,
+            "score-sheet", round=self._round(), version=version, bidder=bidder,
             scores=scores, comment=comment,
         )  # fmt: skip
         ack = await self.send(document)
@@ -216,7 +216,7 @@ class RoomClient:
 
     async def confirm(self, bidder: str, reason: str) -> Acked:
         return await self.send(
-            self.document("flag-confirmation", round=self.state.round, bidder=bidder, reason=reason)
+            self.document("flag-confirmation", round=self._round(), bidder=bidder, reason=reason)
         )
 
     async def ask(self, bidder: str, question: str) -> Acked:
@@ -233,6 +233,10 @@ class RoomClient:
     async def dissent(self, reasons: str) -> Acked:
         document = self.document("report-dissent", report_hash=self._report_hash(), reasons=reasons)
         return await self.send(document)
+
+    def _round(self) -> int:
+        """The round acts name; outside an election or scoring the node says which stage it is."""
+        return max(self.state.round, 1)
 
     def _report_hash(self) -> str:
         if self.state.report_hash is None:

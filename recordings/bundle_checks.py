@@ -27,6 +27,7 @@ from crypto import (
 )
 from recordings.audit import record_hash, verify_chain
 from recordings.bundle import BOX_SUFFIX, SYSTEM, Bundle, Report, Row, read_bundle
+from recordings.bundle_evaluation import EvaluationChecks
 from recordings.documents import (
     CONFIRMATION_LABEL,
     OBJECTION_LABEL,
@@ -249,9 +250,11 @@ def _check_inside(
     keys: Mapping[str, dict[str, Any]], box: Mapping[tuple[str, str], Any] | None, report: Report,
 ) -> None:  # fmt: skip
     checker = _Signatures(bundle.tender, key, keys, box, report)
+    evaluation = EvaluationChecks(bundle.tender, keys, report)
     for seq, event, _ in rows:
         try:
             checker.check(f"{stream} event {seq}", event)
+            evaluation.check(f"{stream} event {seq}", event)
         except _MALFORMED as exc:
             report.fail(f"{stream} event {seq}", f"malformed content ({type(exc).__name__})")
 

@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from evaluator_client.errors import ApiError, ClientError
-from server.cli import admin, audit, bidder, demo, keys, serve
+from server.cli import admin, audit, bidder, demo, draw, expert, keys, serve
 from server.config import SettingsError
 from server.domain.errors import DomainError
 from server.errors import ServerError
@@ -16,7 +16,7 @@ from server.protocol.fields import InvalidFields
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-COMMANDS = (serve, demo, keys, admin, audit, bidder)
+COMMANDS = (serve, demo, keys, admin, audit, bidder, expert, draw)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,8 +1,9 @@
-"""`bidroom demo`: a node and its people running a real opening over real sockets.
+"""`bidroom demo`: a node and its people running a real opening and evaluation over real sockets.
 
 The node runs on the embedded defaults (SQLite, in-process bus) on a free local port, with
 the real clock and scheduler. Every participant is a client with its own keys, talking
-HTTP and WebSocket to the node like any other; the story is in `opening.py`.
+HTTP and WebSocket to the node like any other; the story is in `opening.py`, then
+`evaluation.py`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from recordings.errors import ChainBroken
 from server.app import create_app
 from server.audit_export import export_bundle
 from server.config import Settings
+from server.demo.evaluation import Evaluation
 from server.demo.opening import Opening
 from server.demo.watch import Watcher
 from server.service.node import CONSOLE
@@ -92,6 +94,7 @@ class Demo:
             story = Opening(self, people, runner.app[node_key].key.verify_key)
             await story.run()
             self.tender = story.tender
+            await Evaluation(self, people, story.tender).run()
         finally:
             for task in self.tasks:
                 task.cancel()

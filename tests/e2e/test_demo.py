@@ -11,7 +11,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-async def test_the_demo_runs_a_whole_opening_and_verifies_its_audit_log(tmp_path: Path) -> None:
+async def test_the_demo_runs_an_opening_and_an_evaluation_and_verifies_its_audit_log(
+    tmp_path: Path,
+) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server", "demo", "--data-dir", str(tmp_path / "demo"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -40,7 +42,19 @@ async def test_the_demo_runs_a_whole_opening_and_verifies_its_audit_log(tmp_path
     assert re.search(r"tree head of \d+ events, root \w+…: extends \d+", text)  # the witness
     assert re.search(r"OK +\d+ tree heads", text)  # the bundle, checked with no server
     assert re.search(r"OK +6 receipt signatures", text)
-    assert re.search(r"OK +7 participant keys proven", text)  # against the signed system log
+    assert re.search(r"OK +12 participant keys proven", text)  # against the signed system log
+    # The evaluation: a verifiable draw, signed acts, a flagged score revised, the result.
+    assert "re-runs the draw from the seed: the same committee" in text
+    assert "expert-8 works for a bidder and was avoided" in text
+    assert text.count("check-in and pledge signed, acked as #") == 5
+    assert re.search(r"flag: expert-\d: subjective subtotal", text)
+    assert "revises its sheet: version 2" in text
+    assert "recomputed: True" in text
+    assert text.count("候选人 candidate") == 3
+    assert "5 signatures, 0 dissents" in text
+    assert re.search(r"OK +1 draws re-run from their seed", text)
+    assert re.search(r"OK +5 report-signature signatures", text)
+    assert re.search(r"OK +21 score-sheet signatures", text)
     assert re.search(r"OK +1 witnessed tree heads extended", text)
     assert "FAILED" not in text
     assert "audit log verified" in text
