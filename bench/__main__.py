@@ -1,7 +1,10 @@
-"""`python -m bench [append|verify|fanout|decrypt|upload|merkle ...] [--quick]`: benchmarks.
+"""`python -m bench [append|verify|fanout|decrypt|upload|merkle|sheets ...] [--quick]`: benchmarks.
 
 Every figure is printed next to a baseline measured in the same run on the same machine, since
 machines here are shared and noisy: compare ratios, not absolute numbers, across runs.
+
+Sizes are options of the form `--name=value`: `python -m bench sheets --rooms=20 --experts=7
+--bidders=30` (by default, the sizes the benchmark's issue asks for).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import platform
 import sys
 import time
 
-from bench import append, decrypt, fanout, merkle, upload, verify
+from bench import append, decrypt, fanout, merkle, sheets, upload, verify
 
 BENCHMARKS = {
     "append": append.run,
@@ -20,11 +23,13 @@ BENCHMARKS = {
     "decrypt": decrypt.run,
     "upload": upload.run,
     "merkle": merkle.run,
+    "sheets": sheets.run,
 }
 
 
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
+    options = [arg for arg in argv if arg.startswith("--") and arg != "--quick"]
     chosen = [name for name in argv if not name.startswith("--")] or list(BENCHMARKS)
     unknown = [name for name in chosen if name not in BENCHMARKS]
     if unknown:
@@ -34,7 +39,8 @@ def main(argv: list[str]) -> int:
           f" {os.cpu_count()} CPUs{' (quick)' if quick else ''}")  # fmt: skip
     for name in chosen:
         started = time.perf_counter()
-        print(f"\n## {name}\n{BENCHMARKS[name](quick)}")
+        output = sheets.run(quick, options) if name == "sheets" else BENCHMARKS[name](quick)
+        print(f"\n## {name}\n{output}")
         print(f"({time.perf_counter() - started:.0f} s)")
     return 0
 

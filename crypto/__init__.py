@@ -41,7 +41,15 @@ from crypto._sealed import (
 )
 from crypto._secrets import open_secret, seal_secret
 from crypto._shamir import Share, combine_shares, split_secret
-from crypto._sign import DIGEST_BYTES, digest, sha256, sign, signing_input, verify
+from crypto._sign import (
+    DIGEST_BYTES,
+    digest,
+    sha256,
+    sign,
+    signing_input,
+    verify,
+    verify_raw,
+)
 from crypto._x25519 import EncryptionKey, EncryptionPublicKey
 from crypto.errors import (
     CanonicalizationError,
@@ -112,4 +120,5 @@ __all__ = [
     "verify",
     "verify_consistency",
     "verify_inclusion",
+    "verify_raw",
 ]

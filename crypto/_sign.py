@@ -43,6 +43,15 @@ def verify(key: VerifyKey, label: str, document: object, signature: bytes) -> No
         raise InvalidSignature("The signature does not verify.") from None
 
 
+def verify_raw(key: VerifyKey, message: bytes, signature: bytes) -> None:
+    """Plain Ed25519 over bytes, with no label or context: for test vectors and for benchmark
+    baselines only. Everything the system signs goes through `sign` and `verify`."""
+    try:
+        key._key.verify(signature, message)
+    except _PycaInvalidSignature:
+        raise InvalidSignature("The signature does not verify.") from None
+
+
 def digest(label: str, data: bytes) -> bytes:
     """SHA-256 of `data`, domain-separated by `label` so hashes of different kinds never meet."""
     return hashlib.sha256(HASH_CONTEXT + b"\x00" + _label(label) + b"\x00" + data).digest()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bench import append, decrypt, fanout, merkle, upload, verify
+from bench import append, decrypt, fanout, merkle, sheets, upload, verify
 from bench.common import records
 from crypto import EncryptionKey
 
@@ -64,3 +64,14 @@ async def test_merkle_harness_makes_and_checks_proofs(tmp_path: Path) -> None:
     assert merkle.raw(bodies) > 0
     rows = await merkle.proofs(tmp_path / "log.sqlite3", 600, bodies, root)
     assert [row[0] for row in rows] == ["2", "60", "600"]
+
+
+async def test_sheets_harness_gets_every_ack_and_report(tmp_path: Path) -> None:
+    sizes = sheets.QUICK
+    result = await sheets.measured(tmp_path, sizes)
+    assert (len(result.latencies_ms), len(result.sheets)) == (sizes.sheets, sizes.sheets)
+    assert result.reports == sizes.rooms  # no check flagged a sheet: every room reported
+    rates = await asyncio.to_thread(sheets.verify_rates, result.sheets, 1)
+    assert all(rate > 0 for rate in rates.values())
+    assert "vs raw Ed25519" in sheets.report(result, rates)
+    assert sheets.sizes_from(False, ["--rooms=3"]) == sheets.Sizes(3, 7, 30)

@@ -15,6 +15,7 @@ from crypto import (
     sign,
     signing_input,
     verify,
+    verify_raw,
 )
 
 # RFC 8032 section 7.1: secret key (seed), public key, message, signature.
@@ -51,7 +52,7 @@ def test_ed25519_matches_rfc8032(seed: str, public: str, message: str, signature
     key = SigningKey.from_seed(bytes.fromhex(seed))
     assert key.verify_key.raw.hex() == public
     assert key._sign_raw(bytes.fromhex(message)).hex() == signature
-    key.verify_key._key.verify(bytes.fromhex(signature), bytes.fromhex(message))
+    verify_raw(key.verify_key, bytes.fromhex(message), bytes.fromhex(signature))
 
 
 def test_sign_then_verify() -> None:
@@ -113,3 +114,11 @@ def test_digest_is_domain_separated() -> None:
         digest("audit-event", data)
         == hashlib.sha256(b"bidroom-hash-v1\x00audit-event\x00" + data).digest()
     )
+
+
+def test_raw_verification_refuses_a_changed_message() -> None:
+    key = SigningKey.generate()
+    signature = key._sign_raw(b"message")
+    verify_raw(key.verify_key, b"message", signature)
+    with pytest.raises(InvalidSignature):
+        verify_raw(key.verify_key, b"messagE", signature)
