@@ -64,5 +64,6 @@ def test_public_api_is_pinned() -> None:
         "verify",
         "verify_consistency",
         "verify_inclusion",
+        "verify_raw",
     }
     assert all(hasattr(crypto, name) for name in crypto.__all__)
