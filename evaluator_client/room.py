@@ -51,6 +51,13 @@ class RoomState:
     flags: list[dict[str, Any]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
 
+    def seed(self, view: dict[str, Any]) -> None:
+        """Start from the room as the node shows it now (a successor missed what came before)."""
+        self.stage, self.round, self.ends_at = view["stage"], view["round"], view["ends_at"]
+        self.leader, self.report_hash = view["leader"], view["report_hash"]
+        self.report = view["report"]
+        self.flags = list(view["flags"])
+
     def apply(self, event: Event) -> None:
         payload = event.record.get("payload", {})
         if payload.get("lot") != self.lot and event.type != "evaluation.committee_drawn":
@@ -92,6 +99,8 @@ class RoomClient:
         return list((await session.get("/api/evaluation/seats"))["seats"])
 
     async def __aenter__(self) -> Self:
+        """Read the room (members only: anyone else is refused, on record), then follow it."""
+        self.state.seed(await self.view())
         await self._feed.connect()
         await self._feed.subscribe(self.tender)
         self._reader = asyncio.create_task(self._read(), name=f"room {self.lot}")
@@ -119,8 +128,8 @@ class RoomClient:
                         self._changed.notify_all()
                 elif isinstance(message, Acked | Error) and message.ref in self._pending:
                     self._settle(message)
-        except ClientError as exc:
-            self._failure = exc
+        except Exception as exc:  # whatever ends the feed ends every wait on it
+            self._failure = exc if isinstance(exc, ClientError) else ClientError(str(exc))
             for waiting in self._pending.values():
                 if not waiting.done():
                     waiting.set_exception(exc)

@@ -78,10 +78,7 @@ def _in_room(
         if not seats:
             raise SystemExit(f"bidroom: you have no seat in tender {args.tender}")
         async with RoomClient(session, args.tender, seats[0]) as room:
-            view = await room.view()
-            room.state.stage, room.state.round = view["stage"], view["round"]
-            room.state.report_hash = view["report_hash"]
-            return await work(room, view)
+            return await work(room, await room.view())
 
     return with_session(args, run)
 

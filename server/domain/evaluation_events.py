@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
-from server.domain.access import participant_audience
+from server.domain.access import Role, participant_audience
 from server.domain.events import OVERSIGHT, PUBLIC, STAFF, DomainEvent, Payload
 from server.protocol.times import format_time, parse_time
 
@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 
 def room_visibility(audience: tuple[str, ...], base: frozenset[str] = OVERSIGHT) -> frozenset[str]:
     return base | {participant_audience(member) for member in audience}
+
+
+# A record's visibility list is part of the record: an event the host or a bidder reads must
+# not name the members in it. Those go to experts as a role; an expert's session only ever
+# covers the tenders it sits on a committee of.
+SHARED_WITH_EXPERTS: Final = frozenset({Role.EXPERT.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +285,7 @@ class StageOpened(RoomEvent):
         )  # fmt: skip
 
     def visibility(self) -> frozenset[str]:
-        return room_visibility(self.audience, STAFF)
+        return STAFF | SHARED_WITH_EXPERTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,7 +350,7 @@ class TimeExtended(_Decided):
     VISIBILITY: ClassVar[frozenset[str]] = STAFF
 
     def visibility(self) -> frozenset[str]:
-        return room_visibility(self.audience, STAFF)
+        return STAFF | SHARED_WITH_EXPERTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +382,7 @@ class ClarificationSent(_Decided):
 
     def visibility(self) -> frozenset[str]:
         bidder = participant_audience(str(self.outcome["bidder"]))
-        return room_visibility(self.audience) | {bidder}
+        return OVERSIGHT | SHARED_WITH_EXPERTS | {bidder}
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,4 +392,4 @@ class ClarificationAnswered(_Decided):
 
     def visibility(self) -> frozenset[str]:
         bidder = participant_audience(str(self.outcome["bidder"]))
-        return room_visibility(self.audience) | {bidder}
+        return OVERSIGHT | SHARED_WITH_EXPERTS | {bidder}

@@ -91,6 +91,7 @@ _ARRIVAL: Final = frozenset({"check-in", "pledge"})
 # Votes and sheets are each member's own until the node's tally or checks: members judge
 # independently, so only supervisors and the author see them as they come in.
 _PRIVATE: Final = frozenset({"leader-vote", "compliance-sheet", "score-sheet", "flag-confirmation"})
+_SIGNING: Final = frozenset({"report-signature", "report-dissent"})
 
 
 @dataclass
@@ -191,11 +192,10 @@ class Room:
             committee = draw(seed, self.snapshot, self.request, commitment.avoid)
         except DrawShortfall as exc:
             return [DrawFailed(self.lot, seed.hex(), str(exc), now)]
-        audience = tuple(s.expert for s in committee.members)
+        # Supervisors only until the result: the standby list is nobody else's business, and
+        # members learn the committee from their room.
         members = tuple(s.to_json() for s in committee.members)
-        return [
-            CommitteeDrawn(self.lot, seed.hex(), members, committee.standby, now, audience=audience)
-        ]
+        return [CommitteeDrawn(self.lot, seed.hex(), members, committee.standby, now)]
 
     def replace(self, now: datetime, workstation: str, reason: str) -> list[DomainEvent]:
         """The host's decision (an absent or unfit member), naming the workstation only."""
@@ -207,23 +207,37 @@ class Room:
         return [self._replacement(now, seat.expert, reason, "host")]
 
     def _successor(self, leaving: str) -> Seat:
+        return self._successors([leaving])[-1]
+
+    def _successors(self, leaving: list[str]) -> list[Seat]:
+        """The seats that replace `leaving`, one after the other, as the draw gives them."""
         if self.request is None:  # pragma: no cover - members exist only after a draw
             raise DrawNotReady("There is no draw.")
-        try:
-            return replacement(
-                self.snapshot, self.request, list(self.members.values()), self.standby, leaving
-            )
-        except DrawShortfall as exc:
-            raise NoStandbyLeft(f"{exc} The lot must be drawn again.") from None
+        members, standby, seats = list(self.members.values()), list(self.standby), []
+        for expert in leaving:
+            try:
+                seat = replacement(self.snapshot, self.request, members, standby, expert)
+            except DrawShortfall as exc:
+                raise NoStandbyLeft(
+                    f"{exc} No standby expert fits; the committee can't be completed from "
+                    "this draw."
+                ) from None
+            members = [s for s in members if s.expert != expert] + [seat]
+            standby = [e for e in standby if e != seat.expert]
+            seats.append(seat)
+        return seats
 
     def _replacement(self, now: datetime, leaving: str, reason: str, by: str) -> MemberReplaced:
         seat = self._successor(leaving)
-        audience = (*self.members, seat.expert)
+        # The one leaving is not told who takes its seat (it may have just declared a tie).
+        audience = (*(m for m in self.members if m != leaving), seat.expert)
         return MemberReplaced(self.lot, leaving, reason, by, seat.to_json(), now, audience=audience)
 
     # Experts' acts.
 
-    def act(self, ctx: RoomContext, act: Act, signature: str, address: str) -> list[DomainEvent]:
+    def act(
+        self, now: datetime, ctx: RoomContext, act: Act, signature: str, address: str
+    ) -> list[DomainEvent]:
         """Check an expert's signed act against the room; the event records it as signed."""
         if (act.tender, act.lot) != (ctx.tender, self.lot):
             raise WrongRoom("The act names another tender or lot than this room.")
@@ -241,6 +255,8 @@ class Room:
         if act.type not in _ARRIVAL and act.expert not in self.pledged:
             raise NotCheckedIn("Check in and make the pledge first.")
         _CHECKS[act.type](self, ctx, act)
+        if act.type in _SIGNING and self.sign_until is not None and now >= self.sign_until:
+            raise WrongStage("The signing time is over (Regs 53): silence counts as agreeing.")
         audience = (act.expert,) if act.type in _PRIVATE else tuple(self.members)
         return [ACT_EVENTS[act.type](dict(act.document), signature, audience=audience)]
 
@@ -263,8 +279,9 @@ class Room:
             raise NotCheckedIn("Check in first.")
         if act.expert in self.pledged:
             raise AlreadyActed("The pledge is made once.")
-        if act.conflicts:
-            self._successor(act.expert)  # a declared conflict is recorded only if it can be met
+        if act.conflicts:  # recorded only if it can be met, with those still to be replaced
+            pending = [e for e, said in self.pledged.items() if said and e in self.members]
+            self._successors([*pending, act.expert])
 
     def _vote(self, ctx: RoomContext, act: Act) -> None:
         self._at(Stage.ELECTION)
@@ -329,6 +346,11 @@ class Room:
             raise NotLeader("Only the leader sends clarification requests (Regs 52).")
         if ctx.bid(act.bidder) is None:
             raise BidNotInReview(f"{act.bidder} has no bid in this lot's evaluation.")
+        if any(
+            (c.bidder, c.question, c.answer) == (act.bidder, act.text, None)
+            for c in self.clarifications.values()
+        ):
+            raise AlreadyActed("This question to this bidder is already waiting for its answer.")
 
     def _time(self, ctx: RoomContext, act: Act) -> None:
         self._at(*IN_SESSION)
@@ -392,6 +414,11 @@ class Room:
         self, now: datetime, ctx: RoomContext, members: tuple[str, ...]
     ) -> list[DomainEvent]:
         present = set(members)
+        if self.stage in (Stage.COMPLIANCE, Stage.SCORING) and self.leader is None:
+            if not present <= set(self.pledged):
+                return []  # the leader left: elect another once its successor has pledged
+            again = self.election_round + 1
+            return [StageOpened(self.lot, Stage.ELECTION.value, again, now, audience=members)]
         if self.stage is Stage.CHECK_IN and present <= set(self.pledged):
             return [StageOpened(self.lot, Stage.ELECTION.value, 1, now, audience=members)]
         if self.stage is Stage.ELECTION and present <= set(self.votes):

@@ -85,7 +85,10 @@ def _replaced(room: Room, e: MemberReplaced) -> None:
     room.replaced.append(e)
     room.checked_in.discard(gone)
     room.pledged.pop(gone, None)
-    room.votes.pop(gone, None)
+    # Its votes are void, and so are votes for it: those voters vote again.
+    room.votes = {
+        voter: choice for voter, choice in room.votes.items() if gone not in (voter, choice)
+    }
     room.compliance.pop(gone, None)
     room.time_requests.discard(gone)
     room.responses.pop(gone, None)

@@ -296,9 +296,11 @@ class Tender:
         self._in_evaluation()
         return self.evaluation.room(lot).replace(now, workstation, _reason(reason))
 
-    def act(self, ctx: RoomContext, act: Act, signature: str, address: str) -> list[DomainEvent]:
+    def act(
+        self, now: datetime, ctx: RoomContext, act: Act, signature: str, address: str
+    ) -> list[DomainEvent]:
         self._in_evaluation()
-        return self.evaluation.room(ctx.lot.id).act(ctx, act, signature, address)
+        return self.evaluation.room(ctx.lot.id).act(now, ctx, act, signature, address)
 
     def answer_clarification(
         self, now: datetime, lot: str, bidder: str, clarification: str, text: str, signature: str

@@ -184,7 +184,7 @@ class EvaluationService:
         room = lot or act.lot
         records = await self._record(
             actor, action, tender_id,
-            lambda t, now: t.act(t.context(room, {}), act, signature, actor.address),
+            lambda t, now: t.act(now, t.context(room, {}), act, signature, actor.address),
         )  # fmt: skip
         await self.advance(tender_id, room)
         first = records[0]
@@ -234,11 +234,14 @@ class EvaluationService:
         count = 0
         for _ in range(MAX_STEPS):
             tender = cast("Tender", await self._ledger.load(tender_id))
-            records = await self._ledger.execute(
-                tender_id,
-                self._node,
-                _stepper(self._clock.now, lot, await self._names(tender, lot)),
-            )
+            names = await self._names(tender, lot)
+            try:
+                records = await self._ledger.execute(
+                    tender_id, self._node, _stepper(self._clock.now, lot, names)
+                )
+            except DomainError:  # the acts are on record; the room waits for the host
+                logger.exception("Room %s of %s can't take its next step", lot, tender_id)
+                return count
             if not records:
                 return count
             count += len(records)
@@ -266,7 +269,8 @@ class EvaluationService:
         room = tender.evaluation.rooms.get(lot)
         people = {b.bidder for b in tender.opening.bids.values() if b.lot == lot}
         if room is not None:
-            people |= set(room.members) | {r.leaving for r in room.replaced}
+            # Standby too: a replacement between this read and the step still gets its name.
+            people |= set(room.members) | set(room.standby) | {r.leaving for r in room.replaced}
         names = {}
         for person in sorted(people):
             found = await self._participants.find(person)

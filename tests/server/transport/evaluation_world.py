@@ -121,6 +121,11 @@ class Evaluation:
         for room in rooms:
             await room.wait_stage("compliance")
 
+    async def elect_again(self, rooms: list[RoomClient], leader: str) -> None:
+        """A later election round (the leader left): everyone votes, the room carries on."""
+        for room in rooms:
+            await room.vote(leader)
+
     async def comply(self, rooms: list[RoomClient], failing: str | None = None) -> None:
         """Every bid passes, except that most members fail `failing` on C1."""
         bidders = [b["bidder"] for b in (await self.view())["bids"]]

@@ -8,6 +8,7 @@ import pytest
 
 from crypto import VerifyKey, b64url_decode, verify
 from evaluator_client import bidding
+from evaluator_client.errors import ApiError
 from evaluator_client.room import ActRefused, RoomClient
 from recordings.documents import report_hash
 from recordings.draw import DrawRequest, PoolEntry, draw
@@ -212,8 +213,14 @@ async def test_supervisors_watch_and_others_are_refused_on_record(evaluation: Ev
         status, _ = await harness.call("GET", f"{ev.path}/lots/L1/room", person)
         assert status == want
     room = RoomClient(session, ev.tender, {"lot": "L1", "workstation": "M-01", "site": "main"})
-    async with room:
-        assert await refused(room.check_in()) == "OutOfScope"
+    with pytest.raises(ApiError) as caught:
+        await room.__aenter__()
+    assert (caught.value.status, caught.value.rule) == (403, "OutOfScope")
+    document = room.document("check-in", site="main")
+    body = {"document": document, "signature": session.sign("check-in", document)}
+    with pytest.raises(ApiError) as caught:
+        await session.post(f"{ev.path}/lots/L1/room/acts", body)
+    assert (caught.value.status, caught.value.rule) == (403, "OutOfScope")
     refusals = {
         (r.actor_id, r.payload["action"])
         for r in await harness.node.store.read(ev.tender)
