@@ -1,9 +1,11 @@
-"""Shared benchmark helpers: percentiles, tables, test records."""
+"""Shared benchmark helpers: percentiles, tables, test records, a node on a local port."""
 
 from __future__ import annotations
 
 import statistics
 from typing import TYPE_CHECKING
+
+from aiohttp import web
 
 from recordings.audit import GENESIS, AuditRecord
 
@@ -58,3 +60,13 @@ def table(rows: Sequence[Sequence[object]], header: Sequence[str]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    """Run `app` on a free local port; the runner (to clean up) and the base URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"

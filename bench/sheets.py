@@ -34,9 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from aiohttp import web
-
-from bench.common import median, percentile, table
+from bench.common import median, percentile, serve, table
 from bench.upload import ShiftedClock
 from crypto import (
     EncryptionKey,
@@ -141,15 +139,6 @@ class Person:
     id: str
     key: SigningKey
     encryption: EncryptionKey | None = None
-
-
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
 
 
 async def _bounded(limit: int, calls: Iterable[Awaitable[Any]]) -> list[Any]:
@@ -385,7 +374,7 @@ async def measured(root: Path, sizes: Sizes) -> Result:
     clock = ShiftedClock()
     settings = Settings(data_dir=root / "node", port=0)
     app = create_app(settings, clock=clock, schedule=False)
-    runner, base = await _serve(app)
+    runner, base = await serve(app)
     node = app[node_key]
     setup = Setup()
     try:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 import aiohttp
 from aiohttp import web
 
-from bench.common import median, percentile, table
+from bench.common import median, percentile, serve, table
 from crypto import EncryptionKey, EncryptionPublicKey, SigningKey
 from evaluator_client import bidding
 from evaluator_client.session import Session
@@ -55,15 +55,6 @@ class ShiftedClock:
 class Result:
     seconds: float
     receipts: list[float] = field(default_factory=list)  # last byte sent -> receipt
-
-
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
 
 
 async def _tender(node: Node, base: str, clock: ShiftedClock) -> tuple[str, EncryptionPublicKey]:
@@ -129,7 +120,7 @@ async def measured(root: Path, count: int, size: int) -> tuple[Result, list[Path
     clock = ShiftedClock()
     settings = Settings(data_dir=root / "node", port=0, max_clock_skew_seconds=7 * 86400)
     app = create_app(settings, clock=clock, schedule=False)
-    runner, base = await _serve(app)
+    runner, base = await serve(app)
     node = app[node_key]
     try:
         tender, opening = await _tender(node, base, clock)
@@ -222,7 +213,7 @@ async def baseline(root: Path, paths: list[Path]) -> Result:
     """The same files sent the same way (pieces read in worker threads) to the bare server."""
     directory = root / "baseline"
     directory.mkdir()
-    runner, base = await _serve(_baseline_app(directory))
+    runner, base = await serve(_baseline_app(directory))
     result = Result(0.0)
 
     async def one(client: aiohttp.ClientSession, path: Path) -> None:

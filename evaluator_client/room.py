@@ -60,7 +60,7 @@ class RoomState:
 
     def apply(self, event: Event) -> None:
         payload = event.record.get("payload", {})
-        if payload.get("lot") != self.lot and event.type != "evaluation.committee_drawn":
+        if payload.get("lot") != self.lot:
             return
         self.events.append(event)
         if event.type == "evaluation.stage_opened":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, NoReturn, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from crypto import InvalidSignature, KeyFormatError, VerifyKey, b64url_decode, verify
 from recordings.documents import CLARIFICATION_ANSWER_LABEL, clarification_answer_document
@@ -93,12 +93,6 @@ class EvaluationService:
             await self._gate.reject(actor, tender_id, action.value, exc)
             raise
 
-    async def _refuse(
-        self, actor: Actor, tender_id: str, action: Action, error: DomainError
-    ) -> NoReturn:
-        await self._gate.reject(actor, tender_id, action.value, error)
-        raise error
-
     # The host.
 
     async def start(self, actor: Actor, tender_id: str) -> None:
@@ -141,7 +135,9 @@ class EvaluationService:
         room = tender.evaluation.rooms.get(lot)
         commitment = room.commitment if room is not None else None
         if commitment is None:
-            await self._refuse(actor, tender_id, action, DrawNotReady("Commit a draw first."))
+            await self._gate.refuse(
+                actor, tender_id, action.value, DrawNotReady("Commit a draw first.")
+            )
         context = _seed_context(tender_id, lot, commitment.seed_hash)
         seed = self._keys.open(commitment.sealed_seed, context)
         records = await self._record(
@@ -179,7 +175,7 @@ class EvaluationService:
         )
         if act.expert != actor.id:
             error = SignatureRejected("The document names another expert than the one signed in.")
-            await self._refuse(actor, tender_id, action, error)
+            await self._gate.refuse(actor, tender_id, action.value, error)
         await self._check_signature(actor, tender_id, action, act.type, act.document, signature)
         room = lot or act.lot
         records = await self._record(
@@ -202,7 +198,7 @@ class EvaluationService:
             verify(key, label, signed, b64url_decode(signature))
         except (KeyFormatError, InvalidSignature, ValueError):
             error = SignatureRejected("The signature does not verify as yours over this document.")
-            await self._refuse(actor, tender_id, action, error)
+            await self._gate.refuse(actor, tender_id, action.value, error)
 
     # Bidders.
 
@@ -232,9 +228,9 @@ class EvaluationService:
     async def advance(self, tender_id: str, lot: str) -> int:
         """Record the node's steps in a room until there are none; returns how many events."""
         count = 0
+        # Looked up once: a member, a successor from the standby list or a bidder.
+        names = await self._names(cast("Tender", await self._ledger.load(tender_id)), lot)
         for _ in range(MAX_STEPS):
-            tender = cast("Tender", await self._ledger.load(tender_id))
-            names = await self._names(tender, lot)
             try:
                 records = await self._ledger.execute(
                     tender_id, self._node, _stepper(self._clock.now, lot, names)
@@ -269,7 +265,7 @@ class EvaluationService:
         room = tender.evaluation.rooms.get(lot)
         people = {b.bidder for b in tender.opening.bids.values() if b.lot == lot}
         if room is not None:
-            # Standby too: a replacement between this read and the step still gets its name.
+            # Standby too: a replacement during the steps still gets its name.
             people |= set(room.members) | set(room.standby) | {r.leaving for r in room.replaced}
         names = {}
         for person in sorted(people):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import timedelta
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final, NoReturn, TypeVar
 
 from server.domain.access import Action, Actor, authorize
 from server.domain.errors import AccessDenied, DomainError, OutOfScope
@@ -65,6 +65,13 @@ class Gate:
     ) -> None:
         """Record that a rule refused `command`; the caller then re-raises the error."""
         await self.record(actor, stream, CommandRejected(command, error.rule, str(error)))
+
+    async def refuse(
+        self, actor: Actor, stream: str | None, command: str, error: DomainError
+    ) -> NoReturn:
+        """Record that a rule refused `command`, then raise the refusal."""
+        await self.reject(actor, stream, command, error)
+        raise error from None
 
     async def record(self, actor: Actor, stream: str | None, event: DomainEvent) -> None:
         """Append a refusal to the stream concerned, or to the system log if there is none."""

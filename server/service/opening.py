@@ -251,8 +251,7 @@ class OpeningService:
             )
         except (KeyFormatError, InvalidSignature):
             error = SignatureRejected("The signature does not verify as yours over this record.")
-            await self._gate.reject(actor, tender_id, action.value, error)
-            raise error from None
+            await self._gate.refuse(actor, tender_id, action.value, error)
 
     # The host.
 
@@ -321,13 +320,11 @@ class OpeningService:
         key = tender.opening.key
         holder = key.holders.get(actor.id) if key is not None else None
         if key is None or holder != (index, share_commitment(tender_id, index, value)):
-            error: DomainError = NotACustodian("That is not a share this custodian holds here.")
-            await self._gate.reject(actor, tender_id, action.value, error)
-            raise error
+            wrong = NotACustodian("That is not a share this custodian holds here.")
+            await self._gate.refuse(actor, tender_id, action.value, wrong)
         if index in self._shares.get(tender_id, {}):
-            error = AlreadyResponded(f"Share {index} is already in.")
-            await self._gate.reject(actor, tender_id, action.value, error)
-            raise error
+            again = AlreadyResponded(f"Share {index} is already in.")
+            await self._gate.refuse(actor, tender_id, action.value, again)
 
         def decide(t: Tender, now: datetime) -> list[DomainEvent]:
             session = t.session()

@@ -3,10 +3,10 @@ supervisors everything, bidders their clarifications, everyone the result once p
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from server.domain.access import Action, Actor, Role
-from server.domain.errors import DomainError, NotACommitteeMember
+from server.domain.errors import NotACommitteeMember
 from server.domain.report import plain
 from server.domain.room import Stage
 from server.errors import NotFound
@@ -45,22 +45,16 @@ class RoomViews:
         room = tender.evaluation.rooms.get(lot)
         if actor.role is Role.EXPERT and (room is None or actor.id not in room.members):
             error = NotACommitteeMember(f"Only members of lot {lot}'s committee see its room.")
-            await self._refuse(actor, tender_id, action, error)
+            await self._gate.refuse(actor, tender_id, action.value, error)
         if room is None or room.stage is None:
             raise NotFound(f"Lot {lot} has no committee drawn for it.")
         return await self._room_view(tender, room, actor)
 
-    async def _refuse(
-        self, actor: Actor, tender_id: str, action: Action, error: DomainError
-    ) -> NoReturn:
-        await self._gate.reject(actor, tender_id, action.value, error)
-        raise error
-
     async def _room_view(self, tender: Tender, room: Room, actor: Actor) -> dict[str, Any]:
         spec = tender.spec
         everything = actor.role is Role.SUPERVISOR
-        names = {p: await self._name(p) for p in (*room.members, *room.compliant())}
-        bids = tender.context(room.lot, names).bids
+        bids = tender.context(room.lot, {}).bids
+        names = {p: await self._name(p) for p in (*room.members, *(b.bidder for b in bids))}
         rejected = {r["bidder"]: r for r in (room.decided or {}).get("rejected", [])}
         view: dict[str, Any] = _progress(room) | {
             "tender": tender.id,
@@ -83,7 +77,7 @@ class RoomViews:
             "bids": [
                 {
                     "bidder": b.bidder,
-                    "name": await self._name(b.bidder),
+                    "name": names[b.bidder],
                     "price": plain(b.price),
                     "status": _status(room, b.bidder, rejected),
                 }

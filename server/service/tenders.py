@@ -110,15 +110,13 @@ class Tenders:
                 error = NotACustodian(
                     f"{custodian} is not an enrolled custodian with an encryption key."
                 )
-                await self._gate.reject(actor, tender_id, action.value, error)
-                raise error
+                await self._gate.refuse(actor, tender_id, action.value, error)
             custodians.append(found)
         try:
             key, shares = issue_opening_key(tender_id, spec.opening.threshold, custodians)
         except CryptoError:  # a custodian key enrolled before keys were checked
             error = NotACustodian("A custodian's encryption key is unusable; enrol a new one.")
-            await self._gate.reject(actor, tender_id, action.value, error)
-            raise error from None
+            await self._gate.refuse(actor, tender_id, action.value, error)
         return await self._decide(
             actor, action, tender_id, lambda t, now: t.publish(now, key, shares)
         )

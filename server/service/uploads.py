@@ -11,7 +11,7 @@ import hashlib
 import re
 import secrets
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final, NoReturn
 
 from crypto import CryptoError, read_header
 from server.domain.access import Action, Actor
@@ -211,10 +211,9 @@ class Uploads:
         except DomainError as exc:
             await self._refuse(actor, tender_id, exc)
 
-    async def _refuse(self, actor: Actor, tender_id: str, error: DomainError) -> None:
+    async def _refuse(self, actor: Actor, tender_id: str, error: DomainError) -> NoReturn:
         """Record the refusal in the tender's bid box (where bids are), then raise it."""
-        await self._gate.reject(actor, box_stream(tender_id), _SUBMIT.value, error)
-        raise error
+        await self._gate.refuse(actor, box_stream(tender_id), _SUBMIT.value, error)
 
     def _now(self) -> datetime:
         return self._clock.now()

@@ -12,22 +12,13 @@ from evaluator_client.errors import ApiError
 from evaluator_client.room import ActRefused, RoomClient
 from recordings.documents import report_hash
 from recordings.draw import DrawRequest, PoolEntry, draw
-from tests.server.transport.evaluation_world import Evaluation, build_evaluation, draw_request
+from tests.server.transport.evaluation_world import Evaluation, draw_request
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
-    from pathlib import Path
+    from collections.abc import Mapping
 
-    from tests.conftest import Harness
 
 NORMAL = {"T1": "24", "T2": "15", "T3": "16"}
-
-
-@pytest.fixture
-async def evaluation(harness: Harness, tmp_path: Path) -> AsyncIterator[Evaluation]:
-    built = await build_evaluation(harness, tmp_path)
-    yield built
-    await built.close()
 
 
 async def records(ev: Evaluation, kind: str) -> list[Mapping[str, Any]]:

@@ -7,24 +7,12 @@ import asyncio
 import json
 from typing import TYPE_CHECKING
 
-import pytest
-
 from evaluator_client.room import ActRefused, RoomClient
-from tests.server.transport.evaluation_world import Evaluation, build_evaluation, draw_request
+from tests.server.transport.evaluation_world import Evaluation, draw_request
 from tests.server.transport.test_evaluation import refused, sheet, to_scoring
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-    from pathlib import Path
-
-    from tests.conftest import Harness, Person
-
-
-@pytest.fixture
-async def evaluation(harness: Harness, tmp_path: Path) -> AsyncIterator[Evaluation]:
-    built = await build_evaluation(harness, tmp_path)
-    yield built
-    await built.close()
+    from tests.conftest import Person
 
 
 async def replace(ev: Evaluation, workstation: str, reason: str = "身体不适 unwell") -> None:

@@ -18,17 +18,9 @@ from tests.server.transport.evaluation_world import (
 from tests.server.transport.opening_world import build_world
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
     from pathlib import Path
 
     from tests.conftest import Harness
-
-
-@pytest.fixture
-async def evaluation(harness: Harness, tmp_path: Path) -> AsyncIterator[Evaluation]:
-    built = await build_evaluation(harness, tmp_path)
-    yield built
-    await built.close()
 
 
 async def host_refused(ev: Evaluation, path: str, body: object = None) -> tuple[int, str]:
