@@ -65,6 +65,9 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     node_key_passphrase: str | None = field(default=None, repr=False)
+    # For services: a file holding the passphrase (a systemd credential, a mounted secret),
+    # so that it stays out of the environment that other processes of the user may read.
+    node_key_passphrase_file: Path | None = None
     max_http_body_bytes: int = MAX_HTTP_BODY_BYTES
     max_ws_message_bytes: int = MAX_WS_MESSAGE_BYTES
     ws_heartbeat_seconds: float = WS_HEARTBEAT_SECONDS
@@ -111,7 +114,7 @@ class Settings:
             values.update(_from_toml(path, problems))
         values.update(_from_env(environ, problems))
         values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-        settings = _build(values, problems)
+        settings = _with_passphrase_file(_build(values, problems), problems)
         problems.extend(settings._check())
         if problems:
             raise SettingsError(problems)
@@ -145,6 +148,28 @@ class Settings:
         if self.log_level not in LOG_LEVELS:
             problems.append(f"log_level must be one of {', '.join(sorted(LOG_LEVELS))}")
         return problems
+
+
+def _with_passphrase_file(settings: Settings, problems: list[str]) -> Settings:
+    """Read the node key's passphrase from its file, if one is named."""
+    path = settings.node_key_passphrase_file
+    if path is None:
+        return settings
+    if settings.node_key_passphrase is not None:
+        problems.append("node_key_passphrase and node_key_passphrase_file: set one, not both")
+        return settings
+    try:
+        secret = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        problems.append(f"node_key_passphrase_file: can't read {path} ({exc.strerror})")
+        return settings
+    except UnicodeDecodeError:
+        problems.append(f"node_key_passphrase_file: {path} is not UTF-8 text")
+        return settings
+    if not secret:
+        problems.append(f"node_key_passphrase_file: {path} is empty")
+        return settings
+    return dataclasses.replace(settings, node_key_passphrase=secret)
 
 
 def _text(value: object) -> str:
@@ -182,6 +207,7 @@ _PARSERS: Final[Mapping[str, Callable[[object], Any]]] = {
     "tls_cert": _path,
     "tls_key": _path,
     "node_key_passphrase": _text,
+    "node_key_passphrase_file": _path,
     "max_http_body_bytes": _integer,
     "max_ws_message_bytes": _integer,
     "ws_heartbeat_seconds": _number,

@@ -30,6 +30,22 @@ def register(commands: Any) -> None:
     show.add_argument("--key", type=Path, required=True)
     _passphrase_flag(show)
     show.set_defaults(run=run_show)
+    protect = actions.add_parser(
+        "protect", help="encrypt an identity key (the node key too) in place with a passphrase"
+    )
+    protect.add_argument("--key", type=Path, required=True)
+    protect.add_argument(
+        "--passphrase-env",
+        metavar="VAR",
+        required=True,
+        help="read the new passphrase from this environment variable",
+    )
+    protect.add_argument(
+        "--old-passphrase-env",
+        metavar="VAR",
+        help="the key's current passphrase, if it has one",
+    )
+    protect.set_defaults(run=run_protect)
 
 
 def _passphrase_flag(command: argparse.ArgumentParser) -> None:
@@ -41,11 +57,15 @@ def _passphrase_flag(command: argparse.ArgumentParser) -> None:
 
 
 def passphrase(args: argparse.Namespace) -> bytes | None:
-    if not args.passphrase_env:
+    return _from_env(args.passphrase_env)
+
+
+def _from_env(variable: str | None) -> bytes | None:
+    if not variable:
         return None
-    value = os.environ.get(args.passphrase_env)
+    value = os.environ.get(variable)
     if not value:
-        raise SystemExit(f"bidroom: the environment variable {args.passphrase_env} is empty")
+        raise SystemExit(f"bidroom: the environment variable {variable} is empty")
     return value.encode()
 
 
@@ -56,6 +76,16 @@ def read_key(path: Path, secret: bytes | None) -> SigningKey:
         raise SystemExit(f"bidroom: can't read {path}: {exc.strerror}") from None
     except KeyFormatError as exc:
         raise SystemExit(f"bidroom: {path}: {exc}") from None
+
+
+def replace_key(path: Path, pem: bytes) -> None:
+    """Write `pem` over the key at `path` atomically: never a moment with no key, or half a key."""
+    temporary = path.with_name(path.name + ".new")
+    temporary.unlink(missing_ok=True)
+    write_key(temporary, pem)
+    with temporary.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
 
 
 def write_key(path: Path, pem: bytes) -> None:
@@ -81,4 +111,11 @@ def run_generate(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     print(read_key(args.key, passphrase(args)).verify_key.to_text(), file=sys.stdout)
+    return 0
+
+
+def run_protect(args: argparse.Namespace) -> int:
+    key = read_key(args.key, _from_env(args.old_passphrase_env))
+    replace_key(args.key, key.to_pem(passphrase=passphrase(args)))
+    print(f"{args.key}: 已用口令加密 encrypted with the passphrase from ${args.passphrase_env}")
     return 0

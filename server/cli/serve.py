@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,9 +11,12 @@ from aiohttp import web
 
 from server.app import create_app
 from server.cli.common import add_settings_flags, configure_logging, settings_from
+from server.service.key_hygiene import key_warnings
 
 if TYPE_CHECKING:
     import argparse
+
+logger = logging.getLogger(__name__)
 
 
 def register(commands: Any) -> None:
@@ -30,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
         args, host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key
     )
     configure_logging(settings.log_level)
+    for warning in key_warnings(settings):
+        logger.warning("!!! %s", warning)
     context = None
     if settings.tls_cert is not None and settings.tls_key is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

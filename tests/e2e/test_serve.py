@@ -47,8 +47,9 @@ async def test_serve_over_tls_then_stop_cleanly(tmp_path: Path) -> None:
         assert json.loads(await ws.recv())["id"] == "over-tls"
     node.send_signal(signal.SIGTERM)
     async with asyncio.timeout(30):
-        await node.communicate()
+        _, err = await node.communicate()
     assert node.returncode == 0
+    assert b"will be created without a passphrase" in err  # said out loud at start
     assert (tmp_path / "node" / "keys" / "node.pem").stat().st_mode & 0o777 == 0o600
 
 

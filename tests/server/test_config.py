@@ -77,3 +77,29 @@ def test_passphrase_never_shows_in_repr() -> None:
     settings = Settings.load({"BIDROOM_NODE_KEY_PASSPHRASE": "hunter2"})
     assert settings.node_key_passphrase == "hunter2"
     assert "hunter2" not in repr(settings)
+
+
+def test_the_passphrase_can_come_from_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "passphrase"
+    secret.write_text("correct horse\n", encoding="utf-8")
+    settings = Settings.load({"BIDROOM_NODE_KEY_PASSPHRASE_FILE": str(secret)})
+    assert settings.node_key_passphrase == "correct horse"
+    assert "correct horse" not in repr(settings)
+
+
+def test_a_bad_passphrase_file_is_reported(tmp_path: Path) -> None:
+    empty, binary = tmp_path / "empty", tmp_path / "binary"
+    empty.write_text("\n", encoding="utf-8")
+    binary.write_bytes(b"\xff\xfe")
+    expected = {
+        str(tmp_path / "missing"): "can't read",
+        str(empty): "is empty",
+        str(binary): "not UTF-8",
+    }
+    for path, problem in expected.items():
+        with pytest.raises(SettingsError, match=problem):
+            Settings.load({"BIDROOM_NODE_KEY_PASSPHRASE_FILE": path})
+    with pytest.raises(SettingsError, match="set one, not both"):
+        Settings.load(
+            {"BIDROOM_NODE_KEY_PASSPHRASE_FILE": str(empty), "BIDROOM_NODE_KEY_PASSPHRASE": "x"}
+        )
