@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from crypto._ed25519_checks import weakness
 from crypto._kdf import derive
 from crypto.errors import KeyFormatError
 
@@ -23,13 +24,18 @@ TEXT_PREFIX: Final = "ed25519:"
 
 
 class VerifyKey:
-    """An Ed25519 public key."""
+    """An Ed25519 public key; weak keys (small order, non-canonical) are refused on the way in."""
 
     __slots__ = ("_key", "_raw")
 
     def __init__(self, key: Ed25519PublicKey) -> None:
+        raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        # Every way in (bytes, text, PEM, a private key's public half) comes through here.
+        reason = weakness(raw)
+        if reason is not None:
+            raise KeyFormatError(f"The Ed25519 public key is refused as a weak key: it {reason}.")
         self._key = key
-        self._raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self._raw = raw
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> VerifyKey:

@@ -9,6 +9,7 @@ from typing import Final
 from cryptography.exceptions import InvalidSignature as _PycaInvalidSignature
 
 from crypto._canonical import canonical_json
+from crypto._ed25519_checks import POINT_BYTES, weakness
 from crypto._keys import SIGNATURE_BYTES, SigningKey, VerifyKey
 from crypto.errors import CryptoError, InvalidSignature
 
@@ -34,18 +35,23 @@ def sign(key: SigningKey, label: str, document: object) -> bytes:
 
 def verify(key: VerifyKey, label: str, document: object, signature: bytes) -> None:
     """Raise InvalidSignature unless `signature` is `key`'s signature of `document` for `label`."""
-    if len(signature) != SIGNATURE_BYTES:
-        raise InvalidSignature(f"An Ed25519 signature is {SIGNATURE_BYTES} bytes.")
-    message = signing_input(label, document)
-    try:
-        key._key.verify(signature, message)
-    except _PycaInvalidSignature:
-        raise InvalidSignature("The signature does not verify.") from None
+    _verify(key, signing_input(label, document), signature)
 
 
 def verify_raw(key: VerifyKey, message: bytes, signature: bytes) -> None:
     """Plain Ed25519 over bytes, with no label or context: for test vectors and for benchmark
     baselines only. Everything the system signs goes through `sign` and `verify`."""
+    _verify(key, message, signature)
+
+
+def _verify(key: VerifyKey, message: bytes, signature: bytes) -> None:
+    if len(signature) != SIGNATURE_BYTES:
+        raise InvalidSignature(f"An Ed25519 signature is {SIGNATURE_BYTES} bytes.")
+    # OpenSSL accepts an R of small order (with an A of small order, that forges any message),
+    # so R is checked here. It refuses an S >= L itself: Wycheproof's vectors pin that.
+    reason = weakness(signature[:POINT_BYTES])
+    if reason is not None:
+        raise InvalidSignature(f"The signature's R {reason}.")
     try:
         key._key.verify(signature, message)
     except _PycaInvalidSignature:

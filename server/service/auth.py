@@ -154,9 +154,9 @@ class Authenticator:
             and challenge.expires_at > now
             and challenge.participant == participant.id
         )
-        key = VerifyKey.from_text(participant.public_key) if participant else self._decoy
         signed = challenge.to_json() if challenge else _DECOY_CHALLENGE
-        try:
+        try:  # a weak key enrolled before the node refused them is a failed login (KeyFormatError)
+            key = VerifyKey.from_text(participant.public_key) if participant else self._decoy
             verify(key, LOGIN_LABEL, login_document(signed, client_time), b64url_decode(signature))
         except CryptoError:
             usable = False
