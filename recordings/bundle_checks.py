@@ -76,8 +76,8 @@ def _node_key(bundle: Bundle, pinned: str | None, report: Report) -> VerifyKey |
     header = bundle.header
     try:
         key = VerifyKey.from_text(str(header["node_key"]))
-    except CryptoError:
-        report.fail("header", "the node key is not an Ed25519 public key")
+    except CryptoError as exc:
+        report.fail("header", f"the node key is not a usable Ed25519 public key: {exc}")
         return None
     if pinned is not None and key.to_text() != pinned:
         report.fail("header", "the node key is not the one given to check it with")

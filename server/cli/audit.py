@@ -7,13 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crypto import VerifyKey
 from evaluator_client.audit import ForkDetected, TreeHead, Witness, latest_tree_head
 from recordings.audit import verify_chain
 from recordings.bundle_checks import verify_bundle
 from recordings.errors import ChainBroken
 from server.audit_export import export_bundle
-from server.cli.common import add_settings_flags, print_json, settings_from
+from server.cli.common import add_settings_flags, node_key_from, print_json, settings_from
 from server.cli.remote import add_node_flags, with_session
 from server.protocol import box_stream
 from server.storage.sqlite import stored_rows, stored_streams
@@ -134,7 +133,7 @@ def run_witness(args: argparse.Namespace) -> int:
     stream = box_stream(args.tender) if args.box else args.tender
 
     async def look(session: Session) -> tuple[TreeHead, str]:
-        key = VerifyKey.from_text(args.node_key or (await session.get("/api/node"))["public_key"])
+        key = node_key_from(args.node_key or (await session.get("/api/node"))["public_key"])
         head = await latest_tree_head(session, stream, key)
         return head, await Witness(args.state).observe(session, head)
 

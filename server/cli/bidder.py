@@ -11,10 +11,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crypto import CryptoError, EncryptionPublicKey, InvalidSignature, VerifyKey
+from crypto import CryptoError, EncryptionPublicKey, InvalidSignature
 from evaluator_client import bidding
 from evaluator_client.audit import latest_tree_head, prove_included
-from server.cli.common import print_json
+from server.cli.common import node_key_from, print_json
 from server.cli.remote import (
     add_encryption_flag,
     add_node_flags,
@@ -160,7 +160,7 @@ def run_verify(args: argparse.Namespace) -> int:
         pinned = args.node_key or kept.get("node_key")
         if pinned and pinned != node_key:
             raise SystemExit("bidroom: the node's key is not the one that signed your receipt")
-        key = VerifyKey.from_text(pinned or node_key)
+        key = node_key_from(pinned or node_key)
         try:
             bidding.check_receipt(receipt, signature, key)
         except InvalidSignature:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crypto import KeyFormatError, VerifyKey
 from server.config import Settings
 
 if TYPE_CHECKING:
@@ -35,3 +36,11 @@ def configure_logging(level: str) -> None:
 
 def print_json(value: object) -> None:
     print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def node_key_from(text: str) -> VerifyKey:
+    """The node's public key, as pinned or as served; a malformed or weak one ends the command."""
+    try:
+        return VerifyKey.from_text(text)
+    except KeyFormatError as exc:
+        raise SystemExit(f"bidroom: the node's key is refused: {exc}") from None

@@ -123,13 +123,12 @@ def test_each_vector_names_a_point_that_eight_times_is_the_identity(
 @pytest.mark.parametrize("vector", WEAK, ids=WEAK_IDS)
 def test_a_weak_public_key_is_refused_in_every_form(vector: dict[str, Any]) -> None:
     raw = bytes.fromhex(vector["encoding"])
-    for load in (
-        lambda: VerifyKey.from_bytes(raw),
-        lambda: VerifyKey.from_text("ed25519:" + b64url_encode(raw)),
-        lambda: VerifyKey.from_pem(spki_pem(raw)),
-    ):
-        with pytest.raises(KeyFormatError, match="weak key"):
-            load()
+    with pytest.raises(KeyFormatError, match="weak key"):
+        VerifyKey.from_bytes(raw)
+    with pytest.raises(KeyFormatError, match="weak key"):
+        VerifyKey.from_text("ed25519:" + b64url_encode(raw))
+    with pytest.raises(KeyFormatError, match="weak key"):
+        VerifyKey.from_pem(spki_pem(raw))
 
 
 def test_a_non_canonical_key_of_full_order_is_refused_too() -> None:

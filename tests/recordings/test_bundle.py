@@ -162,6 +162,33 @@ def test_the_node_is_the_one_of_the_key() -> None:
     assert any("made by another node than the key's" in f for f in failures), failures
 
 
+IDENTITY = (1).to_bytes(32, "little")  # a point of small order
+FORGERY = b64url_encode(IDENTITY + bytes(32))  # R = identity, S = 0: "verifies" under IDENTITY
+
+
+def forged(payloads: list[Payload], stream: str, node: str) -> list[AuditRecord]:
+    """A stream closed by a tree head 'signed' with the universal forgery, no key needed."""
+    root = merkle_root([r.body.encode() for r in chain(payloads, stream, node)]).hex()
+    document = tree_head_document(stream, len(payloads), root, TIME)
+    head = ("audit.tree_head", {"tree_head": document, "signature": FORGERY})
+    return chain([*payloads, head], stream, node)
+
+
+def test_a_bundle_under_a_node_key_of_small_order_is_refused() -> None:
+    node = "n-" + hashlib.sha256(IDENTITY).hexdigest()[:16]
+    person = {"id": "p-000000000000", "role": "host", "public_key": "ed25519:x"}
+    system_records = forged([("participant.enrolled", person)], "system", node)
+    bundle = bundle_lines(
+        tender=TENDER, node=node, node_key="ed25519:" + b64url_encode(IDENTITY),
+        exported_at=TIME, system_tree_head=system_records[-1],
+        participants=[Enrolment(system_records[0], [])],
+        streams=[(TENDER, forged([note(0), note(1)], TENDER, node))], recordings=(),
+    )  # fmt: skip
+    failures = verify_bundle(list(bundle)).failures
+    assert failures[0].startswith("header: the node key is not a usable Ed25519 public key")
+    assert "weak key" in failures[0]
+
+
 def test_witnessed_tree_heads_must_be_extended() -> None:
     records = with_tree_heads(2)
     root = merkle_root([r.body.encode() for r in records[:3]])
@@ -230,7 +257,7 @@ def end_with(ls: list[str], **changes: Any) -> list[str]:
         (lambda ls: [ls[0], *ls[2:]], "no system tree head"),
         (lambda ls: [ls[0], ls[1], ls[1], *ls[2:]], "a second system tree head"),
         (lambda ls: header_with(ls, v=2), "not the header"),
-        (lambda ls: header_with(ls, node_key="ed25519:xx"), "not an Ed25519"),
+        (lambda ls: header_with(ls, node_key="ed25519:xx"), "not a usable Ed25519"),
         (lambda ls: header_with(ls, node="n-0000000000000000"), "swapped key"),
         (lambda ls: [], "empty"),
         (lambda ls: first_event_with(ls, hash=7), "wrong type"),

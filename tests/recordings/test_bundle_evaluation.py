@@ -139,6 +139,19 @@ def test_each_tamper_is_named(tamper: str) -> None:
     assert any(expected in failure for failure in report.failures), report.failures
 
 
+def test_an_answer_under_a_key_of_small_order_is_not_taken() -> None:
+    # R = identity, S = 0 "verifies" any message under the identity key: no private key needed.
+    identity = (1).to_bytes(32, "little")
+    keys = {"p-bidder0001": {"role": "bidder", "public_key": "ed25519:" + b64url_encode(identity)}}
+    answer = events()[4]
+    answer["payload"]["signature"] = b64url_encode(identity + bytes(32))
+    report = Report()
+    EvaluationChecks(TENDER, keys, report).check("event 4", answer)
+    assert report.failures == [
+        "event 4: the clarification-answer signature of p-bidder0001 does not verify"
+    ]
+
+
 def test_a_failed_draw_reruns_as_failed_and_a_faked_failure_does_not() -> None:
     short = DrawRequest((Quota("建筑工程", 9),), REQUEST.sites, 0)
     stream = events()[:1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 from typing import TYPE_CHECKING
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from server.cli import main
+from server.cli.common import node_key_from
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -87,6 +89,26 @@ def test_bad_public_keys_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="can't read"):
         main(["admin", "enroll", "--data-dir", str(tmp_path), "--role", "host",
               "--name", "x", "--pubkey", str(tmp_path / "nope.pem")])  # fmt: skip
+
+
+IDENTITY_KEY = "ed25519:AQ" + "A" * 41  # the identity point: a key of small order
+
+
+def test_weak_public_keys_are_refused_in_text_and_in_key_files(tmp_path: Path) -> None:
+    spki = bytes.fromhex("302a300506032b6570032100") + (1).to_bytes(32, "little")
+    pem = tmp_path / "weak.pub.pem"
+    pem.write_bytes(
+        b"-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(spki) + b"\n-----END PUBLIC KEY-----\n"
+    )
+    for pubkey in (IDENTITY_KEY, str(pem)):
+        with pytest.raises(SystemExit, match=r"--pubkey: .*weak key"):
+            main(["admin", "enroll", "--data-dir", str(tmp_path), "--role", "bidder",
+                  "--name", "x", "--pubkey", pubkey])  # fmt: skip
+
+
+def test_a_weak_node_key_ends_the_command() -> None:
+    with pytest.raises(SystemExit, match=r"node's key is refused: .*weak key"):
+        node_key_from(IDENTITY_KEY)
 
 
 def test_invalid_enrolments_are_reported(tmp_path: Path, capsys: Capture) -> None:

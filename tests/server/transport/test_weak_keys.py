@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import pytest
 
@@ -19,7 +19,9 @@ from server.domain.participants import Enrolment, Registry
 from server.protocol import SYSTEM_STREAM
 from server.protocol.times import format_time
 from server.service.ledger import Origin
-from tests.conftest import Harness
+
+if TYPE_CHECKING:
+    from tests.conftest import Harness
 
 IDENTITY: Final = (1).to_bytes(32, "little")
 FORGED: Final = b64url_encode(IDENTITY + bytes(32))  # R = identity, S = 0
