@@ -3,7 +3,8 @@
 CryptoError
 ├── CanonicalizationError   a value has no RFC 8785 canonical form
 ├── MalformedJSON           text is not I-JSON (syntax, duplicate names, NaN, overflow)
-├── KeyFormatError          a key could not be decoded (bad PEM, wrong type, wrong passphrase)
+├── KeyFormatError          a key could not be decoded (bad PEM, wrong type, wrong passphrase),
+│                           or is weak (small order, non-canonical)
 ├── InvalidSignature        a signature does not verify
 ├── SealedBidFormatError    a file is not a well-formed sealed bid (checked without any key)
 └── DecryptionError         a ciphertext could not be opened (one opaque error, on purpose)
@@ -25,7 +26,7 @@ class MalformedJSON(CryptoError, ValueError):
 
 
 class KeyFormatError(CryptoError, ValueError):
-    """The bytes are not a key of the expected kind, or the passphrase is wrong."""
+    """The bytes are not a key of the expected kind, the key is weak, or the passphrase is wrong."""
 
 
 class InvalidSignature(CryptoError):
