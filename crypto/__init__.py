@@ -10,6 +10,7 @@ from crypto._keys import (
     b64url_decode,
     b64url_encode,
 )
+from crypto._mac import MAC_BYTES, mac, verify_mac
 from crypto._merkle import (
     EMPTY_ROOT,
     HASH_BYTES,
@@ -68,6 +69,7 @@ __all__ = [
     "EMPTY_ROOT",
     "FILE_KEY_BYTES",
     "HASH_BYTES",
+    "MAC_BYTES",
     "MAX_CHUNK",
     "MAX_SAFE_INTEGER",
     "MIN_CHUNK",
@@ -100,6 +102,7 @@ __all__ = [
     "digest",
     "inclusion_ranges",
     "leaf_hash",
+    "mac",
     "merkle_root",
     "node_hash",
     "open_box",
@@ -120,5 +123,6 @@ __all__ = [
     "verify",
     "verify_consistency",
     "verify_inclusion",
+    "verify_mac",
     "verify_raw",
 ]

@@ -20,6 +20,7 @@ def test_public_api_is_pinned() -> None:
         "HASH_BYTES",
         "InvalidSignature",
         "KeyFormatError",
+        "MAC_BYTES",
         "MAX_CHUNK",
         "MAX_SAFE_INTEGER",
         "MIN_CHUNK",
@@ -44,6 +45,7 @@ def test_public_api_is_pinned() -> None:
         "digest",
         "inclusion_ranges",
         "leaf_hash",
+        "mac",
         "merkle_root",
         "node_hash",
         "open_box",
@@ -64,6 +66,7 @@ def test_public_api_is_pinned() -> None:
         "verify",
         "verify_consistency",
         "verify_inclusion",
+        "verify_mac",
         "verify_raw",
     }
     assert all(hasattr(crypto, name) for name in crypto.__all__)
