@@ -37,11 +37,18 @@ TOKEN_TTL_SECONDS: Final = 15 * 60
 CHALLENGE_TTL_SECONDS: Final = 60
 # Signed logins carry the client's clock; a larger skew hints at replay or a broken clock.
 MAX_CLOCK_SKEW_SECONDS: Final = 30
-# Bound the memory unauthenticated callers can make the node hold; past a bound the oldest
-# pending challenge is dropped, so a flood from one address only delays that address.
-MAX_PENDING_CHALLENGES: Final = 10_000
+# Challenges are stateless (MACed by the node); an address may hold this many unanswered ones
+# per challenge TTL, and past that is refused (429) while no one else's challenge is touched.
 MAX_CHALLENGES_PER_ADDRESS: Final = 16
-# Refusals are recorded; past this many per participant per minute they are not (429).
+# Answered challenges are remembered until they expire, so none is used twice. Only a valid
+# signature by an enrolled key adds one, so a flood can't fill it; if it ever fills, logins
+# are refused (503) rather than a remembered challenge forgotten. Far above any real login rate.
+MAX_ANSWERED_CHALLENGES: Final = 100_000
+# Addresses and claimed ids whose counters (challenges, failed logins, refusals) are kept;
+# past it the least recently seen is forgotten, which only loosens a limit, never locks out.
+MAX_TRACKED_CALLERS: Final = 10_000
+# Refusals and failed logins are recorded; past this many per participant (and, for logins,
+# per address) per minute they are not (429).
 MAX_REFUSALS_PER_MINUTE: Final = 60
 # A signed tree head at each phase change and at the latest after this many events: what a
 # rewrite of the log could hide is bounded by it (docs/spec/audit-bundle.md).
@@ -80,8 +87,9 @@ class Settings:
     token_ttl_seconds: int = TOKEN_TTL_SECONDS
     challenge_ttl_seconds: int = CHALLENGE_TTL_SECONDS
     max_clock_skew_seconds: int = MAX_CLOCK_SKEW_SECONDS
-    max_pending_challenges: int = MAX_PENDING_CHALLENGES
     max_challenges_per_address: int = MAX_CHALLENGES_PER_ADDRESS
+    max_answered_challenges: int = MAX_ANSWERED_CHALLENGES
+    max_tracked_callers: int = MAX_TRACKED_CALLERS
     max_refusals_per_minute: int = MAX_REFUSALS_PER_MINUTE
     tree_head_every: int = TREE_HEAD_EVERY
     log_level: str = "INFO"
@@ -128,8 +136,9 @@ class Settings:
                 "ws_auth_timeout_seconds", "ws_send_buffer_bytes", "ws_max_subscriptions",
                 "ws_backlog_bytes", "ws_backlog_seconds",
                 "ws_close_timeout_seconds",
-                "token_ttl_seconds", "challenge_ttl_seconds", "max_pending_challenges",
-                "max_challenges_per_address", "max_refusals_per_minute", "tree_head_every",
+                "token_ttl_seconds", "challenge_ttl_seconds", "max_challenges_per_address",
+                "max_answered_challenges", "max_tracked_callers", "max_refusals_per_minute",
+                "tree_head_every",
             )
             if getattr(self, name) <= 0
         ]  # fmt: skip
@@ -220,8 +229,9 @@ _PARSERS: Final[Mapping[str, Callable[[object], Any]]] = {
     "token_ttl_seconds": _integer,
     "challenge_ttl_seconds": _integer,
     "max_clock_skew_seconds": _integer,
-    "max_pending_challenges": _integer,
     "max_challenges_per_address": _integer,
+    "max_answered_challenges": _integer,
+    "max_tracked_callers": _integer,
     "max_refusals_per_minute": _integer,
     "tree_head_every": _integer,
     "log_level": lambda value: _text(value).upper(),

@@ -3,10 +3,11 @@
 ServerError
 ├── BadRequest            the request can't be read: malformed JSON, wrong content type (400)
 ├── Unauthorized          no valid token, or a failed login (401)
-│   └── ClockSkew         the signed login time is too far from the node's clock
+│   └── LoginFailed       a failed login: one message for the caller, a reason for the log
+│       └── ClockSkew     the signed login time is too far from the node's clock
 ├── NotFound              no such tender, participant or route (404)
 ├── PayloadTooLarge       over the size limit (413)
-├── TooManyRequests       too many refused requests from one participant (429)
+├── TooManyRequests       too many refusals, failed logins or challenges from one caller (429)
 ├── Unavailable           the node is shutting down or overloaded (503)
 └── StorageError          the event store failed; nothing was acknowledged (500)
     └── ConflictError     another writer appended first; retry against the new head (409)
@@ -23,6 +24,10 @@ class ServerError(Exception):
 
     code = "server_error"
 
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds, sent as Retry-After when known
+
 
 class BadRequest(ServerError):
     code = "bad_request"
@@ -32,8 +37,22 @@ class Unauthorized(ServerError):
     code = "unauthorized"
 
 
-class ClockSkew(Unauthorized):
+LOGIN_FAILED = "Login failed: the challenge, participant or signature is not valid."
+
+
+class LoginFailed(Unauthorized):
+    """A login failed; `reason` is a short code for the log, never shown to the caller."""
+
+    def __init__(self, reason: str, message: str = LOGIN_FAILED) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ClockSkew(LoginFailed):
     code = "clock_skew"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("clock_skew", message)
 
 
 class NotFound(ServerError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
@@ -21,10 +21,20 @@ from crypto import (
     verify,
 )
 from server.domain.access import ALL_TENDERS, Actor, Role
+from server.domain.logins import LoginFailure
 from server.domain.participants import PARTICIPANT_ID, Participant
-from server.errors import ClockSkew, Unauthorized
+from server.errors import ClockSkew, LoginFailed, Unauthorized
 from server.protocol import LOGIN_LABEL, login_document
+from server.protocol.fields import Reader
 from server.protocol.times import format_time, parse_time
+from server.service.challenges import (
+    CHALLENGE_KEY_LABEL,
+    TOKEN_CHARS,
+    AddressSlots,
+    AnsweredChallenges,
+    ChallengeTokens,
+    Ticket,
+)
 
 if TYPE_CHECKING:
     from server.clock import Clock
@@ -36,18 +46,16 @@ TOKEN_PREFIX: Final = "v1."  # noqa: S105 - a format marker, not a secret
 TOKEN_LABEL: Final = "token"  # noqa: S105 - a signature purpose label, not a secret
 # Verified tokens are cached so that the hot path does not verify a signature per request.
 TOKEN_CACHE_SIZE: Final = 10_000
-_LOGIN_FAILED: Final = "Login failed: the challenge, participant or signature is not valid."
 _DECOY_CHALLENGE: Final = {"challenge": "", "participant": "", "nonce": "", "node": ""}
 
 
 @dataclass(frozen=True, slots=True)
 class Challenge:
-    id: str
+    id: str  # the MACed token (service/challenges.py)
     participant: str
     nonce: str
     node: str
     expires_at: datetime
-    address: str = "unknown"
 
     def to_json(self) -> dict[str, str]:
         return {
@@ -57,6 +65,28 @@ class Challenge:
             "node": self.node,
             "expires_at": format_time(self.expires_at),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class LoginAnswer:
+    """The body of POST /api/auth/login: the challenge echoed, the signed time, the signature."""
+
+    challenge: str
+    participant: str
+    time: str
+    signature: str
+
+    @classmethod
+    def parse(cls, document: object) -> LoginAnswer:
+        reader = Reader(document)
+        answer = cls(
+            challenge=reader.text("challenge", max_len=TOKEN_CHARS),
+            participant=reader.text("participant", max_len=40),
+            time=reader.text("time", max_len=40),
+            signature=reader.text("signature", max_len=128),
+        )
+        reader.finish()
+        return answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +113,11 @@ class Authenticator:
         self._key = node_key
         self._public = node_key.verify_key
         self.node_id = node_id
-        self._challenges: OrderedDict[str, Challenge] = OrderedDict()
-        self._by_address: dict[str, deque[str]] = {}
-        self._per_address = settings.max_challenges_per_address
+        self._tokens = ChallengeTokens(node_key.derive_key(CHALLENGE_KEY_LABEL), node_id)
+        self._slots = AddressSlots(
+            settings.max_challenges_per_address, settings.max_tracked_callers
+        )
+        self._answered = AnsweredChallenges(settings.max_answered_challenges)
         self._verified: OrderedDict[str, Claims] = OrderedDict()
         # Unknown participants are checked against a key nobody holds, so that a login for an
         # id that does not exist costs the same and fails the same as a wrong signature.
@@ -94,82 +126,57 @@ class Authenticator:
     def challenge(self, participant_id: str, address: str) -> Challenge:
         """A single-use challenge. Issued for any well-formed id, so ids can't be probed.
 
-        Pending challenges are bounded per address and overall; past either bound the oldest
-        is dropped, so a flood from one address delays only that address's own logins.
+        The node keeps nothing per challenge: the token names the participant, the address
+        and the expiry under the node's MAC. Only the count of unanswered challenges per
+        address is kept, and past its cap that address is refused, no one else.
         """
         if not PARTICIPANT_ID.fullmatch(participant_id):
             raise Unauthorized("A participant id looks like p-xxxxxxxx.")
         now = self._clock.now()
-        self._expire_challenges(now)
-        while (mine := self._by_address.get(address)) and len(mine) >= self._per_address:
-            self._discard(mine[0])
-        while len(self._challenges) >= self._settings.max_pending_challenges:
-            self._discard(next(iter(self._challenges)))
-        challenge = Challenge(
-            id=secrets.token_urlsafe(16),
-            participant=participant_id,
-            nonce=secrets.token_urlsafe(32),
-            node=self.node_id,
-            expires_at=now + timedelta(seconds=self._settings.challenge_ttl_seconds),
-            address=address,
-        )
-        self._challenges[challenge.id] = challenge
-        self._by_address.setdefault(address, deque()).append(challenge.id)
-        return challenge
+        expires_at = now + timedelta(seconds=self._settings.challenge_ttl_seconds)
+        self._slots.take(address, now, expires_at)
+        token, ticket = self._tokens.issue(participant_id, address, expires_at)
+        return Challenge(token, participant_id, ticket.nonce, self.node_id, ticket.expires_at)
 
-    def _discard(self, challenge_id: str) -> Challenge | None:
-        challenge = self._challenges.pop(challenge_id, None)
-        if challenge is not None:
-            ids = self._by_address[challenge.address]
-            ids.remove(challenge_id)  # at most max_challenges_per_address long
-            if not ids:
-                del self._by_address[challenge.address]
-        return challenge
+    def answer(self, answer: LoginAnswer, participant: Participant | None, address: str) -> Claims:
+        """Check a signed answer from `address`; raise LoginFailed with the reason if it fails.
 
-    def _expire_challenges(self, now: datetime) -> None:
-        while self._challenges:
-            first, oldest = next(iter(self._challenges.items()))
-            if oldest.expires_at > now:
-                return
-            self._discard(first)
-
-    def answer(
-        self,
-        challenge_id: str,
-        participant: Participant | None,
-        client_time: str,
-        signature: str,
-    ) -> Claims:
-        """Check a signed answer; the challenge is used up whatever the outcome.
-
-        The signature is checked first, with the same work whether or not the challenge and
-        the participant exist, and every failure gives one message; only the holder of the
-        key learns anything more (that its clock is off).
+        The signature is checked whatever else is wrong, with the same work whether or not the
+        challenge and the participant exist, and every failure gives the caller one message;
+        only the holder of the key learns anything more (that its clock is off).
         """
-        challenge = self._discard(challenge_id)
         now = self._clock.now()
-        usable = (
-            challenge is not None
-            and participant is not None
-            and challenge.expires_at > now
-            and challenge.participant == participant.id
-        )
-        signed = challenge.to_json() if challenge else _DECOY_CHALLENGE
-        try:  # a weak key enrolled before the node refused them is a failed login (KeyFormatError)
-            key = VerifyKey.from_text(participant.public_key) if participant else self._decoy
-            verify(key, LOGIN_LABEL, login_document(signed, client_time), b64url_decode(signature))
+        ticket = self._tokens.read(answer.challenge, answer.participant, address)
+        failure = _ticket_failure(ticket, now, self._answered)
+        if participant is None:
+            failure = failure or LoginFailure.UNKNOWN_PARTICIPANT
+        key, key_failure = self._key_of(participant)
+        signed = _challenge_json(answer, ticket, self.node_id)
+        try:
+            document = login_document(signed, answer.time)
+            verify(key, LOGIN_LABEL, document, b64url_decode(answer.signature))
         except CryptoError:
-            usable = False
-        if not usable or participant is None:
-            raise Unauthorized(_LOGIN_FAILED)
-        self._check_skew(client_time, now)
+            failure = failure or key_failure or LoginFailure.BAD_SIGNATURE
+        if failure is not None or ticket is None or participant is None:
+            raise LoginFailed(failure or LoginFailure.BAD_SIGNATURE)
+        self._answered.add(ticket, now)  # before the time check: this signature is spent
+        self._slots.give_back(address)
+        self._check_skew(answer.time, now)
         return self._claims(participant, now)
+
+    def _key_of(self, participant: Participant | None) -> tuple[VerifyKey, LoginFailure | None]:
+        if participant is None:
+            return self._decoy, None
+        try:
+            return VerifyKey.from_text(participant.public_key), None
+        except CryptoError:  # enrolled before the node refused such keys
+            return self._decoy, LoginFailure.UNUSABLE_KEY
 
     def _check_skew(self, client_time: str, now: datetime) -> None:
         try:
             claimed = parse_time(client_time)
         except ValueError:
-            raise Unauthorized("The signed login time is not an RFC 3339 timestamp.") from None
+            raise LoginFailed(LoginFailure.BAD_TIME) from None
         skew = abs((claimed - now).total_seconds())
         if skew > self._settings.max_clock_skew_seconds:
             raise ClockSkew(
@@ -243,3 +250,27 @@ class Authenticator:
         if claims.node != self.node_id:
             raise Unauthorized("The token was issued by another node.")
         return claims
+
+
+def _ticket_failure(
+    ticket: Ticket | None, now: datetime, answered: AnsweredChallenges
+) -> LoginFailure | None:
+    if ticket is None:
+        return LoginFailure.BAD_CHALLENGE
+    if ticket.expires_at <= now:
+        return LoginFailure.EXPIRED_CHALLENGE
+    if ticket.nonce in answered:
+        return LoginFailure.USED_CHALLENGE
+    return None
+
+
+def _challenge_json(answer: LoginAnswer, ticket: Ticket | None, node: str) -> dict[str, str]:
+    """The challenge as the client got it, rebuilt from the token; a decoy if it is not ours."""
+    if ticket is None:
+        return _DECOY_CHALLENGE
+    return {
+        "challenge": answer.challenge,
+        "participant": answer.participant,
+        "nonce": ticket.nonce,
+        "node": node,
+    }

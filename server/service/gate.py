@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from collections import deque
-from datetime import timedelta
-from typing import TYPE_CHECKING, Final, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from server.domain.access import Action, Actor, authorize
 from server.domain.errors import AccessDenied, DomainError, OutOfScope
 from server.domain.events import AccessRefused, AccessThrottled, CommandRejected, DomainEvent
-from server.errors import TooManyRequests
 from server.protocol import SYSTEM_STREAM, box_tender
 from server.protocol.fields import InvalidFields
 from server.service.ledger import Ledger, Origin
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
-    from datetime import datetime
 
-    from server.clock import Clock
+    from server.service.throttle import Throttle
 
 T = TypeVar("T")
-REFUSAL_WINDOW: Final = timedelta(minutes=1)
 
 
 class Gate:
@@ -30,14 +25,12 @@ class Gate:
     Refusals are operations too, so they go into the log with their operator and address.
     So that no participant can bloat a tender's log by repeating refused requests, each
     actor has at most `limit` refusals recorded per minute; past that they get 429 and the
-    log gets one `access.throttled` event instead.
+    log gets one `access.throttled` event instead (service/throttle.py, shared with logins).
     """
 
-    def __init__(self, ledger: Ledger, clock: Clock, limit: int) -> None:
+    def __init__(self, ledger: Ledger, throttle: Throttle) -> None:
         self._ledger = ledger
-        self._clock = clock
-        self._limit = limit
-        self._recent: dict[str, deque[datetime]] = {}
+        self._throttle = throttle
         # Where a refusal of `actor` about `stream` is recorded; the node routes a bidder's
         # refusals before the deadline to the bid box (a gap in the tender would show it).
         self.route: Callable[[Actor, str], Awaitable[str]] = _same_stream
@@ -78,23 +71,14 @@ class Gate:
         if stream is not None:
             stream = await self.route(actor, stream)
         target = stream if stream is not None and await self._exists(stream) else SYSTEM_STREAM
-        if self._over_limit(actor):
-            recent = self._recent[actor.id]
-            if len(recent) == self._limit + 1:  # the first refusal past the limit, once
-                throttled = AccessThrottled(self._limit, int(REFUSAL_WINDOW.total_seconds()))
-                await self._ledger.execute(target, Origin.of(actor), lambda _: [throttled])
-            raise TooManyRequests(
-                f"More than {self._limit} refused requests in a minute; wait before retrying."
-            )
-        await self._ledger.execute(target, Origin.of(actor), lambda _: [event])
+        seconds = int(self._throttle.window.total_seconds())
+        throttled = AccessThrottled(self._throttle.limit, seconds)
+        origin = Origin.of(actor)
 
-    def _over_limit(self, actor: Actor) -> bool:
-        now = self._clock.now()
-        recent = self._recent.setdefault(actor.id, deque())
-        while recent and now - recent[0] >= REFUSAL_WINDOW:
-            recent.popleft()
-        recent.append(now)
-        return len(recent) > self._limit
+        async def write(recorded: DomainEvent) -> None:
+            await self._ledger.execute(target, origin, lambda _: [recorded])
+
+        await self._throttle.record([actor.id], write, event, throttled)
 
     async def _exists(self, stream: str) -> bool:
         if stream == SYSTEM_STREAM:

@@ -18,11 +18,13 @@ from server.service.evaluation import EvaluationService
 from server.service.gate import Gate
 from server.service.keys import NodeKeys
 from server.service.ledger import Aggregate, Ledger, Origin
+from server.service.logins import Logins
 from server.service.opening import OpeningService
 from server.service.participants import Participants
 from server.service.rooms import RoomViews
 from server.service.scheduler import Scheduler
 from server.service.tenders import Tenders
+from server.service.throttle import Throttle
 from server.service.treeheads import TreeHeadPolicy, TreeHeads
 from server.service.uploads import Uploads
 
@@ -78,7 +80,7 @@ class Node:
         self.keys = NodeKeys(key)
         signer = TreeHeadPolicy(self.keys, clock, self.origin, settings.tree_head_every)
         self.ledger = Ledger(store, clock, aggregate_for, signer)
-        self.gate = Gate(self.ledger, clock, settings.max_refusals_per_minute)
+        self.gate = Gate(self.ledger, self._throttle(settings, clock))
         self.auth = Authenticator(settings, clock, key, self.id)
         self.participants = Participants(self.ledger, self.gate, clock)
         self.tenders = Tenders(
@@ -97,6 +99,10 @@ class Node:
             self.ledger, self.gate, self.tenders, self.participants, clock, self.keys, store,
             self.origin,
         )  # fmt: skip
+        self.logins = Logins(
+            self.auth, self.participants, self.evaluation.scopes, self.ledger,
+            self._throttle(settings, clock),
+        )  # fmt: skip
         self.rooms = RoomViews(self.gate, self.tenders, self.participants)
         self.tree_heads = TreeHeads(store)
         self.gate.route = self.tenders.refusal_stream
@@ -108,6 +114,10 @@ class Node:
         self.scheduler = Scheduler(self.tenders, clock)
         self._scheduler_task: asyncio.Task[None] | None = None
         store.add_listener(bus.publish)
+
+    @staticmethod
+    def _throttle(settings: Settings, clock: Clock) -> Throttle:
+        return Throttle(clock, settings.max_refusals_per_minute, settings.max_tracked_callers)
 
     async def start(self, *, schedule: bool = True) -> None:
         await asyncio.to_thread(self.files.prepare)

@@ -91,8 +91,12 @@ def _by_mro(table: Mapping[type[Exception], Any], exc: Exception) -> Any:
     return None
 
 
-def error_response(status: int, body: Mapping[str, Any]) -> web.Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="bidroom"'} if status == 401 else None
+def error_response(
+    status: int, body: Mapping[str, Any], *, retry_after: int | None = None
+) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="bidroom"'} if status == 401 else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return web.Response(
         status=status,
         text=json.dumps({"error": body}, ensure_ascii=False),
@@ -122,7 +126,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if described is None:
             logger.exception("Unexpected error in %s %s", request.method, request.path)
             return error_response(500, {"code": "internal", "message": "Internal error."})
-        return error_response(*described)
+        retry_after = exc.retry_after if isinstance(exc, ServerError) else None
+        return error_response(*described, retry_after=retry_after)
 
 
 def _too_large(request: web.Request) -> str:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
 from crypto import parse_json
-from server.domain.access import Actor, Role
+from server.domain.access import Actor
 from server.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
 from server.protocol import MAX_SEQ, SYSTEM_STREAM, TENDER_ID_PATTERN
 from server.protocol.fields import Reader
 from server.protocol.times import format_time
+from server.service.auth import LoginAnswer
 from server.service.tenders import Page, summary
 from server.transport.keys import node_key, settings_key
 
@@ -108,18 +108,8 @@ async def challenge(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     node = _node(request)
-    reader = Reader(await read_body(request))
-    challenge_id = reader.text("challenge", max_len=64)
-    participant_id = reader.text("participant", max_len=40)
-    client_time = reader.text("time", max_len=40)
-    signature = reader.text("signature", max_len=128)
-    reader.finish()
-    participant = await node.participants.find(participant_id)
-    claims = node.auth.answer(challenge_id, participant, client_time, signature)
-    if claims.role is Role.EXPERT:  # an expert's session covers the tenders it was drawn for
-        claims = replace(claims, scopes=await node.evaluation.scopes(claims.participant))
-    actor = claims.actor(address_of(request))
-    await node.participants.record_login(actor)
+    answer = LoginAnswer.parse(await read_body(request))
+    claims = await node.logins.login(answer, address_of(request))
     return respond(
         {
             "token": node.auth.issue(claims),

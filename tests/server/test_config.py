@@ -103,3 +103,16 @@ def test_a_bad_passphrase_file_is_reported(tmp_path: Path) -> None:
         Settings.load(
             {"BIDROOM_NODE_KEY_PASSPHRASE_FILE": str(empty), "BIDROOM_NODE_KEY_PASSPHRASE": "x"}
         )
+
+
+def test_login_limits_come_from_the_environment_and_must_be_positive() -> None:
+    settings = Settings.load(
+        {"BIDROOM_MAX_ANSWERED_CHALLENGES": "500", "BIDROOM_MAX_TRACKED_CALLERS": "2000"}
+    )
+    assert (settings.max_answered_challenges, settings.max_tracked_callers) == (500, 2000)
+    with pytest.raises(SettingsError) as caught:
+        Settings.load({"BIDROOM_MAX_ANSWERED_CHALLENGES": "0", "BIDROOM_MAX_TRACKED_CALLERS": "-1"})
+    assert caught.value.problems == (
+        "max_answered_challenges must be positive",
+        "max_tracked_callers must be positive",
+    )

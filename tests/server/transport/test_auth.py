@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from crypto import SigningKey, b64url_decode, b64url_encode, canonical_json, sign
+from server.app import create_app
 from server.domain.access import Role
 from server.protocol import answer_challenge
 from server.protocol.times import format_time
-from tests.conftest import Harness, Person
+from tests.conftest import AiohttpClient, Harness, ManualClock, Person
+
+if TYPE_CHECKING:
+    from server.config import Settings
 
 
 async def answer(
@@ -113,19 +117,21 @@ async def test_malformed_participant_ids_are_refused(harness: Harness) -> None:
     assert "p-xxxxxxxx" in body["error"]["message"]
 
 
-async def test_a_flood_from_one_address_only_drops_its_own_oldest_challenges(
-    harness: Harness,
+async def test_past_its_cap_an_address_gets_429_and_no_challenge_is_dropped(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: ManualClock
 ) -> None:
-    harness.node.auth._per_address = 2
+    app = create_app(replace(settings, max_challenges_per_address=2), clock=clock, schedule=False)
+    harness = Harness(await aiohttp_client(app), clock)
     bidder = await harness.enroll(Role.BIDDER)
-    oldest, middle, newest = [
-        await harness.post_ok("/api/auth/challenge", {"participant": bidder.id}) for _ in range(3)
+    oldest, newest = [
+        await harness.post_ok("/api/auth/challenge", {"participant": bidder.id}) for _ in range(2)
     ]
-    late = answer_challenge(oldest, bidder.key, now(harness))
-    assert (await harness.call("POST", "/api/auth/login", body=late))[0] == 401
-    fresh = answer_challenge(newest, bidder.key, now(harness))
-    assert (await harness.call("POST", "/api/auth/login", body=fresh))[0] == 200
-    assert middle["challenge"] in harness.node.auth._challenges
+    response = await harness.client.post("/api/auth/challenge", json={"participant": bidder.id})
+    assert (response.status, response.headers["Retry-After"]) == (429, "60")
+    assert (await response.json())["error"]["code"] == "too_many_requests"
+    for challenge in (oldest, newest):
+        body = answer_challenge(challenge, bidder.key, now(harness))
+        assert (await harness.call("POST", "/api/auth/login", body=body))[0] == 200
 
 
 async def test_failures_look_the_same_for_known_and_unknown_ids(harness: Harness) -> None:

@@ -1,0 +1,70 @@
+"""Failed logins on record: why a login failed, and when failures stop being recorded."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, Self
+
+from server.domain.events import NODE_ADMIN, DomainEvent, Payload
+
+# Who a failed login is recorded as: the caller proved no identity, so the claimed id is only
+# the payload's `participant`, never the record's actor.
+ANONYMOUS: Final = "anonymous"
+
+
+class LoginFailure(enum.StrEnum):
+    """Why a login failed: for supervisors reading the log, never told to the caller."""
+
+    BAD_CHALLENGE = "bad_challenge"  # malformed, forged, or for another participant or address
+    EXPIRED_CHALLENGE = "expired_challenge"
+    USED_CHALLENGE = "used_challenge"
+    UNKNOWN_PARTICIPANT = "unknown_participant"
+    UNUSABLE_KEY = "unusable_key"  # the enrolled key is one the node no longer accepts
+    BAD_SIGNATURE = "bad_signature"
+    BAD_TIME = "bad_time"
+    CLOCK_SKEW = "clock_skew"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginRefused(DomainEvent):
+    """A login failed. Seen by those who see access refusals; the caller gets one message."""
+
+    TYPE: ClassVar[str] = "auth.login_failed"
+    VISIBILITY: ClassVar[frozenset[str]] = NODE_ADMIN
+    participant: str  # the id claimed, whether or not it is enrolled
+    address: str
+    reason: LoginFailure
+
+    def payload(self) -> dict[str, Any]:
+        return {"participant": self.participant, "address": self.address, "reason": self.reason}
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(payload["participant"], payload["address"], LoginFailure(payload["reason"]))
+
+
+@dataclass(frozen=True, slots=True)
+class LoginsThrottled(DomainEvent):
+    """Failed logins for this id or from this address passed the limit; the rest go unrecorded."""
+
+    TYPE: ClassVar[str] = "auth.login_throttled"
+    VISIBILITY: ClassVar[frozenset[str]] = NODE_ADMIN
+    participant: str
+    address: str
+    limit: int
+    window_seconds: int
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "participant": self.participant,
+            "address": self.address,
+            "limit": self.limit,
+            "window_seconds": self.window_seconds,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Payload) -> Self:
+        return cls(
+            payload["participant"], payload["address"], payload["limit"], payload["window_seconds"]
+        )
