@@ -70,7 +70,7 @@ SENT: Final = b"sent\n"
 BUILDING, COST = "建筑工程", "工程造价"
 COST_SEATS: Final = 2  # per committee; the other seats are building experts
 STANDBY: Final = 2  # per lot, and as many spare experts in each lot's regional pool
-# Logins from one address at once: the node holds at most 16 pending challenges per address.
+# Logins from one address at once: an address may hold at most 16 unanswered challenges.
 LOGINS_AT_ONCE: Final = 8
 # Bound on every wait for the node (it answers in milliseconds when it is well).
 PHASE_TIMEOUT: Final = 600.0
