@@ -6,7 +6,6 @@ import heapq
 import math
 import secrets
 import struct
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -84,12 +83,12 @@ class AddressSlots:
     def __init__(self, per_address: int, max_addresses: int) -> None:
         self._per_address = per_address
         self._max_addresses = max_addresses
-        self._pending: dict[str, deque[datetime]] = {}  # expiries, in order of last use
+        # Expiries of each address's unanswered challenges (at most `per_address`, oldest
+        # first; a short list costs far less than a deque), addresses in order of last use.
+        self._pending: dict[str, list[datetime]] = {}
 
     def take(self, address: str, now: datetime, expires_at: datetime) -> None:
-        pending = self._pending.pop(address, None) or deque()
-        while pending and pending[0] <= now:
-            pending.popleft()
+        pending = [t for t in self._pending.pop(address, ()) if t > now]
         self._pending[address] = pending
         if len(pending) >= self._per_address:
             wait = math.ceil((pending[0] - now).total_seconds())
@@ -105,7 +104,7 @@ class AddressSlots:
     def give_back(self, address: str) -> None:
         pending = self._pending.get(address)
         if pending:
-            pending.popleft()
+            del pending[0]
 
 
 class AnsweredChallenges:
