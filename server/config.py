@@ -50,6 +50,9 @@ MAX_TRACKED_CALLERS: Final = 10_000
 # Refusals and failed logins are recorded; past this many per participant (and, for logins,
 # per address) per minute they are not (429).
 MAX_REFUSALS_PER_MINUTE: Final = 60
+# Failed logins from everyone together: a flood spread over many addresses and ids, each within
+# its own limit, still writes at most this many records a minute (under a million a day).
+MAX_FAILED_LOGINS_PER_MINUTE: Final = 600
 # A signed tree head at each phase change and at the latest after this many events: what a
 # rewrite of the log could hide is bounded by it (docs/spec/audit-bundle.md).
 TREE_HEAD_EVERY: Final = 256
@@ -91,6 +94,7 @@ class Settings:
     max_answered_challenges: int = MAX_ANSWERED_CHALLENGES
     max_tracked_callers: int = MAX_TRACKED_CALLERS
     max_refusals_per_minute: int = MAX_REFUSALS_PER_MINUTE
+    max_failed_logins_per_minute: int = MAX_FAILED_LOGINS_PER_MINUTE
     tree_head_every: int = TREE_HEAD_EVERY
     log_level: str = "INFO"
 
@@ -138,6 +142,7 @@ class Settings:
                 "ws_close_timeout_seconds",
                 "token_ttl_seconds", "challenge_ttl_seconds", "max_challenges_per_address",
                 "max_answered_challenges", "max_tracked_callers", "max_refusals_per_minute",
+                "max_failed_logins_per_minute",
                 "tree_head_every",
             )
             if getattr(self, name) <= 0
@@ -232,6 +237,7 @@ _PARSERS: Final[Mapping[str, Callable[[object], Any]]] = {
     "max_challenges_per_address": _integer,
     "max_answered_challenges": _integer,
     "max_tracked_callers": _integer,
+    "max_failed_logins_per_minute": _integer,
     "max_refusals_per_minute": _integer,
     "tree_head_every": _integer,
     "log_level": lambda value: _text(value).upper(),

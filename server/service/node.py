@@ -99,10 +99,13 @@ class Node:
             self.ledger, self.gate, self.tenders, self.participants, clock, self.keys, store,
             self.origin,
         )  # fmt: skip
-        self.logins = Logins(
-            self.auth, self.participants, self.evaluation.scopes, self.ledger,
-            self._throttle(settings, clock),
+        failures = Throttle(
+            clock, settings.max_refusals_per_minute, settings.max_tracked_callers,
+            overall=settings.max_failed_logins_per_minute,
         )  # fmt: skip
+        self.logins = Logins(
+            self.auth, self.participants, self.evaluation.scopes, self.ledger, failures
+        )
         self.rooms = RoomViews(self.gate, self.tenders, self.participants)
         self.tree_heads = TreeHeads(store)
         self.gate.route = self.tenders.refusal_stream

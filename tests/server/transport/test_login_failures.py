@@ -138,3 +138,23 @@ async def test_a_flood_from_many_addresses_locks_no_one_out(
     assert [(r.payload["address"], r.payload["reason"]) for r in failed] == [
         ("127.0.0.3", "bad_challenge")
     ]
+
+
+async def test_a_flood_spread_over_addresses_and_ids_is_bounded_overall(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: ManualClock
+) -> None:
+    harness = await harness_with(
+        aiohttp_client, settings, clock, max_refusals_per_minute=3, max_failed_logins_per_minute=5
+    )
+    bidder = await harness.enroll(Role.BIDDER)
+    challenge = await harness.post_ok("/api/auth/challenge", {"participant": bidder.id})
+    statuses = []
+    for address in (f"127.0.0.{i}" for i in range(2, 6)):  # each within its own limit of 3
+        for _ in range(2):
+            forged = dict(challenge, participant=f"p-{secrets.token_hex(6)}")
+            body = answer_challenge(forged, SigningKey.generate(), format_time(clock.now()))
+            statuses.append((await post_from(harness, address, "/api/auth/login", body))[0])
+    assert statuses == [401] * 5 + [429] * 3
+    assert len(await system_records(harness, "auth.login_failed")) == 5
+    assert len(await system_records(harness, "auth.login_throttled")) == 1
+    await harness.login(bidder)  # failures are throttled, a correct login never is
