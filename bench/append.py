@@ -15,21 +15,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import PAYLOAD, percentile, table
+from crypto import SigningKey
 from recordings.audit import GENESIS, AuditRecord
 from server.clock import SystemClock
 from server.domain.events import CommandRejected
 from server.protocol.times import format_time
+from server.service.keys import NodeKeys
 from server.service.ledger import Ledger, Origin
 from server.service.node import aggregate_for
-from server.storage.sqlite import SQLiteEventStore, connect, initialize
+from server.storage.sqlite import SQLiteEventStore
+from server.storage.sqlite_schema import connect, initialize
 
 ORIGIN = Origin("p-0123456789ab", "bidder", "203.0.113.77")
 EVENT = CommandRejected(PAYLOAD["command"], PAYLOAD["rule"], PAYLOAD["reason"])
+SEALER = NodeKeys(SigningKey.generate()).records  # the node seals every record at rest
 
 
 def baseline(path: Path, count: int) -> tuple[float, list[float]]:
     """The same record building and hashing, but one transaction (one fsync) per event."""
-    initialize(path)
+    initialize(path, SEALER)
     conn = connect(path)
     latencies = []
     prev = GENESIS
@@ -58,7 +62,7 @@ async def measured(
     path: Path, writers: int, per_writer: int, streams: int
 ) -> tuple[float, list[float], int]:
     """`writers` concurrent commands, each awaiting its ack before the next, over `streams`."""
-    store = SQLiteEventStore(path)
+    store = SQLiteEventStore(path, SEALER)
     await store.start()
     ledger = Ledger(store, SystemClock(), aggregate_for)
     names = [f"t-bench-{i}" for i in range(streams)]

@@ -20,6 +20,7 @@ from typing import Final
 from bench.common import records, table
 from crypto import (
     Frontier,
+    SigningKey,
     consistency_ranges,
     inclusion_ranges,
     leaf_hash,
@@ -28,6 +29,7 @@ from crypto import (
     verify_consistency,
     verify_inclusion,
 )
+from server.service.keys import NodeKeys
 from server.storage.sqlite import SQLiteEventStore
 
 BATCH: Final = 256
@@ -51,7 +53,7 @@ def raw(bodies: list[bytes]) -> float:
 
 
 async def proofs(path: Path, count: int, bodies: list[bytes], root: bytes) -> list[list[object]]:
-    store = SQLiteEventStore(path)
+    store = SQLiteEventStore(path, NodeKeys(SigningKey.generate()).records)
     await store.start()
     try:
         chain = records(STREAM, count)

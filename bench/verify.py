@@ -8,8 +8,11 @@ import time
 from pathlib import Path
 
 from bench.common import records, table
+from crypto import SigningKey
 from recordings.audit import verify_chain
-from server.storage.sqlite import connect, initialize, stored_rows
+from server.service.keys import NodeKeys
+from server.storage.sealed_rows import seal_row
+from server.storage.sqlite_schema import connect, initialize, stored_rows
 
 
 def run(quick: bool = False) -> str:
@@ -31,16 +34,17 @@ def run(quick: bool = False) -> str:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "audit.sqlite3"
-        initialize(path)
+        sealer = NodeKeys(SigningKey.generate()).records
+        initialize(path, sealer)
         conn = connect(path)
         conn.executemany(
             "INSERT INTO events (stream, seq, type, time, body, hash) VALUES (?, ?, ?, ?, ?, ?)",
-            [(r.stream, r.seq, r.type, r.time, r.body, r.hash) for r in chain],
+            [seal_row(sealer, r) for r in chain],
         )
         conn.commit()
         conn.close()
         start = time.perf_counter()
-        verify_chain("t-verify", stored_rows(path, "t-verify"))
+        verify_chain("t-verify", stored_rows(path, "t-verify", sealer))
         from_disk = time.perf_counter() - start
 
     lines = [f"Audit verify ({count:,} events, {megabytes:.1f} MB of canonical JSON)"]

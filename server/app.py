@@ -11,6 +11,7 @@ from aiohttp import web
 from server.bus.local import LocalBus
 from server.clock import Clock, SystemClock
 from server.live import LiveHub
+from server.service.keys import NodeKeys
 from server.service.node import Node, load_node_key
 from server.storage.sqlite import SQLiteEventStore
 from server.transport import audit, bids, evaluation, http, ws
@@ -48,7 +49,7 @@ def create_app(
         key = await asyncio.to_thread(
             load_node_key, settings.node_key_path, settings.node_key_passphrase
         )
-        event_store = store or SQLiteEventStore(settings.database_path)
+        event_store = store or SQLiteEventStore(settings.database_path, NodeKeys(key).records)
         event_bus = bus or LocalBus()
         node = Node(settings, event_store, event_bus, clock or SystemClock(), key)
         await node.start(schedule=schedule)

@@ -51,7 +51,7 @@ def export_bundle(settings: Settings, tender: str, out: Path, now: datetime) -> 
 async def _collect(
     settings: Settings, key: SigningKey, tender: str, now: datetime
 ) -> tuple[list[str], dict[str, int]]:
-    store = SQLiteEventStore(settings.database_path)
+    store = SQLiteEventStore(settings.database_path, NodeKeys(key).records)
     await store.start()
     try:
         if tender not in await store.streams():

@@ -15,6 +15,7 @@ from server.bus.local import LocalBus
 from server.cli.common import add_settings_flags, print_json, settings_from
 from server.clock import SystemClock
 from server.domain.access import Role
+from server.service.keys import NodeKeys
 from server.service.node import CONSOLE, Node, load_node_key
 from server.storage.sqlite import SQLiteEventStore
 
@@ -98,6 +99,7 @@ async def _open(settings: Settings) -> Node:
     key = await asyncio.to_thread(
         load_node_key, settings.node_key_path, settings.node_key_passphrase
     )
-    node = Node(settings, SQLiteEventStore(settings.database_path), LocalBus(), SystemClock(), key)
+    store = SQLiteEventStore(settings.database_path, NodeKeys(key).records)
+    node = Node(settings, store, LocalBus(), SystemClock(), key)
     await node.start(schedule=False)
     return node

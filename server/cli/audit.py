@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crypto import KeyFormatError
 from evaluator_client.audit import ForkDetected, TreeHead, Witness, latest_tree_head
 from recordings.audit import verify_chain
 from recordings.bundle_checks import verify_bundle
@@ -15,12 +16,16 @@ from server.audit_export import export_bundle
 from server.cli.common import add_settings_flags, node_key_from, print_json, settings_from
 from server.cli.remote import add_node_flags, with_session
 from server.protocol import box_stream
-from server.storage.sqlite import stored_rows, stored_streams
+from server.service.keys import NodeKeys
+from server.service.node import load_node_key
+from server.storage.sqlite_schema import stored_rows, stored_streams
 
 if TYPE_CHECKING:
     import argparse
 
     from evaluator_client.session import Session
+    from server.config import Settings
+    from server.storage.base import Sealer
 
 
 def register(commands: Any) -> None:
@@ -70,14 +75,16 @@ def run_verify(args: argparse.Namespace) -> int:
         if args.witness_state is not None:
             anchors = _witnessed(args.witness_state)
         return verify_bundle_file(Path(target), args.recordings, args.node_key, anchors)
-    path = settings_from(args).database_path
+    settings = settings_from(args)
+    path = settings.database_path
     if not path.exists():
         raise SystemExit(f"bidroom: no audit log at {path}")
+    sealer = _records_key(settings)
     streams = [target] if target else stored_streams(path)
     failures = 0
     for stream in streams:
         try:
-            head = verify_chain(stream, stored_rows(path, stream))
+            head = verify_chain(stream, stored_rows(path, stream, sealer))
         except ChainBroken as exc:
             failures += 1
             print(f"BROKEN  {stream}: first bad event is {exc.seq}: {exc.reason}")
@@ -88,6 +95,20 @@ def run_verify(args: argparse.Namespace) -> int:
         else:
             print(f"OK      {stream}: {head.seq} events, head {head.hash}")
     return 1 if failures else 0
+
+
+def _records_key(settings: Settings) -> Sealer:
+    """The key the log is sealed under: the node's own, never created here."""
+    if not settings.node_key_path.exists():
+        raise SystemExit(
+            f"bidroom: the log is sealed under the node key, and there is none at"
+            f" {settings.node_key_path}"
+        )
+    try:
+        key = load_node_key(settings.node_key_path, settings.node_key_passphrase)
+    except KeyFormatError as exc:
+        raise SystemExit(f"bidroom: the node key can't be loaded: {exc}") from None
+    return NodeKeys(key).records
 
 
 def _witnessed(path: Path) -> dict[str, tuple[int, bytes]]:

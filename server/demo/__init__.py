@@ -30,8 +30,9 @@ from server.config import Settings
 from server.demo.evaluation import Evaluation
 from server.demo.opening import Opening
 from server.demo.watch import Watcher
-from server.service.node import CONSOLE
-from server.storage.sqlite import stored_rows, stored_streams
+from server.service.keys import NodeKeys
+from server.service.node import CONSOLE, load_node_key
+from server.storage.sqlite_schema import stored_rows, stored_streams
 from server.transport.keys import node_key
 
 if TYPE_CHECKING:
@@ -144,9 +145,10 @@ class Demo:
         self.say("审计日志校验 Audit log verification")
         path = settings.database_path
         failures = 0
+        keys = NodeKeys(load_node_key(settings.node_key_path, settings.node_key_passphrase))
         for stream in stored_streams(path):
             try:
-                head = verify_chain(stream, stored_rows(path, stream))
+                head = verify_chain(stream, stored_rows(path, stream, keys.records))
                 self.line(f"OK      {stream}: {head.seq} events, head {head.hash[:16]}…")
             except ChainBroken as exc:
                 failures += 1

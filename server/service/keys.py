@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from crypto import (
+    DecryptionError,
     EncryptionKey,
     EncryptionPublicKey,
     b64url_decode,
@@ -18,12 +19,17 @@ from crypto import (
     split_secret,
 )
 from server.domain.opening_events import KeyShareIssued, OpeningKeyIssued
+from server.storage.base import AT_REST_VERSION
 
 if TYPE_CHECKING:
     from crypto import SigningKey
     from server.domain.participants import Participant
 
 AT_REST_LABEL: Final = "bidroom at-rest v1"
+# One key per purpose of docs/spec/at-rest.md: a blob of one kind never opens as another.
+RECORDS_LABEL: Final = "bidroom at-rest records v1"
+UPLOADS_LABEL: Final = "bidroom at-rest uploads v1"
+BIDS_LABEL: Final = "bidroom at-rest bids v1"
 SHARE_INFO: Final = "bidroom opening-key-share v1"
 
 
@@ -37,10 +43,31 @@ def share_context(tender: str, custodian: str, index: int) -> dict[str, object]:
     return {"tender": tender, "custodian": custodian, "index": index}
 
 
+class AtRest:
+    """One at-rest key: versioned AES-256-GCM blobs that open only in their place (context)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def seal(self, data: bytes, context: object) -> bytes:
+        return AT_REST_VERSION + seal_secret(self._key, data, context=context)
+
+    def open(self, sealed: bytes, context: object) -> bytes:
+        if sealed[:1] != AT_REST_VERSION:
+            raise DecryptionError("The sealed data is not in at-rest format 1.")
+        return open_secret(self._key, sealed[1:], context=context)
+
+    def __repr__(self) -> str:
+        return "AtRest(<redacted>)"
+
+
 class NodeKeys:
     def __init__(self, signing: SigningKey) -> None:
         self.signing = signing
         self._at_rest = signing.derive_key(AT_REST_LABEL)
+        self.records = AtRest(signing.derive_key(RECORDS_LABEL))
+        self.uploads = AtRest(signing.derive_key(UPLOADS_LABEL))
+        self.bids = AtRest(signing.derive_key(BIDS_LABEL))
 
     def sign(self, label: str, document: object) -> str:
         return b64url_encode(sign(self.signing, label, document))

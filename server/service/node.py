@@ -86,7 +86,7 @@ class Node:
         self.tenders = Tenders(
             self.ledger, self.gate, store, clock, self.origin, self.keys, self.participants
         )
-        self.files = BidFiles(settings.data_dir)
+        self.files = BidFiles(settings.data_dir, self.keys.uploads)
         self.uploads = Uploads(self.gate, self.tenders, clock, self.files)
         self.bids = Bids(
             self.ledger, self.gate, self.tenders, clock, self.keys, self.files, self.uploads

@@ -19,6 +19,22 @@ logger = logging.getLogger(__name__)
 
 CommitListener = Callable[[str, Sequence[AuditRecord]], None]
 
+# A blob sealed at rest (docs/spec/at-rest.md section 2): version, 12-byte nonce, 16-byte tag.
+AT_REST_VERSION: Final = b"\x01"
+SEALED_OVERHEAD: Final = 1 + 12 + 16
+
+
+class Sealer(Protocol):
+    """Authenticated encryption under one of the node's at-rest keys, which it never writes.
+
+    `context` binds a blob to its place (JCS, as AEAD data); `open` raises DecryptionError for
+    a blob that is damaged, moved, or sealed under another key.
+    """
+
+    def seal(self, data: bytes, context: object) -> bytes: ...
+
+    def open(self, sealed: bytes, context: object) -> bytes: ...
+
 
 @dataclass(frozen=True, slots=True)
 class StreamHead:

@@ -12,10 +12,13 @@ import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, BinaryIO, Final
 
+from crypto import DecryptionError
 from server.errors import NotFound, StorageError
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from server.storage.base import Sealer
 
 UPLOAD_ID: Final = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
@@ -34,9 +37,12 @@ class UploadSession:
 
 
 class BidFiles:
-    def __init__(self, root: Path) -> None:
+    """Upload sessions sealed at rest (docs/spec/at-rest.md): no bidder is named in the clear."""
+
+    def __init__(self, root: Path, uploads: Sealer) -> None:
         self._uploads = root / "uploads"
         self._bids = root / "bids"
+        self._sealer = uploads
 
     def prepare(self) -> None:
         for directory in (self._uploads, self._bids):
@@ -45,30 +51,42 @@ class BidFiles:
     def create(self, session: UploadSession) -> None:
         self.prepare()
         self._part(session.id).touch(exist_ok=False)
-        _write_atomic(self._meta(session.id), json.dumps(asdict(session)).encode())
+        document = json.dumps(asdict(session)).encode()
+        _write_atomic(
+            self._meta(session.id), self._sealer.seal(document, _meta_context(session.id))
+        )
 
     def session(self, upload_id: str) -> UploadSession:
         if not UPLOAD_ID.fullmatch(upload_id):
             raise NotFound("There is no such upload.")
         try:
-            return UploadSession(**json.loads(self._meta(upload_id).read_bytes()))
+            return self._load(upload_id)
         except FileNotFoundError:
             raise NotFound(
                 "There is no such upload (finished, discarded or never started)."
             ) from None
 
     def sessions_of(self, bidder: str) -> list[UploadSession]:
+        """The bidder's unfinished uploads: every session is opened, since none names it outside."""
         if not self._uploads.exists():
             return []
         found = []
-        for meta in self._uploads.glob("*.json"):
+        for meta in self._uploads.glob("*" + _META):
             try:
-                session = UploadSession(**json.loads(meta.read_bytes()))
+                session = self._load(meta.name.removesuffix(_META))
             except FileNotFoundError:
                 continue  # finished meanwhile
             if session.bidder == bidder:
                 found.append(session)
         return found
+
+    def _load(self, upload_id: str) -> UploadSession:
+        sealed = self._meta(upload_id).read_bytes()
+        try:
+            document = self._sealer.open(sealed, _meta_context(upload_id))
+        except DecryptionError:
+            raise StorageError(f"The session of upload {upload_id} does not open.") from None
+        return UploadSession(**json.loads(document))
 
     def received(self, upload_id: str) -> int:
         try:
@@ -118,7 +136,14 @@ class BidFiles:
         return self._uploads / f"{upload_id}.part"
 
     def _meta(self, upload_id: str) -> Path:
-        return self._uploads / f"{upload_id}.json"
+        return self._uploads / f"{upload_id}{_META}"
+
+
+_META: Final = ".meta"
+
+
+def _meta_context(upload_id: str) -> dict[str, str]:
+    return {"part": "session", "upload": upload_id}
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from crypto import Frontier, subtree_nodes
-from recordings.audit import AuditRecord
 from server.errors import ConflictError, StorageError
 from server.storage.base import (
     STORED_LEVEL,
@@ -30,48 +29,31 @@ from server.storage.base import (
     notify,
     tree_rows,
 )
+from server.storage.sealed_rows import open_body, open_record, seal_row
+from server.storage.sqlite_schema import INSERT_NODE, connect, initialize
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
     from pathlib import Path
+
+    from recordings.audit import AuditRecord
+    from server.storage.base import Sealer
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SCHEMA_VERSION: Final = 2  # 2: the Merkle tree of each stream (table `tree`)
 # Enough to amortise one fsync over many appends, small enough to keep a commit short and
 # to bound what one commit makes the live hub write to every client at once.
 MAX_BATCH: Final = 256
 READER_THREADS: Final = 2
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS streams (
-    stream TEXT PRIMARY KEY
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS events (
-    stream TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    time TEXT NOT NULL,
-    body TEXT NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS events_by_stream ON events (stream, seq);
-CREATE TABLE IF NOT EXISTS tree (
-    stream TEXT NOT NULL,
-    level INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    hash BLOB NOT NULL,
-    PRIMARY KEY (stream, level, idx)
-) WITHOUT ROWID;
-"""
-_INSERT_NODE: Final = "INSERT INTO tree (stream, level, idx, hash) VALUES (?, ?, ?, ?)"
-
-
 _INSERT: Final = (
     "INSERT INTO events (stream, seq, type, time, body, hash) VALUES (?, ?, ?, ?, ?, ?)"
 )
+# latest() opens records backwards this many at a time: the types asked for (tree heads) come
+# at least every few hundred records, and a sealed row's type can only be read by opening it.
+LATEST_PAGE: Final = 64
 
 
 @dataclass(slots=True)
@@ -87,74 +69,31 @@ class _Append:
 _STOP: Final = object()
 
 
-def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
-    """Open the database with the pragmas every connection of the node uses."""
-    if read_only:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    else:
-        conn = sqlite3.connect(path, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=5000")
-    return conn
-
-
-def initialize(path: Path) -> None:
-    """Create the schema if needed; refuse a database written by a newer version."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = connect(path)
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StorageError(
-                f"The database {path.name} has schema {version}; this node knows {SCHEMA_VERSION}."
-            )
-        conn.executescript(_SCHEMA)
-        if version == 1:
-            _build_trees(conn)  # sets the version in the same transaction
-        else:
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-    finally:
-        conn.close()
-
-
-def _build_trees(conn: sqlite3.Connection) -> None:
-    """Schema 1 to 2: the Merkle tree of every stream, from its events, in one transaction."""
-    conn.execute("BEGIN IMMEDIATE")
-    streams = [row[0] for row in conn.execute("SELECT stream FROM streams")]
-    for stream in streams:
-        frontier = Frontier()
-        rows = conn.execute(
-            "SELECT body, hash FROM events WHERE stream = ? ORDER BY seq", (stream,)
-        )
-        records = [AuditRecord.load(body, digest) for body, digest in rows]
-        nodes = tree_rows(frontier, records)
-        conn.executemany(_INSERT_NODE, [(stream, *node) for node in nodes])
-    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")  # a crash before here leaves 1
-    conn.execute("COMMIT")
-
-
-def load_frontier(conn: sqlite3.Connection, stream: str, size: int) -> Frontier:
+def load_frontier(conn: sqlite3.Connection, stream: str, size: int, sealer: Sealer) -> Frontier:
     """The right edge of a stream's tree of `size` leaves, from its stored nodes."""
     if size == 0:
         return Frontier()
-    hashes = _nodes(conn, stream, subtree_nodes(0, size))
+    hashes = _nodes(conn, stream, subtree_nodes(0, size), sealer)
     return Frontier.of(size, hashes)
 
 
-def _nodes(conn: sqlite3.Connection, stream: str, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
+def _nodes(
+    conn: sqlite3.Connection, stream: str, nodes: Sequence[tuple[int, int]], sealer: Sealer
+) -> list[bytes]:
     """Stored nodes are read; those below STORED_LEVEL are hashed from their events' bodies."""
     found = []
     for level, index in nodes:
         if level < STORED_LEVEL:
             first, count = index << level, 1 << level
             rows = conn.execute(
-                "SELECT body FROM events WHERE stream = ? AND seq > ? AND seq <= ? ORDER BY seq",
+                "SELECT seq, body FROM events WHERE stream = ? AND seq > ? AND seq <= ?"
+                " ORDER BY seq",
                 (stream, first, first + count),
             ).fetchall()
             if len(rows) != count:
                 raise StorageError(f"Stream {stream} has no tree node ({level}, {index}).")
-            found.append(node_from_bodies(level, [body for (body,) in rows]))
+            bodies = [open_body(sealer, stream, seq, body) for seq, body in rows]
+            found.append(node_from_bodies(level, bodies))
             continue
         row = conn.execute(
             "SELECT hash FROM tree WHERE stream = ? AND level = ? AND idx = ?",
@@ -166,28 +105,12 @@ def _nodes(conn: sqlite3.Connection, stream: str, nodes: Sequence[tuple[int, int
     return found
 
 
-def stored_rows(path: Path, stream: str) -> Iterator[tuple[int, str, str]]:
-    """(seq, body, hash) of one stream in seq order, read-only; for offline verification."""
-    conn = connect(path, read_only=True)
-    try:
-        yield from conn.execute(
-            "SELECT seq, body, hash FROM events WHERE stream = ? ORDER BY seq", (stream,)
-        )
-    finally:
-        conn.close()
-
-
-def stored_streams(path: Path) -> list[str]:
-    conn = connect(path, read_only=True)
-    try:
-        return [row[0] for row in conn.execute("SELECT stream FROM streams ORDER BY stream")]
-    finally:
-        conn.close()
-
-
 class SQLiteEventStore:
-    def __init__(self, path: Path) -> None:
+    """Every record is sealed under `sealer` on its way in and opened on its way out."""
+
+    def __init__(self, path: Path, sealer: Sealer) -> None:
         self.path = path
+        self._sealer = sealer
         self._queue: queue.SimpleQueue[_Append | object] = queue.SimpleQueue()
         self._listeners: list[CommitListener] = []
         self._writer: threading.Thread | None = None
@@ -203,7 +126,7 @@ class SQLiteEventStore:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await asyncio.to_thread(initialize, self.path)
+        await asyncio.to_thread(initialize, self.path, self._sealer)
         self._readers = ThreadPoolExecutor(READER_THREADS, thread_name_prefix="sqlite-read")
         self._writer = threading.Thread(target=self._write_loop, name="sqlite-write", daemon=True)
         self._writer.start()
@@ -291,35 +214,29 @@ class SQLiteEventStore:
     def _insert(self, conn: sqlite3.Connection, item: _Append, heard: dict[str, int]) -> None:
         conn.execute("SAVEPOINT item")
         try:
-            row = conn.execute(
-                "SELECT seq, hash FROM events WHERE stream = ? ORDER BY seq DESC LIMIT 1",
-                (item.stream,),
-            ).fetchone()
-            head = StreamHead(*row) if row else StreamHead()
+            head = self._stream_head(conn, item.stream)
             first = item.records[0]
             if first.seq != head.seq + 1 or first.prev != head.hash:
                 raise conflict(item.stream, head, first)
             last_heard = heard.get(item.stream, self._heard.get(item.stream, 0))
             if head.seq > last_heard:
                 item.foreign = [
-                    AuditRecord.load(body, digest)
-                    for body, digest in conn.execute(
-                        "SELECT body, hash FROM events WHERE stream = ? AND seq > ? ORDER BY seq",
+                    open_record(self._sealer, item.stream, seq, body)
+                    for seq, body in conn.execute(
+                        "SELECT seq, body FROM events WHERE stream = ? AND seq > ? ORDER BY seq",
                         (item.stream, last_heard),
                     )
                 ]
             heard[item.stream] = item.records[-1].seq
             if head.seq == 0:
                 conn.execute("INSERT OR IGNORE INTO streams (stream) VALUES (?)", (item.stream,))
-            conn.executemany(
-                _INSERT, [(r.stream, r.seq, r.type, r.time, r.body, r.hash) for r in item.records]
-            )
+            conn.executemany(_INSERT, [seal_row(self._sealer, r) for r in item.records])
             frontier = self._frontiers.get(item.stream)
             if frontier is None or frontier.size != head.seq:  # first use, or another writer
-                frontier = load_frontier(conn, item.stream, head.seq)
+                frontier = load_frontier(conn, item.stream, head.seq, self._sealer)
             grown = frontier.copy()
             nodes = tree_rows(grown, item.records)
-            conn.executemany(_INSERT_NODE, [(item.stream, *node) for node in nodes])
+            conn.executemany(INSERT_NODE, [(item.stream, *node) for node in nodes])
             self._frontiers[item.stream] = grown
         except (ConflictError, sqlite3.IntegrityError) as exc:
             conn.execute("ROLLBACK TO item")
@@ -363,43 +280,50 @@ class SQLiteEventStore:
 
     def _read(self, stream: str, after_seq: int, limit: int) -> list[AuditRecord]:
         rows = self._reader().execute(
-            "SELECT body, hash FROM events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, body FROM events WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?",
             (stream, after_seq, limit),
         )
-        return [AuditRecord.load(body, digest) for body, digest in rows]
+        return [open_record(self._sealer, stream, seq, body) for seq, body in rows]
 
     async def head(self, stream: str) -> StreamHead:
-        return await self._in_reader(lambda: self._head(stream))
+        return await self._in_reader(lambda: self._stream_head(self._reader(), stream))
 
-    def _head(self, stream: str) -> StreamHead:
-        row = (
-            self._reader()
-            .execute(
-                "SELECT seq, hash FROM events WHERE stream = ? ORDER BY seq DESC LIMIT 1", (stream,)
-            )
-            .fetchone()
-        )
-        return StreamHead(*row) if row else StreamHead()
+    def _stream_head(self, conn: sqlite3.Connection, stream: str) -> StreamHead:
+        """The last record's seq and hash: its hash is not stored, so it is opened."""
+        row = conn.execute(
+            "SELECT seq, body FROM events WHERE stream = ? ORDER BY seq DESC LIMIT 1", (stream,)
+        ).fetchone()
+        if row is None:
+            return StreamHead()
+        return StreamHead(row[0], open_record(self._sealer, stream, *row).hash)
 
     async def latest(self, stream: str, event_type: str) -> AuditRecord | None:
         return await self._in_reader(lambda: self._latest(stream, event_type))
 
     def _latest(self, stream: str, event_type: str) -> AuditRecord | None:
-        # Backwards along the (stream, seq) index: the kinds asked for come every few hundred.
-        row = (
-            self._reader()
-            .execute(
-                "SELECT body, hash FROM events WHERE stream = ? AND type = ?"
-                " ORDER BY seq DESC LIMIT 1",
-                (stream, event_type),
+        # Backwards along the (stream, seq) index, a page at a time: types are sealed too.
+        before = 1 << 62  # past any sequence number
+        while True:
+            rows = (
+                self._reader()
+                .execute(
+                    "SELECT seq, body FROM events WHERE stream = ? AND seq < ?"
+                    " ORDER BY seq DESC LIMIT ?",
+                    (stream, before, LATEST_PAGE),
+                )
+                .fetchall()
             )
-            .fetchone()
-        )
-        return AuditRecord.load(*row) if row else None
+            for seq, body in rows:
+                record = open_record(self._sealer, stream, seq, body)
+                if record.type == event_type:
+                    return record
+            if len(rows) < LATEST_PAGE:
+                return None
+            before = rows[-1][0]
 
     async def tree_nodes(self, stream: str, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
         wanted = list(nodes)
-        return await self._in_reader(lambda: _nodes(self._reader(), stream, wanted))
+        return await self._in_reader(lambda: _nodes(self._reader(), stream, wanted, self._sealer))
 
     async def streams(self) -> list[str]:
         return await self._in_reader(self._streams)

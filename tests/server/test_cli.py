@@ -130,7 +130,9 @@ def test_audit_verify_names_the_first_bad_event(tmp_path: Path, capsys: Capture)
     assert (code, out.split()[:3]) == (0, ["OK", "system:", "3"])
     database = data / "bidroom.sqlite3"
     conn = sqlite3.connect(database)
-    conn.execute("UPDATE events SET body = replace(body, '张三', '李四') WHERE seq = 2")
+    (sealed,) = conn.execute("SELECT body FROM events WHERE seq = 2").fetchone()
+    flipped = sealed[:-1] + bytes([sealed[-1] ^ 1])
+    conn.execute("UPDATE events SET body = ? WHERE seq = 2", (flipped,))
     conn.commit()
     code, out, _ = run(capsys, "audit", "verify", "--data-dir", str(data), "system")
     assert code == 1
@@ -148,9 +150,15 @@ def test_audit_verify_names_the_first_bad_event(tmp_path: Path, capsys: Capture)
 def test_audit_verify_reports_empty_and_missing_logs(tmp_path: Path, capsys: Capture) -> None:
     with pytest.raises(SystemExit, match="no audit log"):
         main(["audit", "verify", "--data-dir", str(tmp_path / "none")])
-    from server.storage.sqlite import initialize
+    from crypto import SigningKey
+    from server.service.keys import NodeKeys
+    from server.service.node import load_node_key
+    from server.storage.sqlite_schema import initialize
 
-    initialize(tmp_path / "bidroom.sqlite3")
+    initialize(tmp_path / "bidroom.sqlite3", NodeKeys(SigningKey.generate()).records)
+    with pytest.raises(SystemExit, match="sealed under the node key"):
+        main(["audit", "verify", "--data-dir", str(tmp_path), "t-absent"])
+    load_node_key(tmp_path / "keys" / "node.pem", None)
     code, out, _ = run(capsys, "audit", "verify", "--data-dir", str(tmp_path), "t-absent")
     assert (code, out.split()[0]) == (1, "EMPTY")
 

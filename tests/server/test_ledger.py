@@ -15,8 +15,9 @@ from server.domain.participants import Registry
 from server.domain.spec import TenderSpec
 from server.domain.tender import Tender, TenderState
 from server.errors import StorageError
+from server.service.keys import NodeKeys
 from server.service.ledger import Ledger, Origin
-from server.service.node import CONSOLE, Node, aggregate_for
+from server.service.node import CONSOLE, Node, aggregate_for, load_node_key
 from server.storage.memory import MemoryEventStore
 from server.storage.sqlite import SQLiteEventStore
 from tests.conftest import Harness, ManualClock, Person, tender_spec
@@ -35,9 +36,10 @@ CONSOLE_ORIGIN = Origin.of(CONSOLE)
 
 @pytest.fixture
 async def second_node(settings: Settings, clock: ManualClock) -> AsyncIterator[Node]:
-    """Another process on the same data directory, such as the offline CLI."""
-    key = SigningKey.generate()
-    node = Node(settings, SQLiteEventStore(settings.database_path), LocalBus(), clock, key)
+    """Another process on the same data directory (and node key), such as the offline CLI."""
+    key = await asyncio.to_thread(load_node_key, settings.node_key_path, None)
+    store = SQLiteEventStore(settings.database_path, NodeKeys(key).records)
+    node = Node(settings, store, LocalBus(), clock, key)
     await node.start(schedule=False)
     yield node
     await node.close()
@@ -135,7 +137,8 @@ async def test_refresh_reloads_when_the_cache_disagrees_with_the_store(
     tmp_path: Path, clock: ManualClock
 ) -> None:
     path = tmp_path / "events.sqlite3"
-    mine, theirs = SQLiteEventStore(path), SQLiteEventStore(path)
+    sealer = NodeKeys(SigningKey.generate()).records
+    mine, theirs = SQLiteEventStore(path, sealer), SQLiteEventStore(path, sealer)
     await mine.start()
     await theirs.start()
     try:

@@ -7,11 +7,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from crypto import SigningKey
 from server.errors import NotFound, StorageError
+from server.service.keys import NodeKeys
 from server.storage.files import BidFiles, UploadSession
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+SEALER = NodeKeys(SigningKey.generate()).uploads
 
 
 def session(upload: str = "u" * 20, bidder: str = "p-bidder") -> UploadSession:
@@ -19,7 +23,7 @@ def session(upload: str = "u" * 20, bidder: str = "p-bidder") -> UploadSession:
 
 
 def test_an_upload_is_appended_then_adopted_under_its_hash(tmp_path: Path) -> None:
-    files = BidFiles(tmp_path)
+    files = BidFiles(tmp_path, SEALER)
     assert files.sessions_of("p-bidder") == []
     files.create(session())
     with files.open_append("u" * 20, 0) as handle:
@@ -44,4 +48,16 @@ def test_an_upload_is_appended_then_adopted_under_its_hash(tmp_path: Path) -> No
 
 def test_upload_ids_are_checked_before_touching_the_disk(tmp_path: Path) -> None:
     with pytest.raises(NotFound):
-        BidFiles(tmp_path).session("../../etc/passwd")
+        BidFiles(tmp_path, SEALER).session("../../etc/passwd")
+
+
+def test_an_upload_session_names_nobody_on_disk(tmp_path: Path) -> None:
+    files = BidFiles(tmp_path, SEALER)
+    files.create(session(bidder="p-4f2a9c1b7d3e"))
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "uploads").iterdir())
+    assert b"p-4f2a9c1b7d3e" not in stored
+    assert b"t-1" not in stored
+    assert files.session("u" * 20).bidder == "p-4f2a9c1b7d3e"
+    other = BidFiles(tmp_path, NodeKeys(SigningKey.generate()).uploads)
+    with pytest.raises(StorageError, match="does not open"):
+        other.session("u" * 20)

@@ -1,0 +1,81 @@
+"""Audit records sealed at rest in the SQLite rows, and the offline readers that open them.
+
+Specified in docs/spec/at-rest.md section 3: every body is sealed under the node's records key,
+bound to its stream and sequence number, padded to hide its length; type, time and hash are
+not stored (the hash is recomputed from the opened body).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from crypto import DecryptionError
+from recordings.audit import AuditRecord, record_hash
+from recordings.errors import ChainBroken
+from server.errors import StorageError
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from server.storage.base import Sealer
+
+# Bodies are padded to a multiple of this many bytes, so a row's length does not tell a
+# short record (a sign-in, a refusal) from a long one (a receipt) as easily.
+RECORD_PAD: Final = 256
+
+Row = tuple[str, int, str, str, bytes, str]
+
+
+def row_context(stream: str, seq: int) -> dict[str, object]:
+    return {"seq": seq, "stream": stream}
+
+
+def padded(body: bytes) -> bytes:
+    return body + b" " * (-len(body) % RECORD_PAD)
+
+
+def seal_row(sealer: Sealer, record: AuditRecord) -> Row:
+    """The row stored for `record`: (stream, seq, type, time, body, hash)."""
+    sealed = sealer.seal(
+        padded(record.body.encode("utf-8")), row_context(record.stream, record.seq)
+    )
+    return (record.stream, record.seq, "", "", sealed, "")
+
+
+def open_body(sealer: Sealer, stream: str, seq: int, sealed: bytes) -> str:
+    """The canonical body of a stored row; StorageError if it does not open here."""
+    try:
+        plain = sealer.open(bytes(sealed), row_context(stream, seq))
+    except DecryptionError:
+        raise StorageError(
+            f"Event {seq} of {stream} does not open under this node's key: altered, moved,"
+            " or written by another node."
+        ) from None
+    return plain.rstrip(b" ").decode("utf-8")  # a canonical body ends with "}"
+
+
+def open_record(sealer: Sealer, stream: str, seq: int, sealed: bytes) -> AuditRecord:
+    body = open_body(sealer, stream, seq, sealed)
+    return AuditRecord.load(body, record_hash(body.encode("utf-8")))
+
+
+def verified_row(sealer: Sealer, stream: str, seq: int, sealed: bytes) -> tuple[int, str, str]:
+    """(seq, body, hash) for an offline verifier: a row that does not open breaks the chain."""
+    try:
+        body = open_body(sealer, stream, seq, sealed)
+    except StorageError:
+        raise ChainBroken(
+            stream, seq, "it does not open under the node's key: altered, moved or another node's"
+        ) from None
+    return seq, body, record_hash(body.encode("utf-8"))
+
+
+def seal_all(conn: sqlite3.Connection, sealer: Sealer) -> None:
+    """Schema 2 to 3, inside the caller's transaction: seal every clear row in place."""
+    rows = conn.execute("SELECT rowid, stream, seq, body FROM events").fetchall()
+    for rowid, stream, seq, body in rows:
+        sealed = sealer.seal(padded(body.encode("utf-8")), row_context(stream, seq))
+        conn.execute(
+            "UPDATE events SET type = '', time = '', hash = '', body = ? WHERE rowid = ?",
+            (sealed, rowid),
+        )
