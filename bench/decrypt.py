@@ -1,8 +1,10 @@
 """Decrypt pipeline: GB/s of the node opening sealed bids, against raw AES-256-GCM, same run.
 
-Bids are sealed in the real format (1 MiB chunks) to a scratch directory: many mid-size bids
-and one large one. The node's pipeline is `open_bid_file` (read, header MAC, STREAM decryption,
-package and opening-sheet parsing) on worker threads, one per core, as the node runs it. The
+Bids are sealed in the real format (1 MiB chunks) to a scratch directory, then stored as the
+node stores them (head sealed at rest, the rest as is): many mid-size bids and one large one.
+The node's pipeline is `open_bid_file` (read through the stored file, header MAC, STREAM
+decryption, package and opening-sheet parsing) on worker threads, one per core, as the node
+runs it. The
 baseline is pyca/cryptography's AES-256-GCM `decrypt_into` on the same number of 1 MiB chunks
 from memory, on the same number of threads: the ceiling, with no I/O and no format at all.
 Peak memory is measured in a fresh process that opens the large bid alone.
@@ -10,6 +12,8 @@ Peak memory is measured in a fresh process that opens the large bid alone.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import subprocess
 import sys
@@ -24,8 +28,10 @@ from typing import Final
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: TID251
 
 from bench.common import table
-from crypto import EncryptionKey, PackageSource, read_header, seal_bid, unwrap_file_key
+from crypto import EncryptionKey, PackageSource, SigningKey, read_header, seal_bid, unwrap_file_key
 from server.service.decrypt import Opened, open_bid_file
+from server.service.keys import NodeKeys
+from server.storage.files import BidFiles, UploadSession
 
 MIB: Final = 1024 * 1024
 CHUNK: Final = MIB
@@ -49,6 +55,28 @@ class Bid:
     path: Path
     file_key: bytes
     size: int
+    sha256: str
+
+
+def node_files(directory: Path) -> BidFiles:
+    """The node's bid files in `directory`, under the node key kept there (made on first use)."""
+    pem = directory / "node.pem"
+    if not pem.exists():
+        pem.write_bytes(SigningKey.generate().to_pem())
+    keys = NodeKeys(SigningKey.from_pem(pem.read_bytes()))
+    files = BidFiles(directory / "node", keys.uploads, keys.bids)
+    files.prepare()
+    return files
+
+
+def store(files: BidFiles, bid: Bid) -> None:
+    """Keep the sealed file as the node does: uploaded in 8 MiB pieces, then adopted."""
+    upload = f"bench-{bid.sha256[:24]}"
+    files.create(UploadSession(upload, "t", "L1", "p", bid.size, bid.sha256, ""))
+    with bid.path.open("rb") as source, files.open_append(upload, 0) as sink:
+        while piece := source.read(8 * MIB):
+            sink.write(piece)
+    files.adopt(upload, bid.sha256)
 
 
 def seal(directory: Path, name: str, size: int, key: EncryptionKey) -> Bid:
@@ -66,14 +94,17 @@ def seal(directory: Path, name: str, size: int, key: EncryptionKey) -> Bid:
         )  # fmt: skip
     with path.open("rb") as handle:
         file_key = unwrap_file_key(read_header(handle), key, "bidder")
-    return Bid(path, file_key, path.stat().st_size)
+    with path.open("rb") as handle:
+        sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+    return Bid(path, file_key, path.stat().st_size, sha256)
 
 
-def open_all(bids: list[Bid], lanes: int) -> float:
-    """Seconds for the node's pipeline to open every bid, `lanes` at a time."""
+def open_all(files: BidFiles, bids: list[Bid], lanes: int) -> float:
+    """Seconds for the node's pipeline to open every stored bid, `lanes` at a time."""
 
     def one(bid: Bid) -> None:
-        outcome = open_bid_file(bid.path, "", bid.file_key, None)
+        source = functools.partial(files.open, bid.sha256)
+        outcome = open_bid_file(source, bid.sha256, bid.file_key, None)
         if not isinstance(outcome, Opened):
             raise RuntimeError(f"{bid.path.name} did not open: {outcome.reason}")
 
@@ -125,10 +156,10 @@ def raw_gcm(key: bytes, chunks: list[bytes], lanes: int, *, hot: bool = False) -
     return time.perf_counter() - start
 
 
-def peak_rss_mib(bid: Bid) -> tuple[float, float]:
+def peak_rss_mib(directory: Path, bid: Bid) -> tuple[float, float]:
     """(peak RSS of a fresh process after imports, and after opening `bid`), in MiB."""
     child = subprocess.run(
-        [sys.executable, "-m", "bench.decrypt", "--rss", str(bid.path)],
+        [sys.executable, "-m", "bench.decrypt", "--rss", str(directory), bid.sha256],
         input=bid.file_key.hex(), capture_output=True, text=True, check=True, timeout=600,
     )  # fmt: skip
     before, after = child.stdout.split()
@@ -143,9 +174,10 @@ def _high_water_mib() -> float:
     raise RuntimeError("No VmHWM in /proc/self/status (Linux only).")
 
 
-def _child(path: str) -> None:
+def _child(directory: str, sha256: str) -> None:
     before = _high_water_mib()
-    outcome = open_bid_file(Path(path), "", bytes.fromhex(sys.stdin.read().strip()), None)
+    source = functools.partial(node_files(Path(directory)).open, sha256)
+    outcome = open_bid_file(source, sha256, bytes.fromhex(sys.stdin.read().strip()), None)
     if not isinstance(outcome, Opened):
         raise SystemExit(outcome.reason)
     print(before, _high_water_mib())
@@ -159,6 +191,9 @@ def run(quick: bool = False) -> str:
         with ThreadPoolExecutor(LANES) as pool:
             many = list(pool.map(lambda i: seal(directory, f"bid{i:03}", size, key), range(count)))
         big = seal(directory, "large", large, key)
+        files = node_files(directory)
+        for bid in [*many, big]:
+            store(files, bid)
         rows = []
         sets = [
             (f"{count} bids x {size // MIB} MiB", many),
@@ -171,13 +206,13 @@ def run(quick: bool = False) -> str:
             for lanes in sorted({1, min(LANES, len(bids))}):
                 hot = raw_gcm(gcm_key, chunks, lanes, hot=True)
                 raw = raw_gcm(gcm_key, chunks, lanes)
-                floor, node = read_only(bids, lanes), open_all(bids, lanes)
+                floor, node = read_only(bids, lanes), open_all(files, bids, lanes)
                 rows.append([
                     label, lanes, *(f"{total / t / 1e9:.2f}" for t in (hot, raw, floor, node)),
                     f"{raw / node:.2f}x",
                 ])  # fmt: skip
             del chunks
-        before, after = peak_rss_mib(big)
+        before, after = peak_rss_mib(directory, big)
     lines = [
         f"Decrypt pipeline, GB/s: sealed bids opened by the node vs raw AES-256-GCM ({LANES}"
         " CPUs). raw: the same amount of distinct 1 MiB chunks decrypted from memory; raw, cached:"
@@ -195,6 +230,6 @@ def run(quick: bool = False) -> str:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--rss"]:
-        _child(sys.argv[2])
+        _child(sys.argv[2], sys.argv[3])
     else:
         print(run("--quick" in sys.argv))

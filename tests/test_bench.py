@@ -41,12 +41,15 @@ async def test_decrypt_harness_opens_every_bid(tmp_path: Path) -> None:
     bids = [
         await asyncio.to_thread(decrypt.seal, tmp_path, f"b{i}", 300_000, KEY) for i in range(3)
     ]
-    assert await asyncio.to_thread(decrypt.open_all, bids, 2) > 0
+    files = await asyncio.to_thread(decrypt.node_files, tmp_path)
+    for bid in bids:
+        await asyncio.to_thread(decrypt.store, files, bid)
+    assert await asyncio.to_thread(decrypt.open_all, files, bids, 2) > 0
     assert await asyncio.to_thread(decrypt.read_only, bids, 2) > 0
     key, chunks = await asyncio.to_thread(decrypt.ciphertext, 3 * decrypt.MIB)
     assert len(chunks) == 3
     assert await asyncio.to_thread(decrypt.raw_gcm, key, chunks, 2) > 0
-    before, after = await asyncio.to_thread(decrypt.peak_rss_mib, bids[0])
+    before, after = await asyncio.to_thread(decrypt.peak_rss_mib, tmp_path, bids[0])
     assert 0 < before <= after
 
 

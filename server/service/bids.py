@@ -72,8 +72,7 @@ class Bids:
         try:
             async with self._uploads.busy(actor, session):
                 await self._uploads.checked(actor, session, tender)
-                path = await asyncio.to_thread(self._files.adopt, upload_id, session.sha256)
-            size = (await asyncio.to_thread(path.stat)).st_size
+                size = await asyncio.to_thread(self._files.adopt, upload_id, session.sha256)
             signed: list[tuple[Receipt, str]] = []
             replaced: list[str] = []
 
@@ -124,7 +123,7 @@ class Bids:
         box = cast("BidBox", await self._ledger.settled(box_stream(tender_id)))
         current = {receipt.sha256 for receipt in box.current.values()}
         for sha256 in set(hashes) - current - {keep}:
-            await asyncio.to_thread(self._files.path(sha256).unlink, missing_ok=True)
+            await asyncio.to_thread(self._files.delete, sha256)
 
     async def _in_box(
         self, actor: Actor, action: Action, tender_id: str,

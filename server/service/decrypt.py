@@ -7,7 +7,6 @@ one at a time per bid, counted per tender so that ending or pausing the window w
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,14 +22,19 @@ from crypto import (
     unwrap_file_key,
 )
 from server.domain.errors import DecryptionRunning, OpeningNotReady
+from server.errors import StorageError
 from server.service.inflight import InFlight
+from server.storage.files import sha256_of
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Callable
 
     from crypto import EncryptionKey, SealedBidHeader
+    from server.storage.files import StoredFile
 
-READ_BLOCK: Final = 1024 * 1024
+    # Opens the stored sealed file, head and rest, as the bidder made it.
+    Source = Callable[[], StoredFile]
+
 LANES: Final = os.cpu_count() or 2
 
 
@@ -47,7 +51,7 @@ class Unopened:
 
 
 def open_bid_file(
-    path: Path, sha256: str, file_key: bytes | None, opening_key: EncryptionKey | None
+    source: Source, sha256: str, file_key: bytes | None, opening_key: EncryptionKey | None
 ) -> Opened | Unopened:
     """Decrypt a stored sealed bid as a stream and read its opening sheet; never raises.
 
@@ -57,41 +61,44 @@ def open_bid_file(
     node's copy changed or can't be read.
     """
     try:
-        with path.open("rb") as handle:
+        with source() as handle:
             header = read_header(handle)
             key = file_key if file_key is not None else _unwrap(header, opening_key)
             if key is None:
-                return _broken(path, sha256, "the opening key does not unwrap its file key")
+                return _broken(source, sha256, "the opening key does not unwrap its file key")
             try:
                 check_file_key(header, key)
             except DecryptionError:
                 # A wrong key, unless the node's copy changed under it (then no key would do);
                 # an opening stanza that unwraps a key that does not open the bid is broken.
-                changed = _broken(path, sha256, "its opening-key stanza does not open it")
+                changed = _broken(source, sha256, "its opening-key stanza does not open it")
                 return changed if changed.fault == "platform" or file_key is None else _WRONG_KEY
             reader = SheetReader()
-            for chunk in open_payload(header, handle, key, path.stat().st_size - header.size):
+            for chunk in open_payload(header, handle, key, handle.size - header.size):
                 reader.feed(chunk)
             return Opened(reader.result(), key)
-    except OSError as exc:
-        return Unopened("platform", f"The stored bid could not be read ({exc.strerror}).")
+    except (OSError, StorageError) as exc:
+        return _unreadable(exc)
     except (DecryptionError, SealedBidFormatError) as exc:
-        return _broken(path, sha256, str(exc))
+        return _broken(source, sha256, str(exc))
 
 
 _WRONG_KEY: Final = Unopened("key", "The key does not open this sealed bid.")
 
 
-def _broken(path: Path, sha256: str, reason: str) -> Unopened:
+def _unreadable(exc: OSError | StorageError) -> Unopened:
+    """The node's copy is missing, unreadable, or its sealed head does not open: the platform's."""
+    why = exc.strerror if isinstance(exc, OSError) else "its sealed head does not open"
+    return Unopened("platform", f"The stored bid could not be read ({why}).")
+
+
+def _broken(source: Source, sha256: str, reason: str) -> Unopened:
     """Whose fault a bid that fails to decrypt is: hash the stored copy against the receipt."""
-    hasher = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
-            while block := handle.read(READ_BLOCK):
-                hasher.update(block)
-    except OSError as exc:
-        return Unopened("platform", f"The stored bid could not be read ({exc.strerror}).")
-    if hasher.hexdigest() != sha256:
+        stored = sha256_of(source())
+    except (OSError, StorageError) as exc:
+        return _unreadable(exc)
+    if stored != sha256:
         return Unopened("platform", "The node's copy of the bid no longer matches its receipt.")
     return Unopened("bidder", f"The sealed bid is broken: {reason}")
 
@@ -114,7 +121,7 @@ class Decryptions:
         )
 
     async def run(
-        self, tender: str, lot: str, bidder: str, path: Path, sha256: str,
+        self, tender: str, lot: str, bidder: str, source: Source, sha256: str,
         file_key: bytes | None, opening_key: EncryptionKey | None,
     ) -> Opened | Unopened:  # fmt: skip
         """Open one stored bid; a second request for the same bid meanwhile is refused."""
@@ -125,7 +132,7 @@ class Decryptions:
             self._bids.add(bid)
             try:
                 return await asyncio.get_running_loop().run_in_executor(
-                    self._pool, open_bid_file, path, sha256, file_key, opening_key
+                    self._pool, open_bid_file, source, sha256, file_key, opening_key
                 )
             finally:
                 self._bids.discard(bid)

@@ -86,7 +86,7 @@ class Node:
         self.tenders = Tenders(
             self.ledger, self.gate, store, clock, self.origin, self.keys, self.participants
         )
-        self.files = BidFiles(settings.data_dir, self.keys.uploads)
+        self.files = BidFiles(settings.data_dir, self.keys.uploads, self.keys.bids)
         self.uploads = Uploads(self.gate, self.tenders, clock, self.files)
         self.bids = Bids(
             self.ledger, self.gate, self.tenders, clock, self.keys, self.files, self.uploads
@@ -124,6 +124,8 @@ class Node:
 
     async def start(self, *, schedule: bool = True) -> None:
         await asyncio.to_thread(self.files.prepare)
+        if converted := await asyncio.to_thread(self.files.upgrade):
+            logger.info("Sealed %d bid files of the older layout at rest", converted)
         await self.store.start()
         await self.bus.start()
         await self.participants.registry()

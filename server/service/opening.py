@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -47,7 +48,6 @@ from server.service.ledger import Origin
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
-    from pathlib import Path
 
     from server.clock import Clock
     from server.domain.bidbox import BidBox
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from server.domain.opening import OpeningBid
     from server.domain.spec import TenderSpec
     from server.domain.tender import Tender
+    from server.service.decrypt import Source
     from server.service.gate import Gate
     from server.service.keys import NodeKeys
     from server.service.ledger import Ledger
@@ -153,9 +154,9 @@ class OpeningService:
         file_key = await self._parse(actor, tender_id, action, lambda: bodies.file_key(document))
         try:
             tender.session().decryptable(asked_at, lot, actor.id)
-            path, sha256 = self._stored(tender, lot, actor.id)
+            source, sha256 = self._stored(tender, lot, actor.id)
             outcome = await self.decryptions.run(
-                tender_id, lot, actor.id, path, sha256, file_key, None
+                tender_id, lot, actor.id, source, sha256, file_key, None
             )
         except DomainError as exc:
             await self._gate.reject(actor, tender_id, action.value, exc)
@@ -171,13 +172,13 @@ class OpeningService:
             raise WrongFileKey(f"{outcome.reason} The attempt is on record; {then}")
         return status
 
-    def _stored(self, tender: Tender, lot: str, bidder: str) -> tuple[Path, str]:
-        """Where the sealed bid of the list is stored, and the SHA-256 its receipt names."""
+    def _stored(self, tender: Tender, lot: str, bidder: str) -> tuple[Source, str]:
+        """How to open the sealed bid of the list as stored, and the SHA-256 its receipt names."""
         sealed = tender.bids.sealed.get(lot)
         receipt = next((r for r in sealed.receipts if r.bidder == bidder), None) if sealed else None
         if receipt is None:  # pragma: no cover - decryptable() found the bid in the opening
             raise OpeningNotReady(f"No sealed bid of {bidder} in lot {lot}.")
-        return self._files.path(receipt.sha256), receipt.sha256
+        return functools.partial(self._files.open, receipt.sha256), receipt.sha256
 
     async def _settle(
         self, actor: Actor | None, action: Action, tender_id: str, lot: str, bidder: str,
@@ -354,10 +355,10 @@ class OpeningService:
 
         async def open_one(bid: OpeningBid) -> None:
             # Each bid on its own: one that can't be settled does not stop the others.
-            path, sha256 = self._stored(tender, bid.lot, bid.bidder)
+            source, sha256 = self._stored(tender, bid.lot, bid.bidder)
             try:
                 outcome = await self.decryptions.run(
-                    tender_id, bid.lot, bid.bidder, path, sha256, None, opening_key
+                    tender_id, bid.lot, bid.bidder, source, sha256, None, opening_key
                 )
                 await self._settle(
                     None, Action.SUBMIT_SHARE, tender_id, bid.lot, bid.bidder, sha256, outcome,
@@ -426,7 +427,7 @@ class OpeningService:
 
     async def document(
         self, actor: Actor, tender_id: str, lot: str, bidder: str
-    ) -> tuple[Path, bytes]:
+    ) -> tuple[Source, bytes]:
         """The stored sealed file and its file key, once the access is on record."""
         await self._gate.check(actor, Action.READ_BID_DOCUMENT, tender_id)
         tender = await self._tenders.visible(actor, tender_id, settled=True)
@@ -439,12 +440,12 @@ class OpeningService:
         bid = tender.opening.bids.get((lot, bidder))
         if bid is None or bid.state is not BidState.DECRYPTED or not bid.sealed_key:
             raise NotFound(f"No decrypted bid of {bidder} in lot {lot}.")
-        path, sha256 = self._stored(tender, lot, bidder)
+        source, sha256 = self._stored(tender, lot, bidder)
         file_key = self._keys.open(bid.sealed_key, _at_rest_context(tender_id, lot, bidder, sha256))
         await self._ledger.execute(
             tender_id, Origin.of(actor), lambda _: [DocumentRead(lot, bidder)]
         )
-        return path, file_key
+        return source, file_key
 
 
 def _at_rest_context(tender: str, lot: str, bidder: str, sha256: str) -> dict[str, str]:

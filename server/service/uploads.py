@@ -11,7 +11,7 @@ import hashlib
 import re
 import secrets
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, BinaryIO, Final, NoReturn
+from typing import TYPE_CHECKING, Final, NoReturn
 
 from crypto import CryptoError, read_header
 from server.domain.access import Action, Actor
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from server.domain.tender import Tender
     from server.service.gate import Gate
     from server.service.tenders import Tenders
-    from server.storage.files import BidFiles
+    from server.storage.files import BidFiles, UploadWriter
 
 MAX_UPLOADS_PER_BIDDER: Final = 4
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
@@ -163,7 +163,7 @@ class Uploads:
         whole = digest.hexdigest() if digest and digest.covered == received else None
         if (whole or self._files.digest(session.id)) != session.sha256:
             raise ChecksumMismatch("The file that arrived does not have the announced SHA-256.")
-        with self._files.part_path(session.id).open("rb") as handle:
+        with self._files.open_upload(session.id) as handle:
             try:
                 header = read_header(handle)
                 header.check_payload(received - header.size)
@@ -234,7 +234,7 @@ class _Digest:
         return self._hasher.hexdigest()
 
 
-def _append(handle: BinaryIO, data: bytes, digest: _Digest | None) -> None:
+def _append(handle: UploadWriter, data: bytes, digest: _Digest | None) -> None:
     """Write `data` (in a worker thread), then count it in the running digest."""
     handle.write(data)
     if digest is not None:

@@ -22,9 +22,9 @@ from server.transport.http import (
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable
-    from pathlib import Path
 
     from server.domain.access import Actor
+    from server.service.decrypt import Source
     from server.service.opening import OpeningService
     from server.storage.files import UploadSession
 
@@ -199,21 +199,20 @@ async def document(request: web.Request, actor: Actor) -> web.StreamResponse:
     """The decrypted bid package, streamed; the access is on record before a byte goes out."""
     bidder = request.match_info["bidder"]
     opening = _node(request).opening
-    path, file_key = await opening.document(actor, _tender_id(request), _lot(request), bidder)
+    source, file_key = await opening.document(actor, _tender_id(request), _lot(request), bidder)
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     await response.prepare(request)
-    async for piece in _plaintext(path, file_key):
+    async for piece in _plaintext(source, file_key):
         await response.write(piece)
     await response.write_eof()
     return response
 
 
-async def _plaintext(path: Path, file_key: bytes) -> AsyncIterator[bytes]:
-    handle = await asyncio.to_thread(path.open, "rb")
+async def _plaintext(source: Source, file_key: bytes) -> AsyncIterator[bytes]:
+    handle = await asyncio.to_thread(source)
     try:
         header = await asyncio.to_thread(read_header, handle)
-        size = (await asyncio.to_thread(path.stat)).st_size
-        chunks = open_payload(header, handle, file_key, size - header.size)
+        chunks = open_payload(header, handle, file_key, handle.size - header.size)
         while (piece := await asyncio.to_thread(_next_copy, chunks)) is not None:
             yield piece
     finally:

@@ -278,6 +278,12 @@ def damage(path: Path, how: str) -> None:
     path.write_bytes(bytes(data))
 
 
+def flip_a_bit(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-20] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
 @pytest.mark.parametrize("how", ["a bit flipped", "chunks swapped", "cut at a chunk boundary"])
 async def test_a_broken_bid_is_the_bidders_fault_a_damaged_copy_the_platforms(
     world: World, how: str
@@ -286,9 +292,12 @@ async def test_a_broken_bid_is_the_bidders_fault_a_damaged_copy_the_platforms(
     sealed = await world.seal(broken.person, "broken", price="5.00", padding=200_000)
     await asyncio.to_thread(damage, sealed, how)
     await world.submit(broken, sealed)  # the node can't tell: it can't read the bid
+    large = await world.seal(damaged.person, "large", padding=200_000)
+    await world.submit(damaged, large)  # a bid larger than the head the node keeps sealed
     await to_opening(world)
-    stored = world.harness.node.files.path(damaged.receipt["sha256"])
-    await asyncio.to_thread(damage, stored, "a bit flipped")
+    await asyncio.to_thread(
+        flip_a_bit, world.harness.node.files.body_path(damaged.receipt["sha256"])
+    )
     for bidder in world.bidders:
         await decrypt(world, bidder)  # a broken bid fails at once: no retries to waste
     view = await opening_view(world)
@@ -299,6 +308,16 @@ async def test_a_broken_bid_is_the_bidders_fault_a_damaged_copy_the_platforms(
     reasons = {b["bidder"]: b["reason"] for b in view["bids"] if "reason" in b}
     assert "no longer matches its receipt" in reasons[damaged.id]
     assert "broken" in reasons[broken.id]
+
+
+async def test_a_copy_whose_sealed_head_does_not_open_is_the_platforms_fault(world: World) -> None:
+    await to_opening(world)
+    damaged = world.bidders[0]
+    files, sha256 = world.harness.node.files, damaged.receipt["sha256"]
+    await asyncio.to_thread(flip_a_bit, files.bids_dir / f"{sha256}.head")
+    status = await decrypt(world, damaged)
+    assert (status["status"], status["fault"]) == ("withdrawn", "platform")
+    assert "sealed head does not open" in status["reason"]
 
 
 async def test_responses_to_the_record_are_signed_by_their_bidder(world: World) -> None:
@@ -408,7 +427,7 @@ async def test_signed_in_bidders_watch_the_opening_live(world: World) -> None:
 async def test_a_lost_copy_is_the_platforms_fault(world: World) -> None:
     await to_opening(world)
     lost = world.bidders[0]
-    stored = world.harness.node.files.path(lost.receipt["sha256"])
+    stored = world.harness.node.files.body_path(lost.receipt["sha256"])
     await asyncio.to_thread(stored.unlink)
     status = await decrypt(world, lost)
     assert (status["status"], status["fault"]) == ("withdrawn", "platform")
