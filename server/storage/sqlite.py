@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from crypto import Frontier, subtree_nodes
+from recordings.audit import record_hash
 from server.errors import ConflictError, StorageError
 from server.storage.base import (
     STORED_LEVEL,
@@ -116,6 +117,7 @@ class SQLiteEventStore:
         self._writer: threading.Thread | None = None
         self._heard: dict[str, int] = {}
         self._frontiers: dict[str, Frontier] = {}  # writer thread only: each tree's right edge
+        self._heads: dict[str, StreamHead] = {}  # writer thread only: heads it last wrote
         self._readers: ThreadPoolExecutor | None = None
         self._local = threading.local()
         self._reader_connections: list[sqlite3.Connection] = []
@@ -206,6 +208,7 @@ class SQLiteEventStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             self._frontiers.clear()  # they may hold what was rolled back: reload from disk
+            self._heads.clear()
             for item in batch:
                 item.error = StorageError(f"The event store could not commit: {exc}.")
         assert self._loop is not None  # noqa: S101 - set in start()
@@ -214,7 +217,7 @@ class SQLiteEventStore:
     def _insert(self, conn: sqlite3.Connection, item: _Append, heard: dict[str, int]) -> None:
         conn.execute("SAVEPOINT item")
         try:
-            head = self._stream_head(conn, item.stream)
+            head = self._written_head(conn, item.stream)
             first = item.records[0]
             if first.seq != head.seq + 1 or first.prev != head.hash:
                 raise conflict(item.stream, head, first)
@@ -238,11 +241,20 @@ class SQLiteEventStore:
             nodes = tree_rows(grown, item.records)
             conn.executemany(INSERT_NODE, [(item.stream, *node) for node in nodes])
             self._frontiers[item.stream] = grown
+            self._heads[item.stream] = StreamHead(item.records[-1].seq, item.records[-1].hash)
         except (ConflictError, sqlite3.IntegrityError) as exc:
             conn.execute("ROLLBACK TO item")
             item.error = exc if isinstance(exc, ConflictError) else ConflictError(str(exc))
         finally:
             conn.execute("RELEASE item")
+
+    def _written_head(self, conn: sqlite3.Connection, stream: str) -> StreamHead:
+        """The head as this writer left it, unless another process has written since."""
+        (seq,) = conn.execute("SELECT max(seq) FROM events WHERE stream = ?", (stream,)).fetchone()
+        cached = self._heads.get(stream)
+        if cached is not None and cached.seq == seq:
+            return cached
+        return self._stream_head(conn, stream)
 
     def _complete(self, batch: list[_Append]) -> None:
         """On the event loop, in commit order: listeners first, then the waiting commands."""
@@ -295,7 +307,8 @@ class SQLiteEventStore:
         ).fetchone()
         if row is None:
             return StreamHead()
-        return StreamHead(row[0], open_record(self._sealer, stream, *row).hash)
+        body = open_body(self._sealer, stream, *row)
+        return StreamHead(row[0], record_hash(body.encode("utf-8")))
 
     async def latest(self, stream: str, event_type: str) -> AuditRecord | None:
         return await self._in_reader(lambda: self._latest(stream, event_type))
