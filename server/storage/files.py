@@ -109,8 +109,8 @@ class UploadWriter:
 class BidFiles:
     """Uploads (`uploads/`) and stored bids (`bids/`), sealed at rest where they name anyone.
 
-    `uploads` seals sessions and the heads of unfinished uploads, `bids` the heads of stored
-    bids: two keys the node derives from its own and never writes.
+    `uploads` seals upload sessions, `bids` the heads of sealed files (from the first byte
+    uploaded): two keys the node derives from its own and never writes.
     """
 
     def __init__(self, root: Path, uploads: Sealer, bids: Sealer) -> None:
@@ -184,10 +184,15 @@ class BidFiles:
         return UploadWriter(self, upload_id, head, part)
 
     def keep_head(self, upload_id: str, head: bytes) -> None:
-        """Replace the upload's sealed head, atomically and durably (it is at most HEAD_BYTES)."""
-        sealed = self._uploads.seal(head, _upload_context(upload_id, "head"))
+        """Replace the upload's sealed head, atomically and durably (it is at most HEAD_BYTES).
+
+        It is sealed as the stored bid's head will be, bound to the announced SHA-256, so that
+        completing the upload only moves it.
+        """
+        sealed = self._bids.seal(head, self._head_context(upload_id))
         _write_atomic(self._upload_head(upload_id), sealed)
-        _fsync_directory(self.uploads_dir)  # never a part longer than its head says
+        if len(head) == HEAD_BYTES:
+            _fsync_directory(self.uploads_dir)  # before any byte goes to the part
 
     def open_upload(self, upload_id: str) -> StoredFile:
         return StoredFile(self._head_of(upload_id), self._part(upload_id).open("rb"))
@@ -200,24 +205,28 @@ class BidFiles:
             sealed = self._upload_head(upload_id).read_bytes()
         except FileNotFoundError:
             return b""
-        return _opened(self._uploads, sealed, _upload_context(upload_id, "head"))
+        return _opened(self._bids, sealed, self._head_context(upload_id))
+
+    def _head_context(self, upload_id: str) -> dict[str, str]:
+        return _bid_context(self._load(upload_id).sha256)
 
     def adopt(self, upload_id: str, sha256: str) -> int:
-        """Make the finished upload durable under its hash, forget the session; its size."""
+        """Make the finished upload durable under its hash, forget the session; its size.
+
+        The caller has checked the whole file against `sha256`, the SHA-256 it was announced
+        with, to which its head is already bound.
+        """
         if not SHA256_HEX.fullmatch(sha256):
             raise StorageError("Not a SHA-256 hex digest.")
-        head = self._head_of(upload_id)
-        part = self._part(upload_id)
+        part, head = self._part(upload_id), self._upload_head(upload_id)
         with part.open("rb") as handle:
             os.fsync(handle.fileno())
-            size = len(head) + os.fstat(handle.fileno()).st_size
-        _write_atomic(self._bid_head(sha256), self._bids.seal(head, _bid_context(sha256)))
+            size = head.stat().st_size - SEALED_OVERHEAD + os.fstat(handle.fileno()).st_size
         # The session goes first: from then on the upload is finished, never half-there.
         self._meta(upload_id).unlink(missing_ok=True)
+        os.replace(head, self._bid_head(sha256))
         os.replace(part, self.body_path(sha256))
-        self._upload_head(upload_id).unlink(missing_ok=True)
         _fsync_directory(self.bids_dir)
-        _fsync_directory(self.uploads_dir)
         return size
 
     def upgrade(self) -> int:
@@ -245,13 +254,13 @@ class BidFiles:
         part = self._part(upload_id)
         pending = part.with_name(part.name + ".new")
         # The part is still whole (clear header first) until `pending` has replaced it.
+        self._keep_session(UploadSession(**json.loads(meta.read_bytes())))
         if pending.exists() or not self._upload_head(upload_id).exists():
             with part.open("rb") as source:
                 head = source.read(HEAD_BYTES)
                 _copy_rest(source, pending, replace=False)
             self.keep_head(upload_id, head)
             os.replace(pending, part)
-        self._keep_session(UploadSession(**json.loads(meta.read_bytes())))
         meta.unlink()
 
     def discard(self, upload_id: str) -> None:

@@ -4,6 +4,7 @@ One writer thread owns the write connection. Appends queue up while a commit is 
 and go into the next transaction together, so many acknowledgements share one fsync; no
 append is acknowledged before its transaction has committed. Readers use their own
 read-only connections in a small thread pool, so the event loop never blocks on disk.
+Records are sealed on the way in and opened on the way out (sealed_rows.py, docs/spec/at-rest.md).
 """
 
 from __future__ import annotations

@@ -158,7 +158,13 @@ def test_audit_verify_reports_empty_and_missing_logs(tmp_path: Path, capsys: Cap
     initialize(tmp_path / "bidroom.sqlite3", NodeKeys(SigningKey.generate()).records)
     with pytest.raises(SystemExit, match="sealed under the node key"):
         main(["audit", "verify", "--data-dir", str(tmp_path), "t-absent"])
-    load_node_key(tmp_path / "keys" / "node.pem", None)
+    pem = tmp_path / "keys" / "node.pem"
+    pem.parent.mkdir()
+    pem.write_bytes(SigningKey.generate().to_pem(passphrase=b"secret"))
+    with pytest.raises(SystemExit, match="node key can't be loaded"):
+        main(["audit", "verify", "--data-dir", str(tmp_path), "t-absent"])
+    pem.unlink()
+    load_node_key(pem, None)
     code, out, _ = run(capsys, "audit", "verify", "--data-dir", str(tmp_path), "t-absent")
     assert (code, out.split()[0]) == (1, "EMPTY")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING
 
@@ -24,8 +25,11 @@ def bid_files(root: Path, keys: NodeKeys = KEYS) -> BidFiles:
     return BidFiles(root, keys.uploads, keys.bids)
 
 
+ABCDEF = hashlib.sha256(b"abcdef").hexdigest()
+
+
 def session(upload: str = "u" * 20, bidder: str = "p-bidder") -> UploadSession:
-    return UploadSession(upload, "t-1", "L1", bidder, 6, "0" * 64, "2026-11-21T09:00:00Z")
+    return UploadSession(upload, "t-1", "L1", bidder, 6, ABCDEF, "2026-11-21T09:00:00Z")
 
 
 def test_an_upload_is_appended_then_adopted_under_its_hash(tmp_path: Path) -> None:
@@ -75,14 +79,14 @@ def test_the_head_is_sealed_apart_from_the_rest_and_reads_back_whole(tmp_path: P
     header = b"BIDROOM-SEALED-BID/1\n" + b'{"bidder":"p-4f2a9c1b7d3e","tender":"t-1"}'
     data = header + bytes(range(256)) * ((HEAD_BYTES + 5000) // 256)
     files = bid_files(tmp_path)
-    files.create(replace(session(), size=len(data)))
+    sha = hashlib.sha256(data).hexdigest()
+    files.create(replace(session(), size=len(data), sha256=sha))
     received = 0
     for start in range(0, len(data), 40_000):  # pieces across the head's end
         with files.open_append("u" * 20, received) as handle:
             handle.write(data[start : start + 40_000])
         received = files.received("u" * 20)
         assert received == min(len(data), start + 40_000)
-    sha = hashlib.sha256(data).hexdigest()
     assert files.digest("u" * 20) == sha
     assert b"p-4f2a9c1b7d3e" not in on_disk(tmp_path)  # nor while unfinished
     assert files.adopt("u" * 20, sha) == len(data)
@@ -133,16 +137,30 @@ def legacy_layout(root: Path, data: bytes, upload: str) -> str:
 
 
 @pytest.mark.parametrize("crashed", [False, True])
-def test_files_of_the_clear_layout_are_sealed_at_start(tmp_path: Path, crashed: bool) -> None:
+def test_files_of_the_clear_layout_are_sealed_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crashed: bool
+) -> None:
     data = b"BIDROOM-SEALED-BID/1\n" + b'{"bidder":"p-4f2a9c1b7d3e"}' + bytes(HEAD_BYTES + 100)
     upload = "v" * 20
     sha = legacy_layout(tmp_path, data, upload)
+    (tmp_path / "bids" / "notes.sealed").write_bytes(b"not a bid of the old layout")
+    (tmp_path / "uploads" / "x.json").write_bytes(b"{}")
     files = bid_files(tmp_path)
-    if crashed:  # a first run got as far as the head and half of the new part
-        files.keep_head(upload, data[:HEAD_BYTES])
-        (tmp_path / "uploads" / f"{upload}.part.new").write_bytes(b"\0")
-    assert files.upgrade() == 2
+    if crashed:  # a first run dies with the head kept and the new part written, not yet in place
+        replace_file = os.replace
+
+        def dies(source: Path, target: Path) -> None:
+            if str(target).endswith(".part"):
+                raise OSError(5, "Killed")
+            replace_file(source, target)
+
+        monkeypatch.setattr(os, "replace", dies)
+        with pytest.raises(OSError, match="Killed"):
+            files.upgrade()
+        monkeypatch.setattr(os, "replace", replace_file)
+    assert files.upgrade() == 2 - crashed  # the stored bid was converted by the first run
     assert b"p-4f2a9c1b7d3e" not in on_disk(tmp_path)
+    assert (tmp_path / "bids" / "notes.sealed").exists()  # left alone: not named by a hash
     with files.open(sha) as stored:
         assert stored.read() == data
     assert files.session(upload).bidder == "p-bidder"
