@@ -22,6 +22,7 @@ from server.errors import NotFound, StorageError
 from server.storage.base import SEALED_OVERHEAD
 
 if TYPE_CHECKING:
+    from io import BufferedReader
     from pathlib import Path
     from types import TracebackType
 
@@ -49,7 +50,7 @@ class UploadSession:
 class StoredFile:
     """A sealed file as the bidder made it: its opened head, then the rest from disk."""
 
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+    def __init__(self, head: bytes, rest: BufferedReader) -> None:
         self._head = memoryview(head)
         self._at = 0
         self._rest = rest
@@ -65,6 +66,18 @@ class StoredFile:
             return piece
         more = self._rest.read(size)
         return piece + more if piece else more
+
+    def readinto(self, buffer: memoryview) -> int:
+        """As `read`, into `buffer`: the decryption reads chunks in place, with no copies."""
+        taken = 0
+        if self._at < len(self._head):
+            piece = self._head[self._at : self._at + len(buffer)]
+            buffer[: len(piece)] = piece
+            self._at += len(piece)
+            taken = len(piece)
+        if taken == len(buffer):
+            return taken
+        return taken + (self._rest.readinto(buffer[taken:]) or 0)
 
     def close(self) -> None:
         self._rest.close()

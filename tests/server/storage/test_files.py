@@ -96,6 +96,13 @@ def test_the_head_is_sealed_apart_from_the_rest_and_reads_back_whole(tmp_path: P
         pieces = [stored.read(0), stored.read(10), stored.read(HEAD_BYTES), stored.read()]
     assert b"".join(pieces) == data
     assert [len(p) for p in pieces] == [0, 10, HEAD_BYTES, len(data) - HEAD_BYTES - 10]
+    with files.open(sha) as stored:
+        buffer = bytearray(len(data) + 1)
+        counts = [
+            stored.readinto(memoryview(buffer)[:10]),
+            stored.readinto(memoryview(buffer)[10:]),
+        ]
+    assert (counts, bytes(buffer[: len(data)])) == ([10, len(data) - 10], data)
     with pytest.raises(StorageError, match="does not open"):
         bid_files(tmp_path, NodeKeys(SigningKey.generate())).open(sha)
     files.delete(sha)
