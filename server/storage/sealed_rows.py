@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
     from server.storage.base import Sealer
 
-# Bodies are padded to a multiple of this many bytes, so a row's length does not tell a
-# short record (a sign-in, a refusal) from a long one (a receipt) as easily.
+# Bodies are padded to a multiple of this many bytes, so a row's length does not give a
+# record's exact size (kinds can still differ: a receipt pads to 768 bytes, a sign-in to 512).
 RECORD_PAD: Final = 256
 
 Row = tuple[str, int, str, str, bytes, str]
