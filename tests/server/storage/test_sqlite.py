@@ -242,6 +242,8 @@ async def test_a_row_moved_or_sealed_under_another_key_does_not_open(tmp_path: P
     try:
         with pytest.raises(StorageError, match="does not open under this node's key"):
             await stranger.read("t-1")
+        with pytest.raises(StorageError, match="could not commit"):
+            await stranger.append("t-1", chain(3)[2:])  # it can't find the head to follow
     finally:
         await stranger.close()
     conn = sqlite3.connect(path)
