@@ -15,8 +15,15 @@ from server.service.keys import NodeKeys
 from server.service.node import Node, load_node_key
 from server.storage.sqlite import SQLiteEventStore
 from server.transport import audit, bids, evaluation, http, ws
+from server.transport.admission import Admission
 from server.transport.errors import error_middleware
-from server.transport.keys import connections_key, hub_key, node_key, settings_key
+from server.transport.keys import (
+    admission_key,
+    connections_key,
+    hub_key,
+    node_key,
+    settings_key,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -44,6 +51,9 @@ def create_app(
     )
     app[settings_key] = settings
     app[connections_key] = weakref.WeakSet()
+    app[admission_key] = Admission(
+        settings.ws_max_connections, settings.ws_max_connections_per_address
+    )
 
     async def node_context(app: web.Application) -> AsyncIterator[None]:
         key = await asyncio.to_thread(

@@ -32,6 +32,18 @@ WS_SEND_BUFFER_BYTES: Final = 4 * 1024 * 1024
 WS_MAX_SUBSCRIPTIONS: Final = 16
 # How long a dropped client gets to read its close frame before the socket is cut.
 WS_CLOSE_TIMEOUT_SECONDS: Final = 5.0
+# Live connections, authenticated or not. A connection costs about 16 KiB, or 50 KiB over
+# TLS (bench/connections.py), so the total bounds the node's memory at about 250 MiB; it is
+# the size the fan-out benchmark runs at. Per address, a few tabs and devices for each person
+# behind one office NAT; a node behind a reverse proxy sees one address and must raise it.
+WS_MAX_CONNECTIONS: Final = 5000
+WS_MAX_CONNECTIONS_PER_ADDRESS: Final = 64
+# An HTTP connection with no request in flight is closed after this long; it also bounds the
+# time a client may take to send a request's headers (aiohttp's keep-alive timeout).
+HTTP_IDLE_TIMEOUT_SECONDS: Final = 30.0
+# A JSON body (1 MiB at most) that has not arrived in this time is never coming: 408.
+# Uploads get the same time for each piece, so a slow but moving upload is not cut.
+HTTP_BODY_TIMEOUT_SECONDS: Final = 30.0
 # Short-lived: a stolen token is useful for minutes, and roles can be withdrawn quickly.
 TOKEN_TTL_SECONDS: Final = 15 * 60
 CHALLENGE_TTL_SECONDS: Final = 60
@@ -87,6 +99,10 @@ class Settings:
     ws_send_buffer_bytes: int = WS_SEND_BUFFER_BYTES
     ws_max_subscriptions: int = WS_MAX_SUBSCRIPTIONS
     ws_close_timeout_seconds: float = WS_CLOSE_TIMEOUT_SECONDS
+    ws_max_connections: int = WS_MAX_CONNECTIONS
+    ws_max_connections_per_address: int = WS_MAX_CONNECTIONS_PER_ADDRESS
+    http_idle_timeout_seconds: float = HTTP_IDLE_TIMEOUT_SECONDS
+    http_body_timeout_seconds: float = HTTP_BODY_TIMEOUT_SECONDS
     token_ttl_seconds: int = TOKEN_TTL_SECONDS
     challenge_ttl_seconds: int = CHALLENGE_TTL_SECONDS
     max_clock_skew_seconds: int = MAX_CLOCK_SKEW_SECONDS
@@ -139,7 +155,9 @@ class Settings:
                 "max_http_body_bytes", "max_ws_message_bytes", "ws_heartbeat_seconds",
                 "ws_auth_timeout_seconds", "ws_send_buffer_bytes", "ws_max_subscriptions",
                 "ws_backlog_bytes", "ws_backlog_seconds",
-                "ws_close_timeout_seconds",
+                "ws_close_timeout_seconds", "ws_max_connections",
+                "ws_max_connections_per_address", "http_idle_timeout_seconds",
+                "http_body_timeout_seconds",
                 "token_ttl_seconds", "challenge_ttl_seconds", "max_challenges_per_address",
                 "max_answered_challenges", "max_tracked_callers", "max_refusals_per_minute",
                 "max_failed_logins_per_minute",
@@ -157,6 +175,8 @@ class Settings:
             path = getattr(self, name)
             if path is not None and not path.is_file():
                 problems.append(f"{name}: no file at {path}")
+        if self.ws_max_connections_per_address > self.ws_max_connections:
+            problems.append("ws_max_connections_per_address must not exceed ws_max_connections")
         if self.ws_backlog_bytes > self.ws_send_buffer_bytes:
             problems.append("ws_backlog_bytes must not exceed ws_send_buffer_bytes")
         if self.log_level not in LOG_LEVELS:
@@ -231,6 +251,10 @@ _PARSERS: Final[Mapping[str, Callable[[object], Any]]] = {
     "ws_send_buffer_bytes": _integer,
     "ws_max_subscriptions": _integer,
     "ws_close_timeout_seconds": _number,
+    "ws_max_connections": _integer,
+    "ws_max_connections_per_address": _integer,
+    "http_idle_timeout_seconds": _number,
+    "http_body_timeout_seconds": _number,
     "token_ttl_seconds": _integer,
     "challenge_ttl_seconds": _integer,
     "max_clock_skew_seconds": _integer,

@@ -7,8 +7,11 @@ ServerError
 │       └── ClockSkew     the signed login time is too far from the node's clock
 ├── NotFound              no such tender, participant or route (404)
 ├── PayloadTooLarge       over the size limit (413)
+├── RequestTimeout        the promised request body did not arrive in time (408)
 ├── TooManyRequests       too many refusals, failed logins or challenges from one caller (429)
+│   └── TooManyConnections  too many live connections from one address
 ├── Unavailable           the node is shutting down or overloaded (503)
+│   └── NodeFull          the node holds as many live connections as it takes
 └── StorageError          the event store failed; nothing was acknowledged (500)
     └── ConflictError     another writer appended first; retry against the new head (409)
 
@@ -63,12 +66,24 @@ class PayloadTooLarge(ServerError):
     code = "payload_too_large"
 
 
+class RequestTimeout(ServerError):
+    code = "request_timeout"
+
+
 class TooManyRequests(ServerError):
     code = "too_many_requests"
 
 
+class TooManyConnections(TooManyRequests):
+    code = "too_many_connections"
+
+
 class Unavailable(ServerError):
     code = "unavailable"
+
+
+class NodeFull(Unavailable):
+    code = "node_full"
 
 
 class StorageError(ServerError):

@@ -7,11 +7,10 @@ import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
 from server.app import create_app
 from server.cli.common import add_settings_flags, configure_logging, settings_from
 from server.service.key_hygiene import key_warnings
+from server.transport import serving
 
 if TYPE_CHECKING:
     import argparse
@@ -40,11 +39,5 @@ def run(args: argparse.Namespace) -> int:
     if settings.tls_cert is not None and settings.tls_key is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(settings.tls_cert, settings.tls_key)
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        ssl_context=context,
-        access_log=None,  # request lines are in the audit log, with the operator
-    )
+    serving.run(create_app(settings), settings, context)
     return 0

@@ -18,6 +18,7 @@ from server.transport.http import (
     authenticated,
     read_body,
     respond,
+    timed_pieces,
 )
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ async def upload_piece(request: web.Request, actor: Actor) -> web.Response:
     offset = _query_int(request, "offset", 0, MAX_SEQ, default=-1)
     if offset < 0:
         raise BadRequest("Say where these bytes go: ?offset=<bytes already received>.")
-    pieces: AsyncIterator[bytes] = request.content.iter_chunked(UPLOAD_PIECE)
+    pieces: AsyncIterator[bytes] = timed_pieces(request, UPLOAD_PIECE)
     received = await _node(request).uploads.write(
         actor, request.match_info["upload"], offset, pieces, request.content_length
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -17,6 +18,7 @@ from server.errors import (
     ConflictError,
     NotFound,
     PayloadTooLarge,
+    RequestTimeout,
     ServerError,
     StorageError,
     TooManyRequests,
@@ -42,6 +44,7 @@ STATUS: Final[Mapping[type[Exception], int]] = MappingProxyType(
         domain.RegistryError: 409,
         ConflictError: 409,
         PayloadTooLarge: 413,
+        RequestTimeout: 408,
         TooManyRequests: 429,
         domain.DomainError: 422,
         StorageError: 500,
@@ -97,12 +100,34 @@ def error_response(
     headers = {"WWW-Authenticate": 'Bearer realm="bidroom"'} if status == 401 else {}
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    return web.Response(
+    response = web.Response(
         status=status,
         text=json.dumps({"error": body}, ensure_ascii=False),
         content_type="application/json",
         headers=headers,
     )
+    if status == 408:
+        # The rest of the body may still trickle in; it can't be told from a next request.
+        response.force_close()
+    return response
+
+
+def unparsed_request_response(status: int) -> web.Response:
+    """The answer to a request aiohttp could not parse (or a failure outside the middleware).
+
+    The client's bytes are not echoed back: only the status, as the middleware words it.
+    """
+    if status >= 500:
+        body = {"code": "internal", "message": "Internal error."}
+    else:
+        phrase = HTTPStatus(status).phrase
+        body = {
+            "code": phrase.lower().replace(" ", "_"),
+            "message": f"{phrase}: the request is not valid HTTP/1.1.",
+        }
+    response = error_response(status, body)
+    response.force_close()
+    return response
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

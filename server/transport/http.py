@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
 from crypto import parse_json
 from server.domain.access import Actor
-from server.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized
+from server.errors import BadRequest, NotFound, PayloadTooLarge, RequestTimeout, Unauthorized
 from server.protocol import MAX_SEQ, SYSTEM_STREAM, TENDER_ID_PATTERN
 from server.protocol.fields import Reader
 from server.protocol.times import format_time
@@ -42,14 +43,39 @@ async def read_body(request: web.Request) -> object:
     """The JSON body: only application/json, within the size limit, valid I-JSON."""
     if request.content_type != "application/json":
         raise BadRequest("Send the request body as application/json.")
+    settings = request.app[settings_key]
     try:
-        raw = await request.read()
+        async with asyncio.timeout(settings.http_body_timeout_seconds):
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        limit = request.app[settings_key].max_http_body_bytes
+        limit = settings.max_http_body_bytes
         raise PayloadTooLarge(
             f"The request body is larger than the limit of {limit} bytes."
         ) from None
+    except TimeoutError:
+        raise _body_timeout(request) from None
     return parse_json(raw)
+
+
+async def timed_pieces(request: web.Request, size: int) -> AsyncIterator[bytes]:
+    """A streamed body in pieces of `size` bytes; each must arrive within the body timeout."""
+    seconds = request.app[settings_key].http_body_timeout_seconds
+    while True:
+        try:
+            async with asyncio.timeout(seconds):
+                piece = await request.content.read(size)
+        except TimeoutError:
+            raise _body_timeout(request) from None
+        if not piece:
+            return
+        yield piece
+
+
+def _body_timeout(request: web.Request) -> RequestTimeout:
+    seconds = request.app[settings_key].http_body_timeout_seconds
+    return RequestTimeout(
+        f"The request body did not arrive within {seconds:g} s; the connection is closed."
+    )
 
 
 def bearer_token(request: web.Request) -> str:

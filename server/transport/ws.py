@@ -34,7 +34,13 @@ from server.protocol.fields import InvalidFields
 from server.protocol.times import format_time
 from server.transport.errors import describe
 from server.transport.http import address_of
-from server.transport.keys import connections_key, hub_key, node_key, settings_key
+from server.transport.keys import (
+    admission_key,
+    connections_key,
+    hub_key,
+    node_key,
+    settings_key,
+)
 from server.transport.outbox import Outbox
 
 if TYPE_CHECKING:
@@ -98,8 +104,11 @@ class Connection:
     def _too_slow(self, why: str) -> None:
         self.evict(CloseCode.SLOW_CONSUMER, f"too slow ({why}); resume by seq")
 
-    def evict(self, code: CloseCode, reason: str) -> None:
-        """Stop sending, leave the hub, and close with `code`; safe to call from the hub."""
+    def evict(self, code: CloseCode, reason: str, *, grace: float | None = None) -> None:
+        """Stop sending, leave the hub, and close with `code`; safe to call from the hub.
+
+        The socket goes after `grace` seconds (by default the close timeout) at the latest.
+        """
         if self._evicted:
             return
         self._evicted = True
@@ -108,20 +117,30 @@ class Connection:
         self.log.info("Dropping connection: %s (%d)", reason, code)
         # Leave the hub on the next loop turn: the hub may be iterating its groups right now.
         asyncio.get_running_loop().call_soon(self._leave_hub)
+        if grace is None:
+            grace = self._settings.ws_close_timeout_seconds
         if self._tasks is not None:
-            self._tasks.create_task(self._close_dropped(code, reason))
+            self._tasks.create_task(self._close_dropped(code, reason, grace))
 
-    async def _close_dropped(self, code: CloseCode, reason: str) -> None:
-        grace = self._settings.ws_close_timeout_seconds
+    def _auth_deadline(self) -> None:
+        # Nothing is owed to a client that never authenticated: it gets the close frame and
+        # loses the socket at once, without waiting for its close frame or TLS close_notify
+        # (a graceful TLS close alone could keep the socket for 30 s).
+        self.evict(CloseCode.UNAUTHORIZED, "authenticate first", grace=0.0)
+
+    async def _close_dropped(self, code: CloseCode, reason: str, grace: float) -> None:
         if self._transport is not None:
             # The close frame waits behind the backlog; a client that never reads it would
             # keep the socket and its buffer forever, so the socket goes when grace runs out.
             asyncio.get_running_loop().call_later(grace, self._transport.abort)
         try:
+            # The close frame is written at once; only the wait for the client's answer is
+            # bounded by grace.
             async with asyncio.timeout(grace):
                 await self._ws.close(code=code, message=reason.encode(), drain=False)
         except TimeoutError:
-            self.log.info("Client did not answer the close frame in time")
+            if grace > 0:
+                self.log.info("Client did not answer the close frame in time")
 
     # The receive side.
 
@@ -151,10 +170,7 @@ class Connection:
             await self._authenticate(token.strip() if scheme.lower() == "bearer" else "", None)
         if self.actor is None and not self._evicted:
             self._timer = asyncio.get_running_loop().call_later(
-                self._settings.ws_auth_timeout_seconds,
-                self.evict,
-                CloseCode.UNAUTHORIZED,
-                "authenticate first",
+                self._settings.ws_auth_timeout_seconds, self._auth_deadline
             )
 
     async def _receive(self) -> None:
@@ -298,20 +314,22 @@ class Connection:
 
 
 async def live(request: web.Request) -> web.WebSocketResponse:
-    settings = request.app[settings_key]
-    ws = web.WebSocketResponse(
-        heartbeat=settings.ws_heartbeat_seconds,
-        max_msg_size=settings.max_ws_message_bytes,
-        compress=False,  # one encoded frame serves every client: no per-client deflate
-        timeout=settings.ws_close_timeout_seconds,
-    )
-    await ws.prepare(request)
-    connection = Connection(request, ws)
-    request.app[connections_key].add(connection)
-    try:
-        await connection.run()
-    except Exception:
-        # Unknown errors are logged once, with the traceback, and end the connection with 1011.
-        connection.log.exception("Live connection failed")
-        await ws.close(code=CloseCode.INTERNAL_ERROR, message=b"internal error")
-    return ws
+    """Upgrade, unless the address or the node is at its cap (429 or 503 with a JSON body)."""
+    with request.app[admission_key].admit(address_of(request)):
+        settings = request.app[settings_key]
+        ws = web.WebSocketResponse(
+            heartbeat=settings.ws_heartbeat_seconds,
+            max_msg_size=settings.max_ws_message_bytes,
+            compress=False,  # one encoded frame serves every client: no per-client deflate
+            timeout=settings.ws_close_timeout_seconds,
+        )
+        await ws.prepare(request)
+        connection = Connection(request, ws)
+        request.app[connections_key].add(connection)
+        try:
+            await connection.run()
+        except Exception:
+            # Unknown errors are logged once, with the traceback, and end the connection 1011.
+            connection.log.exception("Live connection failed")
+            await ws.close(code=CloseCode.INTERNAL_ERROR, message=b"internal error")
+        return ws

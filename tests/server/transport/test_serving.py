@@ -1,0 +1,225 @@
+"""The node's web server over raw sockets: what aiohttp answers by itself is JSON, idle and
+stalled connections are closed, and a client that never authenticates loses its socket at the
+deadline even over TLS when it answers nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import ssl
+from asyncio import sslproto
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from aiohttp import web
+
+from server.app import create_app
+from server.protocol import CloseCode
+from server.transport.serving import (
+    LISTEN_BACKLOG,
+    TLS_READ_BUFFER_BYTES,
+    NodeRunner,
+    trim_tls_buffers,
+)
+from tests.crypto.certs import self_signed
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from server.config import Settings
+
+UPGRADE = (
+    b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+@contextlib.asynccontextmanager
+async def served(settings: Settings, context: ssl.SSLContext | None = None) -> AsyncIterator[int]:
+    """The node as `bidroom serve` runs it, on a free port of 127.0.0.1; yields the port."""
+    runner = NodeRunner(create_app(settings, schedule=False), settings)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context, backlog=LISTEN_BACKLOG)
+        await site.start()
+        yield int(runner.addresses[0][1])
+    finally:
+        await runner.cleanup()
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    async with asyncio.timeout(10):
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        status_line, *lines = head.strip().split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return int(status_line.split()[1]), headers, body
+
+
+async def until_closed(reader: asyncio.StreamReader) -> bytes:
+    """Everything the node still sends, until it closes the connection."""
+    async with asyncio.timeout(10):
+        return await reader.read()
+
+
+def error_of(headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    assert headers["content-type"].startswith("application/json"), headers
+    error: dict[str, Any] = json.loads(body)["error"]
+    return error
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /api/tenders/t-1/events?after_seq=1111 1111 HTTP/1.1\r\nHost: node\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(40),  # TLS to the plain port
+        b"GET /healthz HTTP/1.1\r\nHost: node\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\n",
+    ],
+    ids=["spaces-in-query", "not-http", "header-too-long"],
+)
+async def test_requests_aiohttp_cannot_parse_get_a_json_error(
+    settings: Settings, request_bytes: bytes
+) -> None:
+    async with served(settings) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request_bytes)
+        status, headers, body = await read_response(reader)
+        assert status == 400
+        assert error_of(headers, body)["code"] == "bad_request"
+        assert b"1111 1111" not in body  # the client's bytes are not echoed
+        assert b"aaaa" not in body
+        assert await until_closed(reader) == b""
+        writer.close()
+
+
+async def test_a_body_that_never_arrives_gets_408_then_the_connection_closes(
+    settings: Settings,
+) -> None:
+    async with served(replace(settings, http_body_timeout_seconds=0.3)) as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /api/auth/challenge HTTP/1.1\r\nHost: node\r\nContent-Type: application/json"
+            b'\r\nContent-Length: 100\r\n\r\n{"participant":'  # and then nothing more
+        )
+        status, headers, body = await read_response(reader)
+        assert (status, headers["connection"].lower()) == (408, "close")
+        error = error_of(headers, body)
+        assert error["code"] == "request_timeout"
+        assert "0.3 s" in error["message"]
+        assert await until_closed(reader) == b""
+        writer.close()
+
+
+async def test_idle_http_connections_are_closed(settings: Settings) -> None:
+    async with served(replace(settings, http_idle_timeout_seconds=0.3)) as port:
+        silent_reader, silent = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: node\r\n\r\n")
+        status, headers, _ = await read_response(reader)
+        assert (status, headers.get("connection", "keep-alive").lower()) == (200, "keep-alive")
+        # Neither sends anything more: the node hangs up on both.
+        assert await until_closed(silent_reader) == b""
+        assert await until_closed(reader) == b""
+        for stream in (silent, writer):
+            stream.close()
+
+
+class SilentClient(asyncio.Protocol):
+    """Completes TLS and the WebSocket upgrade, then never sends another byte: it answers
+    neither the node's close frame nor its TLS close_notify. It notes when the node hangs up."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self._tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname="127.0.0.1")
+        self._received = b""
+        self._asked = False
+        self._loop = asyncio.get_running_loop()
+        self.upgraded: asyncio.Future[float] = self._loop.create_future()
+        self.closed: asyncio.Future[float] = self._loop.create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._step()
+
+    def data_received(self, data: bytes) -> None:
+        self._incoming.write(data)
+        self._step()
+
+    def _step(self) -> None:
+        if not self._asked:
+            try:
+                self._tls.do_handshake()
+            except ssl.SSLWantReadError:
+                self._flush()
+                return
+            self._tls.write(UPGRADE)
+            self._asked = True
+            self._flush()  # the last bytes this client ever sends
+        with contextlib.suppress(ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+            while chunk := self._tls.read(65536):
+                self._received += chunk
+        if not self.upgraded.done() and b"\r\n\r\n" in self._received:
+            if self._received.startswith(b"HTTP/1.1 101"):
+                self.upgraded.set_result(self._loop.time())
+            else:
+                self.upgraded.set_exception(ConnectionError(self._received[:200].decode()))
+
+    def _flush(self) -> None:
+        data = self._outgoing.read()
+        if data and self.transport is not None:
+            self.transport.write(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.upgraded.done():
+            self.upgraded.set_exception(exc or ConnectionError("closed before the upgrade"))
+        if not self.closed.done():
+            self.closed.set_result(self._loop.time())
+
+    @property
+    def close_code(self) -> int:
+        """The code of the close frame the node sent (the last frame received)."""
+        frame = self._received[self._received.index(b"\r\n\r\n") + 4 :]
+        at = frame.rfind(b"\x88")
+        return int.from_bytes(frame[at + 2 : at + 4], "big")
+
+
+async def test_unauthenticated_sockets_close_at_the_deadline_over_tls_under_load(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    count, deadline, bound = 300, 1.0, 3.0
+    # The graceful paths would take 30 s here: the close handshake and TLS close_notify.
+    changed = replace(
+        settings,
+        ws_auth_timeout_seconds=deadline,
+        ws_close_timeout_seconds=30,
+        ws_max_connections_per_address=count,
+    )
+    cert, key = await asyncio.to_thread(self_signed, tmp_path)
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    await asyncio.to_thread(server_side.load_cert_chain, cert, key)
+    client_side = ssl.create_default_context(cafile=str(cert))
+    monkeypatch.setattr(sslproto.SSLProtocol, "max_size", sslproto.SSLProtocol.max_size)
+    trim_tls_buffers()  # as `bidroom serve` does with TLS; undone after the test
+    assert sslproto.SSLProtocol.max_size == TLS_READ_BUFFER_BYTES
+    loop = asyncio.get_running_loop()
+    async with served(changed, server_side) as port:
+
+        async def connect() -> SilentClient:
+            _, client = await loop.create_connection(
+                lambda: SilentClient(client_side), "127.0.0.1", port
+            )
+            return client
+
+        clients = await asyncio.gather(*(connect() for _ in range(count)))
+        async with asyncio.timeout(30):
+            upgraded = await asyncio.gather(*(c.upgraded for c in clients))
+        async with asyncio.timeout(deadline + bound):
+            closed = await asyncio.gather(*(c.closed for c in clients))
+    lifetimes = [end - start for start, end in zip(upgraded, closed, strict=True)]
+    assert max(lifetimes) < deadline + bound
+    assert {c.close_code for c in clients} == {CloseCode.UNAUTHORIZED}
