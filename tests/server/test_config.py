@@ -116,3 +116,31 @@ def test_login_limits_come_from_the_environment_and_must_be_positive() -> None:
         "max_answered_challenges must be positive",
         "max_tracked_callers must be positive",
     )
+
+
+def test_connection_limits_come_from_the_environment() -> None:
+    settings = Settings.load(
+        {
+            "BIDROOM_WS_MAX_CONNECTIONS": "100",
+            "BIDROOM_WS_MAX_CONNECTIONS_PER_ADDRESS": "4",
+            "BIDROOM_HTTP_IDLE_TIMEOUT_SECONDS": "5",
+            "BIDROOM_HTTP_BODY_TIMEOUT_SECONDS": "2.5",
+        }
+    )
+    assert (settings.ws_max_connections, settings.ws_max_connections_per_address) == (100, 4)
+    assert (settings.http_idle_timeout_seconds, settings.http_body_timeout_seconds) == (5, 2.5)
+
+
+def test_connection_limits_must_make_sense() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.load(
+            {
+                "BIDROOM_WS_MAX_CONNECTIONS": "10",
+                "BIDROOM_WS_MAX_CONNECTIONS_PER_ADDRESS": "11",
+                "BIDROOM_HTTP_BODY_TIMEOUT_SECONDS": "0",
+            }
+        )
+    assert caught.value.problems == (
+        "http_body_timeout_seconds must be positive",
+        "ws_max_connections_per_address must not exceed ws_max_connections",
+    )

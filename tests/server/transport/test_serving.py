@@ -23,7 +23,9 @@ from server.transport.serving import (
     NodeRunner,
     trim_tls_buffers,
 )
+from tests.conftest import AiohttpClient, Harness, ManualClock
 from tests.crypto.certs import self_signed
+from tests.server.transport.opening_world import build_world
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -125,6 +127,32 @@ async def test_idle_http_connections_are_closed(settings: Settings) -> None:
         assert await until_closed(reader) == b""
         for stream in (silent, writer):
             stream.close()
+
+
+async def test_an_upload_that_stalls_gets_408_and_keeps_what_arrived(
+    aiohttp_client: AiohttpClient, settings: Settings, clock: ManualClock, tmp_path: Path
+) -> None:
+    app = create_app(replace(settings, http_body_timeout_seconds=0.3), clock=clock, schedule=False)
+    world = await build_world(Harness(await aiohttp_client(app), clock), tmp_path, count=1)
+    bidder = world.bidders[0]
+    upload = await world.upload(bidder, b"", size=10, sha256="0" * 64)
+    release = asyncio.Event()
+
+    async def stalled() -> AsyncIterator[bytes]:
+        yield b"12345"
+        await release.wait()  # the other five bytes never come
+
+    headers = {
+        "Authorization": f"Bearer {await bidder.session.token()}",
+        "Content-Type": "application/octet-stream",
+    }
+    path = f"/api/uploads/{upload}?offset=0"
+    async with world.harness.client.put(path, data=stalled(), headers=headers) as response:
+        release.set()
+        assert response.status == 408
+        assert (await response.json())["error"]["code"] == "request_timeout"
+    assert (await bidder.session.get(f"/api/uploads/{upload}"))["received"] == 5
+    await world.close()
 
 
 class SilentClient(asyncio.Protocol):

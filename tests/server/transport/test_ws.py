@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -24,6 +25,12 @@ if TYPE_CHECKING:
     from server.config import Settings
 
 Message = dict[str, Any]
+UPGRADE_HEADERS = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version": "13",
+}
 MakeHarness = Callable[..., Awaitable[Harness]]
 
 
@@ -138,6 +145,29 @@ async def test_silent_clients_are_closed_4001(make_harness: MakeHarness) -> None
     harness = await make_harness(ws_auth_timeout_seconds=0.2)
     async with connect(harness.ws_url) as ws:
         assert await closed_with(ws) == CloseCode.UNAUTHORIZED
+
+
+async def upgrade_refused(harness: Harness, address: str) -> tuple[int, str]:
+    """Ask for the upgrade from `address`; the status and error code of the refusal."""
+    connector = aiohttp.TCPConnector(local_addr=(address, 0))
+    async with (
+        aiohttp.ClientSession(connector=connector) as http,
+        http.get(harness.client.make_url("/ws"), headers=UPGRADE_HEADERS) as response,
+    ):
+        return response.status, (await response.json())["error"]["code"]
+
+
+async def test_live_connections_are_capped_per_address_and_in_total(
+    make_harness: MakeHarness,
+) -> None:
+    harness = await make_harness(ws_max_connections=3, ws_max_connections_per_address=2)
+    # Unauthenticated connections take their place as soon as they are upgraded.
+    first = [await connect(harness.ws_url) for _ in range(2)]
+    assert await upgrade_refused(harness, "127.0.0.1") == (429, "too_many_connections")
+    other = await connect(harness.ws_url, local_addr=("127.0.0.2", 0))
+    assert await upgrade_refused(harness, "127.0.0.3") == (503, "node_full")
+    for ws in [*first, other]:
+        await ws.close()
 
 
 async def test_a_connection_ends_when_its_token_expires(make_harness: MakeHarness) -> None:
