@@ -1,4 +1,4 @@
-"""`python -m bench [append|verify|fanout|decrypt|upload|merkle|sheets ...] [--quick]`: benchmarks.
+"""`python -m bench [NAME ...] [--quick]`: the benchmarks named in BENCHMARKS, or all of them.
 
 Every figure is printed next to a baseline measured in the same run on the same machine, since
 machines here are shared and noisy: compare ratios, not absolute numbers, across runs.
@@ -14,7 +14,7 @@ import platform
 import sys
 import time
 
-from bench import append, decrypt, fanout, merkle, sheets, upload, verify
+from bench import append, connections, decrypt, fanout, merkle, sheets, upload, verify
 
 BENCHMARKS = {
     "append": append.run,
@@ -24,6 +24,7 @@ BENCHMARKS = {
     "upload": upload.run,
     "merkle": merkle.run,
     "sheets": sheets.run,
+    "connections": connections.run,
 }
 
 

@@ -95,7 +95,11 @@ async def websockets_broadcast(texts: list[str]) -> tuple[dict[str, Any], Publis
 
 async def bidroom(texts: list[str]) -> tuple[dict[str, Any], Publish]:
     data = Path(tempfile.mkdtemp(prefix="bidroom-bench-"))
-    app = create_app(Settings(data_dir=data, port=0, ws_heartbeat_seconds=300), schedule=False)
+    settings = Settings(
+        data_dir=data, port=0, ws_heartbeat_seconds=300,
+        ws_max_connections=100_000, ws_max_connections_per_address=100_000,  # all from 127.0.0.1
+    )  # fmt: skip
+    app = create_app(settings, schedule=False)
     port = await _serve(app)
     node: Node = app[node_key]
     keys = {role: SigningKey.generate() for role in ("host", "supervisor")}

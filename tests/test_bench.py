@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bench import append, decrypt, fanout, merkle, sheets, upload, verify
+from bench import append, connections, decrypt, fanout, merkle, sheets, upload, verify
 from bench.common import records
 from crypto import EncryptionKey
+from tests.crypto.certs import self_signed
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -78,3 +79,11 @@ async def test_sheets_harness_gets_every_ack_and_report(tmp_path: Path) -> None:
     assert all(rate > 0 for rate in rates.values())
     assert "vs raw Ed25519" in sheets.report(result, rates)
     assert sheets.sizes_from(False, ["--rooms=3"]) == sheets.Sizes(3, 7, 30)
+
+
+async def test_connections_harness_measures_plain_and_tls(tmp_path: Path) -> None:
+    await asyncio.to_thread(self_signed, tmp_path)
+    plain_authenticated, tls_after = connections.CASES[1], connections.CASES[3]
+    for case, mode in ((plain_authenticated, "bidroom"), (tls_after, "aiohttp")):
+        cost = await asyncio.to_thread(connections.measure, case, mode, 20, tmp_path)
+        assert isinstance(cost, float)  # RSS over 20 connections is noise: no figure is checked
