@@ -32,8 +32,8 @@ WS_SEND_BUFFER_BYTES: Final = 4 * 1024 * 1024
 WS_MAX_SUBSCRIPTIONS: Final = 16
 # How long a dropped client gets to read its close frame before the socket is cut.
 WS_CLOSE_TIMEOUT_SECONDS: Final = 5.0
-# Live connections, authenticated or not. A connection costs about 16 KiB, or 50 KiB over
-# TLS (bench/connections.py), so the total bounds the node's memory at about 250 MiB; it is
+# Live connections, authenticated or not. A connection costs about 16 KiB, or 55 KiB over
+# TLS (bench/connections.py), so the total bounds the node's memory at about 270 MiB; it is
 # the size the fan-out benchmark runs at. Per address, a few tabs and devices for each person
 # behind one office NAT; a node behind a reverse proxy sees one address and must raise it.
 WS_MAX_CONNECTIONS: Final = 5000

@@ -45,14 +45,15 @@ class _Handler(web.RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        if request.writer.output_size > 0:
+        if request.writer.output_size > 0:  # pragma: no cover - the middleware answers first
             # Part of a response is out: nothing else can follow it on this connection.
             raise ConnectionError("A response is under way; the connection is dropped.")
-        if status >= 500:
-            logger.error("Unexpected error in %s %s", request.method, request.path, exc_info=exc)
-        else:
-            # The parser's message quotes the client's bytes, which may hold a token.
-            logger.info("Unparsable request from %s (%s)", request.remote, type(exc).__name__)
+        # Without the exception's text: the parser's message quotes the client's bytes, which
+        # may hold a token.
+        level = logging.ERROR if status >= 500 else logging.INFO
+        logger.log(
+            level, "Request from %s answered %d (%s)", request.remote, status, type(exc).__name__
+        )
         return unparsed_request_response(status)
 
 

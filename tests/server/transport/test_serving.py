@@ -17,6 +17,7 @@ from aiohttp import web
 
 from server.app import create_app
 from server.protocol import CloseCode
+from server.transport.errors import unparsed_request_response
 from server.transport.serving import (
     LISTEN_BACKLOG,
     TLS_READ_BUFFER_BYTES,
@@ -95,6 +96,15 @@ async def test_requests_aiohttp_cannot_parse_get_a_json_error(
         assert b"aaaa" not in body
         assert await until_closed(reader) == b""
         writer.close()
+
+
+def test_a_failure_outside_the_middleware_is_a_json_500_that_tells_nothing() -> None:
+    response = unparsed_request_response(500)
+    assert response.status == 500
+    assert response.text is not None
+    assert json.loads(response.text) == {
+        "error": {"code": "internal", "message": "Internal error."}
+    }
 
 
 async def test_a_body_that_never_arrives_gets_408_then_the_connection_closes(
