@@ -34,6 +34,7 @@ from server.service.keys import NodeKeys
 from server.service.node import CONSOLE, load_node_key
 from server.storage.sqlite_schema import stored_rows, stored_streams
 from server.transport.keys import node_key
+from server.transport.serving import NodeRunner
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -81,7 +82,7 @@ class Demo:
 
     async def run(self) -> int:
         settings = Settings(data_dir=self.data_dir, port=0)
-        runner = web.AppRunner(create_app(settings), access_log=None)
+        runner = NodeRunner(create_app(settings), settings)  # as `bidroom serve` runs it
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
