@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import socket
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import WSMsgType, web
@@ -63,6 +64,8 @@ class Connection:
     def __init__(self, request: web.Request, ws: web.WebSocketResponse) -> None:
         self._ws = ws
         self._transport = request.transport
+        # Kept from the start: a TLS transport that was closed no longer gives it out.
+        self._socket = None if self._transport is None else self._transport.get_extra_info("socket")
         self._node: Node = request.app[node_key]
         self._hub: LiveHub = request.app[hub_key]
         self._settings: Settings = request.app[settings_key]
@@ -129,10 +132,9 @@ class Connection:
         self.evict(CloseCode.UNAUTHORIZED, "authenticate first", grace=0.0)
 
     async def _close_dropped(self, code: CloseCode, reason: str, grace: float) -> None:
-        if self._transport is not None:
-            # The close frame waits behind the backlog; a client that never reads it would
-            # keep the socket and its buffer forever, so the socket goes when grace runs out.
-            asyncio.get_running_loop().call_later(grace, self._transport.abort)
+        # The close frame waits behind the backlog; a client that never reads it would keep
+        # the socket and its buffer forever, so the socket goes when grace runs out.
+        asyncio.get_running_loop().call_later(grace, self._cut)
         try:
             # The close frame is written at once; only the wait for the client's answer is
             # bounded by grace.
@@ -141,6 +143,16 @@ class Connection:
         except TimeoutError:
             if grace > 0:
                 self.log.info("Client did not answer the close frame in time")
+
+    def _cut(self) -> None:
+        """Drop the socket now. Over TLS, abort() does nothing once the transport has been
+        closed twice, and the graceful TLS close then waits 30 s for the client's close_notify:
+        so the socket itself is shut down too."""
+        if self._transport is not None:
+            self._transport.abort()
+        if self._socket is not None:
+            with contextlib.suppress(OSError):  # already closed: nothing left to cut
+                self._socket.shutdown(socket.SHUT_RDWR)
 
     # The receive side.
 

@@ -10,14 +10,19 @@ import json
 import ssl
 from asyncio import sslproto
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp import web
 
+from bench._wsclient import client_frame
 from server.app import create_app
+from server.domain.access import Role
 from server.protocol import CloseCode
+from server.service.auth import Claims
 from server.transport.errors import unparsed_request_response
+from server.transport.keys import node_key
 from server.transport.serving import (
     LISTEN_BACKLOG,
     TLS_READ_BUFFER_BYTES,
@@ -41,16 +46,25 @@ UPGRADE = (
 
 
 @contextlib.asynccontextmanager
-async def served(settings: Settings, context: ssl.SSLContext | None = None) -> AsyncIterator[int]:
-    """The node as `bidroom serve` runs it, on a free port of 127.0.0.1; yields the port."""
+async def running(
+    settings: Settings, context: ssl.SSLContext | None = None
+) -> AsyncIterator[web.AppRunner]:
+    """The node as `bidroom serve` runs it, on a free port of 127.0.0.1."""
     runner = NodeRunner(create_app(settings, schedule=False), settings)
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context, backlog=LISTEN_BACKLOG)
         await site.start()
-        yield int(runner.addresses[0][1])
+        yield runner
     finally:
         await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def served(settings: Settings, context: ssl.SSLContext | None = None) -> AsyncIterator[int]:
+    """The port of the node as `bidroom serve` runs it."""
+    async with running(settings, context) as runner:
+        yield int(runner.addresses[0][1])
 
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
@@ -169,7 +183,8 @@ class SilentClient(asyncio.Protocol):
     """Completes TLS and the WebSocket upgrade, then never sends another byte: it answers
     neither the node's close frame nor its TLS close_notify. It notes when the node hangs up."""
 
-    def __init__(self, context: ssl.SSLContext) -> None:
+    def __init__(self, context: ssl.SSLContext, first: bytes = b"") -> None:
+        self._first = first  # a message sent with the upgrade request
         self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         self._tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname="127.0.0.1")
         self._received = b""
@@ -195,7 +210,7 @@ class SilentClient(asyncio.Protocol):
             except ssl.SSLWantReadError:
                 self._flush()
                 return
-            self._tls.write(UPGRADE)
+            self._tls.write(UPGRADE + (client_frame(self._first) if self._first else b""))
             self._asked = True
             self._flush()  # the last bytes this client ever sends
         with contextlib.suppress(ssl.SSLWantReadError, ssl.SSLZeroReturnError):
@@ -226,6 +241,39 @@ class SilentClient(asyncio.Protocol):
         return int.from_bytes(frame[at + 2 : at + 4], "big")
 
 
+async def tls_contexts(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """The node's side and a client's side that trusts it."""
+    cert, key = await asyncio.to_thread(self_signed, tmp_path)
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    await asyncio.to_thread(server_side.load_cert_chain, cert, key)
+    return server_side, ssl.create_default_context(cafile=str(cert))
+
+
+async def test_a_dropped_client_loses_its_socket_after_the_grace_over_tls(
+    settings: Settings, tmp_path: Path
+) -> None:
+    ttl, grace, bound = 1.0, 0.5, 2.5
+    server_side, client_side = await tls_contexts(tmp_path)
+    loop = asyncio.get_running_loop()
+    async with running(replace(settings, ws_close_timeout_seconds=grace), server_side) as runner:
+        node = runner.app[node_key]
+        now = node.clock.now()
+        expires = now + timedelta(seconds=ttl)
+        claims = Claims("p-000000000001", Role.SUPERVISOR, frozenset(), now, expires, node.id)
+        auth = {"v": 1, "type": "auth", "token": node.auth.issue(claims)}
+        port = runner.addresses[0][1]
+        _, client = await loop.create_connection(
+            lambda: SilentClient(client_side, json.dumps(auth).encode()), "127.0.0.1", port
+        )
+        async with asyncio.timeout(10):
+            upgraded = await client.upgraded
+        # The token expires: 4001, and the client answers nothing, not even close_notify.
+        async with asyncio.timeout(ttl + grace + bound):
+            closed = await client.closed
+    assert closed - upgraded < ttl + grace + bound
+    assert client.close_code == CloseCode.UNAUTHORIZED
+
+
 async def test_unauthenticated_sockets_close_at_the_deadline_over_tls_under_load(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -237,10 +285,7 @@ async def test_unauthenticated_sockets_close_at_the_deadline_over_tls_under_load
         ws_close_timeout_seconds=30,
         ws_max_connections_per_address=count,
     )
-    cert, key = await asyncio.to_thread(self_signed, tmp_path)
-    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    await asyncio.to_thread(server_side.load_cert_chain, cert, key)
-    client_side = ssl.create_default_context(cafile=str(cert))
+    server_side, client_side = await tls_contexts(tmp_path)
     monkeypatch.setattr(sslproto.SSLProtocol, "max_size", sslproto.SSLProtocol.max_size)
     trim_tls_buffers()  # as `bidroom serve` does with TLS; undone after the test
     assert sslproto.SSLProtocol.max_size == TLS_READ_BUFFER_BYTES
