@@ -8,7 +8,8 @@ import contextlib
 import itertools
 import logging
 import socket
-from typing import TYPE_CHECKING, Final
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import WSMsgType, web
 
@@ -45,6 +46,8 @@ from server.transport.keys import (
 from server.transport.outbox import Outbox
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Mapping
+
     from server.config import Settings
     from server.domain.access import Actor
     from server.live import LiveHub, Subscriber
@@ -198,21 +201,33 @@ class Connection:
         except ProtocolError as exc:
             await self._send(Error(exc.code, str(exc), ref=exc.ref))
             return
-        if isinstance(message, Ping):
-            await self._send(Pong(format_time(self._node.clock.now()), ref=message.ref))
-        elif isinstance(message, Auth):
-            await self._authenticate(message.token, message.ref)
-        elif self.actor is None:
+        handler = HANDLERS.get(message.KIND)
+        if handler is None:
+            unknown = f"Unknown message type {message.KIND!r}."
+            await self._send(Error("unknown_type", unknown, ref=message.ref))
+        elif self.actor is None and not handler.before_auth:
             await self._send(
                 Error("unauthorized", "Authenticate first with an auth message.", ref=message.ref)
             )
-        elif isinstance(message, Subscribe):
-            refusal = self._start_replay(message)
-            if refusal is not None:
-                await self._send(refusal)
-        elif isinstance(message, Unsubscribe):
-            await self._unsubscribe(message)
-        elif self._tasks is not None:  # an act
+        else:
+            await handler.answer(self, message)
+
+    # The handlers of HANDLERS, one per kind of client message.
+
+    async def _on_ping(self, message: Ping) -> None:
+        await self._send(Pong(format_time(self._node.clock.now()), ref=message.ref))
+
+    async def _on_auth(self, message: Auth) -> None:
+        await self._authenticate(message.token, message.ref)
+
+    async def _on_subscribe(self, message: Subscribe) -> None:
+        refusal = self._start_replay(message)
+        if refusal is not None:
+            await self._send(refusal)
+
+    async def _on_act(self, message: Act) -> None:
+        """Decide the act in the background; past MAX_ACTS_IN_FLIGHT, reading waits."""
+        if self.actor is not None and self._tasks is not None:
             await self._act_slots.acquire()
             self._tasks.create_task(self._act(self.actor, message))
 
@@ -323,6 +338,25 @@ class Connection:
             self._outbox.stop()  # nothing may follow the close frame (RFC 6455 5.5.1)
         self._leave_hub()
         await self._ws.close(code=CloseCode.GOING_AWAY, message=b"node shutting down")
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """How a connection answers one kind of client message."""
+
+    answer: Callable[[Connection, Any], Awaitable[None]]
+    before_auth: bool = False  # also before the client has authenticated
+
+
+# The live channel's message table (docs/protocol.md 3.1): one handler per kind the parser
+# knows. A kind missing here is answered `unknown_type`, as one the parser does not know.
+HANDLERS: Final[Mapping[str, Handler]] = {
+    Auth.KIND: Handler(Connection._on_auth, before_auth=True),
+    Ping.KIND: Handler(Connection._on_ping, before_auth=True),
+    Subscribe.KIND: Handler(Connection._on_subscribe),
+    Unsubscribe.KIND: Handler(Connection._unsubscribe),
+    Act.KIND: Handler(Connection._on_act),
+}
 
 
 async def live(request: web.Request) -> web.WebSocketResponse:
