@@ -31,7 +31,8 @@ from bench.common import table
 from crypto import EncryptionKey, PackageSource, SigningKey, read_header, seal_bid, unwrap_file_key
 from server.service.decrypt import Opened, open_bid_file
 from server.service.keys import NodeKeys
-from server.storage.files import BidFiles, UploadSession
+from server.storage.blobs import UploadSession
+from server.storage.files import DiskBlobStore
 
 MIB: Final = 1024 * 1024
 CHUNK: Final = MIB
@@ -58,18 +59,18 @@ class Bid:
     sha256: str
 
 
-def node_files(directory: Path) -> BidFiles:
+def node_files(directory: Path) -> DiskBlobStore:
     """The node's bid files in `directory`, under the node key kept there (made on first use)."""
     pem = directory / "node.pem"
     if not pem.exists():
         pem.write_bytes(SigningKey.generate().to_pem())
     keys = NodeKeys(SigningKey.from_pem(pem.read_bytes()))
-    files = BidFiles(directory / "node", keys.uploads, keys.bids)
+    files = DiskBlobStore(directory / "node", keys.uploads, keys.bids)
     files.prepare()
     return files
 
 
-def store(files: BidFiles, bid: Bid) -> None:
+def store(files: DiskBlobStore, bid: Bid) -> None:
     """Keep the sealed file as the node does: uploaded in 8 MiB pieces, then adopted."""
     upload = f"bench-{bid.sha256[:24]}"
     files.create(UploadSession(upload, "t", "L1", "p", bid.size, bid.sha256, ""))
@@ -99,7 +100,7 @@ def seal(directory: Path, name: str, size: int, key: EncryptionKey) -> Bid:
     return Bid(path, file_key, path.stat().st_size, sha256)
 
 
-def open_all(files: BidFiles, bids: list[Bid], lanes: int) -> float:
+def open_all(files: DiskBlobStore, bids: list[Bid], lanes: int) -> float:
     """Seconds for the node's pipeline to open every stored bid, `lanes` at a time."""
 
     def one(bid: Bid) -> None:

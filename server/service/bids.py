@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from server.service.ledger import Aggregate, Ledger
     from server.service.tenders import Tenders
     from server.service.uploads import Uploads
-    from server.storage.files import BidFiles
+    from server.storage.blobs import BlobStore
 
 
 class Bids:
@@ -40,7 +40,7 @@ class Bids:
         tenders: Tenders,
         clock: Clock,
         keys: NodeKeys,
-        files: BidFiles,
+        files: BlobStore,
         uploads: Uploads,
     ) -> None:
         self._ledger = ledger

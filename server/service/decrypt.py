@@ -24,16 +24,16 @@ from crypto import (
 from server.domain.errors import DecryptionRunning, OpeningNotReady
 from server.errors import StorageError
 from server.service.inflight import InFlight
-from server.storage.files import sha256_of
+from server.storage.blobs import sha256_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from crypto import EncryptionKey, SealedBidHeader
-    from server.storage.files import StoredFile
+    from server.storage.blobs import BlobReader
 
     # Opens the stored sealed file, head and rest, as the bidder made it.
-    Source = Callable[[], StoredFile]
+    Source = Callable[[], BlobReader]
 
 LANES: Final = os.cpu_count() or 2
 

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from server.clock import Clock
     from server.config import Settings
     from server.storage.base import EventStore
-from server.storage.files import BidFiles
+    from server.storage.blobs import BlobStore
+from server.storage.files import DiskBlobStore
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class Node:
         self.tenders = Tenders(
             self.ledger, self.gate, store, clock, self.origin, self.keys, self.participants
         )
-        self.files = BidFiles(settings.data_dir, self.keys.uploads, self.keys.bids)
+        self.files: BlobStore = DiskBlobStore(settings.data_dir, self.keys.uploads, self.keys.bids)
         self.uploads = Uploads(self.gate, self.tenders, clock, self.files)
         self.bids = Bids(
             self.ledger, self.gate, self.tenders, clock, self.keys, self.files, self.uploads

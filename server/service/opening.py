@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from server.service.ledger import Ledger
     from server.service.participants import Participants
     from server.service.tenders import Tenders
-    from server.storage.files import BidFiles
+    from server.storage.blobs import BlobStore
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class OpeningService:
         participants: Participants,
         clock: Clock,
         keys: NodeKeys,
-        files: BidFiles,
+        files: BlobStore,
         node: Origin,
     ) -> None:
         self._ledger = ledger

@@ -28,7 +28,7 @@ from server.errors import NotFound
 from server.protocol import box_stream
 from server.protocol.fields import Reader
 from server.protocol.times import format_time
-from server.storage.files import UploadSession
+from server.storage.blobs import UploadSession
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from server.domain.tender import Tender
     from server.service.gate import Gate
     from server.service.tenders import Tenders
-    from server.storage.files import BidFiles, UploadWriter
+    from server.storage.blobs import BlobStore, BlobWriter
 
 MAX_UPLOADS_PER_BIDDER: Final = 4
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
@@ -46,7 +46,7 @@ _SUBMIT: Final = Action.SUBMIT_BID
 
 
 class Uploads:
-    def __init__(self, gate: Gate, tenders: Tenders, clock: Clock, files: BidFiles) -> None:
+    def __init__(self, gate: Gate, tenders: Tenders, clock: Clock, files: BlobStore) -> None:
         self._gate = gate
         self._tenders = tenders
         self._clock = clock
@@ -234,7 +234,7 @@ class _Digest:
         return self._hasher.hexdigest()
 
 
-def _append(handle: UploadWriter, data: bytes, digest: _Digest | None) -> None:
+def _append(handle: BlobWriter, data: bytes, digest: _Digest | None) -> None:
     """Write `data` (in a worker thread), then count it in the running digest."""
     handle.write(data)
     if digest is not None:

@@ -1,25 +1,26 @@
-"""Sealed bid files: resumable uploads, then durable, content-addressed storage.
+"""The blob store on local disk: sealed bid files in the node's data directory.
 
-Nothing here names a bidder or a tender in the clear (docs/spec/at-rest.md): an upload's
-session is sealed, and the head of every sealed file (which holds its clear header: tender,
-lot, bidder) is kept sealed apart from the rest, which is ciphertext already. Readers see the
-file the bidder made, head then rest, through `StoredFile`.
+`DiskBlobStore` is the blob store of blobs.py: resumable uploads, then durable,
+content-addressed files, in the layout of docs/spec/at-rest.md. Nothing here names a bidder or
+a tender in the clear: an upload's session is sealed, and the head of every sealed file (which
+holds its clear header: tender, lot, bidder) is kept sealed apart from the rest, which is
+ciphertext already. Readers see the file the bidder made, head then rest, through `StoredFile`.
 
 Every method is synchronous file I/O; the service runs them in worker threads.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import TYPE_CHECKING, BinaryIO, Final, Self
 
 from crypto import DecryptionError
 from server.errors import NotFound, StorageError
 from server.storage.base import SEALED_OVERHEAD
+from server.storage.blobs import READ_BLOCK, UploadSession, sha256_of
 
 if TYPE_CHECKING:
     from io import BufferedReader
@@ -30,21 +31,9 @@ if TYPE_CHECKING:
 
 UPLOAD_ID: Final = re.compile(r"[A-Za-z0-9_-]{16,64}")
 SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
-READ_BLOCK: Final = 1024 * 1024
 # More than the longest prefix, header length, header and MAC of a sealed bid (21 + 4 + 65,536
 # + 32 bytes), so that no clear header is ever written in the clear, whatever its length.
 HEAD_BYTES: Final = 66 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class UploadSession:
-    id: str
-    tender: str
-    lot: str
-    bidder: str
-    size: int
-    sha256: str
-    created_at: str
 
 
 class StoredFile:
@@ -92,7 +81,7 @@ class StoredFile:
 class UploadWriter:
     """Appends to an upload: its first HEAD_BYTES into the sealed head, the rest to its part."""
 
-    def __init__(self, files: BidFiles, upload_id: str, head: bytes, part: BinaryIO) -> None:
+    def __init__(self, files: DiskBlobStore, upload_id: str, head: bytes, part: BinaryIO) -> None:
         self._files = files
         self._id = upload_id
         self._head = head
@@ -119,7 +108,7 @@ class UploadWriter:
         self.close()
 
 
-class BidFiles:
+class DiskBlobStore:
     """Uploads (`uploads/`) and stored bids (`bids/`), sealed at rest where they name anyone.
 
     `uploads` seals upload sessions, `bids` the heads of sealed files (from the first byte
@@ -293,6 +282,7 @@ class BidFiles:
         self.body_path(sha256).unlink(missing_ok=True)
 
     def body_path(self, sha256: str) -> Path:
+        """Where the body of a stored file lies on this disk (not part of the port)."""
         return self.bids_dir / f"{sha256}.body"
 
     def _bid_head(self, sha256: str) -> Path:
@@ -326,15 +316,6 @@ def _opened(sealer: Sealer, sealed: bytes, context: dict[str, str]) -> bytes:
         raise StorageError(
             "A file kept sealed at rest does not open under this node's key."
         ) from None
-
-
-def sha256_of(source: StoredFile) -> str:
-    """The SHA-256 of a whole sealed file, as its receipt names it; closes `source`."""
-    hasher = hashlib.sha256()
-    with source:
-        while block := source.read(READ_BLOCK):
-            hasher.update(block)
-    return hasher.hexdigest()
 
 
 def _copy_rest(source: BinaryIO, target: Path, *, replace: bool = True) -> None:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from server.domain.access import Actor
     from server.service.decrypt import Source
     from server.service.opening import OpeningService
-    from server.storage.files import UploadSession
+    from server.storage.blobs import UploadSession
 
 UPLOAD_PIECE: Final = 1024 * 1024
 

@@ -13,16 +13,28 @@ import pytest
 from crypto import SigningKey
 from server.errors import NotFound, StorageError
 from server.service.keys import NodeKeys
-from server.storage.files import HEAD_BYTES, BidFiles, UploadSession
+from server.storage.blobs import UploadSession
+from server.storage.files import HEAD_BYTES, DiskBlobStore
+from tests.server.storage.blob_contract import BlobStoreContract
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from server.storage.blobs import BlobStore
+
 KEYS = NodeKeys(SigningKey.generate())
 
 
-def bid_files(root: Path, keys: NodeKeys = KEYS) -> BidFiles:
-    return BidFiles(root, keys.uploads, keys.bids)
+def bid_files(root: Path, keys: NodeKeys = KEYS) -> DiskBlobStore:
+    return DiskBlobStore(root, keys.uploads, keys.bids)
+
+
+class TestDiskBlobStore(BlobStoreContract):
+    @pytest.fixture
+    def blobs(self, tmp_path: Path) -> BlobStore:
+        store = bid_files(tmp_path)  # mypy checks that the disk store is a BlobStore
+        store.prepare()
+        return store
 
 
 ABCDEF = hashlib.sha256(b"abcdef").hexdigest()

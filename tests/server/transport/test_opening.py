@@ -278,6 +278,11 @@ def damage(path: Path, how: str) -> None:
     path.write_bytes(bytes(data))
 
 
+def stored_part(world: World, sha256: str, part: str) -> Path:
+    """Where the node keeps part of a stored bid ("head" or "body"; docs/spec/at-rest.md)."""
+    return world.harness.node.settings.data_dir / "bids" / f"{sha256}.{part}"
+
+
 def flip_a_bit(path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[-20] ^= 0x01
@@ -295,9 +300,7 @@ async def test_a_broken_bid_is_the_bidders_fault_a_damaged_copy_the_platforms(
     large = await world.seal(damaged.person, "large", padding=200_000)
     await world.submit(damaged, large)  # a bid larger than the head the node keeps sealed
     await to_opening(world)
-    await asyncio.to_thread(
-        flip_a_bit, world.harness.node.files.body_path(damaged.receipt["sha256"])
-    )
+    await asyncio.to_thread(flip_a_bit, stored_part(world, damaged.receipt["sha256"], "body"))
     for bidder in world.bidders:
         await decrypt(world, bidder)  # a broken bid fails at once: no retries to waste
     view = await opening_view(world)
@@ -313,8 +316,7 @@ async def test_a_broken_bid_is_the_bidders_fault_a_damaged_copy_the_platforms(
 async def test_a_copy_whose_sealed_head_does_not_open_is_the_platforms_fault(world: World) -> None:
     await to_opening(world)
     damaged = world.bidders[0]
-    files, sha256 = world.harness.node.files, damaged.receipt["sha256"]
-    await asyncio.to_thread(flip_a_bit, files.bids_dir / f"{sha256}.head")
+    await asyncio.to_thread(flip_a_bit, stored_part(world, damaged.receipt["sha256"], "head"))
     status = await decrypt(world, damaged)
     assert (status["status"], status["fault"]) == ("withdrawn", "platform")
     assert "sealed head does not open" in status["reason"]
@@ -427,7 +429,7 @@ async def test_signed_in_bidders_watch_the_opening_live(world: World) -> None:
 async def test_a_lost_copy_is_the_platforms_fault(world: World) -> None:
     await to_opening(world)
     lost = world.bidders[0]
-    stored = world.harness.node.files.body_path(lost.receipt["sha256"])
+    stored = stored_part(world, lost.receipt["sha256"], "body")
     await asyncio.to_thread(stored.unlink)
     status = await decrypt(world, lost)
     assert (status["status"], status["fault"]) == ("withdrawn", "platform")
