@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from server.bus.local import LocalBus
+from server.backends import build_backends
 from server.clock import Clock, SystemClock
 from server.live import LiveHub
 from server.service.keys import NodeKeys
 from server.service.node import Node, load_node_key
-from server.storage.sqlite import SQLiteEventStore
 from server.transport import audit, bids, evaluation, http, ws
 from server.transport.admission import Admission
 from server.transport.errors import error_middleware
@@ -41,10 +40,11 @@ def create_app(
     clock: Clock | None = None,
     schedule: bool = True,
 ) -> web.Application:
-    """Build the node's application. Storage defaults to SQLite, the bus to in-process.
+    """Build the node's application, on the backends the settings choose (server/backends.py).
 
-    With `schedule=False` nothing happens by itself at scheduled times; tests then drive
-    the schedule with `node.scheduler.tick()` and a manual clock.
+    A `store` or `bus` given replaces the one the settings choose (tests). With
+    `schedule=False` nothing happens by itself at scheduled times; tests then drive the
+    schedule with `node.scheduler.tick()` and a manual clock.
     """
     app = web.Application(
         client_max_size=settings.max_http_body_bytes, middlewares=[error_middleware]
@@ -59,12 +59,11 @@ def create_app(
         key = await asyncio.to_thread(
             load_node_key, settings.node_key_path, settings.node_key_passphrase
         )
-        event_store = store or SQLiteEventStore(settings.database_path, NodeKeys(key).records)
-        event_bus = bus or LocalBus()
-        node = Node(settings, event_store, event_bus, clock or SystemClock(), key)
+        backends = build_backends(settings, NodeKeys(key), store=store, bus=bus)
+        node = Node(settings, backends, clock or SystemClock(), key)
         await node.start(schedule=schedule)
         app[node_key] = node
-        app[hub_key] = LiveHub(event_store, event_bus)
+        app[hub_key] = LiveHub(backends.store, backends.bus)
         try:
             yield
         finally:

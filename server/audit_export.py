@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from crypto import inclusion_ranges, range_root, subtree_nodes
 from recordings.bundle import Enrolment, bundle_lines
+from server.backends import build_backends
 from server.clock import SystemClock
 from server.errors import NotFound
 from server.protocol import SYSTEM_STREAM, TENDER_ID_PATTERN, box_stream
@@ -22,7 +23,6 @@ from server.service.keys import NodeKeys
 from server.service.ledger import Ledger, Origin
 from server.service.node import aggregate_for, load_node_key, node_id_of
 from server.service.treeheads import TreeHeadPolicy
-from server.storage.sqlite import SQLiteEventStore
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from crypto import SigningKey
     from recordings.audit import AuditRecord
     from server.config import Settings
+    from server.storage.base import EventStore
 
 READ_PAGE = 1000
 
@@ -51,7 +52,7 @@ def export_bundle(settings: Settings, tender: str, out: Path, now: datetime) -> 
 async def _collect(
     settings: Settings, key: SigningKey, tender: str, now: datetime
 ) -> tuple[list[str], dict[str, int]]:
-    store = SQLiteEventStore(settings.database_path, NodeKeys(key).records)
+    store = build_backends(settings, NodeKeys(key)).store
     await store.start()
     try:
         if tender not in await store.streams():
@@ -85,14 +86,14 @@ async def _collect(
         await store.close()
 
 
-async def _all(store: SQLiteEventStore, stream: str) -> list[AuditRecord]:
+async def _all(store: EventStore, stream: str) -> list[AuditRecord]:
     found: list[AuditRecord] = []
     while page := await store.read(stream, len(found), READ_PAGE):
         found += page
     return found
 
 
-async def _proof(store: SQLiteEventStore, seq: int, size: int) -> list[str]:
+async def _proof(store: EventStore, seq: int, size: int) -> list[str]:
     nodes = []
     for start, end in inclusion_ranges(seq - 1, size):
         nodes.append(range_root(await store.tree_nodes(SYSTEM_STREAM, subtree_nodes(start, end))))

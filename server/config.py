@@ -69,6 +69,12 @@ MAX_FAILED_LOGINS_PER_MINUTE: Final = 600
 # rewrite of the log could hide is bounded by it (docs/spec/audit-bundle.md).
 TREE_HEAD_EVERY: Final = 256
 LOG_LEVELS: Final = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
+# What the node runs on, built by server/backends.py: the event store (the audit log), the store
+# of sealed bid files, and the bus that carries commits to the live hubs. One node on one machine
+# needs nothing else; the choices grow with multi-site deployments.
+EVENT_STORES: Final = frozenset({"sqlite"})
+BLOB_STORES: Final = frozenset({"disk"})
+BUSES: Final = frozenset({"local"})
 
 
 class SettingsError(ValueError):
@@ -113,6 +119,9 @@ class Settings:
     max_failed_logins_per_minute: int = MAX_FAILED_LOGINS_PER_MINUTE
     tree_head_every: int = TREE_HEAD_EVERY
     log_level: str = "INFO"
+    event_store: str = "sqlite"
+    blob_store: str = "disk"
+    bus: str = "local"
 
     @property
     def database_path(self) -> Path:
@@ -181,6 +190,10 @@ class Settings:
             problems.append("ws_backlog_bytes must not exceed ws_send_buffer_bytes")
         if self.log_level not in LOG_LEVELS:
             problems.append(f"log_level must be one of {', '.join(sorted(LOG_LEVELS))}")
+        backends = {"event_store": EVENT_STORES, "blob_store": BLOB_STORES, "bus": BUSES}
+        for name, choices in backends.items():
+            if getattr(self, name) not in choices:
+                problems.append(f"{name} must be one of {', '.join(sorted(choices))}")
         return problems
 
 
@@ -265,6 +278,9 @@ _PARSERS: Final[Mapping[str, Callable[[object], Any]]] = {
     "max_refusals_per_minute": _integer,
     "tree_head_every": _integer,
     "log_level": lambda value: _text(value).upper(),
+    "event_store": _text,
+    "blob_store": _text,
+    "bus": _text,
 }
 
 

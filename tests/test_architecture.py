@@ -73,9 +73,8 @@ def test_server_layers_only_import_downwards(name: str, path: Path) -> None:
         allowed = ("server.protocol", "crypto")
     elif name.startswith("server.service"):
         allowed = ("server.service", "server.domain", "server.protocol", "server.storage.base",
-                   "server.storage.blobs", "server.storage.files", "server.bus.base",
-                   "server.clock", "server.config", "server.errors", "crypto",
-                   "recordings")  # fmt: skip
+                   "server.storage.blobs", "server.bus.base", "server.clock", "server.config",
+                   "server.errors", "crypto", "recordings")  # fmt: skip
     elif name.startswith(("server.storage", "server.bus")):
         allowed = ("server.storage", "server.bus", "server.errors", "recordings", "crypto")
     else:

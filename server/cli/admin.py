@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crypto import KeyFormatError, VerifyKey
-from server.bus.local import LocalBus
+from server.backends import build_backends
 from server.cli.common import add_settings_flags, print_json, settings_from
 from server.clock import SystemClock
 from server.domain.access import Role
 from server.service.keys import NodeKeys
 from server.service.node import CONSOLE, Node, load_node_key
-from server.storage.sqlite import SQLiteEventStore
 
 if TYPE_CHECKING:
     import argparse
@@ -99,7 +98,6 @@ async def _open(settings: Settings) -> Node:
     key = await asyncio.to_thread(
         load_node_key, settings.node_key_path, settings.node_key_passphrase
     )
-    store = SQLiteEventStore(settings.database_path, NodeKeys(key).records)
-    node = Node(settings, store, LocalBus(), SystemClock(), key)
+    node = Node(settings, build_backends(settings, NodeKeys(key)), SystemClock(), key)
     await node.start(schedule=False)
     return node

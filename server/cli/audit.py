@@ -13,12 +13,12 @@ from recordings.audit import verify_chain
 from recordings.bundle_checks import verify_bundle
 from recordings.errors import ChainBroken
 from server.audit_export import export_bundle
+from server.backends import stored_log
 from server.cli.common import add_settings_flags, node_key_from, print_json, settings_from
 from server.cli.remote import add_node_flags, with_session
 from server.protocol import box_stream
 from server.service.keys import NodeKeys
 from server.service.node import load_node_key
-from server.storage.sqlite_schema import stored_rows, stored_streams
 
 if TYPE_CHECKING:
     import argparse
@@ -79,12 +79,12 @@ def run_verify(args: argparse.Namespace) -> int:
     path = settings.database_path
     if not path.exists():
         raise SystemExit(f"bidroom: no audit log at {path}")
-    sealer = _records_key(settings)
-    streams = [target] if target else stored_streams(path)
+    log = stored_log(settings, _records_key(settings))
+    streams = [target] if target else log.streams()
     failures = 0
     for stream in streams:
         try:
-            head = verify_chain(stream, stored_rows(path, stream, sealer))
+            head = verify_chain(stream, log.rows(stream))
         except ChainBroken as exc:
             failures += 1
             print(f"BROKEN  {stream}: first bad event is {exc.seq}: {exc.reason}")

@@ -26,13 +26,13 @@ from recordings.bundle_checks import verify_bundle
 from recordings.errors import ChainBroken
 from server.app import create_app
 from server.audit_export import export_bundle
+from server.backends import stored_log
 from server.config import Settings
 from server.demo.evaluation import Evaluation
 from server.demo.opening import Opening
 from server.demo.watch import Watcher
 from server.service.keys import NodeKeys
 from server.service.node import CONSOLE, load_node_key
-from server.storage.sqlite_schema import stored_rows, stored_streams
 from server.transport.keys import node_key
 from server.transport.serving import NodeRunner
 
@@ -144,12 +144,12 @@ class Demo:
 
     def verify(self, settings: Settings) -> int:
         self.say("审计日志校验 Audit log verification")
-        path = settings.database_path
         failures = 0
         keys = NodeKeys(load_node_key(settings.node_key_path, settings.node_key_passphrase))
-        for stream in stored_streams(path):
+        log = stored_log(settings, keys.records)
+        for stream in log.streams():
             try:
-                head = verify_chain(stream, stored_rows(path, stream, keys.records))
+                head = verify_chain(stream, log.rows(stream))
                 self.line(f"OK      {stream}: {head.seq} events, head {head.hash[:16]}…")
             except ChainBroken as exc:
                 failures += 1

@@ -31,12 +31,9 @@ from server.service.uploads import Uploads
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from server.bus.base import Bus
     from server.clock import Clock
     from server.config import Settings
-    from server.storage.base import EventStore
-    from server.storage.blobs import BlobStore
-from server.storage.files import DiskBlobStore
+    from server.storage.base import Backends
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +66,9 @@ def node_id_of(key: SigningKey) -> str:
 
 class Node:
     def __init__(
-        self, settings: Settings, store: EventStore, bus: Bus, clock: Clock, key: SigningKey
+        self, settings: Settings, backends: Backends, clock: Clock, key: SigningKey
     ) -> None:
+        store, bus = backends.store, backends.bus
         self.settings = settings
         self.store = store
         self.bus = bus
@@ -87,7 +85,7 @@ class Node:
         self.tenders = Tenders(
             self.ledger, self.gate, store, clock, self.origin, self.keys, self.participants
         )
-        self.files: BlobStore = DiskBlobStore(settings.data_dir, self.keys.uploads, self.keys.bids)
+        self.files = backends.blobs
         self.uploads = Uploads(self.gate, self.tenders, clock, self.files)
         self.bids = Bids(
             self.ledger, self.gate, self.tenders, clock, self.keys, self.files, self.uploads

@@ -1,4 +1,7 @@
-"""The event store port: append-only streams of audit records, and commit notifications."""
+"""The event store port: append-only streams of audit records, and commit notifications.
+
+`Backends` groups what a node runs on: its event store, its blob store (blobs.py) and its bus.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,9 @@ from server.errors import ConflictError, StorageError
 
 if TYPE_CHECKING:
     import asyncio
+
+    from server.bus.base import Bus
+    from server.storage.blobs import BlobStore
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +88,15 @@ class EventStore(Protocol):
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Backends:
+    """What a node runs on, built from its settings by server/backends.py."""
+
+    store: EventStore
+    blobs: BlobStore
+    bus: Bus
 
 
 # Stores keep the tree's nodes from this level up (subtrees of 256 leaves and more): one row

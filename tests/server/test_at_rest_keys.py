@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from crypto import DecryptionError, SigningKey
-from server.bus.local import LocalBus
+from server.backends import build_backends
 from server.service.keys import NodeKeys
 from server.service.node import Node
 from server.storage.memory import MemoryEventStore
@@ -42,7 +42,9 @@ async def test_a_node_seals_bid_files_of_the_older_layout_when_it_starts(
     bids.mkdir(parents=True)
     legacy = bids / f"{'a' * 64}.sealed"
     legacy.write_bytes(b"BIDROOM-SEALED-BID/1\n" + b'{"bidder":"p-4f2a9c1b7d3e"}')
-    node = Node(settings, MemoryEventStore(), LocalBus(), clock, SigningKey.generate())
+    key = SigningKey.generate()
+    backends = build_backends(settings, NodeKeys(key), store=MemoryEventStore())
+    node = Node(settings, backends, clock, key)
     await node.start(schedule=False)
     try:
         assert not legacy.exists()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 import pytest
 
 from crypto import SigningKey
-from server.bus.local import LocalBus
+from server.backends import build_backends
 from server.domain.access import Role
 from server.domain.events import CommandRejected
 from server.domain.participants import Registry
@@ -38,8 +38,7 @@ CONSOLE_ORIGIN = Origin.of(CONSOLE)
 async def second_node(settings: Settings, clock: ManualClock) -> AsyncIterator[Node]:
     """Another process on the same data directory (and node key), such as the offline CLI."""
     key = await asyncio.to_thread(load_node_key, settings.node_key_path, None)
-    store = SQLiteEventStore(settings.database_path, NodeKeys(key).records)
-    node = Node(settings, store, LocalBus(), clock, key)
+    node = Node(settings, build_backends(settings, NodeKeys(key)), clock, key)
     await node.start(schedule=False)
     yield node
     await node.close()
