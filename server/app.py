@@ -13,7 +13,7 @@ from server.clock import Clock, SystemClock
 from server.live import LiveHub
 from server.service.keys import NodeKeys
 from server.service.node import Node, load_node_key
-from server.transport import audit, bids, evaluation, http, ws
+from server.transport import audit, bids, evaluation, http, views, ws
 from server.transport.admission import Admission
 from server.transport.errors import error_middleware
 from server.transport.keys import (
@@ -75,6 +75,7 @@ def create_app(
     app.router.add_routes(bids.routes())
     app.router.add_routes(audit.routes())
     app.router.add_routes(evaluation.routes())
+    app.router.add_routes(views.routes())
     app.router.add_get("/ws", ws.live)
     return app
 

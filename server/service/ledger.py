@@ -168,6 +168,18 @@ class Ledger:
             await asyncio.wait(list(pending))
         return await self.load(stream)
 
+    async def settled_at(self, stream: str) -> tuple[Aggregate, int]:
+        """The settled aggregate and the sequence number of the last event folded into it.
+
+        Both are read in one step, with no commit in flight: a view built from the aggregate
+        before the caller next awaits shows exactly the log up to that number.
+        """
+        while True:
+            aggregate = await self.settled(stream)
+            entry = self._entries.get(stream)
+            if entry is not None and entry.aggregate is aggregate and not self._pending.get(stream):
+                return aggregate, entry.head.seq
+
     def emit(
         self, stream: str, origin: Origin, events: Sequence[DomainEvent], *, pin: bool = False
     ) -> asyncio.Future[list[AuditRecord]]:

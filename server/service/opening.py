@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from crypto import (
     EncryptionKey,
@@ -39,11 +39,11 @@ from server.domain.opening import MAX_ATTEMPTS, BidState
 from server.domain.opening_events import DocumentRead
 from server.errors import NotFound
 from server.protocol import box_stream
-from server.protocol.times import format_time
 from server.service import opening_bodies as bodies
 from server.service.decrypt import Decryptions, Opened, Unopened
 from server.service.keys import share_commitment
 from server.service.ledger import Origin
+from server.service.views import OpeningBidView, OpeningView, bid_view, opening_view
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -146,7 +146,7 @@ class OpeningService:
 
     async def decrypt(
         self, actor: Actor, tender_id: str, lot: str, document: object
-    ) -> dict[str, Any]:
+    ) -> OpeningBidView:
         """Open the bidder's bid with the file key it unwrapped on its own machine."""
         action, asked_at = Action.DECRYPT_BID, self._clock.now()
         await self._gate.check(actor, action, tender_id)
@@ -167,7 +167,7 @@ class OpeningService:
         )  # fmt: skip
         status = await self.bid_status(tender_id, lot, actor.id)
         if isinstance(outcome, Unopened) and outcome.fault == "key":
-            left = MAX_ATTEMPTS - int(status["attempts"])
+            left = MAX_ATTEMPTS - status.attempts
             then = f"{left} attempt(s) left." if left else "No attempts left: the bid is revoked."
             raise WrongFileKey(f"{outcome.reason} The attempt is on record; {then}")
         return status
@@ -271,7 +271,7 @@ class OpeningService:
         await self._run(actor, action, tender_id, lambda t, now: t.session().resume(now))
         self._tenders.on_schedule_change()
 
-    async def publish_record(self, actor: Actor, tender_id: str) -> dict[str, Any]:
+    async def publish_record(self, actor: Actor, tender_id: str) -> OpeningView:
         """唱标: read out the opening record; bidders then confirm or object."""
         action = Action.PUBLISH_RECORD
         await self._gate.check(actor, action, tender_id)
@@ -297,7 +297,7 @@ class OpeningService:
             actor, action, tender_id, lambda t, now: t.session().answer(now, objection, text)
         )
 
-    async def close(self, actor: Actor, tender_id: str) -> dict[str, Any]:
+    async def close(self, actor: Actor, tender_id: str) -> OpeningView:
         """Close the opening: the final record, hashed and signed by the node (E-Measures 32)."""
 
         def decide(t: Tender, now: datetime) -> list[DomainEvent]:
@@ -312,7 +312,7 @@ class OpeningService:
 
     # Custodians.
 
-    async def submit_share(self, actor: Actor, tender_id: str, document: object) -> dict[str, Any]:
+    async def submit_share(self, actor: Actor, tender_id: str, document: object) -> OpeningView:
         """A custodian's share of the opening key; with a quorum, the remaining bids are opened."""
         action = Action.SUBMIT_SHARE
         await self._gate.check(actor, action, tender_id)
@@ -374,47 +374,33 @@ class OpeningService:
 
     # Views.
 
-    async def view(self, actor: Actor, tender_id: str) -> dict[str, Any]:
+    async def view(self, actor: Actor, tender_id: str) -> OpeningView:
         await self._gate.check(actor, Action.VIEW_OPENING, tender_id)
         tender = await self._tenders.visible(actor, tender_id, settled=True)
-        session = tender.opening
-        names = await self._names(tender)
-        view: dict[str, Any] = {
-            "tender": tender_id,
-            "state": tender.state.value if tender.state else None,
-            "phase": session.phase.value if session.phase else "not_started",
-            "opening_key": session.key.public_key if session.key else None,
-            "bids": [_bid_view(bid, names) for bid in session.bids.values()],
-            "failed_lots": [
-                {"lot": lot, "reason": why} for lot, why in session.failed_lots.items()
-            ],
-            "record": session.record,
-            "record_hash": session.record_hash,
-            "objections": [
-                {"id": o.id, "bidder": o.bidder, "text": o.text, "answer": o.answer}
-                for o in session.objections.values()
-            ],
-            "responses": dict(session.responses),
-        }
-        if session.remaining is not None:
-            view["remaining_seconds"] = session.remaining.total_seconds()
-        elif session.ends_at is not None:
-            view["ends_at"] = format_time(session.ends_at)
-            left = (session.ends_at - self._clock.now()).total_seconds()
-            view["remaining_seconds"] = max(0.0, left)
-        if session.confirm_until is not None:
-            view["confirm_until"] = format_time(session.confirm_until)
+        signed_in: bool | None = None
         if actor.role is Role.BIDDER:
             box = cast("BidBox", await self._ledger.settled(box_stream(tender_id)))
-            view["signed_in"] = actor.id in session.signed_in or actor.id in box.signed_in
+            signed_in = actor.id in box.signed_in
+        # Names are looked up first (that awaits); the view is then built in one step.
+        names: dict[str, str] = {}
+        while True:
+            tender, seq = await self._tenders.visible_at(actor, tender_id)
+            session = tender.opening
+            missing = [b for _, b in session.bids if b not in names]
+            if not missing:
+                break
+            names |= await self._names(tender)
+        shown: bool | list[str] | None = None
+        if signed_in is not None:
+            shown = signed_in or actor.id in session.signed_in
         elif actor.role in (Role.HOST, Role.SUPERVISOR):
             # Carried over from the bid box at the deadline; until then nobody but the box knows.
-            view["signed_in"] = sorted(session.signed_in)
-        return view
+            shown = sorted(session.signed_in)
+        return opening_view(tender, seq, names, self._clock.now(), shown)
 
-    async def bid_status(self, tender_id: str, lot: str, bidder: str) -> dict[str, Any]:
+    async def bid_status(self, tender_id: str, lot: str, bidder: str) -> OpeningBidView:
         tender = cast("Tender", await self._ledger.settled(tender_id))
-        return _bid_view(tender.opening.bid(lot, bidder), await self._names(tender))
+        return bid_view(tender.opening.bid(lot, bidder), await self._names(tender))
 
     async def _names(self, tender: Tender) -> dict[str, str]:
         return {bidder: await self._name(bidder) for _, bidder in tender.opening.bids}
@@ -457,14 +443,3 @@ def _spec(tender: Tender) -> TenderSpec:
     if tender.spec is None:  # pragma: no cover - only created tenders get here
         raise OpeningNotReady("The tender has no specification.")
     return tender.spec
-
-
-def _bid_view(bid: OpeningBid, names: dict[str, str]) -> dict[str, Any]:
-    optional = {"by": bid.by, "fault": bid.fault, "reason": bid.reason}
-    return {
-        "lot": bid.lot,
-        "bidder": bid.bidder,
-        "name": names.get(bid.bidder, bid.bidder),
-        "status": bid.state.value,
-        "attempts": bid.attempts,
-    } | {name: value for name, value in optional.items() if value is not None}

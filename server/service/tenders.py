@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Final, cast
 
 from crypto import CryptoError, canonical_json, merkle_root
 from recordings.documents import SEALED_LIST_LABEL
@@ -19,9 +19,9 @@ from server.domain.tender import MAX_REASON, Due, Tender
 from server.errors import NotFound
 from server.protocol import SYSTEM_STREAM, box_stream, box_tender, is_tender_stream
 from server.protocol.fields import Reader
-from server.protocol.times import format_time
 from server.service.keys import NodeKeys, issue_opening_key
 from server.service.ledger import Aggregate, Ledger, Origin
+from server.service.views import TenderView, tender_view
 
 if TYPE_CHECKING:
     from recordings.audit import AuditRecord
@@ -83,6 +83,15 @@ class Tenders:
         if not tender.published and actor.role not in DRAFT_READERS:
             raise NotFound(f"There is no tender {tender_id}.")
         return tender
+
+    async def visible_at(self, actor: Actor, tender_id: str) -> tuple[Tender, int]:
+        """The tender as committed, with the sequence number it reflects (for a view).
+
+        Build the view before the next await: the tender object moves on with its log.
+        """
+        await self.visible(actor, tender_id, settled=True)
+        tender, seq = await self._ledger.settled_at(tender_id)
+        return cast("Tender", tender), seq
 
     async def create(self, actor: Actor, document: object) -> Tender:
         await self._gate.check(actor, Action.CREATE_TENDER)
@@ -227,19 +236,29 @@ class Tenders:
                 times.append(due)
         return min(times, default=None)
 
-    async def summaries(self, actor: Actor) -> list[dict[str, Any]]:
+    async def summaries(self, actor: Actor) -> list[TenderView]:
+        """The tenders `actor` may see (the items of `TenderList`, which transport wraps)."""
         await self._gate.check(actor, Action.LIST_TENDERS)
         return [
-            summary(tender)
-            for tender in await self.load_all(settled=True)
+            tender_view(tender, seq)
+            for tender, seq in await self.all_at()
             if actor.covers(tender.id) and (tender.published or actor.role in DRAFT_READERS)
         ]
 
-    async def view(self, actor: Actor, tender_id: str) -> dict[str, Any]:
+    async def all_at(self) -> list[tuple[Tender, int]]:
+        """Every tender as committed, each with the sequence number it reflects."""
+        streams = [s for s in await self._store.streams() if is_tender_stream(s)]
+        found = []
+        for stream in streams:
+            await self._tender(stream, settled=True)  # one that was never created is no tender
+            tender, seq = await self._ledger.settled_at(stream)
+            found.append((cast("Tender", tender), seq))
+        return found
+
+    async def view(self, actor: Actor, tender_id: str) -> TenderView:
         await self._gate.check(actor, Action.VIEW_TENDER, tender_id)
-        tender = await self.visible(actor, tender_id, settled=True)
-        head = await self._ledger.head(tender_id)
-        return summary(tender) | {"head_seq": head.seq}
+        tender, seq = await self.visible_at(actor, tender_id)
+        return tender_view(tender, seq, head=True)
 
     async def read_log(self, actor: Actor, stream: str, after_seq: int, limit: int) -> Page:
         """Events of a tender (or the system log) that `actor` may see, after `after_seq`.
@@ -283,18 +302,9 @@ class Page:
     more: bool
 
 
-def summary(tender: Tender) -> dict[str, Any]:
-    spec = tender.spec
-    if spec is None or tender.state is None:  # pragma: no cover - only existing tenders get here
-        raise NotFound(f"There is no tender {tender.id}.")
-    return {
-        "id": tender.id,
-        "state": tender.state.value,
-        "bids_closed": tender.bids_closed,
-        "spec": spec.to_json(),
-        "ended_reason": tender.ended_reason,
-        "opening_time": format_time(spec.deadline),
-    }
+def summary(tender: Tender) -> TenderView:
+    """The tender as a command leaves it (the answer to a command carries no `seq`)."""
+    return tender_view(tender)
 
 
 def _reason_of(document: object) -> str:

@@ -16,6 +16,7 @@ from server.protocol import MAX_SEQ, SYSTEM_STREAM, TENDER_ID_PATTERN
 from server.protocol.fields import Reader
 from server.protocol.times import format_time
 from server.service.auth import LoginAnswer
+from server.service.schema import View
 from server.service.tenders import Page, summary
 from server.transport.keys import node_key, settings_key
 
@@ -32,11 +33,18 @@ def _node(request: web.Request) -> Node:
 
 
 def respond(data: object, status: int = 200) -> web.Response:
+    """`data` as JSON; a typed view (server/service/views.py) is written by its `to_json()`."""
     return web.Response(
         status=status,
-        text=json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+        text=json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=_view_json),
         content_type="application/json",
     )
+
+
+def _view_json(value: object) -> object:
+    if isinstance(value, View):
+        return value.to_json()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 async def read_body(request: web.Request) -> object:
