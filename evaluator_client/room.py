@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 from evaluator_client.errors import ClientError
 from evaluator_client.live import LiveFeed
-from server.protocol import Acked, Act, Error, Event, client_message_json
+from server.protocol import Acked, Act, CaughtUp, Error, Event, client_message_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -92,6 +92,7 @@ class RoomClient:
         self._changed = asyncio.Condition()
         self._versions: dict[str, int] = {}
         self._failure: BaseException | None = None
+        self.caught_up = asyncio.Event()  # the node has sent what happened since the view
 
     @classmethod
     async def seats(cls, session: Session) -> list[dict[str, Any]]:
@@ -99,10 +100,15 @@ class RoomClient:
         return list((await session.get("/api/evaluation/seats"))["seats"])
 
     async def __aenter__(self) -> Self:
-        """Read the room (members only: anyone else is refused, on record), then follow it."""
-        self.state.seed(await self.view())
+        """Read the room (members only: anyone else is refused, on record), then follow it.
+
+        The view says the last event it shows (`seq`): the feed starts right after it, so
+        joining costs one view and what happened since, not the tender's whole log.
+        """
+        view = await self.view()
+        self.state.seed(view)
         await self._feed.connect()
-        await self._feed.subscribe(self.tender)
+        await self._feed.subscribe(self.tender, int(view.get("seq", 0)))
         self._reader = asyncio.create_task(self._read(), name=f"room {self.lot}")
         return self
 
@@ -128,6 +134,8 @@ class RoomClient:
                         self._changed.notify_all()
                 elif isinstance(message, Acked | Error) and message.ref in self._pending:
                     self._settle(message)
+                elif isinstance(message, CaughtUp) and message.tender == self.tender:
+                    self.caught_up.set()
         except Exception as exc:  # whatever ends the feed ends every wait on it
             self._failure = exc if isinstance(exc, ClientError) else ClientError(str(exc))
             for waiting in self._pending.values():
