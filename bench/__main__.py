@@ -4,7 +4,7 @@ Every figure is printed next to a baseline measured in the same run on the same 
 machines here are shared and noisy: compare ratios, not absolute numbers, across runs.
 
 Sizes are options of the form `--name=value`: `python -m bench sheets --rooms=20 --experts=7
---bidders=30` (by default, the sizes the benchmark's issue asks for).
+--bidders=30`, and the same for `join` (by default, the sizes the benchmark's issue asks for).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import platform
 import sys
 import time
 
-from bench import append, connections, decrypt, fanout, merkle, sheets, upload, verify
+from bench import append, connections, decrypt, fanout, join, merkle, sheets, upload, verify
 
 BENCHMARKS = {
     "append": append.run,
@@ -25,7 +25,10 @@ BENCHMARKS = {
     "merkle": merkle.run,
     "sheets": sheets.run,
     "connections": connections.run,
+    "join": join.run,
 }
+# The benchmarks that take sizes as `--name=value` options.
+SIZED = {"sheets": sheets.run, "join": join.run}
 
 
 def main(argv: list[str]) -> int:
@@ -40,7 +43,7 @@ def main(argv: list[str]) -> int:
           f" {os.cpu_count()} CPUs{' (quick)' if quick else ''}")  # fmt: skip
     for name in chosen:
         started = time.perf_counter()
-        output = sheets.run(quick, options) if name == "sheets" else BENCHMARKS[name](quick)
+        output = SIZED[name](quick, options) if name in SIZED else BENCHMARKS[name](quick)
         print(f"\n## {name}\n{output}")
         print(f"({time.perf_counter() - started:.0f} s)")
     return 0
