@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bench import append, connections, decrypt, fanout, merkle, sheets, upload, verify
+from bench import append, connections, decrypt, fanout, join, merkle, sheets, upload, verify
 from bench.common import records
 from crypto import EncryptionKey
 from tests.crypto.certs import self_signed
@@ -87,3 +87,14 @@ async def test_connections_harness_measures_plain_and_tls(tmp_path: Path) -> Non
     for case, mode in ((plain_authenticated, "bidroom"), (tls_after, "aiohttp")):
         cost = await asyncio.to_thread(connections.measure, case, mode, 20, tmp_path)
         assert isinstance(cost, float)  # RSS over 20 connections is noise: no figure is checked
+
+
+async def test_join_harness_joins_every_member_both_ways(tmp_path: Path) -> None:
+    sizes = join.QUICK
+    result = await join.measured(tmp_path, sizes)
+    assert [run.mode for run in result.runs] == [*join.MODES] * join.ROUNDS
+    assert all(len(run.latencies_ms) == sizes.members for run in result.runs)
+    # From 0 every member folds its room's past; from the view there is nothing to fold.
+    assert sum(result.best("replay").events) > sum(result.best("view").events) == 0
+    assert "vs replay" in join.report(result)
+    assert join.sizes_from(False, ["--rooms=3"]) == join.Sizes(3, 7, 30)
