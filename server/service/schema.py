@@ -1,10 +1,10 @@
 """Typed views as JSON: the `View` base, its encoding, and a JSON Schema made from its type hints.
 
 A view is a frozen dataclass whose fields are JSON values, enums (written as their values),
-lists and string-keyed dicts of them, other views, or `JsonObject` (a document whose shape a spec
-in docs/spec/ fixes: a tender spec, a report). `to_json()` writes the fields in their declared
-order. Two markers, given as a field's metadata, cover the wire formats the node already had
-before views were typed:
+other views, lists of all these, string-keyed dicts of JSON values, or `JsonObject` (a document
+whose shape a spec in docs/spec/ fixes: a tender spec, a report). `to_json()` writes the fields
+in their declared order. Two markers, given as a field's metadata, cover the wire formats the
+node already had before views were typed:
 
 - `OPTIONAL`: the key is left out when the value is None (rather than written as null);
 - `FLATTEN`: a nested view's keys are written into this one, before this view's own fields,
@@ -56,6 +56,8 @@ class View:
 
 
 def _encode(value: object) -> object:
+    """Views and enums become JSON; documents (mappings) are passed on as they are, unwalked:
+    they are the bulk of a view (an opening record lists every bid) and are JSON already."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out: dict[str, object] = {}
         for field in dataclasses.fields(value):
@@ -71,8 +73,8 @@ def _encode(value: object) -> object:
         return value.value
     if isinstance(value, list | tuple):
         return [_encode(item) for item in value]
-    if isinstance(value, Mapping):
-        return {key: _encode(item) for key, item in value.items()}
+    if isinstance(value, Mapping) and not isinstance(value, dict):
+        return dict(value)
     return value
 
 
@@ -120,6 +122,11 @@ def _without_none(hint: Any) -> Any:
     return hint
 
 
+def _plain(hint: Any) -> bool:
+    """A mapping's values are written as they are: JSON values, not views or enums."""
+    return hint is Any or hint in _SCALARS
+
+
 def _is_union(hint: Any) -> bool:
     return typing.get_origin(hint) in (Union, types.UnionType)
 
@@ -141,7 +148,7 @@ def _type(hint: Any, defs: dict[str, Any]) -> dict[str, Any]:
         return {"anyOf": [_type(argument, defs) for argument in arguments]}
     if origin in (list, tuple) and (origin is list or arguments[-1:] == (Ellipsis,)):
         return {"type": "array", "items": _type(arguments[0], defs)}
-    if origin in (dict, Mapping) and arguments[0] is str:
+    if origin in (dict, Mapping) and arguments[0] is str and _plain(arguments[1]):
         values = _type(arguments[1], defs)
         return {"type": "object", "additionalProperties": values} if values else {"type": "object"}
     if origin is typing.Literal:
