@@ -49,26 +49,14 @@ class View:
     __slots__ = ()
 
     def to_json(self) -> dict[str, Any]:
-        encoded = _encode(self)
-        if not isinstance(encoded, dict):  # pragma: no cover - a View is a dataclass
-            raise TypeError(f"{type(self).__name__} is not a dataclass")
-        return encoded
+        return _fields(self)
 
 
 def _encode(value: object) -> object:
     """Views and enums become JSON; documents (mappings) are passed on as they are, unwalked:
     they are the bulk of a view (an opening record lists every bid) and are JSON already."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, object] = {}
-        for field in dataclasses.fields(value):
-            item = getattr(value, field.name)
-            if field.metadata.get(_FLATTEN):
-                nested = _encode(item)
-                if isinstance(nested, dict):
-                    out.update(nested)
-            elif item is not None or not field.metadata.get(_OPTIONAL):
-                out[field.name] = _encode(item)
-        return out
+        return _fields(value)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, list | tuple):
@@ -76,6 +64,17 @@ def _encode(value: object) -> object:
     if isinstance(value, Mapping) and not isinstance(value, dict):
         return dict(value)
     return value
+
+
+def _fields(value: Any) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for field in dataclasses.fields(value):
+        item = getattr(value, field.name)
+        if field.metadata.get(_FLATTEN):
+            out.update(_fields(item))
+        elif item is not None or not field.metadata.get(_OPTIONAL):
+            out[field.name] = _encode(item)
+    return out
 
 
 def json_schema(view: type[View]) -> dict[str, Any]:
@@ -98,8 +97,6 @@ def _object(cls: type, defs: dict[str, Any]) -> dict[str, Any]:
             continue
         if field.metadata.get(_OPTIONAL):
             properties[field.name] = _type(_without_none(hint), defs)
-            if field.name in required:
-                required.remove(field.name)
             continue
         properties[field.name] = _type(hint, defs)
         if field.name not in required:
@@ -116,10 +113,9 @@ def _object(cls: type, defs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _without_none(hint: Any) -> Any:
-    arguments = [a for a in typing.get_args(hint) if a is not type(None)]
-    if _is_union(hint) and arguments:
-        return arguments[0] if len(arguments) == 1 else Union[tuple(arguments)]  # noqa: UP007
-    return hint
+    """`X` of an optional field typed `X | None` (the key is absent rather than null)."""
+    arguments = tuple(a for a in typing.get_args(hint) if a is not type(None))
+    return arguments[0] if len(arguments) == 1 else Union[arguments]  # noqa: UP007
 
 
 def _plain(hint: Any) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pytest
@@ -15,7 +16,7 @@ from server.domain.spec import TenderSpec
 from server.domain.tender import Tender
 from server.service.ledger import Ledger, Origin
 from server.service.node import CONSOLE, aggregate_for
-from server.service.schema import FLATTEN, OPTIONAL, View, json_schema
+from server.service.schema import FLATTEN, OPTIONAL, JsonObject, View, json_schema
 from server.service.views import CATALOGUE
 from server.storage.memory import MemoryEventStore
 from tests.conftest import ManualClock, tender_spec
@@ -47,19 +48,23 @@ class Outer(View):
     table: dict[str, float]
     anything: Any
     nested: Inner | None
+    others: list[Inner]
+    document: JsonObject
     note: str | None = field(default=None, metadata=OPTIONAL)
 
 
 def outer(note: str | None) -> Outer:
     return Outer(
-        Inner("x", 2), ["a"], Colour.RED, (1, 2), "a", {"k": 1.5}, [None], Inner("y", 3), note
-    )
+        Inner("x", 2), ["a"], Colour.RED, (1, 2), "a", {"k": 1.5}, [None], Inner("y", 3), [],
+        MappingProxyType({"read": "only"}), note,
+    )  # fmt: skip
 
 
 def test_to_json_flattens_overrides_and_leaves_out_what_is_optional() -> None:
     assert outer(None).to_json() == {
         "name": "x", "items": ["a"], "colour": "red", "pairs": [1, 2], "kind": "a",
         "table": {"k": 1.5}, "anything": [None], "nested": {"name": "y", "items": 3},
+        "others": [], "document": {"read": "only"},
     }  # fmt: skip
     assert outer("n").to_json()["note"] == "n"
 
@@ -67,7 +72,8 @@ def test_to_json_flattens_overrides_and_leaves_out_what_is_optional() -> None:
 def test_the_schema_follows_the_types() -> None:
     schema = json_schema(Outer)
     assert schema["required"] == [
-        "name", "items", "colour", "pairs", "kind", "table", "anything", "nested"
+        "name", "items", "colour", "pairs", "kind", "table", "anything", "nested", "others",
+        "document",
     ]  # fmt: skip
     properties = schema["properties"]
     assert properties["items"] == {"type": "array", "items": {"type": "string"}}
