@@ -10,6 +10,7 @@ import enum
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 from server.domain.errors import (
@@ -18,6 +19,7 @@ from server.domain.errors import (
     ConfirmationWindowClosed,
     DecryptionInProgress,
     DecryptionWindowClosed,
+    InvalidTransition,
     NoBid,
     NotACustodian,
     NotSignedIn,
@@ -46,6 +48,8 @@ from server.domain.opening_events import (
 from server.protocol.times import format_time
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from server.domain.events import DomainEvent
     from server.domain.spec import TenderSpec
 
@@ -61,6 +65,21 @@ class Phase(enum.StrEnum):
     DECRYPTION_CLOSED = "decryption_closed"
     RECORD_PUBLISHED = "record_published"
     CLOSED = "closed"
+
+
+_P = Phase
+# The session's lifecycle: from each phase (None: not started), the phases it may move to.
+# The record is read out from a running window once every bid is decrypted, or after it.
+ALLOWED: Final[Mapping[Phase | None, frozenset[Phase]]] = MappingProxyType(
+    {
+        None: frozenset({_P.DECRYPTING}),
+        _P.DECRYPTING: frozenset({_P.PAUSED, _P.DECRYPTION_CLOSED, _P.RECORD_PUBLISHED}),
+        _P.PAUSED: frozenset({_P.DECRYPTING}),
+        _P.DECRYPTION_CLOSED: frozenset({_P.RECORD_PUBLISHED}),
+        _P.RECORD_PUBLISHED: frozenset({_P.CLOSED}),
+        _P.CLOSED: frozenset(),
+    }
+)
 
 
 class BidState(enum.StrEnum):
@@ -361,15 +380,18 @@ class Opening:
         elif isinstance(event, SignedIn):
             self.signed_in.add(event.bidder)
         elif isinstance(event, DecryptionStarted):
-            self.phase, self.ends_at = Phase.DECRYPTING, event.ends_at
+            self._enter(Phase.DECRYPTING)
+            self.ends_at = event.ends_at
             self.bids = {(lot, b): OpeningBid(lot, b) for lot, b in event.bids}
             self.failed_lots = dict(event.failed_lots)
         elif isinstance(event, DecryptionPaused):
-            self.phase, self.remaining = Phase.PAUSED, timedelta(seconds=event.remaining_seconds)
+            self._enter(Phase.PAUSED)
+            self.remaining = timedelta(seconds=event.remaining_seconds)
         elif isinstance(event, DecryptionResumed):
-            self.phase, self.ends_at, self.remaining = Phase.DECRYPTING, event.ends_at, None
+            self._enter(Phase.DECRYPTING)
+            self.ends_at, self.remaining = event.ends_at, None
         elif isinstance(event, DecryptionClosed):
-            self.phase = Phase.DECRYPTION_CLOSED
+            self._enter(Phase.DECRYPTION_CLOSED)
         elif isinstance(event, AttemptFailed):
             self.bids[(event.lot, event.bidder)].attempts = event.attempt
         elif isinstance(event, BidOpened):
@@ -385,7 +407,8 @@ class Opening:
         elif isinstance(event, ShareSubmitted):
             self.shares[event.index] = event.custodian
         elif isinstance(event, RecordPublished):
-            self.phase, self.record = Phase.RECORD_PUBLISHED, event.record
+            self._enter(Phase.RECORD_PUBLISHED)
+            self.record = event.record
             self.record_hash, self.confirm_until = event.record_hash, event.confirm_until
         elif isinstance(event, RecordConfirmed):
             self.responses[event.bidder] = "confirmed"
@@ -397,7 +420,14 @@ class Opening:
         elif isinstance(event, ObjectionAnswered):
             self.objections[event.objection].answer = event.answer
         elif isinstance(event, OpeningClosed):
-            self.phase = Phase.CLOSED
+            self._enter(Phase.CLOSED)
+
+    def _enter(self, phase: Phase) -> None:
+        """Move to `phase` as the table allows; any other move is a defect."""
+        if phase not in ALLOWED[self.phase]:
+            now = self.phase or "not started"
+            raise InvalidTransition(f"The opening is {now}; it can't become {phase} from there.")
+        self.phase = phase
 
 
 def sheet_problem(

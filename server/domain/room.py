@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
 from recordings.documents import report_hash
@@ -85,6 +86,22 @@ class Stage(enum.StrEnum):
     DONE = "done"
 
 
+# The room's lifecycle: from each stage (None: no draw standing), the stages it may move to.
+# A stage "moves to itself" when it opens again: the committed draw's stage, opened right after
+# the commitment; another election round; another scoring round. A failed draw leaves no stage.
+ALLOWED: Final[Mapping[Stage | None, frozenset[Stage | None]]] = MappingProxyType(
+    {
+        None: frozenset({Stage.COMMITTED}),
+        Stage.COMMITTED: frozenset({Stage.COMMITTED, Stage.DRAWN, None}),
+        Stage.DRAWN: frozenset({Stage.CHECK_IN}),
+        Stage.CHECK_IN: frozenset({Stage.ELECTION}),
+        Stage.ELECTION: frozenset({Stage.ELECTION, Stage.COMPLIANCE, Stage.SCORING}),
+        Stage.COMPLIANCE: frozenset({Stage.ELECTION, Stage.SCORING, Stage.REPORT}),
+        Stage.SCORING: frozenset({Stage.SCORING, Stage.ELECTION, Stage.REPORT}),
+        Stage.REPORT: frozenset({Stage.DONE}),
+        Stage.DONE: frozenset(),
+    }
+)
 IN_SESSION: Final = frozenset({Stage.CHECK_IN, Stage.ELECTION, Stage.COMPLIANCE, Stage.SCORING})
 # The acts a member may do before it has checked in and pledged.
 _ARRIVAL: Final = frozenset({"check-in", "pledge"})

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from recordings.draw import DrawRequest, PoolEntry, Seat
+from server.domain.errors import InvalidTransition
 from server.domain.evaluation_events import (
     CheckedIn,
     ChecksRun,
@@ -32,7 +33,7 @@ from server.domain.evaluation_events import (
     TimeRequested,
     VoteCast,
 )
-from server.domain.room import Clarification, Room, SheetVersion, Stage
+from server.domain.room import ALLOWED, Clarification, Room, SheetVersion, Stage
 from server.domain.scores import Flag
 from server.protocol.times import parse_time
 
@@ -46,33 +47,46 @@ def fold(room: Room, event: object) -> None:
         handler(room, event)
 
 
+def _enter(room: Room, stage: Stage | None) -> None:
+    """Move the room to `stage` as its table allows (room.py); any other move is a defect."""
+    if stage not in ALLOWED[room.stage]:
+        now = room.stage or "not drawn"
+        raise InvalidTransition(
+            f"Lot {room.lot}'s room is {now}; it can't become {stage or 'not drawn'} from there."
+        )
+    room.stage = stage
+
+
 def _committed(room: Room, e: DrawCommitted) -> None:
-    room.stage, room.commitment, room.seed = Stage.COMMITTED, e, None
+    _enter(room, Stage.COMMITTED)
+    room.commitment, room.seed = e, None
     room.request = DrawRequest.from_json(e.request)
     room.snapshot = tuple(PoolEntry.from_json(entry) for entry in e.snapshot)
 
 
 def _failed(room: Room, e: DrawFailed) -> None:
-    room.stage, room.commitment, room.request, room.snapshot = None, None, None, ()
+    _enter(room, None)
+    room.commitment, room.request, room.snapshot = None, None, ()
 
 
 def _drawn(room: Room, e: CommitteeDrawn) -> None:
-    room.stage, room.seed = Stage.DRAWN, e.seed
+    _enter(room, Stage.DRAWN)
+    room.seed = e.seed
     room.members = {m["expert"]: Seat.from_json(m) for m in e.members}
     room.standby = list(e.standby)
 
 
 def _stage(room: Room, e: StageOpened) -> None:
-    stage = Stage(e.stage)
+    stage, before = Stage(e.stage), room.stage
+    _enter(room, stage)
     if stage is Stage.ELECTION:
-        if room.stage in (Stage.COMPLIANCE, Stage.SCORING):
-            room.after_election = room.stage  # the leader left: elect one, then carry on
+        if before in (Stage.COMPLIANCE, Stage.SCORING):
+            room.after_election = before  # the leader left: elect one, then carry on
         room.election_round, room.votes = e.round, {}
     elif stage is Stage.SCORING:
         room.scoring_round = e.round
     if e.ends_at is not None:
         room.ends_at = e.ends_at
-    room.stage = stage
 
 
 def _replaced(room: Room, e: MemberReplaced) -> None:
@@ -189,7 +203,8 @@ def _responded(room: Room, e: ReportSigned | ReportDissented) -> None:
 
 
 def _published(room: Room, e: ResultPublished) -> None:
-    room.result, room.stage = dict(e.outcome), Stage.DONE
+    _enter(room, Stage.DONE)
+    room.result = dict(e.outcome)
 
 
 _FOLD: Final[Mapping[type[Any], Callable[[Room, Any], None]]] = {

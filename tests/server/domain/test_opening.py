@@ -17,6 +17,7 @@ from server.domain.errors import (
     DecryptionInProgress,
     DecryptionWindowClosed,
     DuplicateBid,
+    InvalidTransition,
     NoBid,
     NotACustodian,
     NotSignedIn,
@@ -27,8 +28,16 @@ from server.domain.errors import (
     UnknownLot,
     UnknownObjection,
 )
-from server.domain.opening import MAX_ATTEMPTS, BidState, Phase, sheet_problem
-from server.domain.opening_events import BidFailed
+from server.domain.opening import ALLOWED, MAX_ATTEMPTS, BidState, Opening, Phase, sheet_problem
+from server.domain.opening_events import (
+    BidFailed,
+    DecryptionClosed,
+    DecryptionPaused,
+    DecryptionResumed,
+    DecryptionStarted,
+    OpeningClosed,
+    RecordPublished,
+)
 from server.domain.tender import Tender, TenderState
 from server.protocol import box_stream
 from tests.server.domain.journeys import (
@@ -39,6 +48,7 @@ from tests.server.domain.journeys import (
     bidding,
     box_of,
     close_bidding,
+    closed,
     decrypted,
     history,
     into_box,
@@ -392,3 +402,70 @@ def test_no_share_is_taken_once_a_quorum_is_in() -> None:
     run(tender, session.share(WINDOW_END, tender.spec, three[1], 2))
     with pytest.raises(AlreadyResponded, match="Enough shares"):
         session.share(WINDOW_END, tender.spec, three[2], 3)
+
+
+# The session's lifecycle table.
+
+PHASES: list[Phase | None] = [None, *Phase]
+# The events whose fold moves the session to each phase.
+MOVING_TO: dict[Phase, list[DomainEvent]] = {
+    Phase.DECRYPTING: [
+        DecryptionStarted(DEADLINE, WINDOW_END, (), ()),
+        DecryptionResumed(DEADLINE, WINDOW_END),
+    ],
+    Phase.PAUSED: [DecryptionPaused(DEADLINE, "network down", 600.0)],
+    Phase.DECRYPTION_CLOSED: [DecryptionClosed(WINDOW_END)],
+    Phase.RECORD_PUBLISHED: [RecordPublished({}, "ab" * 32, WINDOW_END)],
+    Phase.CLOSED: [OpeningClosed({}, "cd" * 32, "sig", WINDOW_END)],
+}
+
+
+@pytest.mark.parametrize("source", PHASES)
+@pytest.mark.parametrize("target", list(Phase))
+def test_the_fold_follows_the_phase_table(source: Phase | None, target: Phase) -> None:
+    for event in MOVING_TO[target]:
+        session = Opening(phase=source)
+        if target in ALLOWED[source]:
+            session.apply(event)
+            assert session.phase is target
+        else:
+            with pytest.raises(InvalidTransition, match="it can't become") as caught:
+                session.apply(event)
+            assert caught.value.rule == "InvalidTransition"
+            assert session.phase is source
+
+
+def test_the_phase_table_covers_every_phase_and_ends_closed() -> None:
+    assert set(ALLOWED) == set(PHASES)
+    assert ALLOWED[Phase.CLOSED] == frozenset()
+    assert {t for targets in ALLOWED.values() for t in targets} == set(Phase)
+
+
+def phase_edges(tender: Tender) -> set[tuple[Phase | None, Phase | None]]:
+    """The phase moves the session made, replayed from the tender's history."""
+    moves = tuple({type(e) for events in MOVING_TO.values() for e in events})
+    again, seen = Opening(), set()
+    for event in history(tender):
+        before = again.phase
+        again.apply(event)
+        if isinstance(event, moves):
+            seen.add((before, again.phase))
+    return seen
+
+
+def test_the_commands_walk_every_edge_of_the_phase_table() -> None:
+    straight = closed()  # every bid decrypted in the window: the record at once
+    tender = opening()
+    session = tender.session()
+    assert tender.spec is not None
+    run(tender, session.pause(DEADLINE + timedelta(minutes=10), "network down"))
+    run(tender, session.resume(DEADLINE + timedelta(minutes=20)))
+    ends = session.ends_at
+    assert ends is not None
+    run(tender, tender.close_decryption(ends))
+    record = session.record_document(TENDER, tender.spec, {}, ends)
+    run(tender, session.publish(ends, tender.spec, record, "ab" * 32))
+    assert session.phase is Phase.RECORD_PUBLISHED
+    walked = phase_edges(straight) | phase_edges(tender)
+    assert walked == {(s, t) for s, targets in ALLOWED.items() for t in targets}
+    assert replayed(tender).opening == tender.opening
