@@ -6,16 +6,22 @@ import weakref
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from recordings.draw import DrawRequest, PoolEntry, Quota, Site, Workstation, seed_hash, snapshot_of
+from server.domain.acts import parse_act
 from server.domain.bidbox import BidBox
 from server.domain.bids import Receipt, SealedList
 from server.domain.events import decode_event
 from server.domain.opening_events import KeyShareIssued, OpeningKeyIssued
+from server.domain.room import Room, Stage
 from server.domain.spec import TenderSpec
 from server.domain.tender import Tender, TenderState
 from server.protocol import box_stream
 from tests.conftest import START, tender_spec
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from server.domain.committee import RoomContext
     from server.domain.events import DomainEvent
 
 TENDER = "t-20261121-00000000000a"
@@ -134,18 +140,24 @@ def opening(bidders: tuple[str, ...] = BIDDERS, signed_in: bool = True, **change
     return tender
 
 
-def decrypted(bidders: tuple[str, ...] = BIDDERS, **changes: Any) -> Tender:
+def decrypted(
+    bidders: tuple[str, ...] = BIDDERS, prices: Mapping[str, str] | None = None, **changes: Any
+) -> Tender:
+    """Every bid opened by its bidder, at its price in `prices` (1,000,000.00 if not named)."""
     tender = opening(bidders, **changes)
     assert tender.spec is not None
     for bidder in bidders:
+        offer = sheet(bidder, **({"price": prices[bidder]} if prices and bidder in prices else {}))
         run(tender, tender.session().opened(
-            DEADLINE, tender.spec, TENDER, "L1", bidder, "bidder", sheet(bidder), "key"
+            DEADLINE, tender.spec, TENDER, "L1", bidder, "bidder", offer, "key"
         ))  # fmt: skip
     return tender
 
 
-def read_out(bidders: tuple[str, ...] = BIDDERS, **changes: Any) -> Tender:
-    tender = decrypted(bidders, **changes)
+def read_out(
+    bidders: tuple[str, ...] = BIDDERS, prices: Mapping[str, str] | None = None, **changes: Any
+) -> Tender:
+    tender = decrypted(bidders, prices, **changes)
     assert tender.spec is not None
     session = tender.session()
     record = session.record_document(TENDER, tender.spec, {}, DEADLINE)
@@ -153,8 +165,8 @@ def read_out(bidders: tuple[str, ...] = BIDDERS, **changes: Any) -> Tender:
     return tender
 
 
-def closed(**changes: Any) -> Tender:
-    tender = read_out(**changes)
+def closed(prices: Mapping[str, str] | None = None, **changes: Any) -> Tender:
+    tender = read_out(prices=prices, **changes)
     session = tender.session()
     for bidder in BIDDERS:
         run(tender, session.confirm(DEADLINE, bidder, "sig"))
@@ -185,4 +197,224 @@ def tender_in(state: TenderState) -> Tender:
     if state in endings:
         run(tender, endings[state](tender))
     assert tender.state is state
+    return tender
+
+
+# The evaluation: the draw, one lot's room, and its members' acts.
+
+MAIN, SUB = "广州", "深圳"
+BUILDING, COST = "建筑工程", "工程造价"
+TENDERER = "City Urban Management Bureau"
+SEED = bytes(range(32))
+ADDRESS = "192.0.2.10"  # where an expert's requests come from, unless a test says otherwise
+BIDDER_NAMES = {bidder: f"投标人{i} Bidder {i}" for i, bidder in enumerate(BIDDERS, start=1)}
+AVOID = (TENDERER, *BIDDER_NAMES.values())
+# Who sits where: specialty, region, and a tie to an organisation (a bidder's name, or none).
+_POOL = [
+    (BUILDING, MAIN, ""), (BUILDING, MAIN, ""), (BUILDING, MAIN, ""), (BUILDING, SUB, ""),
+    (BUILDING, SUB, ""), (COST, MAIN, ""), (COST, SUB, ""), (COST, SUB, ""),
+    (BUILDING, MAIN, BIDDER_NAMES[BIDDERS[0]]),  # works for a bidder: never drawn
+    (COST, MAIN, TENDERER),  # works for the tenderer: never drawn
+]  # fmt: skip
+POOL = snapshot_of(
+    PoolEntry(f"p-expert{i:02d}", specialty, region, employer, ())
+    for i, (specialty, region, employer) in enumerate(_POOL, start=1)
+)
+NAMES = BIDDER_NAMES | {e.expert: f"专家{e.expert[-2:]} Expert {e.expert[-2:]}" for e in POOL}
+# Scores every member may give every bid without a flag (T3 is objective: all agree on it).
+NORMAL = {"T1": "24", "T2": "15", "T3": "16"}
+
+
+def draw_request(
+    *, standby: int = 2, address: str | None = None, quotas: tuple[tuple[str, int], ...] = ()
+) -> DrawRequest:
+    """3 building and 2 cost experts; a main venue in one region, a secondary one in another."""
+    return DrawRequest(
+        tuple(Quota(s, n) for s, n in quotas or ((BUILDING, 3), (COST, 2))),
+        (
+            Site("main", MAIN, tuple(Workstation(f"M-0{i}", address) for i in range(1, 6))),
+            Site("sub-1", SUB, tuple(Workstation(f"S-0{i}", None) for i in range(1, 6))),
+        ),
+        standby,
+    )
+
+
+def context(tender: Tender, lot: str = "L1") -> RoomContext:
+    return tender.context(lot, NAMES)
+
+
+def room(tender: Tender) -> Room:
+    return tender.evaluation.rooms["L1"]
+
+
+def members(tender: Tender) -> list[str]:
+    return list(room(tender).members)
+
+
+def commit(
+    tender: Tender, request: DrawRequest | None = None, seed: bytes = SEED
+) -> list[DomainEvent]:
+    return tender.commit_draw(
+        DEADLINE, context(tender), request or draw_request(), POOL, AVOID, seed_hash(seed),
+        "sealed-seed",
+    )  # fmt: skip
+
+
+def drawn(
+    request: DrawRequest | None = None, prices: Mapping[str, str] | None = None, **changes: Any
+) -> Tender:
+    """The opening closed, and lot L1's committee drawn (the evaluation not yet started)."""
+    tender = closed(prices, **changes)
+    run(tender, commit(tender, request))
+    run(tender, tender.reveal_draw(DEADLINE, "L1", SEED))
+    return tender
+
+
+def steps(tender: Tender, now: datetime = DEADLINE) -> list[DomainEvent]:
+    """The node's steps in the room until there are none, as the service takes them."""
+    taken: list[DomainEvent] = []
+    for _ in range(20):
+        events = tender.advance(now, context(tender))
+        if not events:
+            return taken
+        taken += run(tender, events)
+    raise AssertionError("the room kept stepping")
+
+
+def in_session(
+    request: DrawRequest | None = None, prices: Mapping[str, str] | None = None, **changes: Any
+) -> Tender:
+    """The evaluation started: the room at check-in."""
+    tender = drawn(request, prices, **changes)
+    run(tender, tender.start_evaluation(DEADLINE))
+    steps(tender)
+    return tender
+
+
+def act_document(tender: Tender, expert: str, kind: str, /, **fields: Any) -> dict[str, Any]:
+    """An act as the expert's workstation would sign it (docs/spec/evaluation.md section 3)."""
+    seat = tender.evaluation.rooms["L1"].members.get(expert)
+    workstation = seat.workstation if seat is not None else "M-01"
+    return {"v": 1, "type": kind, "tender": TENDER, "lot": "L1", "expert": expert,
+            "workstation": workstation} | fields  # fmt: skip
+
+
+def decide(
+    tender: Tender, expert: str, kind: str, /, *, now: datetime = DEADLINE,
+    address: str = ADDRESS, **fields: Any,
+) -> list[DomainEvent]:  # fmt: skip
+    """The room's decision on an act: its event, or the refusal raised. Nothing is applied."""
+    act = parse_act(act_document(tender, expert, kind, **fields))
+    return tender.act(now, context(tender), act, "sig", address)
+
+
+def acted(
+    tender: Tender, expert: str, kind: str, /, *, now: datetime = DEADLINE, **fields: Any
+) -> list[DomainEvent]:
+    """The act recorded, then the node's steps after it."""
+    return run(tender, decide(tender, expert, kind, now=now, **fields)) + steps(tender, now)
+
+
+def check_in(tender: Tender, expert: str) -> list[DomainEvent]:
+    return acted(tender, expert, "check-in", site=room(tender).members[expert].site)
+
+
+def pledge(
+    tender: Tender, expert: str, conflicts: tuple[tuple[str, str], ...] = ()
+) -> list[DomainEvent]:
+    said = [{"organisation": org, "reason": why} for org, why in conflicts]
+    return acted(tender, expert, "pledge", conflicts=said)
+
+
+def seat_everyone(tender: Tender) -> None:
+    """Every member checks in and pledges, without conflicts (the election opens)."""
+    for expert in members(tender):
+        if expert not in room(tender).checked_in:
+            check_in(tender, expert)
+        if expert not in room(tender).pledged:
+            pledge(tender, expert)
+
+
+def vote(tender: Tender, expert: str, candidate: str) -> list[DomainEvent]:
+    ballot = room(tender).election_round
+    return acted(tender, expert, "leader-vote", round=ballot, candidate=candidate)
+
+
+def elect(tender: Tender, leader: str | None = None) -> str:
+    """Everyone votes for `leader` (the first member if None); returns the leader."""
+    chosen = leader or members(tender)[0]
+    for expert in members(tender):
+        vote(tender, expert, chosen)
+    return chosen
+
+
+def results(
+    tender: Tender, failing: tuple[str, ...] = (), reason: str = "未盖章 not sealed"
+) -> dict[str, Any]:
+    """A compliance sheet: every bid passes, but those in `failing` fail C1."""
+    return {
+        bid.bidder: {
+            "C1": {"pass": bid.bidder not in failing,
+                   "reason": reason if bid.bidder in failing else ""},
+            "C2": {"pass": True, "reason": ""},
+        }
+        for bid in context(tender).bids
+    }  # fmt: skip
+
+
+def comply(tender: Tender, failing: tuple[str, ...] = ()) -> None:
+    """Every member sends the same compliance sheet."""
+    for expert in members(tender):
+        acted(tender, expert, "compliance-sheet", results=results(tender, failing))
+
+
+def score(
+    tender: Tender, expert: str, bidder: str, scores: Mapping[str, str] | None = None,
+    comment: str = "",
+) -> list[DomainEvent]:  # fmt: skip
+    """The expert's next version of its sheet for `bidder`, in the current round."""
+    r = room(tender)
+    version = len(r.sheets.get((expert, bidder), [])) + 1
+    return acted(
+        tender, expert, "score-sheet", round=r.scoring_round, version=version, bidder=bidder,
+        scores=dict(scores or NORMAL), comment=comment,
+    )  # fmt: skip
+
+
+def score_everyone(
+    tender: Tender, scores: Mapping[tuple[str, str], Mapping[str, str]] | None = None
+) -> None:
+    """Every member scores every compliant bid: NORMAL unless `scores` names the pair."""
+    chosen = scores or {}
+    for expert in members(tender):
+        for bidder in room(tender).compliant():
+            score(tender, expert, bidder, chosen.get((expert, bidder)))
+
+
+def sign(tender: Tender, expert: str, *, now: datetime = DEADLINE) -> list[DomainEvent]:
+    return acted(tender, expert, "report-signature", now=now, report_hash=room(tender).report_hash)
+
+
+def room_at(stage: Stage, **changes: Any) -> Tender:
+    """A tender whose lot L1 room is at `stage`, brought there by the commands the node runs."""
+    if stage is Stage.COMMITTED:
+        tender = closed(**changes)
+        run(tender, commit(tender))
+        return tender
+    if stage is Stage.DRAWN:
+        return drawn(**changes)
+    tender = in_session(**changes)
+    walk: list[tuple[Stage, Callable[[Tender], object]]] = [
+        (Stage.ELECTION, seat_everyone),
+        (Stage.COMPLIANCE, elect),
+        (Stage.SCORING, comply),
+        (Stage.REPORT, score_everyone),
+        (Stage.DONE, lambda t: [sign(t, m) for m in members(t)]),
+    ]
+    for reached, step in walk:
+        if room(tender).stage is stage:
+            break
+        step(tender)
+        assert room(tender).stage is reached, (room(tender).stage, reached)
+    assert room(tender).stage is stage
     return tender
