@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from recordings.audit import GENESIS, AuditRecord
+from recordings.vocabulary import EventType
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -41,7 +42,7 @@ def records(stream: str, count: int) -> list[AuditRecord]:
             stream=stream,
             seq=seq,
             prev=prev,
-            type="command.rejected",
+            type=EventType.COMMAND_REJECTED,
             actor_id="p-0123456789ab",
             actor_role="bidder",
             address="203.0.113.77",

@@ -48,6 +48,7 @@ from crypto import (
 from evaluator_client import bidding
 from evaluator_client.room import RoomClient
 from evaluator_client.session import Session
+from recordings.vocabulary import ActType
 from server.app import create_app
 from server.config import Settings
 from server.demo.scoring import sample_scoring
@@ -63,7 +64,7 @@ if TYPE_CHECKING:
     from server.domain.tender import Tender
     from server.service.node import Node
 
-LABEL: Final = "score-sheet"
+LABEL: Final = ActType.SCORE_SHEET
 # The client process's words for the start and the end of the measurement.
 SENDING: Final = b"sending\n"
 SENT: Final = b"sent\n"

@@ -40,6 +40,7 @@ from recordings.documents import (
     confirmation_document,
     objection_document,
 )
+from recordings.vocabulary import EventType
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -210,7 +211,7 @@ async def submit_share(session: Session, tender: str, own_key: EncryptionKey) ->
     mine = [
         e["event"]["payload"]
         for e in page["events"]
-        if e["event"]["type"] == "opening.key_share_issued"
+        if e["event"]["type"] == EventType.OPENING_KEY_SHARE_ISSUED
         and e["event"]["payload"]["custodian"] == session.participant
     ]
     if not mine:

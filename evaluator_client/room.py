@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 from evaluator_client.errors import ClientError
 from evaluator_client.live import LiveFeed
+from recordings.vocabulary import ActType, EventType
 from server.protocol import Acked, Act, CaughtUp, Error, Event, client_message_json
 
 if TYPE_CHECKING:
@@ -63,16 +64,16 @@ class RoomState:
         if payload.get("lot") != self.lot:
             return
         self.events.append(event)
-        if event.type == "evaluation.stage_opened":
+        if event.type == EventType.EVALUATION_STAGE_OPENED:
             self.stage, self.round = payload["stage"], payload["round"]
             self.ends_at = payload.get("ends_at") or self.ends_at
-        elif event.type == "evaluation.election_held" and payload.get("leader"):
+        elif event.type == EventType.EVALUATION_ELECTION_HELD and payload.get("leader"):
             self.leader = payload["leader"]
-        elif event.type == "evaluation.checks_run":
+        elif event.type == EventType.EVALUATION_CHECKS_RUN:
             self.flags = list(payload["flags"])
-        elif event.type == "evaluation.time_extended":
+        elif event.type == EventType.EVALUATION_TIME_EXTENDED:
             self.ends_at = payload["ends_at"]
-        elif event.type == "evaluation.report_issued":
+        elif event.type == EventType.EVALUATION_REPORT_ISSUED:
             self.report, self.report_hash = payload["report"], payload["report_hash"]
 
 
@@ -201,15 +202,15 @@ class RoomClient:
             self._pending.pop(ref, None)
 
     async def check_in(self) -> Acked:
-        return await self.send(self.document("check-in", site=self.site))
+        return await self.send(self.document(ActType.CHECK_IN, site=self.site))
 
     async def pledge(self, conflicts: list[tuple[str, str]] | None = None) -> Acked:
         declared = [{"organisation": o, "reason": r} for o, r in conflicts or []]
-        return await self.send(self.document("pledge", conflicts=declared))
+        return await self.send(self.document(ActType.PLEDGE, conflicts=declared))
 
     async def vote(self, candidate: str) -> Acked:
         return await self.send(
-            self.document("leader-vote", round=self._round(), candidate=candidate)
+            self.document(ActType.LEADER_VOTE, round=self._round(), candidate=candidate)
         )
 
     async def compliance(self, results: dict[str, dict[str, tuple[bool, str]]]) -> Acked:
@@ -218,13 +219,13 @@ class RoomClient:
             bidder: {c: {"pass": ok, "reason": why} for c, (ok, why) in criteria.items()}
             for bidder, criteria in results.items()
         }
-        return await self.send(self.document("compliance-sheet", results=sheet))
+        return await self.send(self.document(ActType.COMPLIANCE_SHEET, results=sheet))
 
     async def score(self, bidder: str, scores: dict[str, str], comment: str = "") -> Acked:
         """A score sheet for one bid: its next version, in the current round."""
         version = self._versions.get(bidder, 0) + 1
         document = self.document(
-            "score-sheet", round=self._round(), version=version, bidder=bidder,
+            ActType.SCORE_SHEET, round=self._round(), version=version, bidder=bidder,
             scores=scores, comment=comment,
         )  # fmt: skip
         ack = await self.send(document)
@@ -233,22 +234,28 @@ class RoomClient:
 
     async def confirm(self, bidder: str, reason: str) -> Acked:
         return await self.send(
-            self.document("flag-confirmation", round=self._round(), bidder=bidder, reason=reason)
+            self.document(
+                ActType.FLAG_CONFIRMATION, round=self._round(), bidder=bidder, reason=reason
+            )
         )
 
     async def ask(self, bidder: str, question: str) -> Acked:
         return await self.send(
-            self.document("clarification-request", bidder=bidder, question=question)
+            self.document(ActType.CLARIFICATION_REQUEST, bidder=bidder, question=question)
         )
 
     async def more_time(self, reason: str) -> Acked:
-        return await self.send(self.document("time-request", reason=reason))
+        return await self.send(self.document(ActType.TIME_REQUEST, reason=reason))
 
     async def sign_report(self) -> Acked:
-        return await self.send(self.document("report-signature", report_hash=self._report_hash()))
+        return await self.send(
+            self.document(ActType.REPORT_SIGNATURE, report_hash=self._report_hash())
+        )
 
     async def dissent(self, reasons: str) -> Acked:
-        document = self.document("report-dissent", report_hash=self._report_hash(), reasons=reasons)
+        document = self.document(
+            ActType.REPORT_DISSENT, report_hash=self._report_hash(), reasons=reasons
+        )
         return await self.send(document)
 
     def _round(self) -> int:

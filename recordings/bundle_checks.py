@@ -39,12 +39,13 @@ from recordings.documents import (
     objection_document,
 )
 from recordings.errors import ChainBroken
+from recordings.vocabulary import EventType
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from pathlib import Path
 
-TREE_HEAD: Final = "audit.tree_head"
+TREE_HEAD: Final = EventType.AUDIT_TREE_HEAD
 _MALFORMED: Final = (KeyError, TypeError, ValueError, AttributeError, CryptoError)
 
 
@@ -143,7 +144,7 @@ def _participants(
         payload, where = event.get("payload"), f"participant at system event {seq}"
         try:
             body = canonical_json(event)
-            if record_hash(body) != hash_ or event.get("type") != "participant.enrolled":
+            if record_hash(body) != hash_ or event.get("type") != EventType.PARTICIPANT_ENROLLED:
                 raise ValueError("not the enrolment record it says")
             if not isinstance(payload, dict):
                 raise TypeError("an enrolment without its participant")
@@ -233,12 +234,12 @@ def _box_receipts(rows: list[Row]) -> dict[tuple[str, str], dict[str, Any]] | No
     for _, event, _ in rows:
         payload = event.get("payload", {})
         try:
-            if event.get("type") == "bid.submitted":
+            if event.get("type") == EventType.BID_SUBMITTED:
                 receipt = payload["receipt"]
                 current[(receipt["lot"], receipt["bidder"])] = receipt
-            elif event.get("type") == "bid.withdrawn":
+            elif event.get("type") == EventType.BID_WITHDRAWN:
                 current.pop((payload["lot"], payload["bidder"]), None)
-            elif event.get("type") == "box.sealed":
+            elif event.get("type") == EventType.BOX_SEALED:
                 return current
         except _MALFORMED:
             continue
@@ -276,24 +277,24 @@ class _Signatures:
 
     def check(self, where: str, event: dict[str, Any]) -> None:
         kind, payload = event["type"], event["payload"]
-        if kind == "bid.submitted":
+        if kind == EventType.BID_SUBMITTED:
             self._by_node(where, RECEIPT_LABEL, payload["receipt"], payload["signature"])
-        elif kind == "lot.sealed":
+        elif kind == EventType.LOT_SEALED:
             self._sealed_list(where, payload)
-        elif kind == "opening.record_published":
+        elif kind == EventType.OPENING_RECORD_PUBLISHED:
             if (
                 digest(RECORD_LABEL, canonical_json(payload["record"])).hex()
                 != payload["record_hash"]
             ):
                 self._report.fail(where, "the opening record does not have its hash")
             self._record_hash = str(payload["record_hash"])
-        elif kind == "opening.confirmed":
+        elif kind == EventType.OPENING_CONFIRMED:
             document = confirmation_document(self._tender, self._record_hash)
             self._by_bidder(where, payload["bidder"], CONFIRMATION_LABEL, document, payload)
-        elif kind == "opening.objection_raised":
+        elif kind == EventType.OPENING_OBJECTION_RAISED:
             document = objection_document(self._tender, self._record_hash, payload["text"])
             self._by_bidder(where, payload["bidder"], OBJECTION_LABEL, document, payload)
-        elif kind == "opening.closed":
+        elif kind == EventType.OPENING_CLOSED:
             final = payload["record"]
             self._by_node(where, RECORD_LABEL, final, payload["signature"])
             if digest(RECORD_LABEL, canonical_json(final)).hex() != payload["record_hash"]:

@@ -26,6 +26,7 @@ from recordings.draw import (
     seed_hash,
     snapshot_hash,
 )
+from recordings.vocabulary import EventType
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -35,12 +36,18 @@ if TYPE_CHECKING:
 # The events that carry an expert's signed act: {"document": ..., "signature": ...}.
 ACT_EVENTS: Final = frozenset(
     {
-        "evaluation.checked_in", "evaluation.pledged", "evaluation.vote_cast",
-        "evaluation.compliance_submitted", "evaluation.sheet_submitted",
-        "evaluation.flag_confirmed", "evaluation.clarification_requested",
-        "evaluation.time_requested", "evaluation.report_signed", "evaluation.report_dissented",
+        EventType.EVALUATION_CHECKED_IN,
+        EventType.EVALUATION_PLEDGED,
+        EventType.EVALUATION_VOTE_CAST,
+        EventType.EVALUATION_COMPLIANCE_SUBMITTED,
+        EventType.EVALUATION_SHEET_SUBMITTED,
+        EventType.EVALUATION_FLAG_CONFIRMED,
+        EventType.EVALUATION_CLARIFICATION_REQUESTED,
+        EventType.EVALUATION_TIME_REQUESTED,
+        EventType.EVALUATION_REPORT_SIGNED,
+        EventType.EVALUATION_REPORT_DISSENTED,
     }
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -69,16 +76,16 @@ class EvaluationChecks:
         kind, payload = event["type"], event["payload"]
         if kind in ACT_EVENTS and self._signatures:
             self._act(where, payload)
-        elif kind == "evaluation.draw_committed":
+        elif kind == EventType.EVALUATION_DRAW_COMMITTED:
             self._committed(where, payload)
-        elif kind in ("evaluation.committee_drawn", "evaluation.draw_failed"):
+        elif kind in (EventType.EVALUATION_COMMITTEE_DRAWN, EventType.EVALUATION_DRAW_FAILED):
             self._revealed(where, kind, payload)
-        elif kind == "evaluation.member_replaced":
+        elif kind == EventType.EVALUATION_MEMBER_REPLACED:
             self._replaced(where, payload)
-        elif kind == "evaluation.report_issued":
+        elif kind == EventType.EVALUATION_REPORT_ISSUED:
             if report_hash(payload["report"]) != payload["report_hash"]:
                 self._report.fail(where, "the report does not have the hash members sign")
-        elif kind == "evaluation.clarification_answered" and self._signatures:
+        elif kind == EventType.EVALUATION_CLARIFICATION_ANSWERED and self._signatures:
             document = clarification_answer_document(
                 self._tender, payload["lot"], payload["clarification"], payload["bidder"],
                 payload["answer"],
@@ -128,7 +135,7 @@ class EvaluationChecks:
         try:
             committee = draw(seed, found.snapshot, found.request, found.commitment["avoid"])
         except DrawShortfall:
-            if kind != "evaluation.draw_failed":
+            if kind != EventType.EVALUATION_DRAW_FAILED:
                 self._report.fail(where, "the draw can't be re-run: the pool falls short")
             else:
                 self._report.count("failed draws re-run")
@@ -137,7 +144,7 @@ class EvaluationChecks:
         same = members == payload.get("members") and list(committee.standby) == payload.get(
             "standby"
         )
-        if kind == "evaluation.draw_failed" or not same:
+        if kind == EventType.EVALUATION_DRAW_FAILED or not same:
             self._report.fail(where, "re-running the draw from its seed gives another committee")
             return
         found.members, found.standby = list(committee.members), list(committee.standby)

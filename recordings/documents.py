@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from crypto import canonical_json, digest
+from recordings.vocabulary import ActType
 
 RECEIPT_LABEL: Final = "receipt"
 SEALED_LIST_LABEL: Final = "sealed-list"
@@ -38,20 +39,7 @@ def tree_head_document(stream: str, size: int, root: str, time: str) -> dict[str
 # the label; the report is hashed, and members sign a document naming the hash.
 REPORT_LABEL: Final = "evaluation-report"
 CLARIFICATION_ANSWER_LABEL: Final = "clarification-answer"
-ACT_LABELS: Final = frozenset(
-    {
-        "check-in",
-        "pledge",
-        "leader-vote",
-        "compliance-sheet",
-        "score-sheet",
-        "flag-confirmation",
-        "clarification-request",
-        "time-request",
-        "report-signature",
-        "report-dissent",
-    }
-)
+ACT_LABELS: Final = frozenset(ActType)
 
 
 def report_hash(report: object) -> str:

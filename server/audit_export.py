@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from crypto import inclusion_ranges, range_root, subtree_nodes
 from recordings.bundle import Enrolment, bundle_lines
+from recordings.vocabulary import EventType
 from server.backends import build_backends
 from server.clock import SystemClock
 from server.errors import NotFound
@@ -71,7 +72,7 @@ async def _collect(
         enrolments = [
             Enrolment(r, await _proof(store, r.seq, system_head.seq - 1))
             for r in system
-            if r.type == "participant.enrolled" and r.payload["id"] in actors
+            if r.type == EventType.PARTICIPANT_ENROLLED and r.payload["id"] in actors
         ]
         lines = list(
             bundle_lines(

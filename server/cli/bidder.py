@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from crypto import CryptoError, EncryptionPublicKey, InvalidSignature
 from evaluator_client import bidding
 from evaluator_client.audit import latest_tree_head, prove_included
+from recordings.vocabulary import EventType
 from server.cli.common import node_key_from, print_json
 from server.cli.remote import (
     add_encryption_flag,
@@ -189,7 +190,7 @@ async def _sealed_event(session: Session, tender: str, lot: str) -> dict[str, An
         page = await session.get(f"/api/tenders/{tender}/events?after_seq={after}")
         for item in page["events"]:
             event = item["event"]
-            if event["type"] == "lot.sealed" and event["payload"]["list"]["lot"] == lot:
+            if event["type"] == EventType.LOT_SEALED and event["payload"]["list"]["lot"] == lot:
                 return dict(event)
         if not page["more"]:
             return None

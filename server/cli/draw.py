@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from recordings.bundle import Report, read_bundle
 from recordings.bundle_checks import verify_bundle
 from recordings.draw import DrawRequest, PoolEntry, draw
+from recordings.vocabulary import EventType
 
 if TYPE_CHECKING:
     import argparse
@@ -39,9 +40,9 @@ def run_verify(args: argparse.Namespace) -> int:
     commitments: dict[str, dict[str, Any]] = {}
     for event in events:
         payload = event["payload"]
-        if event["type"] == "evaluation.draw_committed":
+        if event["type"] == EventType.EVALUATION_DRAW_COMMITTED:
             commitments[payload["lot"]] = payload
-        elif event["type"] == "evaluation.committee_drawn":
+        elif event["type"] == EventType.EVALUATION_COMMITTEE_DRAWN:
             _show(payload, commitments[payload["lot"]])
     runs = report.checked.get("draws re-run from their seed", 0)
     replacements = report.checked.get("replacements re-run", 0)

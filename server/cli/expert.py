@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evaluator_client.room import RoomClient, RoomState
+from recordings.vocabulary import ActType
 from server.cli.common import print_json
 from server.cli.remote import add_node_flags, read_json, with_session
 
@@ -148,7 +149,7 @@ def run_review(args: argparse.Namespace) -> int:
         raise SystemExit(f"bidroom: {args.sheet} must hold bidder -> criterion -> result")
 
     async def review(room: RoomClient, _: dict[str, Any]) -> list[Acked]:
-        return [await room.send(room.document("compliance-sheet", results=sheet))]
+        return [await room.send(room.document(ActType.COMPLIANCE_SHEET, results=sheet))]
 
     return _acked(_in_room(args, review))
 
@@ -164,7 +165,7 @@ def run_score(args: argparse.Namespace) -> int:
         for sheet in sheets:
             bidder = str(sheet.get("bidder"))
             document = room.document(
-                "score-sheet", round=view["round"], version=mine.get(bidder, 0) + 1,
+                ActType.SCORE_SHEET, round=view["round"], version=mine.get(bidder, 0) + 1,
                 bidder=bidder, scores=sheet.get("scores"), comment=sheet.get("comment", ""),
             )  # fmt: skip
             acks.append(await room.send(document))

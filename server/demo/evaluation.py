@@ -15,6 +15,7 @@ from evaluator_client.room import RoomClient
 from evaluator_client.session import Session
 from recordings.documents import report_hash
 from recordings.draw import DrawRequest, PoolEntry, draw
+from recordings.vocabulary import EventType
 
 if TYPE_CHECKING:
     from server.demo import Demo, Person
@@ -99,14 +100,14 @@ class Evaluation:
         self.line(f"seed revealed: {revealed['seed'][:16]}…; the host sees no names")
         log = await self.supervisor.get(f"{self.path}/events?limit=1000")
         events = {e["event"]["type"]: e["event"]["payload"] for e in log["events"]}
-        commitment = events["evaluation.draw_committed"]
+        commitment = events[EventType.EVALUATION_DRAW_COMMITTED]
         again = draw(
             bytes.fromhex(revealed["seed"]),
             tuple(PoolEntry.from_json(e) for e in commitment["snapshot"]),
             DrawRequest.from_json(commitment["request"]),
             tuple(commitment["avoid"]),
         )
-        drawn = events["evaluation.committee_drawn"]
+        drawn = events[EventType.EVALUATION_COMMITTEE_DRAWN]
         same = [s.to_json() for s in again.members] == drawn["members"]
         verdict = "the same committee" if same else "A DIFFERENT COMMITTEE"
         self.line(f"the supervisor re-runs the draw from the seed: {verdict}")
@@ -197,6 +198,6 @@ class Evaluation:
 
     async def _result(self, session: Session) -> dict[str, Any]:
         await self.rooms[0].wait_for(
-            lambda s: any(e.type == "evaluation.result_published" for e in s.events)
+            lambda s: any(e.type == EventType.EVALUATION_RESULT_PUBLISHED for e in s.events)
         )
         return await session.get(f"{self.path}/lots/L1/result")

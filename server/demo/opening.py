@@ -21,6 +21,7 @@ from crypto import (
 from evaluator_client import bidding
 from evaluator_client.audit import Witness, latest_tree_head
 from evaluator_client.errors import ApiError
+from recordings.vocabulary import EventType
 from server.demo.scoring import sample_scoring
 from server.protocol import box_stream
 from server.protocol.times import format_time
@@ -66,7 +67,7 @@ class Opening:
         visitor = self.demo.watch("visitor", self.people["visitor"].session, self.tender)
         watch_all = self.demo.watch("supervisor", supervisor, self.tender, quiet=True)
         box = self.demo.watch("supervisor", supervisor, box_stream(self.tender))
-        await bidder_view.wait_for("tender.bidding_opened")
+        await bidder_view.wait_for(EventType.TENDER_BIDDING_OPENED)
         await self.submit_bids(box)
         await self.refusals(box)
         self.say(
@@ -74,7 +75,7 @@ class Opening:
         )
         await bidder_view.drop_and_resume()
         await self.sign_in(box)
-        await bidder_view.wait_for("lot.sealed")
+        await bidder_view.wait_for(EventType.LOT_SEALED)
         await self.check_inclusion()
         await self.open_bids(watch_all)
         await self.read_out(watch_all)
@@ -136,7 +137,7 @@ class Opening:
                 for name, price in zip(BIDDERS, PRICES, strict=True)
             )
         )
-        await box.wait_for("bid.submitted", len(BIDDERS))
+        await box.wait_for(EventType.BID_SUBMITTED, len(BIDDERS))
         self.line("Bidder B revises its price before the deadline: a new receipt, both kept")
         await self.seal_and_submit("bidder-2", "3139000.00", revision=True)
 
@@ -168,7 +169,7 @@ class Opening:
         await bidder.put_bytes(f"/api/uploads/{upload['upload']}?offset=0", data)
         await self.expect_refusal(bidder, f"/api/uploads/{upload['upload']}/complete", {})
         await self.expect_refusal(bidder, f"/api/tenders/{self.tender}/cancel", {"reason": "x"})
-        await box.wait_for("access.denied")
+        await box.wait_for(EventType.ACCESS_DENIED)
         await self.expect_refusal(self.host, f"/api/tenders/{self.tender}/opening/start", {})
 
     async def expect_refusal(self, session: Session, path: str, body: dict[str, Any]) -> None:
@@ -183,7 +184,7 @@ class Opening:
         self.say("签到 Bidders sign in; before the deadline only the bid box knows who")
         for name in BIDDERS:
             await bidding.sign_in(self.people[name].session, self.tender)
-        await box.wait_for("opening.signed_in", len(BIDDERS))
+        await box.wait_for(EventType.OPENING_SIGNED_IN, len(BIDDERS))
         host_view = await self.host.get(f"/api/tenders/{self.tender}/opening")
         self.line(
             f"the host sees {len(host_view['signed_in'])} signed in, {len(host_view['bids'])} bids"
@@ -217,12 +218,12 @@ class Opening:
                 await bidding.decrypt(last, self.tender, "L1", bytes(32))
             except ApiError as exc:
                 self.line(f"bidder-5  sends a wrong key: {exc.rule}: {exc}")
-        await watch_all.wait_for("bid.decryption_failed")
+        await watch_all.wait_for(EventType.BID_DECRYPTION_FAILED)
 
     async def read_out(self, watch_all: Watcher) -> None:
         self.say("唱标 The opening record is read out to everyone")
         view = await self.host.post(f"/api/tenders/{self.tender}/opening/record")
-        await watch_all.wait_for("opening.record_published")
+        await watch_all.wait_for(EventType.OPENING_RECORD_PUBLISHED)
         self.record_hash = str(view["record_hash"])
         header = f"{_pad('投标人 Bidder', 28)}{_pad('状态 Status', 12)}{'报价 Price':>14}"
         self.line(f"{header}  工期  质保  项目经理 / 原因")
@@ -250,7 +251,7 @@ class Opening:
         )
         self.line(f"host answers o1: {answer}")
         closed = await self.host.post(f"/api/tenders/{self.tender}/opening/close")
-        final = await watch_all.wait_for("opening.closed")
+        final = await watch_all.wait_for(EventType.OPENING_CLOSED)
         payload = final.record["payload"]
         verify(
             self.node_key, "opening-record", payload["record"], b64url_decode(payload["signature"])
@@ -278,7 +279,7 @@ class Opening:
     def report(self, *watchers: Watcher) -> None:
         self.say("What each watcher received live")
         for watcher in watchers:
-            bids = sum(1 for t in watcher.types() if t == "bid.submitted")
+            bids = sum(1 for t in watcher.types() if t == EventType.BID_SUBMITTED)
             note = (
                 f", reconnected {watcher.feed.reconnects}x"
                 if watcher.feed and watcher.feed.reconnects

@@ -8,43 +8,35 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, TextIO
 
 from evaluator_client.live import LiveFeed
+from recordings.vocabulary import EVENT_LABELS, EventType
 from server.protocol import CaughtUp, Error, Event
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from evaluator_client.session import Session
 
 # Each step waits for what it needs to see, never longer than this.
 STEP_TIMEOUT: Final = 30.0
 
-LABELS: Final = {
-    "tender.created": "草稿 draft",
-    "tender.published": "已发布 published",
-    "tender.bidding_opened": "投标中 bidding",
-    "tender.bidding_closed": "投标截止 deadline",
-    "tender.opening_started": "开标 opening",
-    "lot.sealed": "封存清单 sealed list",
-    "bid.submitted": "递交回执 receipt",
-    "box.sealed": "投标箱封存 box sealed",
-    "opening.key_issued": "开标密钥 opening key",
-    "opening.key_share_issued": "密钥分片 key share",
-    "opening.signed_in": "签到 signed in",
-    "opening.decryption_started": "解密开始 decrypting",
-    "bid.decrypted": "解密成功 decrypted",
-    "bid.decryption_attempt_failed": "解密失败 attempt failed",
-    "bid.decryption_failed": "解密失败 bid failed",
-    "opening.record_published": "唱标 record read out",
-    "opening.confirmed": "确认 confirmed",
-    "bid.sheet_extracted": "开标一览表 sheet read",
-    "bid.document_read": "调阅 document read",
-    "opening.share_submitted": "分片提交 share in",
-    "opening.objection_raised": "异议 objection",
-    "opening.objection_answered": "答复 answered",
-    "opening.closed": "开标结束 closed",
-    "access.denied": "越权被拒 refused",
-    "command.rejected": "指令被拒 rejected",
-    "participant.enrolled": "登记 enrolled",
-    "participant.logged_in": "登录 logged in",
-}
+# The events the demo labels as they arrive, in the words of the event types' labels.
+LABELS: Final[Mapping[str, str]] = {
+    kind: " ".join(EVENT_LABELS[kind])
+    for kind in (
+        EventType.TENDER_CREATED, EventType.TENDER_PUBLISHED, EventType.TENDER_BIDDING_OPENED,
+        EventType.TENDER_BIDDING_CLOSED, EventType.TENDER_OPENING_STARTED, EventType.LOT_SEALED,
+        EventType.BID_SUBMITTED, EventType.BOX_SEALED, EventType.OPENING_KEY_ISSUED,
+        EventType.OPENING_KEY_SHARE_ISSUED, EventType.OPENING_SIGNED_IN,
+        EventType.OPENING_DECRYPTION_STARTED, EventType.BID_DECRYPTED,
+        EventType.BID_DECRYPTION_ATTEMPT_FAILED, EventType.BID_DECRYPTION_FAILED,
+        EventType.OPENING_RECORD_PUBLISHED, EventType.OPENING_CONFIRMED,
+        EventType.BID_SHEET_EXTRACTED, EventType.BID_DOCUMENT_READ,
+        EventType.OPENING_SHARE_SUBMITTED, EventType.OPENING_OBJECTION_RAISED,
+        EventType.OPENING_OBJECTION_ANSWERED, EventType.OPENING_CLOSED, EventType.ACCESS_DENIED,
+        EventType.COMMAND_REJECTED, EventType.PARTICIPANT_ENROLLED,
+        EventType.PARTICIPANT_LOGGED_IN,
+    )
+}  # fmt: skip
 
 
 @dataclass

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
+from recordings.vocabulary import ActType
 from server.domain.spec import MAX_CRITERIA
 from server.protocol.fields import Reader
 
@@ -120,16 +121,16 @@ def _dissent(reader: Reader) -> dict[str, Any]:
 
 _READERS: Final[Mapping[str, Callable[[Reader], dict[str, Any]]]] = MappingProxyType(
     {
-        "check-in": _check_in,
-        "pledge": _pledge,
-        "leader-vote": _vote,
-        "compliance-sheet": _compliance,
-        "score-sheet": _score,
-        "flag-confirmation": _confirmation,
-        "clarification-request": _clarification,
-        "time-request": _time,
-        "report-signature": _signature,
-        "report-dissent": _dissent,
+        ActType.CHECK_IN: _check_in,
+        ActType.PLEDGE: _pledge,
+        ActType.LEADER_VOTE: _vote,
+        ActType.COMPLIANCE_SHEET: _compliance,
+        ActType.SCORE_SHEET: _score,
+        ActType.FLAG_CONFIRMATION: _confirmation,
+        ActType.CLARIFICATION_REQUEST: _clarification,
+        ActType.TIME_REQUEST: _time,
+        ActType.REPORT_SIGNATURE: _signature,
+        ActType.REPORT_DISSENT: _dissent,
     }
 )
 ACT_TYPES: Final = frozenset(_READERS)

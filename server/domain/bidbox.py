@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Final
 
+from recordings.vocabulary import EventType
 from server.domain.bids import BidSubmitted, BidWithdrawn, Receipt
 from server.domain.errors import DeadlinePassed, DuplicateBid, NoBid, TooManyRevisions
 from server.domain.events import OVERSIGHT, DomainEvent, Marker
@@ -31,7 +32,7 @@ MAX_RECEIPTS_PER_LOT: Final = 20
 class BoxSealed(Marker):
     """The deadline: nothing more goes into the box."""
 
-    TYPE: ClassVar[str] = "box.sealed"
+    TYPE: ClassVar[str] = EventType.BOX_SEALED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
+from recordings.vocabulary import EventType
 from server.domain.access import participant_audience
 from server.domain.events import OVERSIGHT, PUBLIC, DomainEvent, Payload
 from server.protocol.times import format_time, parse_time
@@ -57,7 +58,7 @@ def _bidder_only(bidder: str) -> frozenset[str]:
 
 @dataclass(frozen=True, slots=True)
 class BidSubmitted(DomainEvent):
-    TYPE: ClassVar[str] = "bid.submitted"
+    TYPE: ClassVar[str] = EventType.BID_SUBMITTED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
     receipt: Receipt
     signature: str  # the node's, base64url
@@ -75,7 +76,7 @@ class BidSubmitted(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class BidWithdrawn(DomainEvent):
-    TYPE: ClassVar[str] = "bid.withdrawn"
+    TYPE: ClassVar[str] = EventType.BID_WITHDRAWN
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
     lot: str
     bidder: str
@@ -123,7 +124,7 @@ class SealedList:
 
 @dataclass(frozen=True, slots=True)
 class LotSealed(DomainEvent):
-    TYPE: ClassVar[str] = "lot.sealed"
+    TYPE: ClassVar[str] = EventType.LOT_SEALED
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC  # after the deadline, names may be known
     sealed: SealedList
     signature: str

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
+from recordings.vocabulary import ActType, EventType
 from server.domain.access import Role, participant_audience
 from server.domain.events import OVERSIGHT, PUBLIC, STAFF, DomainEvent, Payload
 from server.protocol.times import format_time, parse_time
@@ -73,76 +74,76 @@ class SignedAct(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class CheckedIn(SignedAct):
-    TYPE: ClassVar[str] = "evaluation.checked_in"
+    TYPE: ClassVar[str] = EventType.EVALUATION_CHECKED_IN
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
 @dataclass(frozen=True, slots=True)
 class Pledged(SignedAct):
-    TYPE: ClassVar[str] = "evaluation.pledged"
+    TYPE: ClassVar[str] = EventType.EVALUATION_PLEDGED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
 @dataclass(frozen=True, slots=True)
 class VoteCast(SignedAct):
-    TYPE: ClassVar[str] = "evaluation.vote_cast"
+    TYPE: ClassVar[str] = EventType.EVALUATION_VOTE_CAST
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
 @dataclass(frozen=True, slots=True)
 class ComplianceSubmitted(SignedAct):
-    TYPE: ClassVar[str] = "evaluation.compliance_submitted"
+    TYPE: ClassVar[str] = EventType.EVALUATION_COMPLIANCE_SUBMITTED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
 @dataclass(frozen=True, slots=True)
 class SheetSubmitted(SignedAct):
-    TYPE: ClassVar[str] = "evaluation.sheet_submitted"
+    TYPE: ClassVar[str] = EventType.EVALUATION_SHEET_SUBMITTED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
 @dataclass(frozen=True, slots=True)
 class FlagConfirmed(SignedAct):
-    TYPE: ClassVar[str] = "evaluation.flag_confirmed"
+    TYPE: ClassVar[str] = EventType.EVALUATION_FLAG_CONFIRMED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
 @dataclass(frozen=True, slots=True)
 class ClarificationRequested(SignedAct):
-    TYPE: ClassVar[str] = "evaluation.clarification_requested"
+    TYPE: ClassVar[str] = EventType.EVALUATION_CLARIFICATION_REQUESTED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
 @dataclass(frozen=True, slots=True)
 class TimeRequested(SignedAct):
-    TYPE: ClassVar[str] = "evaluation.time_requested"
+    TYPE: ClassVar[str] = EventType.EVALUATION_TIME_REQUESTED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
 @dataclass(frozen=True, slots=True)
 class ReportSigned(SignedAct):
-    TYPE: ClassVar[str] = "evaluation.report_signed"
+    TYPE: ClassVar[str] = EventType.EVALUATION_REPORT_SIGNED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
 @dataclass(frozen=True, slots=True)
 class ReportDissented(SignedAct):
-    TYPE: ClassVar[str] = "evaluation.report_dissented"
+    TYPE: ClassVar[str] = EventType.EVALUATION_REPORT_DISSENTED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
 # The act document types and the events that record them.
 ACT_EVENTS: Final[Mapping[str, type[SignedAct]]] = {
-    "check-in": CheckedIn,
-    "pledge": Pledged,
-    "leader-vote": VoteCast,
-    "compliance-sheet": ComplianceSubmitted,
-    "score-sheet": SheetSubmitted,
-    "flag-confirmation": FlagConfirmed,
-    "clarification-request": ClarificationRequested,
-    "time-request": TimeRequested,
-    "report-signature": ReportSigned,
-    "report-dissent": ReportDissented,
+    ActType.CHECK_IN: CheckedIn,
+    ActType.PLEDGE: Pledged,
+    ActType.LEADER_VOTE: VoteCast,
+    ActType.COMPLIANCE_SHEET: ComplianceSubmitted,
+    ActType.SCORE_SHEET: SheetSubmitted,
+    ActType.FLAG_CONFIRMATION: FlagConfirmed,
+    ActType.CLARIFICATION_REQUEST: ClarificationRequested,
+    ActType.TIME_REQUEST: TimeRequested,
+    ActType.REPORT_SIGNATURE: ReportSigned,
+    ActType.REPORT_DISSENT: ReportDissented,
 }
 
 
@@ -153,7 +154,7 @@ ACT_EVENTS: Final[Mapping[str, type[SignedAct]]] = {
 class DrawCommitted(RoomEvent):
     """The node's commitment to a seed, with the pool snapshot, before anyone is drawn."""
 
-    TYPE: ClassVar[str] = "evaluation.draw_committed"
+    TYPE: ClassVar[str] = EventType.EVALUATION_DRAW_COMMITTED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
     seed_hash: str
     snapshot_hash: str
@@ -184,7 +185,7 @@ class DrawCommitted(RoomEvent):
 class CommitteeDrawn(RoomEvent):
     """The reveal: the seed, and who was drawn, bound to which site and workstation."""
 
-    TYPE: ClassVar[str] = "evaluation.committee_drawn"
+    TYPE: ClassVar[str] = EventType.EVALUATION_COMMITTEE_DRAWN
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
     seed: str  # hex
     members: tuple[Mapping[str, Any], ...]
@@ -210,7 +211,7 @@ class DrawFailed(RoomEvent):
     """The revealed seed can't fill the request from the snapshot: anyone can re-run it and
     see; the lot may then be drawn again with a new commitment."""
 
-    TYPE: ClassVar[str] = "evaluation.draw_failed"
+    TYPE: ClassVar[str] = EventType.EVALUATION_DRAW_FAILED
     VISIBILITY: ClassVar[frozenset[str]] = STAFF
     seed: str
     reason: str
@@ -233,7 +234,7 @@ class MemberReplaced(RoomEvent):
     """Regs 46, 48: a member leaves (declared conflict, or the host's decision); its work is
     void, and the first fitting standby takes the seat."""
 
-    TYPE: ClassVar[str] = "evaluation.member_replaced"
+    TYPE: ClassVar[str] = EventType.EVALUATION_MEMBER_REPLACED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
     leaving: str
     reason: str
@@ -262,7 +263,7 @@ class MemberReplaced(RoomEvent):
 class StageOpened(RoomEvent):
     """The room moves on; the host sees the progress, not the people."""
 
-    TYPE: ClassVar[str] = "evaluation.stage_opened"
+    TYPE: ClassVar[str] = EventType.EVALUATION_STAGE_OPENED
     VISIBILITY: ClassVar[frozenset[str]] = STAFF
     stage: str
     round: int
@@ -306,7 +307,7 @@ class _Decided(RoomEvent):
 class ElectionHeld(_Decided):
     """A round of the leader election: the tally, and the leader if one has a majority."""
 
-    TYPE: ClassVar[str] = "evaluation.election_held"
+    TYPE: ClassVar[str] = EventType.EVALUATION_ELECTION_HELD
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
@@ -314,7 +315,7 @@ class ElectionHeld(_Decided):
 class ComplianceDecided(_Decided):
     """初步评审 by majority: the compliant bids, and the rejected ones with their reasons."""
 
-    TYPE: ClassVar[str] = "evaluation.compliance_decided"
+    TYPE: ClassVar[str] = EventType.EVALUATION_COMPLIANCE_DECIDED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
@@ -322,7 +323,7 @@ class ComplianceDecided(_Decided):
 class ChecksRun(_Decided):
     """GP87 64 checks over a round's sheets: the flags raised (none: the scores stand)."""
 
-    TYPE: ClassVar[str] = "evaluation.checks_run"
+    TYPE: ClassVar[str] = EventType.EVALUATION_CHECKS_RUN
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
@@ -330,7 +331,7 @@ class ChecksRun(_Decided):
 class Ranked(_Decided):
     """Price scores, totals, aggregates, the ranking and the candidates."""
 
-    TYPE: ClassVar[str] = "evaluation.ranked"
+    TYPE: ClassVar[str] = EventType.EVALUATION_RANKED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
@@ -338,7 +339,7 @@ class Ranked(_Decided):
 class ReportIssued(_Decided):
     """The report (Eval Rules 42), its hash, and until when members sign it."""
 
-    TYPE: ClassVar[str] = "evaluation.report_issued"
+    TYPE: ClassVar[str] = EventType.EVALUATION_REPORT_ISSUED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
@@ -346,7 +347,7 @@ class ReportIssued(_Decided):
 class TimeExtended(_Decided):
     """Regs 48: more than a third of the members said the time is not enough."""
 
-    TYPE: ClassVar[str] = "evaluation.time_extended"
+    TYPE: ClassVar[str] = EventType.EVALUATION_TIME_EXTENDED
     VISIBILITY: ClassVar[frozenset[str]] = STAFF
 
     def visibility(self) -> frozenset[str]:
@@ -357,7 +358,7 @@ class TimeExtended(_Decided):
 class SigningClosed(_Decided):
     """Regs 53: the signing time is over; who neither signed nor dissented counts as agreeing."""
 
-    TYPE: ClassVar[str] = "evaluation.signing_closed"
+    TYPE: ClassVar[str] = EventType.EVALUATION_SIGNING_CLOSED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
 
@@ -365,7 +366,7 @@ class SigningClosed(_Decided):
 class ResultPublished(_Decided):
     """The result, public: the signed report, the members' names, signatures and dissents."""
 
-    TYPE: ClassVar[str] = "evaluation.result_published"
+    TYPE: ClassVar[str] = EventType.EVALUATION_RESULT_PUBLISHED
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
 
     def visibility(self) -> frozenset[str]:
@@ -377,7 +378,7 @@ class ResultPublished(_Decided):
 
 @dataclass(frozen=True, slots=True)
 class ClarificationSent(_Decided):
-    TYPE: ClassVar[str] = "evaluation.clarification_sent"
+    TYPE: ClassVar[str] = EventType.EVALUATION_CLARIFICATION_SENT
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
     def visibility(self) -> frozenset[str]:
@@ -387,7 +388,7 @@ class ClarificationSent(_Decided):
 
 @dataclass(frozen=True, slots=True)
 class ClarificationAnswered(_Decided):
-    TYPE: ClassVar[str] = "evaluation.clarification_answered"
+    TYPE: ClassVar[str] = EventType.EVALUATION_CLARIFICATION_ANSWERED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
 
     def visibility(self) -> frozenset[str]:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
+from recordings.vocabulary import EventType
 from server.domain.access import Role
 from server.protocol import SYSTEM_STREAM, box_tender
 from server.protocol.times import format_time, parse_time
@@ -71,7 +72,7 @@ def decode_event(event_type: str, payload: Payload) -> DomainEvent | None:
 class CommandRejected(DomainEvent):
     """A command was refused by a rule. Kept in the log: refusals are operations too."""
 
-    TYPE: ClassVar[str] = "command.rejected"
+    TYPE: ClassVar[str] = EventType.COMMAND_REJECTED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
     command: str
     rule: str
@@ -89,7 +90,7 @@ class CommandRejected(DomainEvent):
 class AccessThrottled(DomainEvent):
     """An actor passed the limit of refused requests; further refusals go unrecorded a while."""
 
-    TYPE: ClassVar[str] = "access.throttled"
+    TYPE: ClassVar[str] = EventType.ACCESS_THROTTLED
     VISIBILITY: ClassVar[frozenset[str]] = NODE_ADMIN
     limit: int
     window_seconds: int
@@ -106,7 +107,7 @@ class AccessThrottled(DomainEvent):
 class AccessRefused(DomainEvent):
     """The role x action table (or the token's scope) refused a request."""
 
-    TYPE: ClassVar[str] = "access.denied"
+    TYPE: ClassVar[str] = EventType.ACCESS_DENIED
     VISIBILITY: ClassVar[frozenset[str]] = NODE_ADMIN
     action: str
     rule: str
@@ -128,7 +129,7 @@ class TreeHeadSigned(DomainEvent):
     admin and supervisors for the system log.
     """
 
-    TYPE: ClassVar[str] = "audit.tree_head"
+    TYPE: ClassVar[str] = EventType.AUDIT_TREE_HEAD
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
     tree_head: Mapping[str, Any]
     signature: str

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Self
 
+from recordings.vocabulary import EventType
 from server.domain.events import NODE_ADMIN, DomainEvent, Payload
 
 # Who a failed login is recorded as: the caller proved no identity, so the claimed id is only
@@ -30,7 +31,7 @@ class LoginFailure(enum.StrEnum):
 class LoginRefused(DomainEvent):
     """A login failed. Seen by those who see access refusals; the caller gets one message."""
 
-    TYPE: ClassVar[str] = "auth.login_failed"
+    TYPE: ClassVar[str] = EventType.AUTH_LOGIN_FAILED
     VISIBILITY: ClassVar[frozenset[str]] = NODE_ADMIN
     participant: str  # the id claimed, whether or not it is enrolled
     address: str
@@ -48,7 +49,7 @@ class LoginRefused(DomainEvent):
 class LoginsThrottled(DomainEvent):
     """Failed logins for this id or from this address passed the limit; the rest go unrecorded."""
 
-    TYPE: ClassVar[str] = "auth.login_throttled"
+    TYPE: ClassVar[str] = EventType.AUTH_LOGIN_THROTTLED
     VISIBILITY: ClassVar[frozenset[str]] = NODE_ADMIN
     participant: str
     address: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from recordings.vocabulary import EventType
 from server.domain.access import Role, participant_audience
 from server.domain.events import (
     OPENING_AUDIENCE,
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 class SignedIn(DomainEvent):
     """A bidder signed in for the opening (签到)."""
 
-    TYPE: ClassVar[str] = "opening.signed_in"
+    TYPE: ClassVar[str] = EventType.OPENING_SIGNED_IN
     VISIBILITY: ClassVar[frozenset[str]] = STAFF
     bidder: str
     at: datetime
@@ -45,7 +46,7 @@ class SignedIn(DomainEvent):
 class DecryptionStarted(DomainEvent):
     """The bids in the opening, the lots that failed for want of bids, the window's end."""
 
-    TYPE: ClassVar[str] = "opening.decryption_started"
+    TYPE: ClassVar[str] = EventType.OPENING_DECRYPTION_STARTED
     VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
     at: datetime
     ends_at: datetime
@@ -72,7 +73,7 @@ class DecryptionStarted(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DecryptionPaused(DomainEvent):
-    TYPE: ClassVar[str] = "opening.decryption_paused"
+    TYPE: ClassVar[str] = EventType.OPENING_DECRYPTION_PAUSED
     VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
     at: datetime
     reason: str
@@ -94,7 +95,7 @@ class DecryptionPaused(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DecryptionResumed(DomainEvent):
-    TYPE: ClassVar[str] = "opening.decryption_resumed"
+    TYPE: ClassVar[str] = EventType.OPENING_DECRYPTION_RESUMED
     VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
     at: datetime
     ends_at: datetime
@@ -109,7 +110,7 @@ class DecryptionResumed(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class DecryptionClosed(Marker):
-    TYPE: ClassVar[str] = "opening.decryption_closed"
+    TYPE: ClassVar[str] = EventType.OPENING_DECRYPTION_CLOSED
     VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
 
 
@@ -117,7 +118,7 @@ class DecryptionClosed(Marker):
 class AttemptFailed(DomainEvent):
     """A key that does not open the bid; the bid stays pending until attempts run out."""
 
-    TYPE: ClassVar[str] = "bid.decryption_attempt_failed"
+    TYPE: ClassVar[str] = EventType.BID_DECRYPTION_ATTEMPT_FAILED
     VISIBILITY: ClassVar[frozenset[str]] = STAFF
     lot: str
     bidder: str
@@ -144,7 +145,7 @@ class AttemptFailed(DomainEvent):
 class BidOpened(DomainEvent):
     """A bid decrypted and verified; its opening sheet is read out with the record."""
 
-    TYPE: ClassVar[str] = "bid.decrypted"
+    TYPE: ClassVar[str] = EventType.BID_DECRYPTED
     VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
     lot: str
     bidder: str
@@ -163,7 +164,7 @@ class BidOpened(DomainEvent):
 class SheetExtracted(DomainEvent):
     """The opening sheet, and the file key sealed under the node's at-rest key."""
 
-    TYPE: ClassVar[str] = "bid.sheet_extracted"
+    TYPE: ClassVar[str] = EventType.BID_SHEET_EXTRACTED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT | {Role.HOST.value}
     lot: str
     bidder: str
@@ -187,7 +188,7 @@ class SheetExtracted(DomainEvent):
 class BidFailed(DomainEvent):
     """E-Measures 31: the bidder's fault counts as revoked, anyone else's as withdrawn."""
 
-    TYPE: ClassVar[str] = "bid.decryption_failed"
+    TYPE: ClassVar[str] = EventType.BID_DECRYPTION_FAILED
     VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
     lot: str
     bidder: str
@@ -217,7 +218,7 @@ class BidFailed(DomainEvent):
 class OpeningKeyIssued(DomainEvent):
     """The tender's opening public key and who holds which share (commitments, not shares)."""
 
-    TYPE: ClassVar[str] = "opening.key_issued"
+    TYPE: ClassVar[str] = EventType.OPENING_KEY_ISSUED
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
     public_key: str  # x25519:...
     threshold: int
@@ -243,7 +244,7 @@ class OpeningKeyIssued(DomainEvent):
 class KeyShareIssued(DomainEvent):
     """One custodian's share, sealed to that custodian's encryption key."""
 
-    TYPE: ClassVar[str] = "opening.key_share_issued"
+    TYPE: ClassVar[str] = EventType.OPENING_KEY_SHARE_ISSUED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
     custodian: str
     index: int
@@ -268,7 +269,7 @@ class KeyShareIssued(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class ShareSubmitted(DomainEvent):
-    TYPE: ClassVar[str] = "opening.share_submitted"
+    TYPE: ClassVar[str] = EventType.OPENING_SHARE_SUBMITTED
     VISIBILITY: ClassVar[frozenset[str]] = STAFF | {Role.CUSTODIAN.value}
     custodian: str
     index: int
@@ -286,7 +287,7 @@ class ShareSubmitted(DomainEvent):
 class RecordPublished(DomainEvent):
     """唱标: the opening record, read out to all; bidders respond until `confirm_until`."""
 
-    TYPE: ClassVar[str] = "opening.record_published"
+    TYPE: ClassVar[str] = EventType.OPENING_RECORD_PUBLISHED
     VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
     record: dict[str, Any]
     record_hash: str
@@ -308,7 +309,7 @@ class RecordPublished(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class RecordConfirmed(DomainEvent):
-    TYPE: ClassVar[str] = "opening.confirmed"
+    TYPE: ClassVar[str] = EventType.OPENING_CONFIRMED
     VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
     bidder: str
     signature: str
@@ -326,7 +327,7 @@ class RecordConfirmed(DomainEvent):
 class ObjectionRaised(DomainEvent):
     """异议: raised during the opening, answered on the spot and on record (Regs 44)."""
 
-    TYPE: ClassVar[str] = "opening.objection_raised"
+    TYPE: ClassVar[str] = EventType.OPENING_OBJECTION_RAISED
     VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
     objection: str
     bidder: str
@@ -350,7 +351,7 @@ class ObjectionRaised(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class ObjectionAnswered(DomainEvent):
-    TYPE: ClassVar[str] = "opening.objection_answered"
+    TYPE: ClassVar[str] = EventType.OPENING_OBJECTION_ANSWERED
     VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
     objection: str
     answer: str
@@ -368,7 +369,7 @@ class ObjectionAnswered(DomainEvent):
 class OpeningClosed(DomainEvent):
     """The final opening record, signed by the node and kept with the tender (E-Measures 32)."""
 
-    TYPE: ClassVar[str] = "opening.closed"
+    TYPE: ClassVar[str] = EventType.OPENING_CLOSED
     VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
     record: dict[str, Any]
     record_hash: str
@@ -395,7 +396,7 @@ class OpeningClosed(DomainEvent):
 class DocumentRead(DomainEvent):
     """Someone read a decrypted bid: every access to bid documents is on record."""
 
-    TYPE: ClassVar[str] = "bid.document_read"
+    TYPE: ClassVar[str] = EventType.BID_DOCUMENT_READ
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
     lot: str
     bidder: str

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
+from recordings.vocabulary import EventType
 from server.domain.access import Role
 from server.domain.errors import DuplicateParticipant, DuplicatePublicKey
 from server.domain.events import NODE_ADMIN, DomainEvent, Payload
@@ -73,7 +74,7 @@ class Enrolment:
 
 @dataclass(frozen=True, slots=True)
 class ParticipantEnrolled(DomainEvent):
-    TYPE: ClassVar[str] = "participant.enrolled"
+    TYPE: ClassVar[str] = EventType.PARTICIPANT_ENROLLED
     # Expert names are confidential (Law 37): only the admin and supervisors see enrolments.
     VISIBILITY: ClassVar[frozenset[str]] = NODE_ADMIN
     participant: Participant
@@ -97,7 +98,7 @@ class ParticipantEnrolled(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class ParticipantLoggedIn(DomainEvent):
-    TYPE: ClassVar[str] = "participant.logged_in"
+    TYPE: ClassVar[str] = EventType.PARTICIPANT_LOGGED_IN
     VISIBILITY: ClassVar[frozenset[str]] = NODE_ADMIN
     participant_id: str
     role: Role

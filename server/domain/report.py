@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from recordings.vocabulary import ActType
 from server.domain.scores import aggregate, price_scores, rank
 from server.domain.spec import ScoringMethod
 from server.protocol.times import format_time
@@ -146,7 +147,7 @@ def result_document(
     for expert, act in room.responses.items():
         entry = {"expert": expert, "name": names.get(expert, expert),
                  "document": dict(act.document), "signature": act.signature}  # fmt: skip
-        (dissents if act.document["type"] == "report-dissent" else signed).append(entry)
+        (dissents if act.document["type"] == ActType.REPORT_DISSENT else signed).append(entry)
     candidates = (room.ranked or {}).get("candidates", [])
     return {
         "report": dict(room.report or {}),

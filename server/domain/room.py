@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from recordings.documents import report_hash
 from recordings.draw import DrawShortfall, draw, replacement, seed_hash, snapshot_hash
+from recordings.vocabulary import ActType
 from server.domain.committee import committee_problem
 from server.domain.errors import (
     AlreadyActed,
@@ -104,11 +105,13 @@ ALLOWED: Final[Mapping[Stage | None, frozenset[Stage | None]]] = MappingProxyTyp
 )
 IN_SESSION: Final = frozenset({Stage.CHECK_IN, Stage.ELECTION, Stage.COMPLIANCE, Stage.SCORING})
 # The acts a member may do before it has checked in and pledged.
-_ARRIVAL: Final = frozenset({"check-in", "pledge"})
+_ARRIVAL: Final = frozenset({ActType.CHECK_IN, ActType.PLEDGE})
 # Votes and sheets are each member's own until the node's tally or checks: members judge
 # independently, so only supervisors and the author see them as they come in.
-_PRIVATE: Final = frozenset({"leader-vote", "compliance-sheet", "score-sheet", "flag-confirmation"})
-_SIGNING: Final = frozenset({"report-signature", "report-dissent"})
+_PRIVATE: Final = frozenset(
+    {ActType.LEADER_VOTE, ActType.COMPLIANCE_SHEET, ActType.SCORE_SHEET, ActType.FLAG_CONFIRMATION}
+)
+_SIGNING: Final = frozenset({ActType.REPORT_SIGNATURE, ActType.REPORT_DISSENT})
 
 
 @dataclass
@@ -544,14 +547,14 @@ class Room:
 
 
 _CHECKS: Final[Mapping[str, Callable[[Room, RoomContext, Act], None]]] = {
-    "check-in": Room._check_in,
-    "pledge": Room._pledge,
-    "leader-vote": Room._vote,
-    "compliance-sheet": Room._compliance,
-    "score-sheet": Room._score,
-    "flag-confirmation": Room._confirm,
-    "clarification-request": Room._clarify,
-    "time-request": Room._time,
-    "report-signature": Room._sign,
-    "report-dissent": Room._sign,
+    ActType.CHECK_IN: Room._check_in,
+    ActType.PLEDGE: Room._pledge,
+    ActType.LEADER_VOTE: Room._vote,
+    ActType.COMPLIANCE_SHEET: Room._compliance,
+    ActType.SCORE_SHEET: Room._score,
+    ActType.FLAG_CONFIRMATION: Room._confirm,
+    ActType.CLARIFICATION_REQUEST: Room._clarify,
+    ActType.TIME_REQUEST: Room._time,
+    ActType.REPORT_SIGNATURE: Room._sign,
+    ActType.REPORT_DISSENT: Room._sign,
 }

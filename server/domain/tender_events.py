@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from recordings.vocabulary import EventType
 from server.domain.events import OPENING_AUDIENCE, PUBLIC, STAFF, DomainEvent, Marker, Payload
 from server.domain.spec import TenderSpec
 from server.protocol.times import format_time, parse_time
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class TenderCreated(DomainEvent):
-    TYPE: ClassVar[str] = "tender.created"
+    TYPE: ClassVar[str] = EventType.TENDER_CREATED
     VISIBILITY: ClassVar[frozenset[str]] = STAFF  # a draft is internal to the trading centre
     spec: TenderSpec
     host: str
@@ -30,7 +31,7 @@ class TenderCreated(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class TenderPublished(DomainEvent):
-    TYPE: ClassVar[str] = "tender.published"
+    TYPE: ClassVar[str] = EventType.TENDER_PUBLISHED
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
     spec: TenderSpec  # repeated here: bidders never see the draft
 
@@ -44,25 +45,25 @@ class TenderPublished(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class BiddingOpened(Marker):
-    TYPE: ClassVar[str] = "tender.bidding_opened"
+    TYPE: ClassVar[str] = EventType.TENDER_BIDDING_OPENED
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
 
 
 @dataclass(frozen=True, slots=True)
 class BiddingClosed(Marker):
-    TYPE: ClassVar[str] = "tender.bidding_closed"
+    TYPE: ClassVar[str] = EventType.TENDER_BIDDING_CLOSED
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
 
 
 @dataclass(frozen=True, slots=True)
 class OpeningStarted(Marker):
-    TYPE: ClassVar[str] = "tender.opening_started"
+    TYPE: ClassVar[str] = EventType.TENDER_OPENING_STARTED
     VISIBILITY: ClassVar[frozenset[str]] = OPENING_AUDIENCE
 
 
 @dataclass(frozen=True, slots=True)
 class EvaluationStarted(Marker):
-    TYPE: ClassVar[str] = "tender.evaluation_started"
+    TYPE: ClassVar[str] = EventType.TENDER_EVALUATION_STARTED
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
 
 
@@ -83,13 +84,13 @@ class Ended(DomainEvent):
 
 @dataclass(frozen=True, slots=True)
 class TenderConcluded(Ended):
-    TYPE: ClassVar[str] = "tender.concluded"
+    TYPE: ClassVar[str] = EventType.TENDER_CONCLUDED
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
 
 
 @dataclass(frozen=True, slots=True)
 class TenderFailed(Ended):
-    TYPE: ClassVar[str] = "tender.failed"
+    TYPE: ClassVar[str] = EventType.TENDER_FAILED
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
 
 
@@ -97,7 +98,7 @@ class TenderFailed(Ended):
 class TenderCancelled(Ended):
     """Cancelling a draft stays internal: a tender never published never becomes public."""
 
-    TYPE: ClassVar[str] = "tender.cancelled"
+    TYPE: ClassVar[str] = EventType.TENDER_CANCELLED
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
     public: bool = True
 

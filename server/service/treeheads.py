@@ -17,6 +17,7 @@ from crypto import (
     subtree_nodes,
 )
 from recordings.documents import TREE_HEAD_LABEL, tree_head_document
+from recordings.vocabulary import EventType
 from server.domain.events import TreeHeadSigned
 from server.errors import BadRequest, NotFound
 from server.protocol.times import format_time
@@ -34,16 +35,16 @@ if TYPE_CHECKING:
 # The moments a tree head is signed at once: each is a phase the log must be pinned at.
 PHASES: Final = frozenset(
     {
-        "tender.published",
-        "tender.bidding_closed",
-        "box.sealed",
-        "tender.opening_started",
-        "opening.record_published",
-        "opening.closed",
-        "tender.evaluation_started",
-        "tender.concluded",
-        "tender.failed",
-        "tender.cancelled",
+        EventType.TENDER_PUBLISHED,
+        EventType.TENDER_BIDDING_CLOSED,
+        EventType.BOX_SEALED,
+        EventType.TENDER_OPENING_STARTED,
+        EventType.OPENING_RECORD_PUBLISHED,
+        EventType.OPENING_CLOSED,
+        EventType.TENDER_EVALUATION_STARTED,
+        EventType.TENDER_CONCLUDED,
+        EventType.TENDER_FAILED,
+        EventType.TENDER_CANCELLED,
     }
 )
 
