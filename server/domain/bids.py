@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
 from recordings.vocabulary import EventType
 from server.domain.access import participant_audience
+from server.domain.codec import key
 from server.domain.events import OVERSIGHT, PUBLIC, DomainEvent, Payload
 from server.protocol.times import format_time, parse_time
 
@@ -63,13 +64,6 @@ class BidSubmitted(DomainEvent):
     receipt: Receipt
     signature: str  # the node's, base64url
 
-    def payload(self) -> dict[str, Any]:
-        return {"receipt": self.receipt.to_json(), "signature": self.signature}
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(Receipt.from_json(payload["receipt"]), payload["signature"])
-
     def visibility(self) -> frozenset[str]:
         return _bidder_only(self.receipt.bidder)
 
@@ -81,13 +75,6 @@ class BidWithdrawn(DomainEvent):
     lot: str
     bidder: str
     at: datetime
-
-    def payload(self) -> dict[str, Any]:
-        return {"lot": self.lot, "bidder": self.bidder, "at": format_time(self.at)}
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(payload["lot"], payload["bidder"], parse_time(payload["at"]))
 
     def visibility(self) -> frozenset[str]:
         return _bidder_only(self.bidder)
@@ -126,15 +113,8 @@ class SealedList:
 class LotSealed(DomainEvent):
     TYPE: ClassVar[str] = EventType.LOT_SEALED
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC  # after the deadline, names may be known
-    sealed: SealedList
+    sealed: SealedList = field(metadata=key("list"))
     signature: str
-
-    def payload(self) -> dict[str, Any]:
-        return {"list": self.sealed.to_json(), "signature": self.signature}
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(SealedList.from_json(payload["list"]), payload["signature"])
 
 
 @dataclass

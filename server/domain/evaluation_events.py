@@ -9,12 +9,12 @@ to them and, at the end, the result.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from recordings.vocabulary import ActType, EventType
 from server.domain.access import Role, participant_audience
-from server.domain.events import OVERSIGHT, PUBLIC, STAFF, DomainEvent, Payload
-from server.protocol.times import format_time, parse_time
+from server.domain.codec import INLINE, LOCAL
+from server.domain.events import OVERSIGHT, PUBLIC, STAFF, DomainEvent
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -36,7 +36,7 @@ class RoomEvent(DomainEvent):
     """A node-made event of one lot's room; `payload_of` gives the members after `lot`."""
 
     lot: str
-    audience: tuple[str, ...] = field(default=(), kw_only=True, compare=False)
+    audience: tuple[str, ...] = field(default=(), kw_only=True, compare=False, metadata=LOCAL)
 
     def visibility(self) -> frozenset[str]:
         return room_visibility(self.audience)
@@ -51,7 +51,7 @@ class SignedAct(DomainEvent):
 
     document: Mapping[str, Any]
     signature: str
-    audience: tuple[str, ...] = field(default=(), kw_only=True, compare=False)
+    audience: tuple[str, ...] = field(default=(), kw_only=True, compare=False, metadata=LOCAL)
 
     @property
     def lot(self) -> str:
@@ -60,13 +60,6 @@ class SignedAct(DomainEvent):
     @property
     def expert(self) -> str:
         return str(self.document["expert"])
-
-    def payload(self) -> dict[str, Any]:
-        return {"document": dict(self.document), "signature": self.signature}
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(dict(payload["document"]), payload["signature"])
 
     def visibility(self) -> frozenset[str]:
         return room_visibility(self.audience)
@@ -164,22 +157,6 @@ class DrawCommitted(RoomEvent):
     sealed_seed: str  # the seed under the node's at-rest key, until the reveal
     at: datetime
 
-    def payload(self) -> dict[str, Any]:
-        return {
-            "lot": self.lot, "seed_hash": self.seed_hash, "snapshot_hash": self.snapshot_hash,
-            "snapshot": [dict(e) for e in self.snapshot], "request": dict(self.request),
-            "avoid": list(self.avoid), "sealed_seed": self.sealed_seed,
-            "at": format_time(self.at),
-        }  # fmt: skip
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(
-            payload["lot"], payload["seed_hash"], payload["snapshot_hash"],
-            tuple(payload["snapshot"]), dict(payload["request"]), tuple(payload["avoid"]),
-            payload["sealed_seed"], parse_time(payload["at"]),
-        )  # fmt: skip
-
 
 @dataclass(frozen=True, slots=True)
 class CommitteeDrawn(RoomEvent):
@@ -192,19 +169,6 @@ class CommitteeDrawn(RoomEvent):
     standby: tuple[str, ...]
     at: datetime
 
-    def payload(self) -> dict[str, Any]:
-        return {
-            "lot": self.lot, "seed": self.seed, "members": [dict(m) for m in self.members],
-            "standby": list(self.standby), "at": format_time(self.at),
-        }  # fmt: skip
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(
-            payload["lot"], payload["seed"], tuple(payload["members"]),
-            tuple(payload["standby"]), parse_time(payload["at"]),
-        )  # fmt: skip
-
 
 @dataclass(frozen=True, slots=True)
 class DrawFailed(RoomEvent):
@@ -216,14 +180,6 @@ class DrawFailed(RoomEvent):
     seed: str
     reason: str
     at: datetime
-
-    def payload(self) -> dict[str, Any]:
-        return {"lot": self.lot, "seed": self.seed, "reason": self.reason,
-                "at": format_time(self.at)}  # fmt: skip
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(payload["lot"], payload["seed"], payload["reason"], parse_time(payload["at"]))
 
     def visibility(self) -> frozenset[str]:
         return STAFF
@@ -242,19 +198,6 @@ class MemberReplaced(RoomEvent):
     seat: Mapping[str, Any]
     at: datetime
 
-    def payload(self) -> dict[str, Any]:
-        return {
-            "lot": self.lot, "leaving": self.leaving, "reason": self.reason, "by": self.by,
-            "seat": dict(self.seat), "at": format_time(self.at),
-        }  # fmt: skip
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(
-            payload["lot"], payload["leaving"], payload["reason"], payload["by"],
-            dict(payload["seat"]), parse_time(payload["at"]),
-        )  # fmt: skip
-
 
 # The room's progress, decided by the node.
 
@@ -270,21 +213,6 @@ class StageOpened(RoomEvent):
     at: datetime
     ends_at: datetime | None = None  # set when check-in opens: the evaluation time runs
 
-    def payload(self) -> dict[str, Any]:
-        ends = format_time(self.ends_at) if self.ends_at is not None else None
-        return {
-            "lot": self.lot, "stage": self.stage, "round": self.round,
-            "at": format_time(self.at), "ends_at": ends,
-        }  # fmt: skip
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        ends = payload.get("ends_at")
-        return cls(
-            payload["lot"], payload["stage"], payload["round"], parse_time(payload["at"]),
-            parse_time(ends) if ends else None,
-        )  # fmt: skip
-
     def visibility(self) -> frozenset[str]:
         return STAFF | SHARED_WITH_EXPERTS
 
@@ -293,14 +221,7 @@ class StageOpened(RoomEvent):
 class _Decided(RoomEvent):
     """A node decision whose content is one JSON object (`outcome`)."""
 
-    outcome: Mapping[str, Any]
-
-    def payload(self) -> dict[str, Any]:
-        return {"lot": self.lot} | dict(self.outcome)
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(payload["lot"], {k: v for k, v in payload.items() if k != "lot"})
+    outcome: Mapping[str, Any] = field(metadata=INLINE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Self
+from typing import ClassVar, Final
 
 from recordings.vocabulary import EventType
-from server.domain.events import NODE_ADMIN, DomainEvent, Payload
+from server.domain.events import NODE_ADMIN, DomainEvent
 
 # Who a failed login is recorded as: the caller proved no identity, so the claimed id is only
 # the payload's `participant`, never the record's actor.
@@ -37,13 +37,6 @@ class LoginRefused(DomainEvent):
     address: str
     reason: LoginFailure
 
-    def payload(self) -> dict[str, Any]:
-        return {"participant": self.participant, "address": self.address, "reason": self.reason}
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(payload["participant"], payload["address"], LoginFailure(payload["reason"]))
-
 
 @dataclass(frozen=True, slots=True)
 class LoginsThrottled(DomainEvent):
@@ -55,17 +48,3 @@ class LoginsThrottled(DomainEvent):
     address: str
     limit: int
     window_seconds: int
-
-    def payload(self) -> dict[str, Any]:
-        return {
-            "participant": self.participant,
-            "address": self.address,
-            "limit": self.limit,
-            "window_seconds": self.window_seconds,
-        }
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(
-            payload["participant"], payload["address"], payload["limit"], payload["window_seconds"]
-        )

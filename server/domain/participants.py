@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
 from recordings.vocabulary import EventType
 from server.domain.access import Role
+from server.domain.codec import INLINE, key
 from server.domain.errors import DuplicateParticipant, DuplicatePublicKey
-from server.domain.events import NODE_ADMIN, DomainEvent, Payload
+from server.domain.events import NODE_ADMIN, DomainEvent
 from server.protocol.fields import Reader
 
 if TYPE_CHECKING:
@@ -38,6 +39,17 @@ class Participant:
             "encryption_key": self.encryption_key,
             "attributes": dict(self.attributes),
         }
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Self:
+        return cls(
+            id=document["id"],
+            role=Role(document["role"]),
+            name=document["name"],
+            public_key=document["public_key"],
+            attributes=dict(document["attributes"]),
+            encryption_key=document.get("encryption_key"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,38 +89,15 @@ class ParticipantEnrolled(DomainEvent):
     TYPE: ClassVar[str] = EventType.PARTICIPANT_ENROLLED
     # Expert names are confidential (Law 37): only the admin and supervisors see enrolments.
     VISIBILITY: ClassVar[frozenset[str]] = NODE_ADMIN
-    participant: Participant
-
-    def payload(self) -> dict[str, Any]:
-        return self.participant.to_json()
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(
-            Participant(
-                id=payload["id"],
-                role=Role(payload["role"]),
-                name=payload["name"],
-                public_key=payload["public_key"],
-                attributes=dict(payload["attributes"]),
-                encryption_key=payload.get("encryption_key"),
-            )
-        )
+    participant: Participant = field(metadata=INLINE)
 
 
 @dataclass(frozen=True, slots=True)
 class ParticipantLoggedIn(DomainEvent):
     TYPE: ClassVar[str] = EventType.PARTICIPANT_LOGGED_IN
     VISIBILITY: ClassVar[frozenset[str]] = NODE_ADMIN
-    participant_id: str
+    participant_id: str = field(metadata=key("participant"))
     role: Role
-
-    def payload(self) -> dict[str, Any]:
-        return {"participant": self.participant_id, "role": self.role.value}
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(payload["participant"], Role(payload["role"]))
 
 
 class Registry:

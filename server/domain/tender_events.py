@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar
 
 from recordings.vocabulary import EventType
-from server.domain.events import OPENING_AUDIENCE, PUBLIC, STAFF, DomainEvent, Marker, Payload
-from server.domain.spec import TenderSpec
-from server.protocol.times import format_time, parse_time
+from server.domain.events import OPENING_AUDIENCE, PUBLIC, STAFF, DomainEvent, Marker
+from server.domain.spec import TenderSpec  # noqa: TC001 - the codec reads field types at run time
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -21,26 +20,12 @@ class TenderCreated(DomainEvent):
     spec: TenderSpec
     host: str
 
-    def payload(self) -> dict[str, Any]:
-        return {"spec": self.spec.to_json(), "host": self.host}
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(TenderSpec.parse(payload["spec"]), payload["host"])
-
 
 @dataclass(frozen=True, slots=True)
 class TenderPublished(DomainEvent):
     TYPE: ClassVar[str] = EventType.TENDER_PUBLISHED
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
     spec: TenderSpec  # repeated here: bidders never see the draft
-
-    def payload(self) -> dict[str, Any]:
-        return {"spec": self.spec.to_json()}
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(TenderSpec.parse(payload["spec"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +59,6 @@ class Ended(DomainEvent):
     at: datetime
     reason: str
 
-    def payload(self) -> dict[str, Any]:
-        return {"at": format_time(self.at), "reason": self.reason}
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(parse_time(payload["at"]), payload["reason"])
-
 
 @dataclass(frozen=True, slots=True)
 class TenderConcluded(Ended):
@@ -101,13 +79,6 @@ class TenderCancelled(Ended):
     TYPE: ClassVar[str] = EventType.TENDER_CANCELLED
     VISIBILITY: ClassVar[frozenset[str]] = PUBLIC
     public: bool = True
-
-    def payload(self) -> dict[str, Any]:
-        return {"at": format_time(self.at), "reason": self.reason, "public": self.public}
-
-    @classmethod
-    def from_payload(cls, payload: Payload) -> Self:
-        return cls(parse_time(payload["at"]), payload["reason"], bool(payload["public"]))
 
     def visibility(self) -> frozenset[str]:
         return PUBLIC if self.public else STAFF

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from crypto import Frontier, leaf_hash
 from recordings.audit import AuditRecord
-from server.domain.events import DomainEvent, TreeHeadSigned, decode_event
+from server.domain.catalogue import decode_event
+from server.domain.events import DomainEvent, TreeHeadSigned
 from server.errors import ConflictError
 from server.protocol.times import format_time
 from server.storage.base import EventStore, StreamHead
@@ -154,9 +155,7 @@ class Ledger:
 
     @staticmethod
     def _apply(aggregate: Aggregate, record: AuditRecord) -> None:
-        event = decode_event(record.type, record.payload)
-        if event is not None:
-            aggregate.apply(event)
+        aggregate.apply(decode_event(record.type, record.payload))
 
     async def settled(self, stream: str) -> Aggregate:
         """The aggregate once every commit in flight on `stream` has settled.

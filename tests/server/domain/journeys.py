@@ -10,7 +10,7 @@ from recordings.draw import DrawRequest, PoolEntry, Quota, Site, Workstation, se
 from server.domain.acts import parse_act
 from server.domain.bidbox import BidBox
 from server.domain.bids import Receipt, SealedList
-from server.domain.events import decode_event
+from server.domain.catalogue import decode_event
 from server.domain.opening_events import KeyShareIssued, OpeningKeyIssued
 from server.domain.room import Room, Stage
 from server.domain.spec import TenderSpec

@@ -30,7 +30,8 @@ from server.domain import (
 )
 from server.domain.access import Role
 from server.domain.bids import Receipt, SealedList
-from server.domain.events import DomainEvent, decode_event
+from server.domain.catalogue import decode_event
+from server.domain.events import DomainEvent
 from server.domain.logins import LoginFailure
 from server.domain.participants import Participant
 from server.domain.spec import TenderSpec

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.domain.events import decode_event
+from server.domain.catalogue import decode_event
 from server.domain.logins import LoginFailure, LoginRefused, LoginsThrottled
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from server.domain.access import Role
+from server.domain.catalogue import decode_event
 from server.domain.errors import DuplicateParticipant, DuplicatePublicKey
-from server.domain.events import decode_event
 from server.domain.participants import Enrolment, ParticipantEnrolled, Registry
 from server.protocol.fields import InvalidFields
 
