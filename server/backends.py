@@ -21,6 +21,7 @@ from server.storage.sqlite import SQLiteEventStore
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
+    from recordings.audit import ChainHead
     from server.bus.base import Bus
     from server.config import Settings
     from server.service.keys import NodeKeys
@@ -35,10 +36,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class StoredLog:
-    """The node's log as stored, read-only, with no node running: its streams, their rows."""
+    """The node's log as stored, read-only, with no node running: its streams, their rows,
+    and the check of one stream's chain on its stored bytes (docs/spec/audit-log.md)."""
 
     streams: Callable[[], list[str]]
     rows: Callable[[str], Rows]
+    verify: Callable[[str], ChainHead]
 
 
 def build_backends(
@@ -69,6 +72,7 @@ def _sqlite_log(settings: Settings, sealer: Sealer) -> StoredLog:
     return StoredLog(
         streams=lambda: sqlite_schema.stored_streams(path),
         rows=lambda stream: sqlite_schema.stored_rows(path, stream, sealer),
+        verify=lambda stream: sqlite_schema.verify_stored(path, stream, sealer),
     )
 
 

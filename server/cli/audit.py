@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from crypto import KeyFormatError
 from evaluator_client.audit import ForkDetected, TreeHead, Witness, latest_tree_head
-from recordings.audit import verify_chain
 from recordings.bundle_checks import verify_bundle
 from recordings.errors import ChainBroken
 from server.audit_export import export_bundle
@@ -84,7 +83,7 @@ def run_verify(args: argparse.Namespace) -> int:
     failures = 0
     for stream in streams:
         try:
-            head = verify_chain(stream, log.rows(stream))
+            head = log.verify(stream)
         except ChainBroken as exc:
             failures += 1
             print(f"BROKEN  {stream}: first bad event is {exc.seq}: {exc.reason}")

@@ -6,15 +6,16 @@ import sqlite3
 from typing import TYPE_CHECKING, Final
 
 from crypto import Frontier
-from recordings.audit import AuditRecord
+from recordings.audit import AuditRecord, ChainVerifier
 from server.errors import StorageError
 from server.storage.base import tree_rows
-from server.storage.sealed_rows import seal_all, verified_row
+from server.storage.sealed_rows import opened_rows, seal_all, verified_row
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
+    from recordings.audit import ChainHead
     from server.storage.base import Sealer
 
 # 2: the Merkle tree of each stream (table `tree`); 3: records sealed at rest (docs/spec/at-rest.md)
@@ -109,6 +110,18 @@ def stored_rows(path: Path, stream: str, sealer: Sealer) -> Iterator[tuple[int, 
         for expected, (seq, sealed) in enumerate(rows, 1):
             # A gap goes to the verifier as it is, to be named a gap before anything is opened.
             yield (seq, "", "") if seq != expected else verified_row(sealer, stream, seq, sealed)
+    finally:
+        conn.close()
+
+
+def verify_stored(path: Path, stream: str, sealer: Sealer) -> ChainHead:
+    """`verify_chain(stream, stored_rows(path, stream, sealer))`, the same checks, faster."""
+    conn = connect(path, read_only=True)
+    try:
+        chain = ChainVerifier(stream)
+        rows = conn.execute("SELECT seq, body FROM events WHERE stream = ? ORDER BY seq", (stream,))
+        opened_rows(sealer, stream, rows, chain)
+        return chain.head
     finally:
         conn.close()
 
