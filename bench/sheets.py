@@ -50,7 +50,7 @@ from evaluator_client.room import RoomClient
 from evaluator_client.session import Session
 from recordings.vocabulary import ActType
 from server.app import create_app
-from server.config import Settings
+from server.config import WS_MAX_CONNECTIONS_PER_ADDRESS, Settings
 from server.demo.scoring import sample_scoring
 from server.domain.evaluation_events import SheetSubmitted
 from server.domain.room import Stage
@@ -373,7 +373,9 @@ async def _recorded_sheets(node: Node, tender: str) -> list[tuple[str, dict[str,
 async def measured(root: Path, sizes: Sizes) -> Result:
     """Set the rooms up, run the client process, and collect the recorded sheets."""
     clock = ShiftedClock()
-    settings = Settings(data_dir=root / "node", port=0)
+    # Every expert's workstation connects from this one address (the client process).
+    seats = max(WS_MAX_CONNECTIONS_PER_ADDRESS, sizes.rooms * sizes.experts)
+    settings = Settings(data_dir=root / "node", port=0, ws_max_connections_per_address=seats)
     app = create_app(settings, clock=clock, schedule=False)
     runner, base = await serve(app)
     node = app[node_key]
@@ -526,7 +528,7 @@ def verify_rates(
         for key, signature, (_, document, _) in zip(keys, signatures, sheets, strict=True):
             verify(key, LABEL, document, signature)
 
-    def node_path() -> None:  # EvaluationService._check_signature, less the registry lookup
+    def node_path() -> None:  # Pipeline.verify (commands.py), less the lookups
         for text, document, signature in sheets:
             verify(VerifyKey.from_text(text), LABEL, document, b64url_decode(signature))
 

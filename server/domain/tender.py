@@ -127,6 +127,9 @@ class Tender:
         self.bids = SealedBids()
         self.opening = Opening()
         self.evaluation = Evaluation()
+        # Facts of the closed opening that every act in a room reads (see `_closed_facts`).
+        self._room_bids: dict[str, tuple[Bid, ...]] = {}
+        self._to_evaluate: frozenset[str] | None = None
 
     # Commands.
 
@@ -252,7 +255,20 @@ class Tender:
 
     def lots_to_evaluate(self) -> set[str]:
         """The lots with at least one bid opened: each needs its committee's result."""
-        return {b.lot for b in self.opening.bids.values() if b.state is BidState.DECRYPTED}
+        if self._to_evaluate is not None:
+            return set(self._to_evaluate)
+        lots = {b.lot for b in self.opening.bids.values() if b.state is BidState.DECRYPTED}
+        if self._closed_facts():
+            self._to_evaluate = frozenset(lots)
+        return lots
+
+    def _closed_facts(self) -> bool:
+        """Whether the opening's facts are final, so what is derived from them may be kept.
+
+        Once the opening is closed its bids, their sheets and the sealed lists never change
+        again; every act in a room would otherwise derive them anew from all the tender's bids.
+        """
+        return self.opening.phase is Phase.CLOSED
 
     def context(self, lot: str, names: Mapping[str, str]) -> RoomContext:
         """The facts a lot's room decides with: the decrypted bids, their prices and receipts."""
@@ -260,18 +276,25 @@ class Tender:
         found = spec.lot(lot)
         if found is None:
             raise UnknownLot(f"Tender {self.id} has no lot {lot}.")
-        sealed = self.bids.sealed.get(lot)
-        receipts = {r.bidder: r for r in sealed.receipts} if sealed else {}
-        bids = tuple(
-            Bid(
-                b.bidder,
-                Decimal(str(b.sheet["price"])),
-                receipts[b.bidder].received_at,
-                receipts[b.bidder].seq,
+        bids = self._room_bids.get(lot)
+        if bids is None:
+            sealed = self.bids.sealed.get(lot)
+            receipts = {r.bidder: r for r in sealed.receipts} if sealed else {}
+            bids = tuple(
+                Bid(
+                    b.bidder,
+                    Decimal(str(b.sheet["price"])),
+                    receipts[b.bidder].received_at,
+                    receipts[b.bidder].seq,
+                )
+                for b in self.opening.bids.values()
+                if b.lot == lot
+                and b.state is BidState.DECRYPTED
+                and b.sheet
+                and b.bidder in receipts
             )
-            for b in self.opening.bids.values()
-            if b.lot == lot and b.state is BidState.DECRYPTED and b.sheet and b.bidder in receipts
-        )
+            if self._closed_facts():
+                self._room_bids[lot] = bids
         return RoomContext(self.id, spec, found, bids, self.opening.record_hash, names)
 
     def commit_draw(

@@ -17,6 +17,8 @@ E = TypeVar("E", bound=enum.Enum)
 UNSET_TIME: Final = datetime.min.replace(tzinfo=UTC)
 MAX_LIST_ITEMS: Final = 1000
 _DECIMAL: Final = re.compile(r"(0|[1-9][0-9]{0,14})(\.[0-9]{1,6})?")
+# Control characters and lone surrogates: refused in any text field.
+_UNWANTED: Final = re.compile(r"[\x00-\x1f\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,7 @@ class Reader:
             self.problem(name, f"must be {min_len} to {max_len} characters long")
         elif pattern is not None and not pattern.fullmatch(value):
             self.problem(name, f"must match {pattern.pattern}")
-        elif any(ord(c) < 0x20 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        elif _UNWANTED.search(value):
             self.problem(name, "must not contain control characters or lone surrogates")
         else:
             return value

@@ -12,11 +12,9 @@ from typing import TYPE_CHECKING, Any, cast
 from recordings.documents import RECEIPT_LABEL
 from server.domain.access import Action, Actor
 from server.domain.bids import Receipt, SealedList
-from server.domain.errors import DeadlinePassed, DomainError
+from server.domain.errors import DomainError
 from server.errors import NotFound
 from server.protocol import box_stream
-from server.service.inflight import InFlight
-from server.service.ledger import Origin
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,7 +22,9 @@ if TYPE_CHECKING:
     from server.clock import Clock
     from server.domain.bidbox import BidBox
     from server.domain.events import DomainEvent
+    from server.service.commands import Pipeline
     from server.service.gate import Gate
+    from server.service.home import Homes
     from server.service.keys import NodeKeys
     from server.service.ledger import Aggregate, Ledger
     from server.service.tenders import Tenders
@@ -42,7 +42,10 @@ class Bids:
         keys: NodeKeys,
         files: BlobStore,
         uploads: Uploads,
+        pipeline: Pipeline,
+        homes: Homes,
     ) -> None:
+        self._pipeline = pipeline
         self._ledger = ledger
         self._gate = gate
         self._tenders = tenders
@@ -51,9 +54,7 @@ class Bids:
         self._files = files
         self._uploads = uploads
         # Completions that arrived before the deadline: sealing the box waits for them.
-        self.completions = InFlight(
-            lambda: DeadlinePassed("The deadline has passed: the bid box is being sealed.")
-        )
+        self.completions = homes.completions
 
     async def complete(self, actor: Actor, upload_id: str) -> tuple[Receipt, str]:
         """Check the whole file, keep it, and answer with the node's signed receipt.
@@ -102,7 +103,7 @@ class Bids:
 
     async def withdraw(self, actor: Actor, tender_id: str, lot: str) -> None:
         action = Action.WITHDRAW_BID
-        await self._gate.check(actor, action, tender_id)
+        await self._pipeline.authorize(actor, action, tender_id)
         tender = await self._tenders.visible(actor, tender_id)
         withdrawn: list[str] = []
 
@@ -130,16 +131,11 @@ class Bids:
         decide: Callable[[Aggregate], list[DomainEvent]],
     ) -> None:  # fmt: skip
         """Record in the tender's bid box; a refusal goes there too, where only supervisors look."""
-        box = box_stream(tender_id)
-        try:
-            await self._ledger.execute(box, Origin.of(actor), decide)
-        except DomainError as exc:
-            await self._gate.reject(actor, box, action.value, exc)
-            raise
+        await self._pipeline.decide(actor, action, box_stream(tender_id), decide)
 
     async def own_bids(self, actor: Actor, tender_id: str) -> list[dict[str, Any]]:
         """The bidder's current bid per lot with every receipt it was given, from the box."""
-        await self._gate.check(actor, Action.SUBMIT_BID, tender_id)
+        await self._pipeline.authorize(actor, Action.SUBMIT_BID, tender_id)
         await self._tenders.visible(actor, tender_id)
         box = cast("BidBox", await self._ledger.settled(box_stream(tender_id)))
         lots = sorted({r.lot for r in box.history if r.bidder == actor.id})
@@ -155,7 +151,7 @@ class Bids:
         ]
 
     async def sealed_list(self, actor: Actor, tender_id: str, lot: str) -> tuple[SealedList, str]:
-        await self._gate.check(actor, Action.VIEW_SEALED_LIST, tender_id)
+        await self._pipeline.authorize(actor, Action.VIEW_SEALED_LIST, tender_id)
         tender = await self._tenders.visible(actor, tender_id, settled=True)
         sealed = tender.bids.sealed.get(lot)
         if sealed is None:

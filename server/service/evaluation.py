@@ -13,7 +13,6 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from crypto import InvalidSignature, KeyFormatError, VerifyKey, b64url_decode, verify
 from recordings.documents import CLARIFICATION_ANSWER_LABEL, clarification_answer_document
 from recordings.draw import SEED_BYTES, PoolEntry, seed_hash, snapshot_of
 from server.domain.access import Action, Actor, Role
@@ -26,10 +25,11 @@ from server.domain.errors import (
     SignatureRejected,
 )
 from server.domain.evaluation_events import DrawFailed
+from server.domain.opening import Phase
 from server.domain.tender import Tender
 from server.protocol import SYSTEM_STREAM, is_tender_stream
 from server.protocol.fields import Reader
-from server.service.ledger import Origin
+from server.service.commands import Signed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,9 +39,10 @@ if TYPE_CHECKING:
     from server.clock import Clock
     from server.domain.events import DomainEvent
     from server.domain.participants import Registry
+    from server.service.commands import Pipeline
     from server.service.gate import Gate
     from server.service.keys import NodeKeys
-    from server.service.ledger import Aggregate, Ledger
+    from server.service.ledger import Aggregate, Ledger, Origin
     from server.service.participants import Participants
     from server.service.tenders import Tenders
     from server.storage.base import EventStore
@@ -69,36 +70,33 @@ class Ack:
 class EvaluationService:
     def __init__(
         self, ledger: Ledger, gate: Gate, tenders: Tenders, participants: Participants,
-        clock: Clock, keys: NodeKeys, store: EventStore, node: Origin,
+        clock: Clock, keys: NodeKeys, store: EventStore, node: Origin, pipeline: Pipeline,
     ) -> None:  # fmt: skip
         self._ledger = ledger
         self._gate = gate
+        self._pipeline = pipeline
         self._tenders = tenders
         self._participants = participants
         self._clock = clock
         self._keys = keys
         self._store = store
         self._node = node
+        # Per room: who sat in it when its names were looked up, and those names (`_names`).
+        self._room_names: dict[tuple[str, str], tuple[object, dict[str, str]]] = {}
 
     async def _record(
         self, actor: Actor, action: Action, tender_id: str,
         decide: Callable[[Tender, datetime], list[DomainEvent]],
     ) -> list[AuditRecord]:  # fmt: skip
         """Record what `decide` decides as `actor`; a refusal is recorded, then raised."""
-        try:
-            return await self._ledger.execute(
-                tender_id, Origin.of(actor), lambda t: decide(cast("Tender", t), self._clock.now())
-            )
-        except DomainError as exc:
-            await self._gate.reject(actor, tender_id, action.value, exc)
-            raise
+        return await self._pipeline.decide_on_tender(actor, action, tender_id, decide)
 
     # The host.
 
     async def start(self, actor: Actor, tender_id: str) -> None:
         """评标开始: the opening is closed; rooms already drawn open their check-in."""
         action = Action.START_EVALUATION
-        await self._gate.check(actor, action, tender_id)
+        await self._pipeline.authorize(actor, action, tender_id)
         tender = await self._tenders.visible(actor, tender_id)
         await self._record(actor, action, tender_id, lambda t, now: t.start_evaluation(now))
         for lot in sorted(tender.lots_to_evaluate()):
@@ -107,10 +105,10 @@ class EvaluationService:
     async def draw(self, actor: Actor, tender_id: str, lot: str, document: object) -> None:
         """专家抽取, step one: commit to a seed over a snapshot of the pool."""
         action = Action.DRAW_EXPERTS
-        await self._gate.check(actor, action, tender_id)
+        await self._pipeline.authorize(actor, action, tender_id)
         tender = await self._tenders.visible(actor, tender_id)
-        request = await self._gate.parse(
-            actor, tender_id, action.value, lambda: parse_draw_request(document)
+        request = await self._pipeline.parse(
+            actor, tender_id, action, lambda: parse_draw_request(document)
         )
         registry = cast("Registry", await self._ledger.refresh(SYSTEM_STREAM))
         snapshot = snapshot_of(
@@ -130,7 +128,7 @@ class EvaluationService:
     async def reveal(self, actor: Actor, tender_id: str, lot: str) -> None:
         """专家抽取, step two: reveal the seed; the committee follows from it for all to check."""
         action = Action.DRAW_EXPERTS
-        await self._gate.check(actor, action, tender_id)
+        await self._pipeline.authorize(actor, action, tender_id)
         tender = await self._tenders.visible(actor, tender_id)
         room = tender.evaluation.rooms.get(lot)
         commitment = room.commitment if room is not None else None
@@ -151,15 +149,9 @@ class EvaluationService:
 
     async def replace(self, actor: Actor, tender_id: str, lot: str, document: object) -> None:
         """The host replaces the member at a workstation (absent, unfit), with a reason."""
-        action = Action.REPLACE_MEMBER
-        await self._gate.check(actor, action, tender_id)
-        await self._tenders.visible(actor, tender_id)
-        workstation, reason = await self._gate.parse(
-            actor, tender_id, action.value, lambda: _replacement(document)
-        )
-        await self._record(
-            actor, action, tender_id,
-            lambda t, now: t.replace_member(now, lot, workstation, reason),
+        await self._pipeline.run(
+            actor, Action.REPLACE_MEMBER, tender_id, lambda: _replacement(document),
+            lambda t, now, replaced: t.replace_member(now, lot, *replaced),
         )  # fmt: skip
         await self.advance(tender_id, lot)
 
@@ -167,38 +159,23 @@ class EvaluationService:
 
     async def act(self, actor: Actor, tender_id: str, body: object, lot: str | None = None) -> Ack:
         """An expert's signed act; the ack comes once it is durable (docs/spec/evaluation.md)."""
-        action = Action.ACT_IN_ROOM
-        await self._gate.check(actor, action, tender_id)
-        await self._tenders.visible(actor, tender_id)
-        act, signature = await self._gate.parse(
-            actor, tender_id, action.value, lambda: _signed_act(body)
+
+        def signed(_: Tender, parsed: tuple[Act, str]) -> Signed:
+            act, signature = parsed
+            if act.expert != actor.id:
+                raise SignatureRejected("The document names another expert than the one signed in.")
+            return Signed(act.type, act.document, signature)
+
+        def decide(t: Tender, now: datetime, parsed: tuple[Act, str]) -> list[DomainEvent]:
+            act, signature = parsed
+            return t.act(now, t.context(lot or act.lot, {}), act, signature, actor.address)
+
+        records, (act, _) = await self._pipeline.run(
+            actor, Action.ACT_IN_ROOM, tender_id, lambda: _signed_act(body), decide, signed=signed
         )
-        if act.expert != actor.id:
-            error = SignatureRejected("The document names another expert than the one signed in.")
-            await self._gate.refuse(actor, tender_id, action.value, error)
-        await self._check_signature(actor, tender_id, action, act.type, act.document, signature)
-        room = lot or act.lot
-        records = await self._record(
-            actor, action, tender_id,
-            lambda t, now: t.act(now, t.context(room, {}), act, signature, actor.address),
-        )  # fmt: skip
-        await self.advance(tender_id, room)
+        await self.advance(tender_id, lot or act.lot)
         first = records[0]
         return Ack(first.seq, first.hash, first.type)
-
-    async def _check_signature(
-        self, actor: Actor, tender_id: str, action: Action, label: str, signed: object,
-        signature: str,
-    ) -> None:  # fmt: skip
-        participant = await self._participants.find(actor.id)
-        try:
-            if participant is None:
-                raise KeyFormatError("unknown participant")
-            key = VerifyKey.from_text(participant.public_key)
-            verify(key, label, signed, b64url_decode(signature))
-        except (KeyFormatError, InvalidSignature, ValueError):
-            error = SignatureRejected("The signature does not verify as yours over this document.")
-            await self._gate.refuse(actor, tender_id, action.value, error)
 
     # Bidders.
 
@@ -206,21 +183,19 @@ class EvaluationService:
         self, actor: Actor, tender_id: str, lot: str, clarification: str, document: object
     ) -> None:
         """A bidder's signed, written answer to the committee's question (Regs 52)."""
-        action = Action.ANSWER_CLARIFICATION
-        await self._gate.check(actor, action, tender_id)
-        await self._tenders.visible(actor, tender_id)
-        text, signature = await self._gate.parse(
-            actor, tender_id, action.value, lambda: _answer(document)
-        )
-        signed = clarification_answer_document(tender_id, lot, clarification, actor.id, text)
-        await self._check_signature(
-            actor, tender_id, action, CLARIFICATION_ANSWER_LABEL, signed, signature
-        )
 
-        def decide(t: Tender, now: datetime) -> list[DomainEvent]:
-            return t.answer_clarification(now, lot, actor.id, clarification, text, signature)
+        def signed(_: Tender, answer: tuple[str, str]) -> Signed:
+            text, signature = answer
+            signed = clarification_answer_document(tender_id, lot, clarification, actor.id, text)
+            return Signed(CLARIFICATION_ANSWER_LABEL, signed, signature)
 
-        await self._record(actor, action, tender_id, decide)
+        def decide(t: Tender, now: datetime, answer: tuple[str, str]) -> list[DomainEvent]:
+            return t.answer_clarification(now, lot, actor.id, clarification, *answer)
+
+        await self._pipeline.run(
+            actor, Action.ANSWER_CLARIFICATION, tender_id, lambda: _answer(document), decide,
+            signed=signed,
+        )  # fmt: skip
         await self.advance(tender_id, lot)
 
     # The node's own steps.
@@ -263,14 +238,24 @@ class EvaluationService:
 
     async def _names(self, tender: Tender, lot: str) -> dict[str, str]:
         room = tender.evaluation.rooms.get(lot)
+        # Who sits in the room changes only by a draw or a replacement, and names never do:
+        # once the opening is closed (its bidders final), the names are kept per room.
+        seats = (tuple(room.members), tuple(room.standby), len(room.replaced)) if room else None
+        kept = self._room_names.get((tender.id, lot))
+        if kept is not None and seats is not None and kept[0] == seats:
+            return kept[1]
         people = {b.bidder for b in tender.opening.bids.values() if b.lot == lot}
         if room is not None:
             # Standby too: a replacement during the steps still gets its name.
             people |= set(room.members) | set(room.standby) | {r.leaving for r in room.replaced}
         names = {}
+        everyone = True
         for person in sorted(people):
             found = await self._participants.find(person)
             names[person] = found.name if found is not None else person
+            everyone = everyone and found is not None
+        if everyone and seats is not None and tender.opening.phase is Phase.CLOSED:
+            self._room_names[(tender.id, lot)] = (seats, names)
         return names
 
     async def scopes(self, expert: str) -> frozenset[str]:

@@ -9,13 +9,16 @@ from server.domain.access import Role
 from server.domain.logins import ANONYMOUS, LoginFailure, LoginRefused, LoginsThrottled
 from server.errors import LoginFailed
 from server.protocol import SYSTEM_STREAM
+from server.protocol.fields import Reader
+from server.protocol.times import format_time
+from server.service.auth import LoginAnswer
 from server.service.ledger import Ledger, Origin
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from server.domain.events import DomainEvent
-    from server.service.auth import Authenticator, Claims, LoginAnswer
+    from server.service.auth import Authenticator, Claims
     from server.service.participants import Participants
     from server.service.throttle import Throttle
 
@@ -42,6 +45,24 @@ class Logins:
         self._scopes = scopes
         self._ledger = ledger
         self._throttle = throttle
+
+    def challenge(self, document: object, address: str) -> dict[str, str]:
+        """A single-use challenge for `{"participant": ...}` (POST /api/auth/challenge)."""
+        reader = Reader(document)
+        participant = reader.text("participant", max_len=40)
+        reader.finish()
+        return self._auth.challenge(participant, address).to_json()
+
+    async def login_json(self, document: object, address: str) -> dict[str, object]:
+        """Log in with a signed answer (POST /api/auth/login): the token and what it grants."""
+        claims = await self.login(LoginAnswer.parse(document), address)
+        return {
+            "token": self._auth.issue(claims),
+            "participant": claims.participant,
+            "role": claims.role.value,
+            "scopes": sorted(claims.scopes),
+            "expires_at": format_time(claims.expires_at),
+        }
 
     async def login(self, answer: LoginAnswer, address: str) -> Claims:
         participant = await self._participants.find(answer.participant)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crypto import SigningKey
 from server.domain.access import Actor, Role
@@ -14,8 +14,10 @@ from server.domain.tender import Due, Tender
 from server.protocol import SYSTEM_STREAM, box_tender
 from server.service.auth import Authenticator
 from server.service.bids import Bids
+from server.service.commands import Command, Commands, Pipeline
 from server.service.evaluation import EvaluationService
 from server.service.gate import Gate
+from server.service.home import Homes
 from server.service.keys import NodeKeys
 from server.service.ledger import Aggregate, Ledger, Origin
 from server.service.logins import Logins
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
     from server.clock import Clock
     from server.config import Settings
+    from server.service.auth import Claims
     from server.storage.base import Backends
 
 logger = logging.getLogger(__name__)
@@ -82,21 +85,28 @@ class Node:
         self.gate = Gate(self.ledger, self._throttle(settings, clock))
         self.auth = Authenticator(settings, clock, key, self.id)
         self.participants = Participants(self.ledger, self.gate, clock)
+        self.pipeline = Pipeline(self.ledger, self.gate, clock, self.participants)
+        self.homes = Homes()
         self.tenders = Tenders(
-            self.ledger, self.gate, store, clock, self.origin, self.keys, self.participants
-        )
+            self.ledger, self.gate, store, clock, self.origin, self.keys, self.participants,
+            self.pipeline,
+        )  # fmt: skip
+        self.pipeline.visible = self.tenders.visible
         self.files = backends.blobs
-        self.uploads = Uploads(self.gate, self.tenders, clock, self.files)
-        self.bids = Bids(
-            self.ledger, self.gate, self.tenders, clock, self.keys, self.files, self.uploads
+        self.uploads = Uploads(
+            self.gate, self.tenders, clock, self.files, self.pipeline, self.homes
         )
+        self.bids = Bids(
+            self.ledger, self.gate, self.tenders, clock, self.keys, self.files, self.uploads,
+            self.pipeline, self.homes,
+        )  # fmt: skip
         self.opening = OpeningService(
             self.ledger, self.gate, self.tenders, self.participants, clock, self.keys,
-            self.files, self.origin,
+            self.files, self.origin, self.pipeline, self.homes,
         )  # fmt: skip
         self.evaluation = EvaluationService(
             self.ledger, self.gate, self.tenders, self.participants, clock, self.keys, store,
-            self.origin,
+            self.origin, self.pipeline,
         )  # fmt: skip
         failures = Throttle(
             clock, settings.max_refusals_per_minute, settings.max_tracked_callers,
@@ -109,13 +119,39 @@ class Node:
         self.tree_heads = TreeHeads(store)
         self.gate.route = self.tenders.refusal_stream
         self.tenders.quiet_before = {
-            Due.CLOSE_BIDDING: self.bids.completions,
-            Due.CLOSE_DECRYPTION: self.opening.decryptions.in_flight,
+            Due.CLOSE_BIDDING: self.homes.completions,
+            Due.CLOSE_DECRYPTION: self.homes.decryptions.in_flight,
         }
         self.tenders.on_due = {Due.CLOSE_SIGNING: self.evaluation.settle}
         self.scheduler = Scheduler(self.tenders, clock)
+        self.commands = Commands(self)
         self._scheduler_task: asyncio.Task[None] | None = None
         store.add_listener(bus.publish)
+
+    async def submit(self, command: Command) -> Any:
+        """The one entry for commands and queries (service/commands.py)."""
+        return await self.commands.submit(command)
+
+    # Sessions: the one entry for logging in and for reading a token.
+
+    def challenge(self, document: object, address: str) -> dict[str, str]:
+        return self.logins.challenge(document, address)
+
+    async def login(self, document: object, address: str) -> dict[str, object]:
+        return await self.logins.login_json(document, address)
+
+    def authenticate(self, token: str, address: str) -> Actor:
+        """The actor a bearer token speaks for, from `address`; Unauthorized if none."""
+        return self.auth.verify(token).actor(address)
+
+    def session(self, token: str) -> Claims:
+        """What a token grants, for a live connection that must also know when it expires."""
+        return self.auth.verify(token)
+
+    async def follow(self, actor: Actor, stream: str) -> int:
+        """Check that `actor` may read `stream` (refusals on record); its head's sequence number."""
+        await self.tenders.authorize_read(actor, stream)
+        return (await self.store.head(stream)).seq
 
     @staticmethod
     def _throttle(settings: Settings, clock: Clock) -> Throttle:
@@ -144,7 +180,7 @@ class Node:
                 pass
             except Exception:
                 logger.exception("The scheduler had failed")  # closing goes on regardless
-        self.opening.shutdown()
+        self.homes.close()
         try:
             await self.bus.close()
         finally:

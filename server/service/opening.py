@@ -9,15 +9,12 @@ from typing import TYPE_CHECKING, TypeVar, cast
 
 from crypto import (
     EncryptionKey,
-    InvalidSignature,
-    KeyFormatError,
     Share,
-    VerifyKey,
-    b64url_decode,
     canonical_json,
     combine_shares,
     digest,
-    verify,
+    open_payload,
+    read_header,
 )
 from recordings.documents import (
     CONFIRMATION_LABEL,
@@ -32,7 +29,6 @@ from server.domain.errors import (
     DomainError,
     NotACustodian,
     OpeningNotReady,
-    SignatureRejected,
     WrongFileKey,
 )
 from server.domain.opening import MAX_ATTEMPTS, BidState
@@ -40,13 +36,14 @@ from server.domain.opening_events import DocumentRead
 from server.errors import NotFound
 from server.protocol import box_stream
 from server.service import opening_bodies as bodies
-from server.service.decrypt import Decryptions, Opened, Unopened
+from server.service.commands import Pipeline, Signed, nothing
+from server.service.decrypt import Opened, Unopened
 from server.service.keys import share_commitment
 from server.service.ledger import Origin
 from server.service.views import OpeningBidView, OpeningView, bid_view, opening_view
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable, Iterator
     from datetime import datetime
 
     from server.clock import Clock
@@ -57,6 +54,7 @@ if TYPE_CHECKING:
     from server.domain.tender import Tender
     from server.service.decrypt import Source
     from server.service.gate import Gate
+    from server.service.home import Homes
     from server.service.keys import NodeKeys
     from server.service.ledger import Ledger
     from server.service.participants import Participants
@@ -79,68 +77,55 @@ class OpeningService:
         keys: NodeKeys,
         files: BlobStore,
         node: Origin,
+        pipeline: Pipeline,
+        homes: Homes,
     ) -> None:
         self._ledger = ledger
         self._gate = gate
+        self._pipeline = pipeline
+        self._homes = homes
         self._tenders = tenders
         self._participants = participants
         self._clock = clock
         self._keys = keys
         self._files = files
         self._node = node
-        # Custodians' shares, in memory only, until a quorum opens what remains.
-        self._shares: dict[str, dict[int, bytes]] = {}
-        self.decryptions = Decryptions()
-
-    def shutdown(self) -> None:
-        """Stop the decryption threads (the node is closing)."""
-        self.decryptions.close()
+        self.decryptions = homes.decryptions
 
     async def _run(
         self, actor: Actor, action: Action, tender_id: str,
         decide: Callable[[Tender, datetime], list[DomainEvent]],
     ) -> None:  # fmt: skip
-        """Gate, then record what `decide` decides on the tender; refusals are recorded."""
-        await self._gate.check(actor, action, tender_id)
-        await self._tenders.visible(actor, tender_id)
-        await self._decide(actor, action, tender_id, decide)
+        """The command path for a command without a body (see Pipeline.run)."""
+        await self._pipeline.run(
+            actor, action, tender_id, nothing, lambda t, now, _: decide(t, now)
+        )
 
     async def _decide(
         self, actor: Actor | None, action: Action, tender_id: str,
         decide: Callable[[Tender, datetime], list[DomainEvent]],
     ) -> None:  # fmt: skip
-        origin = Origin.of(actor) if actor is not None else self._node
-        try:
-            await self._ledger.execute(
-                tender_id, origin, lambda t: decide(cast("Tender", t), self._clock.now())
-            )
-        except DomainError as exc:
-            if actor is not None:
-                await self._gate.reject(actor, tender_id, action.value, exc)
-            raise
+        origin = None if actor is not None else self._node
+        await self._pipeline.decide_on_tender(actor, action, tender_id, decide, origin=origin)
 
     async def _parse(
         self, actor: Actor, tender_id: str, action: Action, parse: Callable[[], T]
     ) -> T:
-        return await self._gate.parse(actor, tender_id, action.value, parse)
+        return await self._pipeline.parse(actor, tender_id, action, parse)
 
     # Bidders.
 
     async def sign_in(self, actor: Actor, tender_id: str) -> None:
         """签到: into the bid box before the deadline (it reveals a bidder), then the tender."""
         action = Action.SIGN_IN
-        await self._gate.check(actor, action, tender_id)
+        await self._pipeline.authorize(actor, action, tender_id)
         tender = await self._tenders.visible(actor, tender_id)
         box_id = box_stream(tender_id)
         if not cast("BidBox", await self._ledger.load(box_id)).sealed:
-            try:
-                await self._ledger.execute(
-                    box_id, Origin.of(actor),
-                    lambda b: cast("BidBox", b).sign_in(self._clock.now(), tender, actor.id),
-                )  # fmt: skip
-            except DomainError as exc:
-                await self._gate.reject(actor, box_id, action.value, exc)
-                raise
+            await self._pipeline.decide(
+                actor, action, box_id,
+                lambda b: cast("BidBox", b).sign_in(self._clock.now(), tender, actor.id),
+            )  # fmt: skip
             return
         await self._run(actor, action, tender_id, lambda t, now: t.sign_in(now, actor.id))
 
@@ -149,7 +134,7 @@ class OpeningService:
     ) -> OpeningBidView:
         """Open the bidder's bid with the file key it unwrapped on its own machine."""
         action, asked_at = Action.DECRYPT_BID, self._clock.now()
-        await self._gate.check(actor, action, tender_id)
+        await self._pipeline.authorize(actor, action, tender_id)
         tender = await self._tenders.visible(actor, tender_id)
         file_key = await self._parse(actor, tender_id, action, lambda: bodies.file_key(document))
         try:
@@ -210,55 +195,33 @@ class OpeningService:
         await self._decide(actor, action, tender_id, decide)
 
     async def confirm(self, actor: Actor, tender_id: str, document: object) -> None:
-        action = Action.CONFIRM_RECORD
-        await self._gate.check(actor, action, tender_id)
-        tender = await self._tenders.visible(actor, tender_id)
-        signature = await self._parse(actor, tender_id, action, lambda: bodies.signature(document))
-        signed = confirmation_document(tender_id, tender.opening.record_hash or "")
-        await self._check_signature(actor, tender_id, action, CONFIRMATION_LABEL, signed, signature)
-        await self._decide(
-            actor, action, tender_id, lambda t, now: t.session().confirm(now, actor.id, signature)
-        )
+        def signed(tender: Tender, signature: str) -> Signed:
+            document = confirmation_document(tender_id, tender.opening.record_hash or "")
+            return Signed(CONFIRMATION_LABEL, document, signature, over="record")
 
-    async def raise_objection(self, actor: Actor, tender_id: str, document: object) -> None:
-        action = Action.OBJECT_RECORD
-        await self._gate.check(actor, action, tender_id)
-        tender = await self._tenders.visible(actor, tender_id)
-        text, signature = await self._parse(
-            actor, tender_id, action, lambda: bodies.objection(document)
-        )
-        signed = objection_document(tender_id, tender.opening.record_hash or "", text)
-        await self._check_signature(actor, tender_id, action, OBJECTION_LABEL, signed, signature)
-        await self._decide(
-            actor, action, tender_id,
-            lambda t, now: t.session().object(now, actor.id, text, signature),
+        await self._pipeline.run(
+            actor, Action.CONFIRM_RECORD, tender_id, lambda: bodies.signature(document),
+            lambda t, now, signature: t.session().confirm(now, actor.id, signature),
+            signed=signed,
         )  # fmt: skip
 
-    async def _check_signature(
-        self,
-        actor: Actor,
-        tender_id: str,
-        action: Action,
-        label: str,
-        signed: object,
-        signature: str,
-    ) -> None:
-        participant = await self._participants.find(actor.id)
-        try:
-            if participant is None:
-                raise KeyFormatError("unknown participant")
-            verify(
-                VerifyKey.from_text(participant.public_key), label, signed, b64url_decode(signature)
-            )
-        except (KeyFormatError, InvalidSignature):
-            error = SignatureRejected("The signature does not verify as yours over this record.")
-            await self._gate.refuse(actor, tender_id, action.value, error)
+    async def raise_objection(self, actor: Actor, tender_id: str, document: object) -> None:
+        def signed(tender: Tender, objection: tuple[str, str]) -> Signed:
+            text, signature = objection
+            document = objection_document(tender_id, tender.opening.record_hash or "", text)
+            return Signed(OBJECTION_LABEL, document, signature, over="record")
+
+        await self._pipeline.run(
+            actor, Action.OBJECT_RECORD, tender_id, lambda: bodies.objection(document),
+            lambda t, now, objection: t.session().object(now, actor.id, *objection),
+            signed=signed,
+        )  # fmt: skip
 
     # The host.
 
     async def pause(self, actor: Actor, tender_id: str, document: object) -> None:
         action = Action.PAUSE_OPENING
-        await self._gate.check(actor, action, tender_id)
+        await self._pipeline.authorize(actor, action, tender_id)
         reason = await self._parse(
             actor, tender_id, action, lambda: bodies.text(document, "reason")
         )
@@ -274,7 +237,7 @@ class OpeningService:
     async def publish_record(self, actor: Actor, tender_id: str) -> OpeningView:
         """唱标: read out the opening record; bidders then confirm or object."""
         action = Action.PUBLISH_RECORD
-        await self._gate.check(actor, action, tender_id)
+        await self._pipeline.authorize(actor, action, tender_id)
         tender = await self._tenders.visible(actor, tender_id)
         await self._tenders.settle_due(tender_id)  # a window that has ended is closed first
         names = await self._names(tender)
@@ -290,12 +253,10 @@ class OpeningService:
         return await self.view(actor, tender_id)
 
     async def answer(self, actor: Actor, tender_id: str, objection: str, document: object) -> None:
-        action = Action.ANSWER_OBJECTION
-        await self._gate.check(actor, action, tender_id)
-        text = await self._parse(actor, tender_id, action, lambda: bodies.text(document, "answer"))
-        await self._run(
-            actor, action, tender_id, lambda t, now: t.session().answer(now, objection, text)
-        )
+        await self._pipeline.run(
+            actor, Action.ANSWER_OBJECTION, tender_id, lambda: bodies.text(document, "answer"),
+            lambda t, now, text: t.session().answer(now, objection, text), body_first=True,
+        )  # fmt: skip
 
     async def close(self, actor: Actor, tender_id: str) -> OpeningView:
         """Close the opening: the final record, hashed and signed by the node (E-Measures 32)."""
@@ -315,7 +276,7 @@ class OpeningService:
     async def submit_share(self, actor: Actor, tender_id: str, document: object) -> OpeningView:
         """A custodian's share of the opening key; with a quorum, the remaining bids are opened."""
         action = Action.SUBMIT_SHARE
-        await self._gate.check(actor, action, tender_id)
+        await self._pipeline.authorize(actor, action, tender_id)
         tender = await self._tenders.visible(actor, tender_id)
         index, value = await self._parse(actor, tender_id, action, lambda: bodies.share(document))
         key = tender.opening.key
@@ -323,7 +284,8 @@ class OpeningService:
         if key is None or holder != (index, share_commitment(tender_id, index, value)):
             wrong = NotACustodian("That is not a share this custodian holds here.")
             await self._gate.refuse(actor, tender_id, action.value, wrong)
-        if index in self._shares.get(tender_id, {}):
+        home = self._homes.of(tender_id)
+        if index in home.shares:
             again = AlreadyResponded(f"Share {index} is already in.")
             await self._gate.refuse(actor, tender_id, action.value, again)
 
@@ -333,10 +295,11 @@ class OpeningService:
             return [] if index in session.shares else session.share(now, _spec(t), actor.id, index)
 
         await self._decide(actor, action, tender_id, decide)
-        held = self._shares.setdefault(tender_id, {})
+        held = home.shares
         held[index] = value
         # Only the request that completes the quorum opens the bids (and drops the shares).
-        if len(held) >= key.threshold and self._shares.pop(tender_id) is held:
+        if len(held) >= key.threshold:
+            home.shares = {}
             await self._open_with_custodians(tender_id, held, key.public_key)
         return await self.view(actor, tender_id)
 
@@ -375,7 +338,7 @@ class OpeningService:
     # Views.
 
     async def view(self, actor: Actor, tender_id: str) -> OpeningView:
-        await self._gate.check(actor, Action.VIEW_OPENING, tender_id)
+        await self._pipeline.authorize(actor, Action.VIEW_OPENING, tender_id)
         tender = await self._tenders.visible(actor, tender_id, settled=True)
         signed_in: bool | None = None
         if actor.role is Role.BIDDER:
@@ -413,9 +376,13 @@ class OpeningService:
 
     async def document(
         self, actor: Actor, tender_id: str, lot: str, bidder: str
-    ) -> tuple[Source, bytes]:
-        """The stored sealed file and its file key, once the access is on record."""
-        await self._gate.check(actor, Action.READ_BID_DOCUMENT, tender_id)
+    ) -> AsyncIterator[bytes]:
+        """The decrypted bid as a stream of bytes, once the access is on record.
+
+        The file key is opened here and stays in the stream: neither it nor the file's place
+        leaves the service.
+        """
+        await self._pipeline.authorize(actor, Action.READ_BID_DOCUMENT, tender_id)
         tender = await self._tenders.visible(actor, tender_id, settled=True)
         if actor.role is Role.EXPERT:  # members of the lot's committee, once pledged
             try:
@@ -431,7 +398,23 @@ class OpeningService:
         await self._ledger.execute(
             tender_id, Origin.of(actor), lambda _: [DocumentRead(lot, bidder)]
         )
-        return source, file_key
+        return _plaintext(source, file_key)
+
+
+async def _plaintext(source: Source, file_key: bytes) -> AsyncIterator[bytes]:
+    handle = await asyncio.to_thread(source)
+    try:
+        header = await asyncio.to_thread(read_header, handle)
+        chunks = open_payload(header, handle, file_key, handle.size - header.size)
+        while (piece := await asyncio.to_thread(_next_copy, chunks)) is not None:
+            yield piece
+    finally:
+        await asyncio.to_thread(handle.close)
+
+
+def _next_copy(chunks: Iterator[memoryview]) -> bytes | None:
+    view = next(chunks, None)
+    return None if view is None else bytes(view)  # the view's buffer is reused by the next chunk
 
 
 def _at_rest_context(tender: str, lot: str, bidder: str, sha256: str) -> dict[str, str]:

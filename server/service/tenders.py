@@ -12,7 +12,7 @@ from crypto import CryptoError, canonical_json, merkle_root
 from recordings.documents import SEALED_LIST_LABEL
 from server.domain.access import Action, Actor, Role
 from server.domain.bids import SealedList
-from server.domain.errors import DomainError, NotACustodian
+from server.domain.errors import NotACustodian
 from server.domain.events import DomainEvent
 from server.domain.spec import TenderSpec
 from server.domain.tender import MAX_REASON, Due, Tender
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from recordings.audit import AuditRecord
     from server.clock import Clock
     from server.domain.bidbox import BidBox
+    from server.service.commands import Pipeline
     from server.service.gate import Gate
     from server.service.inflight import InFlight
     from server.service.participants import Participants
@@ -48,7 +49,9 @@ class Tenders:
         node: Origin,
         keys: NodeKeys,
         participants: Participants,
+        pipeline: Pipeline,
     ) -> None:
+        self._pipeline = pipeline
         self._keys = keys
         self._participants = participants
         self._ledger = ledger
@@ -94,9 +97,9 @@ class Tenders:
         return cast("Tender", tender), seq
 
     async def create(self, actor: Actor, document: object) -> Tender:
-        await self._gate.check(actor, Action.CREATE_TENDER)
-        command = Action.CREATE_TENDER.value
-        spec = await self._gate.parse(actor, None, command, lambda: TenderSpec.parse(document))
+        action = Action.CREATE_TENDER
+        await self._pipeline.authorize(actor, action)
+        spec = await self._pipeline.parse(actor, None, action, lambda: TenderSpec.parse(document))
         tender_id = f"t-{self._clock.now():%Y%m%d}-{secrets.token_hex(6)}"
         await self._ledger.execute(
             tender_id, Origin.of(actor), lambda _: Tender.create(spec, actor.id)
@@ -107,7 +110,7 @@ class Tenders:
     async def publish(self, actor: Actor, tender_id: str) -> Tender:
         """Publish, generating the opening key and sealing one share to each custodian."""
         action = Action.PUBLISH_TENDER
-        await self._gate.check(actor, action, tender_id)
+        await self._pipeline.authorize(actor, action, tender_id)
         tender = await self.visible(actor, tender_id)
         spec = tender.spec
         if spec is None:  # pragma: no cover - visible() returns created tenders only
@@ -131,39 +134,34 @@ class Tenders:
         )
 
     async def start_opening(self, actor: Actor, tender_id: str) -> Tender:
-        await self._gate.check(actor, Action.START_OPENING, tender_id)
+        await self._pipeline.authorize(actor, Action.START_OPENING, tender_id)
         await self.settle_due(tender_id)  # seal the lots first if the time has come
         return await self._command(actor, Action.START_OPENING, tender_id, Tender.start_opening)
 
     async def cancel(self, actor: Actor, tender_id: str, document: object) -> Tender:
         """Cancel with `{"reason": ...}`; the role is checked before the body."""
-        await self._gate.check(actor, Action.CANCEL_TENDER, tender_id)
-        command = Action.CANCEL_TENDER.value
-        reason = await self._gate.parse(actor, tender_id, command, lambda: _reason_of(document))
-        return await self._command(
-            actor, Action.CANCEL_TENDER, tender_id, lambda t, now: t.cancel(now, reason)
-        )
+        await self._pipeline.run(
+            actor, Action.CANCEL_TENDER, tender_id, lambda: _reason_of(document),
+            lambda t, now, reason: t.cancel(now, reason), body_first=True,
+        )  # fmt: skip
+        self.on_schedule_change()
+        return await self._tender(tender_id)
 
     async def _command(
         self, actor: Actor, action: Action, tender_id: str, decide: Decision
     ) -> Tender:
-        await self._gate.check(actor, action, tender_id)
-        await self.visible(actor, tender_id)
-        return await self._decide(actor, action, tender_id, decide)
+        """The command path for a command without a body (see Pipeline.run)."""
+        await self._pipeline.run(
+            actor, action, tender_id, _no_body, lambda t, now, _: decide(t, now)
+        )
+        self.on_schedule_change()
+        return await self._tender(tender_id)
 
     async def _decide(
         self, actor: Actor, action: Action, tender_id: str, decide: Decision
     ) -> Tender:
         """Record what `decide` decides; a refusal is recorded too, then raised."""
-        try:
-            await self._ledger.execute(
-                tender_id,
-                Origin.of(actor),
-                lambda tender: decide(cast("Tender", tender), self._clock.now()),
-            )
-        except DomainError as exc:
-            await self._gate.reject(actor, tender_id, action.value, exc)
-            raise
+        await self._pipeline.decide_on_tender(actor, action, tender_id, decide)
         self.on_schedule_change()
         return await self._tender(tender_id)
 
@@ -238,7 +236,7 @@ class Tenders:
 
     async def summaries(self, actor: Actor) -> list[TenderView]:
         """The tenders `actor` may see (the items of `TenderList`, which transport wraps)."""
-        await self._gate.check(actor, Action.LIST_TENDERS)
+        await self._pipeline.authorize(actor, Action.LIST_TENDERS)
         return [
             tender_view(tender, seq)
             for tender, seq in await self.all_at()
@@ -256,7 +254,7 @@ class Tenders:
         return found
 
     async def view(self, actor: Actor, tender_id: str) -> TenderView:
-        await self._gate.check(actor, Action.VIEW_TENDER, tender_id)
+        await self._pipeline.authorize(actor, Action.VIEW_TENDER, tender_id)
         tender, seq = await self.visible_at(actor, tender_id)
         return tender_view(tender, seq, head=True)
 
@@ -286,12 +284,12 @@ class Tenders:
 
     async def authorize_read(self, actor: Actor, stream: str) -> None:
         if stream == SYSTEM_STREAM:
-            await self._gate.check(actor, Action.READ_SYSTEM_LOG)
+            await self._pipeline.authorize(actor, Action.READ_SYSTEM_LOG)
         elif (tender_id := box_tender(stream)) is not None:
-            await self._gate.check(actor, Action.READ_BID_BOX, tender_id)
+            await self._pipeline.authorize(actor, Action.READ_BID_BOX, tender_id)
             await self.visible(actor, tender_id, settled=True)
         else:
-            await self._gate.check(actor, Action.READ_TENDER_LOG, stream)
+            await self._pipeline.authorize(actor, Action.READ_TENDER_LOG, stream)
             await self.visible(actor, stream, settled=True)
 
 
@@ -305,6 +303,10 @@ class Page:
 def summary(tender: Tender) -> TenderView:
     """The tender as a command leaves it (the answer to a command carries no `seq`)."""
     return tender_view(tender)
+
+
+def _no_body() -> None:
+    """The body of a command that has none (commands in `_command`)."""
 
 
 def _reason_of(document: object) -> str:

@@ -7,7 +7,6 @@ record (routed to the bid box before the deadline, like every other trace of a b
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 import secrets
 from contextlib import asynccontextmanager
@@ -28,6 +27,7 @@ from server.errors import NotFound
 from server.protocol import box_stream
 from server.protocol.fields import Reader
 from server.protocol.times import format_time
+from server.service.home import RunningDigest
 from server.storage.blobs import UploadSession
 
 if TYPE_CHECKING:
@@ -36,7 +36,9 @@ if TYPE_CHECKING:
 
     from server.clock import Clock
     from server.domain.tender import Tender
+    from server.service.commands import Pipeline
     from server.service.gate import Gate
+    from server.service.home import Homes
     from server.service.tenders import Tenders
     from server.storage.blobs import BlobStore, BlobWriter
 
@@ -46,23 +48,27 @@ _SUBMIT: Final = Action.SUBMIT_BID
 
 
 class Uploads:
-    def __init__(self, gate: Gate, tenders: Tenders, clock: Clock, files: BlobStore) -> None:
+    def __init__(
+        self, gate: Gate, tenders: Tenders, clock: Clock, files: BlobStore, pipeline: Pipeline,
+        homes: Homes,
+    ) -> None:  # fmt: skip
         self._gate = gate
+        self._pipeline = pipeline
+        self._homes = homes  # each tender's running digests of its uploads
         self._tenders = tenders
         self._clock = clock
         self._files = files
         self._busy_uploads: set[str] = set()  # uploads a request is working on right now
-        self._digests: dict[str, _Digest] = {}  # running SHA-256 of uploads, while in memory
         self._starting: dict[str, asyncio.Lock] = {}  # per bidder: count, then create
 
     async def start(
         self, actor: Actor, tender_id: str, lot: str, document: object
     ) -> UploadSession:
         """Announce a sealed file (size and SHA-256) before sending it in pieces."""
-        await self._gate.check(actor, _SUBMIT, tender_id)
+        await self._pipeline.authorize(actor, _SUBMIT, tender_id)
         tender = await self._tenders.visible(actor, tender_id)
-        size, sha256 = await self._gate.parse(
-            actor, box_stream(tender_id), _SUBMIT.value, lambda: _announced(document)
+        size, sha256 = await self._pipeline.parse(
+            actor, box_stream(tender_id), _SUBMIT, lambda: _announced(document)
         )
         lock = self._starting.setdefault(actor.id, asyncio.Lock())
         async with lock:  # two announcements at once must not both slip under the limit
@@ -110,9 +116,10 @@ class Uploads:
                 await self._refuse(actor, session.tender, error)
             # The SHA-256 is computed as bytes arrive, so completing need not read them again;
             # after a failed write (or a restart) completing hashes the file instead.
-            digest = self._digests.pop(upload_id, None)
+            digests = self._homes.of(session.tender).digests
+            digest = digests.pop(upload_id, None)
             if digest is None and received == 0:
-                digest = _Digest()
+                digest = RunningDigest()
             elif digest is not None and digest.covered != received:
                 digest = None
             handle = await asyncio.to_thread(self._files.open_append, upload_id, received)
@@ -129,14 +136,14 @@ class Uploads:
             finally:
                 await asyncio.to_thread(handle.close)
             if digest is not None:
-                self._digests[upload_id] = digest
+                digests[upload_id] = digest
             return received
 
     async def abandon(self, actor: Actor, upload_id: str) -> None:
         """Drop an unfinished upload (and free its place)."""
         session = await self.own(actor, upload_id)
         async with self.busy(actor, session):
-            self._digests.pop(upload_id, None)
+            self._homes.of(session.tender).digests.pop(upload_id, None)
             await asyncio.to_thread(self._files.discard, upload_id)
 
     async def checked(self, actor: Actor, session: UploadSession, tender: Tender) -> None:
@@ -144,17 +151,20 @@ class Uploads:
 
         The caller holds the upload (`busy`).
         """
-        digest = self._digests.pop(session.id, None)
+        digests = self._homes.of(session.tender).digests
+        digest = digests.pop(session.id, None)
         try:
             await asyncio.to_thread(self._check_file, session, tender, digest)
         except DomainError as exc:
             if isinstance(exc, NotASealedBid | ChecksumMismatch):
                 await asyncio.to_thread(self._files.discard, session.id)
             elif digest is not None:
-                self._digests[session.id] = digest  # the upload goes on: keep its digest
+                digests[session.id] = digest  # the upload goes on: keep its digest
             await self._refuse(actor, session.tender, exc)
 
-    def _check_file(self, session: UploadSession, tender: Tender, digest: _Digest | None) -> None:
+    def _check_file(
+        self, session: UploadSession, tender: Tender, digest: RunningDigest | None
+    ) -> None:
         received = self._files.received(session.id)
         if received != session.size:
             raise UploadIncomplete(
@@ -186,11 +196,11 @@ class Uploads:
 
     async def own(self, actor: Actor, upload_id: str) -> UploadSession:
         """The actor's own upload; anyone else's does not exist for it."""
-        await self._gate.check(actor, _SUBMIT)
+        await self._pipeline.authorize(actor, _SUBMIT)
         session = await asyncio.to_thread(self._files.session, upload_id)
         if session.bidder != actor.id:
             raise NotFound("There is no such upload.")
-        await self._gate.check(actor, _SUBMIT, session.tender)  # the token's tender scope
+        await self._pipeline.authorize(actor, _SUBMIT, session.tender)  # the token's tender scope
         return session
 
     @asynccontextmanager
@@ -219,22 +229,7 @@ class Uploads:
         return self._clock.now()
 
 
-class _Digest:
-    """The SHA-256 of an upload's first `covered` bytes."""
-
-    def __init__(self) -> None:
-        self.covered = 0
-        self._hasher = hashlib.sha256()
-
-    def update(self, data: bytes) -> None:
-        self._hasher.update(data)
-        self.covered += len(data)
-
-    def hexdigest(self) -> str:
-        return self._hasher.hexdigest()
-
-
-def _append(handle: BlobWriter, data: bytes, digest: _Digest | None) -> None:
+def _append(handle: BlobWriter, data: bytes, digest: RunningDigest | None) -> None:
     """Write `data` (in a worker thread), then count it in the running digest."""
     handle.write(data)
     if digest is not None:

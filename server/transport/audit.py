@@ -7,51 +7,44 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from server.errors import BadRequest
-from server.protocol import MAX_SEQ, box_stream
-from server.transport.http import _node, _query_int, _tender_id, authenticated, respond
+from server.domain.access import Action
+from server.transport.http import _tender_id, authenticated, respond, submit
 
 if TYPE_CHECKING:
     from server.domain.access import Actor
 
 
-def _stream(request: web.Request) -> str:
-    tender = _tender_id(request)
-    return box_stream(tender) if request.match_info.get("box") else tender
+def _read(request: web.Request) -> tuple[Action, str]:
+    """Which log the proof is of: the tender's, or its bid box's."""
+    box = request.match_info.get("box")
+    return (Action.READ_BID_BOX if box else Action.READ_TENDER_LOG), _tender_id(request)
 
 
 @authenticated
 async def tree_head(request: web.Request, actor: Actor) -> web.Response:
-    stream = _stream(request)
-    node = _node(request)
-    await node.tenders.authorize_read(actor, stream)
-    record = await node.tree_heads.latest(stream)
-    return respond({"seq": record.seq, "hash": record.hash, **record.payload})
+    action, tender = _read(request)
+    return respond(await submit(request, actor, action, tender=tender, step="tree-head"))
 
 
 @authenticated
 async def inclusion(request: web.Request, actor: Actor) -> web.Response:
-    stream = _stream(request)
-    node = _node(request)
-    await node.tenders.authorize_read(actor, stream)
-    seq, size = _required(request, "seq"), _required(request, "size")
-    return respond(await node.tree_heads.inclusion(actor, stream, seq, size))
+    action, tender = _read(request)
+    body = _query(request, "seq", "size")
+    return respond(await submit(request, actor, action, tender=tender, step="inclusion", body=body))
 
 
 @authenticated
 async def consistency(request: web.Request, actor: Actor) -> web.Response:
-    stream = _stream(request)
-    node = _node(request)
-    await node.tenders.authorize_read(actor, stream)
-    old, new = _required(request, "from"), _required(request, "to")
-    return respond(await node.tree_heads.consistency(stream, old, new))
+    action, tender = _read(request)
+    body = _query(request, "from", "to")
+    return respond(
+        await submit(request, actor, action, tender=tender, step="consistency", body=body)
+    )
 
 
-def _required(request: web.Request, name: str) -> int:
-    value = _query_int(request, name, 1, MAX_SEQ, default=0)
-    if not value:
-        raise BadRequest(f"Say which proof: the query needs {name}.")
-    return value
+def _query(request: web.Request, *names: str) -> dict[str, str | None]:
+    """The proof's query parameters as sent: the command checks them once the read is allowed."""
+    return {name: request.query.get(name) for name in names}
 
 
 def routes() -> list[web.RouteDef]:

@@ -2,67 +2,57 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
-from crypto import open_payload, read_header
+from server.domain.access import Action
 from server.errors import BadRequest
-from server.protocol import MAX_SEQ, box_stream
+from server.protocol import MAX_SEQ
+from server.service.commands import Target
 from server.transport.http import (
     _events,
-    _node,
     _query_int,
     _tender_id,
     authenticated,
     read_body,
     respond,
+    submit,
     timed_pieces,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable
+    from collections.abc import AsyncIterator
 
     from server.domain.access import Actor
-    from server.service.decrypt import Source
-    from server.service.opening import OpeningService
-    from server.storage.blobs import UploadSession
 
 UPLOAD_PIECE: Final = 1024 * 1024
 
 
-def _opening(request: web.Request) -> OpeningService:
-    return _node(request).opening
+def _lot(request: web.Request) -> Target:
+    return Target(lot=request.match_info["lot"])
 
 
-def _lot(request: web.Request) -> str:
-    return request.match_info["lot"]
-
-
-def _upload_json(session: UploadSession, received: int) -> dict[str, Any]:
-    return {
-        "upload": session.id,
-        "tender": session.tender,
-        "lot": session.lot,
-        "size": session.size,
-        "sha256": session.sha256,
-        "received": received,
-    }
+def _upload(request: web.Request) -> Target:
+    return Target(upload=request.match_info["upload"])
 
 
 @authenticated
 async def start_upload(request: web.Request, actor: Actor) -> web.Response:
     body = await read_body(request)
-    uploads = _node(request).uploads
-    session = await uploads.start(actor, _tender_id(request), _lot(request), body)
-    return respond(_upload_json(session, 0), status=201)
+    started = await submit(
+        request, actor, Action.SUBMIT_BID, tender=_tender_id(request), step="upload",
+        target=_lot(request), body=body,
+    )  # fmt: skip
+    return respond(started, status=201)
 
 
 @authenticated
 async def upload_status(request: web.Request, actor: Actor) -> web.Response:
-    session, received = await _node(request).uploads.status(actor, request.match_info["upload"])
-    return respond(_upload_json(session, received))
+    target = _upload(request)
+    return respond(
+        await submit(request, actor, Action.SUBMIT_BID, step="upload.status", target=target)
+    )
 
 
 @authenticated
@@ -74,155 +64,136 @@ async def upload_piece(request: web.Request, actor: Actor) -> web.Response:
     if offset < 0:
         raise BadRequest("Say where these bytes go: ?offset=<bytes already received>.")
     pieces: AsyncIterator[bytes] = timed_pieces(request, UPLOAD_PIECE)
-    received = await _node(request).uploads.write(
-        actor, request.match_info["upload"], offset, pieces, request.content_length
-    )
-    return respond({"upload": request.match_info["upload"], "received": received})
+    body = {"offset": offset, "length": request.content_length}
+    written = await submit(
+        request, actor, Action.SUBMIT_BID, step="upload.write", target=_upload(request),
+        body=body, data=pieces,
+    )  # fmt: skip
+    return respond(written)
 
 
 @authenticated
 async def abandon_upload(request: web.Request, actor: Actor) -> web.Response:
-    await _node(request).uploads.abandon(actor, request.match_info["upload"])
-    return respond({"upload": request.match_info["upload"], "abandoned": True})
+    target = _upload(request)
+    return respond(
+        await submit(request, actor, Action.SUBMIT_BID, step="upload.abandon", target=target)
+    )
 
 
 @authenticated
 async def complete_upload(request: web.Request, actor: Actor) -> web.Response:
-    receipt, signature = await _node(request).bids.complete(actor, request.match_info["upload"])
-    return respond({"receipt": receipt.to_json(), "signature": signature}, status=201)
+    receipt = await submit(request, actor, Action.SUBMIT_BID, target=_upload(request))
+    return respond(receipt, status=201)
 
 
 @authenticated
 async def withdraw(request: web.Request, actor: Actor) -> web.Response:
-    await _node(request).bids.withdraw(actor, _tender_id(request), _lot(request))
-    return respond({"withdrawn": True})
+    tender, target = _tender_id(request), _lot(request)
+    return respond(await submit(request, actor, Action.WITHDRAW_BID, tender=tender, target=target))
 
 
 @authenticated
 async def sealed_list(request: web.Request, actor: Actor) -> web.Response:
-    sealed, signature = await _node(request).bids.sealed_list(
-        actor, _tender_id(request), _lot(request)
+    tender, target = _tender_id(request), _lot(request)
+    return respond(
+        await submit(request, actor, Action.VIEW_SEALED_LIST, tender=tender, target=target)
     )
-    return respond({"list": sealed.to_json(), "signature": signature})
 
 
 @authenticated
 async def own_bids(request: web.Request, actor: Actor) -> web.Response:
-    bids = await _node(request).bids.own_bids(actor, _tender_id(request))
-    return respond({"bids": bids})
+    tender = _tender_id(request)
+    return respond(await submit(request, actor, Action.SUBMIT_BID, tender=tender, step="mine"))
 
 
 @authenticated
 async def box_events(request: web.Request, actor: Actor) -> web.Response:
     """The bid box's log, for supervisors: who bid stays secret until the deadline."""
-    return await _events(request, actor, box_stream(_tender_id(request)))
+    return await _events(request, actor, Action.READ_BID_BOX, _tender_id(request))
+
+
+async def _opening(
+    request: web.Request, actor: Actor, action: Action, *, target: Target | None = None,
+    body: bool = False, status: int = 200,
+) -> web.Response:  # fmt: skip
+    """A command or a read on the opening; the answer is what its handler gives back."""
+    document = await read_body(request) if body else None
+    tender = _tender_id(request)
+    answer = await submit(
+        request, actor, action, tender=tender, target=target or Target(), body=document
+    )
+    return respond(answer, status=status)
 
 
 @authenticated
 async def opening_view(request: web.Request, actor: Actor) -> web.Response:
-    return respond(await _node(request).opening.view(actor, _tender_id(request)))
-
-
-async def _then_view(
-    request: web.Request, actor: Actor, done: Awaitable[None], status: int = 200
-) -> web.Response:
-    """Answer a command on the opening with the opening as the actor now sees it."""
-    await done
-    return respond(await _node(request).opening.view(actor, _tender_id(request)), status=status)
+    return await _opening(request, actor, Action.VIEW_OPENING)
 
 
 @authenticated
 async def sign_in(request: web.Request, actor: Actor) -> web.Response:
-    return await _then_view(
-        request, actor, _node(request).opening.sign_in(actor, _tender_id(request))
-    )
+    return await _opening(request, actor, Action.SIGN_IN)
 
 
 @authenticated
 async def decrypt(request: web.Request, actor: Actor) -> web.Response:
-    body = await read_body(request)
-    opening = _node(request).opening
-    return respond(await opening.decrypt(actor, _tender_id(request), _lot(request), body))
+    return await _opening(request, actor, Action.DECRYPT_BID, target=_lot(request), body=True)
 
 
 @authenticated
 async def pause(request: web.Request, actor: Actor) -> web.Response:
-    body = await read_body(request)
-    return await _then_view(
-        request, actor, _opening(request).pause(actor, _tender_id(request), body)
-    )
+    return await _opening(request, actor, Action.PAUSE_OPENING, body=True)
 
 
 @authenticated
 async def resume(request: web.Request, actor: Actor) -> web.Response:
-    return await _then_view(request, actor, _opening(request).resume(actor, _tender_id(request)))
+    return await _opening(request, actor, Action.RESUME_OPENING)
 
 
 @authenticated
 async def share(request: web.Request, actor: Actor) -> web.Response:
-    body = await read_body(request)
-    return respond(await _node(request).opening.submit_share(actor, _tender_id(request), body))
+    return await _opening(request, actor, Action.SUBMIT_SHARE, body=True)
 
 
 @authenticated
 async def publish_record(request: web.Request, actor: Actor) -> web.Response:
-    return respond(await _node(request).opening.publish_record(actor, _tender_id(request)))
+    return await _opening(request, actor, Action.PUBLISH_RECORD)
 
 
 @authenticated
 async def confirm(request: web.Request, actor: Actor) -> web.Response:
-    body = await read_body(request)
-    confirmed = _opening(request).confirm(actor, _tender_id(request), body)
-    return await _then_view(request, actor, confirmed)
+    return await _opening(request, actor, Action.CONFIRM_RECORD, body=True)
 
 
 @authenticated
 async def objection(request: web.Request, actor: Actor) -> web.Response:
-    body = await read_body(request)
-    raised = _opening(request).raise_objection(actor, _tender_id(request), body)
-    return await _then_view(request, actor, raised, status=201)
+    return await _opening(request, actor, Action.OBJECT_RECORD, body=True, status=201)
 
 
 @authenticated
 async def answer(request: web.Request, actor: Actor) -> web.Response:
-    body, objection_id = await read_body(request), request.match_info["objection"]
-    answered = _opening(request).answer(actor, _tender_id(request), objection_id, body)
-    return await _then_view(request, actor, answered)
+    target = Target(objection=request.match_info["objection"])
+    return await _opening(request, actor, Action.ANSWER_OBJECTION, target=target, body=True)
 
 
 @authenticated
 async def close(request: web.Request, actor: Actor) -> web.Response:
-    return respond(await _node(request).opening.close(actor, _tender_id(request)))
+    return await _opening(request, actor, Action.CLOSE_OPENING)
 
 
 @authenticated
 async def document(request: web.Request, actor: Actor) -> web.StreamResponse:
     """The decrypted bid package, streamed; the access is on record before a byte goes out."""
-    bidder = request.match_info["bidder"]
-    opening = _node(request).opening
-    source, file_key = await opening.document(actor, _tender_id(request), _lot(request), bidder)
+    target = Target(lot=request.match_info["lot"], bidder=request.match_info["bidder"])
+    plaintext: AsyncIterator[bytes] = await submit(
+        request, actor, Action.READ_BID_DOCUMENT, tender=_tender_id(request), target=target
+    )
     response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
     await response.prepare(request)
-    async for piece in _plaintext(source, file_key):
+    async for piece in plaintext:
         await response.write(piece)
     await response.write_eof()
     return response
-
-
-async def _plaintext(source: Source, file_key: bytes) -> AsyncIterator[bytes]:
-    handle = await asyncio.to_thread(source)
-    try:
-        header = await asyncio.to_thread(read_header, handle)
-        chunks = open_payload(header, handle, file_key, handle.size - header.size)
-        while (piece := await asyncio.to_thread(_next_copy, chunks)) is not None:
-            yield piece
-    finally:
-        await asyncio.to_thread(handle.close)
-
-
-def _next_copy(chunks: Any) -> bytes | None:
-    view = next(chunks, None)
-    return None if view is None else bytes(view)  # the view's buffer is reused by the next chunk
 
 
 def routes() -> list[web.RouteDef]:

@@ -10,86 +10,110 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from server.transport.http import _node, _tender_id, authenticated, read_body, respond
+from server.domain.access import Action
+from server.service.commands import Target
+from server.transport.http import _tender_id, authenticated, read_body, respond, submit
 from server.transport.report_page import render_report
 
 if TYPE_CHECKING:
     from server.domain.access import Actor
+    from server.service.evaluation import Ack
 
 
-def _lot(request: web.Request) -> str:
-    return request.match_info["lot"]
+def _lot(request: web.Request) -> Target:
+    return Target(lot=request.match_info["lot"])
 
 
 @authenticated
 async def start(request: web.Request, actor: Actor) -> web.Response:
-    node = _node(request)
     tender = _tender_id(request)
-    await node.evaluation.start(actor, tender)
-    return respond(await node.rooms.progress(actor, tender))
+    return respond(await submit(request, actor, Action.START_EVALUATION, tender=tender))
 
 
 @authenticated
 async def progress(request: web.Request, actor: Actor) -> web.Response:
-    return respond(await _node(request).rooms.progress(actor, _tender_id(request)))
+    tender = _tender_id(request)
+    return respond(await submit(request, actor, Action.VIEW_PROGRESS, tender=tender))
 
 
 @authenticated
 async def draw(request: web.Request, actor: Actor) -> web.Response:
-    node, tender, lot = _node(request), _tender_id(request), _lot(request)
-    await node.evaluation.draw(actor, tender, lot, await read_body(request))
-    return respond(await node.rooms.progress(actor, tender), status=201)
+    tender, target, body = _tender_id(request), _lot(request), await read_body(request)
+    drawn = await submit(
+        request, actor, Action.DRAW_EXPERTS, tender=tender, target=target, body=body
+    )
+    return respond(drawn, status=201)
 
 
 @authenticated
 async def reveal(request: web.Request, actor: Actor) -> web.Response:
-    node, tender = _node(request), _tender_id(request)
-    await node.evaluation.reveal(actor, tender, _lot(request))
-    return respond(await node.rooms.progress(actor, tender))
+    tender, target = _tender_id(request), _lot(request)
+    return respond(
+        await submit(
+            request, actor, Action.DRAW_EXPERTS, tender=tender, step="reveal", target=target
+        )
+    )
 
 
 @authenticated
 async def replace(request: web.Request, actor: Actor) -> web.Response:
-    node, tender, lot = _node(request), _tender_id(request), _lot(request)
-    await node.evaluation.replace(actor, tender, lot, await read_body(request))
-    return respond(await node.rooms.progress(actor, tender))
+    tender, target, body = _tender_id(request), _lot(request), await read_body(request)
+    return respond(
+        await submit(request, actor, Action.REPLACE_MEMBER, tender=tender, target=target, body=body)
+    )
 
 
 @authenticated
 async def room(request: web.Request, actor: Actor) -> web.Response:
-    return respond(await _node(request).rooms.room(actor, _tender_id(request), _lot(request)))
+    tender, target = _tender_id(request), _lot(request)
+    return respond(await submit(request, actor, Action.VIEW_ROOM, tender=tender, target=target))
 
 
 @authenticated
 async def act(request: web.Request, actor: Actor) -> web.Response:
     body = await read_body(request)
-    ack = await _node(request).evaluation.act(actor, _tender_id(request), body, _lot(request))
+    tender, target = _tender_id(request), _lot(request)
+    ack: Ack = await submit(
+        request, actor, Action.ACT_IN_ROOM, tender=tender, target=target, body=body
+    )
     return respond(ack.to_json(), status=201)
 
 
 @authenticated
 async def clarifications(request: web.Request, actor: Actor) -> web.Response:
-    found = await _node(request).rooms.clarifications(actor, _tender_id(request))
-    return respond({"clarifications": found})
+    tender = _tender_id(request)
+    return respond(
+        await submit(request, actor, Action.ANSWER_CLARIFICATION, tender=tender, step="list")
+    )
 
 
 @authenticated
 async def answer(request: web.Request, actor: Actor) -> web.Response:
-    node, tender, lot = _node(request), _tender_id(request), _lot(request)
-    clarification = request.match_info["clarification"]
-    await node.evaluation.answer(actor, tender, lot, clarification, await read_body(request))
-    return respond({"clarifications": await node.rooms.clarifications(actor, tender)})
+    tender = _tender_id(request)
+    target = Target(
+        lot=request.match_info["lot"], clarification=request.match_info["clarification"]
+    )
+    body = await read_body(request)
+    return respond(
+        await submit(
+            request, actor, Action.ANSWER_CLARIFICATION, tender=tender, target=target, body=body
+        )
+    )
 
 
 @authenticated
 async def result(request: web.Request, actor: Actor) -> web.Response:
-    return respond(await _node(request).rooms.result(actor, _tender_id(request), _lot(request)))
+    tender, target = _tender_id(request), _lot(request)
+    return respond(await submit(request, actor, Action.VIEW_RESULT, tender=tender, target=target))
 
 
 @authenticated
 async def report_page(request: web.Request, actor: Actor) -> web.Response:
     """The report as a page (zh-CN first; `?lang=en` for English)."""
-    found = await _node(request).rooms.report(actor, _tender_id(request), _lot(request))
+    tender, target = _tender_id(request), _lot(request)
+    found = await submit(
+        request, actor, Action.VIEW_RESULT, tender=tender, step="report", target=target
+    )
     english = request.query.get("lang") == "en"
     return web.Response(
         text=render_report(found, english=english),
@@ -101,7 +125,7 @@ async def report_page(request: web.Request, actor: Actor) -> web.Response:
 
 @authenticated
 async def seats(request: web.Request, actor: Actor) -> web.Response:
-    return respond({"seats": await _node(request).rooms.seats(actor)})
+    return respond(await submit(request, actor, Action.VIEW_ROOM, step="seats"))
 
 
 def routes() -> list[web.RouteDef]:

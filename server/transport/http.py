@@ -1,27 +1,28 @@
-"""HTTP API handlers: parse, call the service, serialize. Routes are listed at the bottom."""
+"""HTTP API handlers: read the request, submit its command, serialize the answer.
+
+Routes are listed at the bottom."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
 from crypto import parse_json
-from server.domain.access import Actor
+from server.domain.access import Action, Actor
 from server.errors import BadRequest, NotFound, PayloadTooLarge, RequestTimeout, Unauthorized
-from server.protocol import MAX_SEQ, SYSTEM_STREAM, TENDER_ID_PATTERN
-from server.protocol.fields import Reader
+from server.protocol import MAX_SEQ, TENDER_ID_PATTERN
 from server.protocol.times import format_time
-from server.service.auth import LoginAnswer
+from server.service.commands import NO_TARGET, Command, Target
 from server.service.schema import View
-from server.service.tenders import Page, summary
 from server.transport.keys import node_key, settings_key
 
 if TYPE_CHECKING:
     from server.service.node import Node
+    from server.service.tenders import Page
 
 MAX_EVENTS_PER_PAGE: Final = 1000
 
@@ -100,8 +101,8 @@ def address_of(request: web.Request) -> str:
 
 def authenticated(handler: AuthedHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def wrapper(request: web.Request) -> web.StreamResponse:
-        claims = _node(request).auth.verify(bearer_token(request))
-        return await handler(request, claims.actor(address_of(request)))
+        actor = _node(request).authenticate(bearer_token(request), address_of(request))
+        return await handler(request, actor)
 
     return wrapper
 
@@ -111,6 +112,17 @@ def _tender_id(request: web.Request) -> str:
     if not TENDER_ID_PATTERN.fullmatch(tender_id):
         raise NotFound(f"There is no tender {tender_id[:64]!r}.")
     return tender_id
+
+
+async def submit(
+    request: web.Request, actor: Actor, action: Action, *, tender: str | None = None,
+    step: str = "", target: Target = NO_TARGET, body: object = None,
+    data: AsyncIterator[bytes] | None = None,
+) -> Any:  # fmt: skip
+    """Build the command this request asks for and submit it (service/commands.py)."""
+    node = _node(request)
+    command = Command(action, actor, node.clock.now(), tender, step, target, body, data)
+    return await node.submit(command)
 
 
 # Public routes.
@@ -133,26 +145,13 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def challenge(request: web.Request) -> web.Response:
-    reader = Reader(await read_body(request))
-    participant = reader.text("participant", max_len=40)
-    reader.finish()
-    issued = _node(request).auth.challenge(participant, address_of(request))
-    return respond(issued.to_json())
+    body = await read_body(request)
+    return respond(_node(request).challenge(body, address_of(request)))
 
 
 async def login(request: web.Request) -> web.Response:
-    node = _node(request)
-    answer = LoginAnswer.parse(await read_body(request))
-    claims = await node.logins.login(answer, address_of(request))
-    return respond(
-        {
-            "token": node.auth.issue(claims),
-            "participant": claims.participant,
-            "role": claims.role.value,
-            "scopes": sorted(claims.scopes),
-            "expires_at": format_time(claims.expires_at),
-        }
-    )
+    body = await read_body(request)
+    return respond(await _node(request).login(body, address_of(request)))
 
 
 # Participants.
@@ -160,14 +159,13 @@ async def login(request: web.Request) -> web.Response:
 
 @authenticated
 async def enroll(request: web.Request, actor: Actor) -> web.Response:
-    participant = await _node(request).participants.enroll(actor, await read_body(request))
-    return respond(participant.to_json(), status=201)
+    body = await read_body(request)
+    return respond(await submit(request, actor, Action.ENROLL_PARTICIPANT, body=body), status=201)
 
 
 @authenticated
 async def participants(request: web.Request, actor: Actor) -> web.Response:
-    found = await _node(request).participants.list_all(actor)
-    return respond({"participants": [p.to_json() for p in found]})
+    return respond(await submit(request, actor, Action.LIST_PARTICIPANTS))
 
 
 # Tenders.
@@ -175,54 +173,55 @@ async def participants(request: web.Request, actor: Actor) -> web.Response:
 
 @authenticated
 async def create_tender(request: web.Request, actor: Actor) -> web.Response:
-    tender = await _node(request).tenders.create(actor, await read_body(request))
-    return respond(summary(tender), status=201)
+    body = await read_body(request)
+    return respond(await submit(request, actor, Action.CREATE_TENDER, body=body), status=201)
 
 
 @authenticated
 async def list_tenders(request: web.Request, actor: Actor) -> web.Response:
-    return respond({"tenders": await _node(request).tenders.summaries(actor)})
+    return respond(await submit(request, actor, Action.LIST_TENDERS))
 
 
 @authenticated
 async def view_tender(request: web.Request, actor: Actor) -> web.Response:
-    return respond(await _node(request).tenders.view(actor, _tender_id(request)))
+    return respond(await submit(request, actor, Action.VIEW_TENDER, tender=_tender_id(request)))
 
 
 @authenticated
 async def publish_tender(request: web.Request, actor: Actor) -> web.Response:
-    tender = await _node(request).tenders.publish(actor, _tender_id(request))
-    return respond(summary(tender))
+    tender = _tender_id(request)
+    return respond(await submit(request, actor, Action.PUBLISH_TENDER, tender=tender))
 
 
 @authenticated
 async def cancel_tender(request: web.Request, actor: Actor) -> web.Response:
-    tender = await _node(request).tenders.cancel(
-        actor, _tender_id(request), await read_body(request)
-    )
-    return respond(summary(tender))
+    tender, body = _tender_id(request), await read_body(request)
+    return respond(await submit(request, actor, Action.CANCEL_TENDER, tender=tender, body=body))
 
 
 @authenticated
 async def start_opening(request: web.Request, actor: Actor) -> web.Response:
-    tender = await _node(request).tenders.start_opening(actor, _tender_id(request))
-    return respond(summary(tender))
+    tender = _tender_id(request)
+    return respond(await submit(request, actor, Action.START_OPENING, tender=tender))
 
 
 @authenticated
 async def tender_events(request: web.Request, actor: Actor) -> web.Response:
-    return await _events(request, actor, _tender_id(request))
+    return await _events(request, actor, Action.READ_TENDER_LOG, _tender_id(request))
 
 
 @authenticated
 async def system_events(request: web.Request, actor: Actor) -> web.Response:
-    return await _events(request, actor, SYSTEM_STREAM)
+    return await _events(request, actor, Action.READ_SYSTEM_LOG, None)
 
 
-async def _events(request: web.Request, actor: Actor, stream: str) -> web.Response:
+async def _events(
+    request: web.Request, actor: Actor, action: Action, tender: str | None
+) -> web.Response:
     after = _query_int(request, "after_seq", 0, MAX_SEQ, default=0)
     limit = _query_int(request, "limit", 1, MAX_EVENTS_PER_PAGE, default=MAX_EVENTS_PER_PAGE)
-    page = await _node(request).tenders.read_log(actor, stream, after, limit)
+    body = {"after_seq": after, "limit": limit}
+    page = await submit(request, actor, action, tender=tender, body=body)
     return web.Response(text=events_json(page), content_type="application/json")
 
 

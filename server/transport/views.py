@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from server.domain.access import Action
 from server.errors import NotFound
 from server.service.schema import json_schema
 from server.service.views import CATALOGUE
-from server.transport.http import _node, authenticated, respond
+from server.transport.http import authenticated, respond, submit
 
 if TYPE_CHECKING:
     from server.domain.access import Actor
@@ -42,7 +43,7 @@ async def schema(request: web.Request) -> web.Response:
 
 @authenticated
 async def overview(request: web.Request, actor: Actor) -> web.Response:
-    return respond(await _node(request).rooms.overview(actor))
+    return respond(await submit(request, actor, Action.VIEW_PROGRESS, step="overview"))
 
 
 def routes() -> list[web.RouteDef]:

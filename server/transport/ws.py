@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import WSMsgType, web
 
+from server.domain.access import Action
 from server.domain.errors import DomainError
 from server.errors import ServerError, Unauthorized
 from server.protocol import (
@@ -34,6 +35,7 @@ from server.protocol import (
 )
 from server.protocol.fields import InvalidFields
 from server.protocol.times import format_time
+from server.service.commands import Command
 from server.transport.errors import describe
 from server.transport.http import address_of
 from server.transport.keys import (
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
     from server.config import Settings
     from server.domain.access import Actor
     from server.live import LiveHub, Subscriber
+    from server.service.evaluation import Ack
     from server.service.node import Node
 
 logger = logging.getLogger(__name__)
@@ -235,7 +238,10 @@ class Connection:
         """Record one signed act; the ack (or the typed refusal) names the message's id."""
         body = {"document": message.document, "signature": message.signature}
         try:
-            ack = await self._node.evaluation.act(actor, message.tender, body)
+            command = Command(
+                Action.ACT_IN_ROOM, actor, self._node.clock.now(), message.tender, body=body
+            )
+            ack: Ack = await self._node.submit(command)
             await self._send(Acked(message.tender, ack.seq, ack.hash, ack.type, ref=message.ref))
         except (DomainError, ServerError, InvalidFields) as exc:
             await self._refuse(exc, message.ref)
@@ -244,7 +250,7 @@ class Connection:
 
     async def _authenticate(self, token: str, ref: str | None) -> None:
         try:
-            claims = self._node.auth.verify(token)
+            claims = self._node.session(token)
             if self.actor is not None and claims.participant != self.actor.id:
                 raise Unauthorized("A connection stays with the participant who opened it.")
         except Unauthorized as exc:
@@ -288,9 +294,8 @@ class Connection:
         try:
             if actor is None:  # pragma: no cover - checked by _handle
                 raise Unauthorized("Authenticate first.")
-            await self._node.tenders.authorize_read(actor, stream)
-            head = await self._node.store.head(stream)
-            await self._send(Subscribed(stream, message.after_seq, head.seq, ref=message.ref))
+            head = await self._node.follow(actor, stream)
+            await self._send(Subscribed(stream, message.after_seq, head, ref=message.ref))
             self._subscriptions[stream] = await self._hub.subscribe(self, stream, message.after_seq)
         except (DomainError, ServerError, InvalidFields) as exc:
             await self._refuse(exc, message.ref)
