@@ -26,7 +26,7 @@ from evaluator_client.session import Session
 from server.app import create_app
 from server.config import Settings
 from server.service.node import CONSOLE
-from server.transport.keys import node_key
+from server.transport.app_keys import node_key
 from server.transport.serving import NodeRunner, trim_tls_buffers
 
 BACKLOG = 4096

@@ -31,7 +31,7 @@ from server.config import Settings
 from server.domain.events import CommandRejected
 from server.protocol import event_frame_text
 from server.service.node import CONSOLE, Node
-from server.transport.keys import node_key
+from server.transport.app_keys import node_key
 
 BACKLOG = 8192
 Publish = Callable[[int], Awaitable[int]]

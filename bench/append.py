@@ -20,9 +20,9 @@ from recordings.audit import GENESIS, AuditRecord
 from server.clock import SystemClock
 from server.domain.events import CommandRejected
 from server.protocol.times import format_time
-from server.service.keys import NodeKeys
 from server.service.ledger import Ledger, Origin
 from server.service.node import aggregate_for
+from server.service.node_keys import NodeKeys
 from server.storage.sqlite import SQLiteEventStore
 from server.storage.sqlite_schema import connect, initialize
 

@@ -30,9 +30,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: TID251
 from bench.common import table
 from crypto import EncryptionKey, PackageSource, SigningKey, read_header, seal_bid, unwrap_file_key
 from server.service.decrypt import Opened, open_bid_file
-from server.service.keys import NodeKeys
+from server.service.node_keys import NodeKeys
 from server.storage.blobs import UploadSession
-from server.storage.files import DiskBlobStore
+from server.storage.disk_blobs import DiskBlobStore
 
 MIB: Final = 1024 * 1024
 CHUNK: Final = MIB

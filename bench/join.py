@@ -37,7 +37,7 @@ from evaluator_client.session import Session
 from server.app import create_app
 from server.config import Settings
 from server.protocol import CaughtUp, Event
-from server.transport.keys import node_key
+from server.transport.app_keys import node_key
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -29,7 +29,7 @@ from crypto import (
     verify_consistency,
     verify_inclusion,
 )
-from server.service.keys import NodeKeys
+from server.service.node_keys import NodeKeys
 from server.storage.sqlite import SQLiteEventStore
 
 BATCH: Final = 256

@@ -56,7 +56,7 @@ from server.domain.evaluation_events import SheetSubmitted
 from server.domain.room import Stage
 from server.protocol.times import format_time
 from server.service.node import CONSOLE
-from server.transport.keys import node_key
+from server.transport.app_keys import node_key
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence

@@ -32,7 +32,7 @@ from server.config import Settings
 from server.demo.scoring import sample_scoring
 from server.protocol.times import format_time
 from server.service.node import CONSOLE
-from server.transport.keys import node_key
+from server.transport.app_keys import node_key
 
 if TYPE_CHECKING:
     from server.service.node import Node

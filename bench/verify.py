@@ -10,7 +10,7 @@ from pathlib import Path
 from bench.common import records, table
 from crypto import SigningKey
 from recordings.audit import verify_chain
-from server.service.keys import NodeKeys
+from server.service.node_keys import NodeKeys
 from server.storage.sealed_rows import seal_row
 from server.storage.sqlite_schema import connect, initialize, stored_rows, verify_stored
 

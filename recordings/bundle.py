@@ -1,7 +1,7 @@
 """Audit bundles (format v1, docs/spec/audit-bundle.md): a tender's log with what checks it.
 
 `bundle_lines` writes one; `read_bundle` takes one apart, line by line, checking its form;
-`verify_bundle` (recordings/bundle_checks.py) checks what it says. Input is untrusted: every
+`verify_bundle` (recordings/verify_bundle.py) checks what it says. Input is untrusted: every
 value is checked before use, and a malformed line is a finding, never a crash.
 """
 

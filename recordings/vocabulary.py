@@ -1,9 +1,10 @@
-"""The words the log is written in: act types and event types, for node, clients and verifiers.
+"""The words the log is written in: roles, act and event types, for node, clients, verifiers.
 
 One definition each. The node records events under an `EventType` and reads acts of an
 `ActType`; the expert's tool signs documents of an `ActType`; verifiers and clients read the
-log by `EventType`. Both are `StrEnum`s, so a member is its wire string and compares equal to
-it: the log, the wire and the signatures are unchanged by using them.
+log by `EventType`; a record's actor role and its audiences are `Role`s. All are `StrEnum`s,
+so a member is its wire string and compares equal to it: the log, the wire and the signatures
+are unchanged by using them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,18 @@ from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+
+class Role(enum.StrEnum):
+    """Who a participant is: the actor role of a record, and an audience of its visibility."""
+
+    ADMIN = "admin"  # platform administrator: enrols participants, reads the node log
+    HOST = "host"  # trading-centre staff or agent running a tender
+    BIDDER = "bidder"
+    EXPERT = "expert"
+    SUPERVISOR = "supervisor"  # watches everything, changes nothing
+    CUSTODIAN = "custodian"  # holds a share of a tender's opening key
+    PUBLIC = "public"  # read-only visitor of public openings
 
 
 class ActType(enum.StrEnum):

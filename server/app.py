@@ -11,18 +11,25 @@ from aiohttp import web
 from server.backends import build_backends
 from server.clock import Clock, SystemClock
 from server.live import LiveHub
-from server.service.keys import NodeKeys
 from server.service.node import Node, load_node_key
-from server.transport import audit, bids, evaluation, http, views, ws
+from server.service.node_keys import NodeKeys
+from server.transport import (
+    audit_routes,
+    bid_routes,
+    evaluation_routes,
+    http,
+    view_routes,
+    ws,
+)
 from server.transport.admission import Admission
-from server.transport.errors import error_middleware
-from server.transport.keys import (
+from server.transport.app_keys import (
     admission_key,
     connections_key,
     hub_key,
     node_key,
     settings_key,
 )
+from server.transport.errors import error_middleware
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -72,10 +79,10 @@ def create_app(
     app.cleanup_ctx.append(node_context)
     app.on_shutdown.append(_close_connections)
     app.router.add_routes(http.routes())
-    app.router.add_routes(bids.routes())
-    app.router.add_routes(audit.routes())
-    app.router.add_routes(evaluation.routes())
-    app.router.add_routes(views.routes())
+    app.router.add_routes(bid_routes.routes())
+    app.router.add_routes(audit_routes.routes())
+    app.router.add_routes(evaluation_routes.routes())
+    app.router.add_routes(view_routes.routes())
     app.router.add_get("/ws", ws.live)
     return app
 

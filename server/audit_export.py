@@ -4,7 +4,7 @@ Whoever holds the data directory (and the node key) can export. The export first
 tail of each stream it takes with a signed tree head, so every record in the bundle is under a
 signed root; participants' keys come with proofs that the node's signed system log holds their
 enrolment. The bundle is then checked by anyone, with no server (`bidroom audit verify`,
-recordings/bundle_checks.py, docs/spec/audit-bundle.md).
+recordings/verify_bundle.py, docs/spec/audit-bundle.md).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from server.clock import SystemClock
 from server.errors import NotFound
 from server.protocol import SYSTEM_STREAM, TENDER_ID_PATTERN, box_stream
 from server.protocol.times import format_time
-from server.service.keys import NodeKeys
 from server.service.ledger import Ledger, Origin
 from server.service.node import aggregate_for, load_node_key, node_id_of
+from server.service.node_keys import NodeKeys
 from server.service.treeheads import TreeHeadPolicy
 
 if TYPE_CHECKING:

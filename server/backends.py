@@ -15,7 +15,7 @@ from server.bus.local import LocalBus
 from server.config import SettingsError
 from server.storage import sqlite_schema
 from server.storage.base import Backends
-from server.storage.files import DiskBlobStore
+from server.storage.disk_blobs import DiskBlobStore
 from server.storage.sqlite import SQLiteEventStore
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from recordings.audit import ChainHead
     from server.bus.base import Bus
     from server.config import Settings
-    from server.service.keys import NodeKeys
+    from server.service.node_keys import NodeKeys
     from server.storage.base import EventStore, Sealer
     from server.storage.blobs import BlobStore
 

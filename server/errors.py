@@ -12,8 +12,9 @@ ServerError
 │   └── TooManyConnections  too many live connections from one address
 ├── Unavailable           the node is shutting down or overloaded (503)
 │   └── NodeFull          the node holds as many live connections as it takes
-└── StorageError          the event store failed; nothing was acknowledged (500)
-    └── ConflictError     another writer appended first; retry against the new head (409)
+├── StorageError          the event store failed; nothing was acknowledged (500)
+│   └── ConflictError     another writer appended first; retry against the new head (409)
+└── Refused               a domain rule refused what the node's own console asked (CLI only)
 
 Transport code maps these, the domain refusals and protocol.fields.InvalidFields to
 responses in one place: server/transport/errors.py.
@@ -92,3 +93,17 @@ class StorageError(ServerError):
 
 class ConflictError(StorageError):
     code = "conflict"
+
+
+class Refused(ServerError):
+    """A rule of the domain refused what the node's own console asked (server/console.py).
+
+    The console runs commands in this process, so the CLI sees the refusal directly, with the
+    rule that refused it, without reaching into the domain's error types.
+    """
+
+    code = "refused"
+
+    def __init__(self, message: str, rule: str) -> None:
+        super().__init__(message)
+        self.rule = rule

@@ -20,7 +20,7 @@ from server.domain.access import Role
 from server.protocol import answer_challenge
 from server.protocol.times import format_time
 from server.service.node import CONSOLE, Node
-from server.transport.keys import node_key
+from server.transport.app_keys import node_key
 
 if TYPE_CHECKING:
     from pathlib import Path

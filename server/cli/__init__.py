@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 from evaluator_client.errors import ApiError, ClientError
 from server.cli import admin, audit, bidder, demo, draw, expert, keys, serve
 from server.config import SettingsError
-from server.domain.errors import DomainError
-from server.errors import ServerError
+from server.errors import Refused, ServerError
 from server.protocol.fields import InvalidFields
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc, file=sys.stderr)
         return 2
-    except DomainError as exc:
+    except Refused as exc:
         print(f"bidroom: refused ({exc.rule}): {exc}", file=sys.stderr)
         return 1
     except ApiError as exc:

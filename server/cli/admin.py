@@ -11,18 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crypto import KeyFormatError, VerifyKey
-from server.backends import build_backends
+from recordings.vocabulary import Role
+from server import console
 from server.cli.common import add_settings_flags, print_json, settings_from
-from server.clock import SystemClock
-from server.domain.access import Role
-from server.service.keys import NodeKeys
-from server.service.node import CONSOLE, Node, load_node_key
 
 if TYPE_CHECKING:
     import argparse
-
-    from server.config import Settings
-    from server.domain.participants import Participant
 
 
 def register(commands: Any) -> None:
@@ -69,35 +63,10 @@ def run_enroll(args: argparse.Namespace) -> int:
     }
     if args.encryption_key:
         enrolment["encryption_key"] = args.encryption_key
-    participant = asyncio.run(enroll_offline(settings_from(args), enrolment))
-    print_json(participant.to_json())
+    print_json(asyncio.run(console.enroll(settings_from(args), enrolment)))
     return 0
-
-
-async def enroll_offline(settings: Settings, enrolment: dict[str, object]) -> Participant:
-    node = await _open(settings)
-    try:
-        return await node.participants.enroll(CONSOLE, enrolment)
-    finally:
-        await node.close()
 
 
 def run_list(args: argparse.Namespace) -> int:
-    async def listing() -> list[Participant]:
-        node = await _open(settings_from(args))
-        try:
-            return await node.participants.list_all(CONSOLE)
-        finally:
-            await node.close()
-
-    print_json([participant.to_json() for participant in asyncio.run(listing())])
+    print_json(asyncio.run(console.participants(settings_from(args))))
     return 0
-
-
-async def _open(settings: Settings) -> Node:
-    key = await asyncio.to_thread(
-        load_node_key, settings.node_key_path, settings.node_key_passphrase
-    )
-    node = Node(settings, build_backends(settings, NodeKeys(key)), SystemClock(), key)
-    await node.start(schedule=False)
-    return node

@@ -7,24 +7,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crypto import KeyFormatError
-from evaluator_client.audit import ForkDetected, TreeHead, Witness, latest_tree_head
-from recordings.bundle_checks import verify_bundle
+from evaluator_client.witness import ForkDetected, TreeHead, Witness, latest_tree_head
 from recordings.errors import ChainBroken
+from recordings.verify_bundle import verify_bundle
+from server import console
 from server.audit_export import export_bundle
-from server.backends import stored_log
 from server.cli.common import add_settings_flags, node_key_from, print_json, settings_from
 from server.cli.remote import add_node_flags, with_session
 from server.protocol import box_stream
-from server.service.keys import NodeKeys
-from server.service.node import load_node_key
 
 if TYPE_CHECKING:
     import argparse
 
     from evaluator_client.session import Session
-    from server.config import Settings
-    from server.storage.base import Sealer
 
 
 def register(commands: Any) -> None:
@@ -78,7 +73,10 @@ def run_verify(args: argparse.Namespace) -> int:
     path = settings.database_path
     if not path.exists():
         raise SystemExit(f"bidroom: no audit log at {path}")
-    log = stored_log(settings, _records_key(settings))
+    try:
+        log = console.sealed_log(settings)
+    except console.ConsoleError as exc:
+        raise SystemExit(f"bidroom: {exc}") from None
     streams = [target] if target else log.streams()
     failures = 0
     for stream in streams:
@@ -94,20 +92,6 @@ def run_verify(args: argparse.Namespace) -> int:
         else:
             print(f"OK      {stream}: {head.seq} events, head {head.hash}")
     return 1 if failures else 0
-
-
-def _records_key(settings: Settings) -> Sealer:
-    """The key the log is sealed under: the node's own, never created here."""
-    if not settings.node_key_path.exists():
-        raise SystemExit(
-            f"bidroom: the log is sealed under the node key, and there is none at"
-            f" {settings.node_key_path}"
-        )
-    try:
-        key = load_node_key(settings.node_key_path, settings.node_key_passphrase)
-    except KeyFormatError as exc:
-        raise SystemExit(f"bidroom: the node key can't be loaded: {exc}") from None
-    return NodeKeys(key).records
 
 
 def _witnessed(path: Path) -> dict[str, tuple[int, bytes]]:

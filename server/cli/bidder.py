@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from crypto import CryptoError, EncryptionPublicKey, InvalidSignature
 from evaluator_client import bidding
-from evaluator_client.audit import latest_tree_head, prove_included
+from evaluator_client.witness import latest_tree_head, prove_included
 from recordings.vocabulary import EventType
 from server.cli.common import node_key_from, print_json
 from server.cli.remote import (
@@ -24,9 +24,7 @@ from server.cli.remote import (
     with_session,
     write_json,
 )
-from server.domain.opening import sheet_problem
-from server.domain.spec import TenderSpec
-from server.protocol.fields import InvalidFields
+from server.protocol.opening_sheet import sheet_problem
 
 if TYPE_CHECKING:
     import argparse
@@ -100,11 +98,8 @@ def run_seal(args: argparse.Namespace) -> int:
     tender, opening = with_session(args, fetch)
     full = {"v": 1, "tender": args.tender, "lot": args.lot, "bidder": args.participant} | sheet
     full.setdefault("extra", {})
-    try:
-        spec = TenderSpec.parse(tender["spec"])
-    except InvalidFields as exc:  # pragma: no cover - the node only serves valid specs
-        raise SystemExit(f"bidroom: the node sent an invalid tender: {exc}") from None
-    problem = sheet_problem(full, spec, args.tender, args.lot, args.participant)
+    fields = [field["name"] for field in tender["spec"]["opening"]["sheet_fields"]]
+    problem = sheet_problem(full, fields, args.tender, args.lot, args.participant)
     if problem is not None:
         raise SystemExit(f"bidroom: {args.sheet}: {problem}")
     opening_key = EncryptionPublicKey.from_text(opening["opening_key"])

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recordings.bundle import Report, read_bundle
-from recordings.bundle_checks import verify_bundle
 from recordings.draw import DrawRequest, PoolEntry, draw
+from recordings.verify_bundle import verify_bundle
 from recordings.vocabulary import EventType
 
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ from aiohttp import web
 from crypto import EncryptionKey, SigningKey
 from evaluator_client.session import Session
 from recordings.audit import verify_chain
-from recordings.bundle_checks import verify_bundle
 from recordings.errors import ChainBroken
+from recordings.verify_bundle import verify_bundle
 from server.app import create_app
 from server.audit_export import export_bundle
 from server.backends import stored_log
@@ -31,9 +31,9 @@ from server.config import Settings
 from server.demo.evaluation import Evaluation
 from server.demo.opening import Opening
 from server.demo.watch import Watcher
-from server.service.keys import NodeKeys
 from server.service.node import CONSOLE, load_node_key
-from server.transport.keys import node_key
+from server.service.node_keys import NodeKeys
+from server.transport.app_keys import node_key
 from server.transport.serving import NodeRunner
 
 if TYPE_CHECKING:

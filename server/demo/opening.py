@@ -19,8 +19,8 @@ from crypto import (
     verify,
 )
 from evaluator_client import bidding
-from evaluator_client.audit import Witness, latest_tree_head
 from evaluator_client.errors import ApiError
+from evaluator_client.witness import Witness, latest_tree_head
 from recordings.vocabulary import EventType
 from server.demo.scoring import sample_scoring
 from server.protocol import box_stream

@@ -7,20 +7,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
+from recordings.vocabulary import Role as Role  # the roles are part of the log's words
 from server.domain.errors import AccessDenied, OutOfScope
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-
-class Role(enum.StrEnum):
-    ADMIN = "admin"  # platform administrator: enrols participants, reads the node log
-    HOST = "host"  # trading-centre staff or agent running a tender
-    BIDDER = "bidder"
-    EXPERT = "expert"
-    SUPERVISOR = "supervisor"  # watches everything, changes nothing
-    CUSTODIAN = "custodian"  # holds a share of a tender's opening key
-    PUBLIC = "public"  # read-only visitor of public openings
 
 
 class Action(enum.StrEnum):

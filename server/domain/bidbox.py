@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Final
 
 from recordings.vocabulary import EventType
-from server.domain.bids import BidSubmitted, BidWithdrawn, Receipt
 from server.domain.errors import DeadlinePassed, DuplicateBid, NoBid, TooManyRevisions
 from server.domain.events import OVERSIGHT, DomainEvent, Marker
 from server.domain.opening_events import SignedIn
+from server.domain.sealed_bids import BidSubmitted, BidWithdrawn, Receipt
 from server.protocol import box_tender
 
 if TYPE_CHECKING:

@@ -17,7 +17,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from server.domain.bidbox import BoxSealed
-from server.domain.bids import BidSubmitted, BidWithdrawn, LotSealed
 from server.domain.evaluation_events import (
     CheckedIn,
     ChecksRun,
@@ -74,6 +73,7 @@ from server.domain.opening_events import (
     SignedIn,
 )
 from server.domain.participants import ParticipantEnrolled, ParticipantLoggedIn
+from server.domain.sealed_bids import BidSubmitted, BidWithdrawn, LotSealed
 from server.domain.tender_events import (
     BiddingClosed,
     BiddingOpened,

@@ -7,7 +7,6 @@ The session lives inside the tender aggregate. Its commands check the rules and 
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
@@ -45,6 +44,7 @@ from server.domain.opening_events import (
     SheetExtracted,
     SignedIn,
 )
+from server.protocol import opening_sheet
 from server.protocol.times import format_time
 
 if TYPE_CHECKING:
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 # Deployed systems give a bidder a few tries at decrypting before its bid counts as revoked.
 MAX_ATTEMPTS: Final = 3
 MAX_TEXT: Final = 2000
-_PRICE: Final = re.compile(r"(0|[1-9][0-9]{0,14})(\.[0-9]{1,2})?")
 
 
 class Phase(enum.StrEnum):
@@ -433,34 +432,6 @@ class Opening:
 def sheet_problem(
     sheet: dict[str, Any], spec: TenderSpec, tender: str, lot: str, bidder: str
 ) -> str | None:
-    """What is wrong with an opening sheet, or None (docs/spec/sealed-bid.md section 4)."""
-    expected = {
-        "v",
-        "tender",
-        "lot",
-        "bidder",
-        "price",
-        "duration_days",
-        "quality",
-        "project_manager",
-        "extra",
-    }
-    if set(sheet) != expected:
-        return "it does not have the members of an opening sheet v1"
-    if sheet["v"] != 1 or (sheet["tender"], sheet["lot"], sheet["bidder"]) != (tender, lot, bidder):
-        return "it names another tender, lot or bidder"
-    if not isinstance(sheet["price"], str) or not _PRICE.fullmatch(sheet["price"]):
-        return "the price must be a decimal string with at most two decimals"
-    days = sheet["duration_days"]
-    if type(days) is not int or not 0 <= days <= 36500:
-        return "duration_days must be a whole number of days"
-    for name in ("quality", "project_manager"):
-        if not isinstance(sheet[name], str) or not 1 <= len(sheet[name]) <= 200:
-            return f"{name} must be 1 to 200 characters"
-    extra = sheet["extra"]
-    wanted = {f.name for f in spec.opening.sheet_fields}
-    if not isinstance(extra, dict) or set(extra) != wanted:
-        return f"extra must hold exactly the tender's fields: {', '.join(sorted(wanted)) or 'none'}"
-    if not all(isinstance(v, str) and len(v) <= 200 for v in extra.values()):
-        return "extra values must be strings of at most 200 characters"
-    return None
+    """What is wrong with an opening sheet under `spec`, or None (protocol/opening_sheet.py)."""
+    fields = (f.name for f in spec.opening.sheet_fields)
+    return opening_sheet.sheet_problem(sheet, fields, tender, lot, bidder)

@@ -8,7 +8,6 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
-from server.domain.bids import LotSealed, SealedBids, SealedList
 from server.domain.committee import RoomContext
 from server.domain.errors import (
     BiddingNotOpenYet,
@@ -36,6 +35,7 @@ from server.domain.opening_events import (
 )
 from server.domain.room import Room
 from server.domain.scores import Bid
+from server.domain.sealed_bids import LotSealed, SealedBids, SealedList
 from server.domain.tender_events import (
     BiddingClosed,
     BiddingOpened,

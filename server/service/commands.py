@@ -462,21 +462,21 @@ async def _upload_abandon(node: Node, c: Command) -> Any:
 
 
 async def _complete(node: Node, c: Command) -> Any:
-    receipt, signature = await node.bids.complete(c.actor, c.target.upload)
+    receipt, signature = await node.submissions.complete(c.actor, c.target.upload)
     return {"receipt": receipt.to_json(), "signature": signature}
 
 
 async def _own_bids(node: Node, c: Command) -> Any:
-    return {"bids": await node.bids.own_bids(c.actor, c.tender_id)}
+    return {"bids": await node.submissions.own_bids(c.actor, c.tender_id)}
 
 
 async def _withdraw(node: Node, c: Command) -> Any:
-    await node.bids.withdraw(c.actor, c.tender_id, c.target.lot)
+    await node.submissions.withdraw(c.actor, c.tender_id, c.target.lot)
     return {"withdrawn": True}
 
 
 async def _sealed_list(node: Node, c: Command) -> Any:
-    sealed, signature = await node.bids.sealed_list(c.actor, c.tender_id, c.target.lot)
+    sealed, signature = await node.submissions.sealed_list(c.actor, c.tender_id, c.target.lot)
     return {"list": sealed.to_json(), "signature": signature}
 
 

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from server.domain.participants import Registry
     from server.service.commands import Pipeline
     from server.service.gate import Gate
-    from server.service.keys import NodeKeys
     from server.service.ledger import Aggregate, Ledger, Origin
+    from server.service.node_keys import NodeKeys
     from server.service.participants import Participants
     from server.service.tenders import Tenders
     from server.storage.base import EventStore

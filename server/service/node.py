@@ -13,18 +13,18 @@ from server.domain.participants import Registry
 from server.domain.tender import Due, Tender
 from server.protocol import SYSTEM_STREAM, box_tender
 from server.service.auth import Authenticator
-from server.service.bids import Bids
 from server.service.commands import Command, Commands, Pipeline
 from server.service.evaluation import EvaluationService
 from server.service.gate import Gate
 from server.service.home import Homes
-from server.service.keys import NodeKeys
 from server.service.ledger import Aggregate, Ledger, Origin
 from server.service.logins import Logins
+from server.service.node_keys import NodeKeys
 from server.service.opening import OpeningService
 from server.service.participants import Participants
 from server.service.rooms import RoomViews
 from server.service.scheduler import Scheduler
+from server.service.submissions import Submissions
 from server.service.tenders import Tenders
 from server.service.throttle import Throttle
 from server.service.treeheads import TreeHeadPolicy, TreeHeads
@@ -96,7 +96,7 @@ class Node:
         self.uploads = Uploads(
             self.gate, self.tenders, clock, self.files, self.pipeline, self.homes
         )
-        self.bids = Bids(
+        self.submissions = Submissions(
             self.ledger, self.gate, self.tenders, clock, self.keys, self.files, self.uploads,
             self.pipeline, self.homes,
         )  # fmt: skip

@@ -38,8 +38,8 @@ from server.protocol import box_stream
 from server.service import opening_bodies as bodies
 from server.service.commands import Pipeline, Signed, nothing
 from server.service.decrypt import Opened, Unopened
-from server.service.keys import share_commitment
 from server.service.ledger import Origin
+from server.service.node_keys import share_commitment
 from server.service.views import OpeningBidView, OpeningView, bid_view, opening_view
 
 if TYPE_CHECKING:
@@ -55,8 +55,8 @@ if TYPE_CHECKING:
     from server.service.decrypt import Source
     from server.service.gate import Gate
     from server.service.home import Homes
-    from server.service.keys import NodeKeys
     from server.service.ledger import Ledger
+    from server.service.node_keys import NodeKeys
     from server.service.participants import Participants
     from server.service.tenders import Tenders
     from server.storage.blobs import BlobStore

@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING, Final, cast
 from crypto import CryptoError, canonical_json, merkle_root
 from recordings.documents import SEALED_LIST_LABEL
 from server.domain.access import Action, Actor, Role
-from server.domain.bids import SealedList
 from server.domain.errors import NotACustodian
 from server.domain.events import DomainEvent
+from server.domain.sealed_bids import SealedList
 from server.domain.spec import TenderSpec
 from server.domain.tender import MAX_REASON, Due, Tender
 from server.errors import NotFound
 from server.protocol import SYSTEM_STREAM, box_stream, box_tender, is_tender_stream
 from server.protocol.fields import Reader
-from server.service.keys import NodeKeys, issue_opening_key
 from server.service.ledger import Aggregate, Ledger, Origin
+from server.service.node_keys import NodeKeys, issue_opening_key
 from server.service.views import TenderView, tender_view
 
 if TYPE_CHECKING:

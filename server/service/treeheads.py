@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from recordings.audit import AuditRecord
     from server.clock import Clock
     from server.domain.access import Actor
-    from server.service.keys import NodeKeys
     from server.service.ledger import Origin
+    from server.service.node_keys import NodeKeys
     from server.storage.base import EventStore
 
 # The moments a tree head is signed at once: each is a phase the log must be pinned at.

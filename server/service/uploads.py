@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Final, NoReturn
 
 from crypto import CryptoError, read_header
 from server.domain.access import Action, Actor
-from server.domain.bids import MAX_BID_BYTES
 from server.domain.errors import (
     ChecksumMismatch,
     DomainError,
@@ -23,6 +22,7 @@ from server.domain.errors import (
     UploadBusy,
     UploadIncomplete,
 )
+from server.domain.sealed_bids import MAX_BID_BYTES
 from server.errors import NotFound
 from server.protocol import box_stream
 from server.protocol.fields import Reader

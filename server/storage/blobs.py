@@ -2,7 +2,7 @@
 
 A bid arrives as an upload session (who sends what, announced size and SHA-256), grows by
 appends at the offset it stands at, is checked whole, then adopted: kept under its SHA-256 as
-the bidder made it, until the box no longer needs it. Implementations: files.py (the data
+the bidder made it, until the box no longer needs it. Implementations: disk_blobs.py (the data
 directory on local disk, docs/spec/at-rest.md). Nothing a store keeps may name a bidder or a
 tender in the clear; how it keeps them apart is the implementation's business.
 

@@ -26,7 +26,7 @@ from server.errors import (
     Unavailable,
 )
 from server.protocol.fields import InvalidFields
-from server.transport.keys import settings_key
+from server.transport.app_keys import settings_key
 
 logger = logging.getLogger(__name__)
 

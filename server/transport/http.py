@@ -18,7 +18,7 @@ from server.protocol import MAX_SEQ, TENDER_ID_PATTERN
 from server.protocol.times import format_time
 from server.service.commands import NO_TARGET, Command, Target
 from server.service.schema import View
-from server.transport.keys import node_key, settings_key
+from server.transport.app_keys import node_key, settings_key
 
 if TYPE_CHECKING:
     from server.service.node import Node

@@ -36,15 +36,15 @@ from server.protocol import (
 from server.protocol.fields import InvalidFields
 from server.protocol.times import format_time
 from server.service.commands import Command
-from server.transport.errors import describe
-from server.transport.http import address_of
-from server.transport.keys import (
+from server.transport.app_keys import (
     admission_key,
     connections_key,
     hub_key,
     node_key,
     settings_key,
 )
+from server.transport.errors import describe
+from server.transport.http import address_of
 from server.transport.outbox import Outbox
 
 if TYPE_CHECKING:

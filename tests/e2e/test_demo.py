@@ -15,8 +15,8 @@ from server.domain.catalogue import decode_event
 from server.domain.participants import Registry
 from server.domain.tender import Tender
 from server.protocol import SYSTEM_STREAM, box_tender
-from server.service.keys import NodeKeys
 from server.service.node import load_node_key
+from server.service.node_keys import NodeKeys
 from server.storage.sqlite_schema import stored_rows, stored_streams
 
 if TYPE_CHECKING:

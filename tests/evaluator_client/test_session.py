@@ -16,7 +16,7 @@ from server.app import create_app
 from server.domain.access import Role
 from server.protocol import CaughtUp, CloseCode, Event
 from server.service.node import CONSOLE
-from server.transport.keys import node_key
+from server.transport.app_keys import node_key
 from tests.conftest import ManualClock, free_port
 
 if TYPE_CHECKING:

@@ -22,8 +22,8 @@ from crypto import (
 )
 from recordings.audit import GENESIS, AuditRecord
 from recordings.bundle import Enrolment, bundle_lines
-from recordings.bundle_checks import verify_bundle
 from recordings.documents import TREE_HEAD_LABEL, tree_head_document
+from recordings.verify_bundle import verify_bundle
 
 if TYPE_CHECKING:
     from collections.abc import Callable

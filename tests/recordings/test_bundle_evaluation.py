@@ -10,7 +10,6 @@ import pytest
 
 from crypto import SigningKey, b64url_encode, sign
 from recordings.bundle import Report
-from recordings.bundle_evaluation import EvaluationChecks
 from recordings.documents import (
     CLARIFICATION_ANSWER_LABEL,
     clarification_answer_document,
@@ -28,6 +27,7 @@ from recordings.draw import (
     snapshot_hash,
     snapshot_of,
 )
+from recordings.verify_evaluation import EvaluationChecks
 
 TENDER = "t-20261121-0123456789ab"
 SEED = bytes(range(32))

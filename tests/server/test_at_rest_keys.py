@@ -8,8 +8,8 @@ import pytest
 
 from crypto import DecryptionError, SigningKey
 from server.backends import build_backends
-from server.service.keys import NodeKeys
 from server.service.node import Node
+from server.service.node_keys import NodeKeys
 from server.storage.memory import MemoryEventStore
 
 if TYPE_CHECKING:

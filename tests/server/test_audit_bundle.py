@@ -14,7 +14,7 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 from crypto import SigningKey, canonical_json
 from evaluator_client import bidding
 from recordings.audit import record_hash
-from recordings.bundle_checks import verify_bundle
+from recordings.verify_bundle import verify_bundle
 from server.audit_export import export_bundle
 from server.cli import main
 from server.domain.access import Role

@@ -15,8 +15,8 @@ from recordings.audit import verify_chain
 from server.backends import build_backends, stored_log
 from server.bus.local import LocalBus
 from server.config import BLOB_STORES, BUSES, EVENT_STORES, Settings, SettingsError
-from server.service.keys import NodeKeys
-from server.storage.files import DiskBlobStore
+from server.service.node_keys import NodeKeys
+from server.storage.disk_blobs import DiskBlobStore
 from server.storage.memory import MemoryEventStore
 from server.storage.sqlite import SQLiteEventStore
 from tests.recordings.test_audit import chain
@@ -99,7 +99,7 @@ IMPLEMENTATIONS = (
     "server.storage.sqlite_schema",
     "server.storage.sealed_rows",
     "server.storage.memory",
-    "server.storage.files",
+    "server.storage.disk_blobs",
     "server.bus.local",
 )
 

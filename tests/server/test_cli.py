@@ -151,8 +151,8 @@ def test_audit_verify_reports_empty_and_missing_logs(tmp_path: Path, capsys: Cap
     with pytest.raises(SystemExit, match="no audit log"):
         main(["audit", "verify", "--data-dir", str(tmp_path / "none")])
     from crypto import SigningKey
-    from server.service.keys import NodeKeys
     from server.service.node import load_node_key
+    from server.service.node_keys import NodeKeys
     from server.storage.sqlite_schema import initialize
 
     initialize(tmp_path / "bidroom.sqlite3", NodeKeys(SigningKey.generate()).records)

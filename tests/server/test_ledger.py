@@ -15,9 +15,9 @@ from server.domain.participants import Registry
 from server.domain.spec import TenderSpec
 from server.domain.tender import Tender, TenderState
 from server.errors import StorageError
-from server.service.keys import NodeKeys
 from server.service.ledger import Ledger, Origin
 from server.service.node import CONSOLE, Node, aggregate_for, load_node_key
+from server.service.node_keys import NodeKeys
 from server.storage.memory import MemoryEventStore
 from server.storage.sqlite import SQLiteEventStore
 from tests.conftest import Harness, ManualClock, Person, tender_spec

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 from recordings.draw import DrawRequest, PoolEntry, Quota, Site, Workstation, seed_hash, snapshot_of
 from server.domain.acts import parse_act
 from server.domain.bidbox import BidBox
-from server.domain.bids import Receipt, SealedList
 from server.domain.catalogue import decode_event
 from server.domain.opening_events import KeyShareIssued, OpeningKeyIssued
 from server.domain.room import Room, Stage
+from server.domain.sealed_bids import Receipt, SealedList
 from server.domain.spec import TenderSpec
 from server.domain.tender import Tender, TenderState
 from server.protocol import box_stream

@@ -20,27 +20,27 @@ from typing import Any, Union
 from crypto import canonical_json
 from server.domain import (
     bidbox,
-    bids,
     evaluation_events,
     events,
     logins,
     opening_events,
     participants,
+    sealed_bids,
     tender_events,
 )
 from server.domain.access import Role
-from server.domain.bids import Receipt, SealedList
 from server.domain.catalogue import decode_event
 from server.domain.events import DomainEvent
 from server.domain.logins import LoginFailure
 from server.domain.participants import Participant
+from server.domain.sealed_bids import Receipt, SealedList
 from server.domain.spec import TenderSpec
 from server.protocol import SYSTEM_STREAM, box_stream
 from tests.conftest import START, tender_spec
 
 FIXTURE = Path(__file__).with_name("event_payloads.json")
-MODULES = (events, tender_events, opening_events, evaluation_events, bids, bidbox, participants,
-           logins)  # fmt: skip
+MODULES = (events, tender_events, opening_events, evaluation_events, sealed_bids, bidbox,
+           participants, logins)  # fmt: skip
 AT = START + timedelta(hours=2, microseconds=123000)
 TENDER = "t-20261121-00000000000a"
 RECEIPT = Receipt(TENDER, "L1", "p-bidder0001", 1024, "ab" * 32, AT, 1)

@@ -12,9 +12,9 @@ import pytest
 
 from crypto import SigningKey
 from server.errors import NotFound, StorageError
-from server.service.keys import NodeKeys
+from server.service.node_keys import NodeKeys
 from server.storage.blobs import UploadSession
-from server.storage.files import HEAD_BYTES, DiskBlobStore
+from server.storage.disk_blobs import HEAD_BYTES, DiskBlobStore
 from tests.server.storage.blob_contract import BlobStoreContract
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from crypto import SigningKey, merkle_root, range_root, subtree_nodes
 from recordings.audit import GENESIS, AuditRecord, verify_chain
 from recordings.errors import ChainBroken
 from server.errors import ConflictError, StorageError
-from server.service.keys import NodeKeys
+from server.service.node_keys import NodeKeys
 from server.storage.base import SEALED_OVERHEAD
 from server.storage.sealed_rows import RECORD_PAD
 from server.storage.sqlite import LATEST_PAGE, SQLiteEventStore, load_frontier

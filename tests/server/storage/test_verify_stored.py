@@ -10,7 +10,7 @@ import pytest
 from crypto import SigningKey
 from recordings.audit import GENESIS, AuditRecord, ChainHead, verify_chain
 from recordings.errors import ChainBroken
-from server.service.keys import NodeKeys
+from server.service.node_keys import NodeKeys
 from server.storage.sealed_rows import seal_row
 from server.storage.sqlite_schema import connect, initialize, stored_rows, verify_stored
 from tests.recordings.test_audit import chain

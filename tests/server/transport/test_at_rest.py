@@ -17,7 +17,7 @@ from evaluator_client import bidding
 from recordings.audit import record_hash
 from server.cli import main
 from server.domain.access import Role
-from server.service.keys import NodeKeys
+from server.service.node_keys import NodeKeys
 from server.storage.sqlite_schema import stored_rows
 from tests.server.transport.opening_world import build_world
 

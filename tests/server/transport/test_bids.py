@@ -285,7 +285,7 @@ async def test_one_request_at_a_time_writes_an_upload(world: World) -> None:
     with pytest.raises(UploadBusy, match="Another request"):
         await node.uploads.write(actor, upload, 5, slow())
     with pytest.raises(UploadBusy, match="Another request"):
-        await node.bids.complete(actor, upload)
+        await node.submissions.complete(actor, upload)
     release.set()
     async with asyncio.timeout(10):
         assert await first == 10

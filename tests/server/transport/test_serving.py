@@ -21,8 +21,8 @@ from server.app import create_app
 from server.domain.access import Role
 from server.protocol import CloseCode
 from server.service.auth import Claims
+from server.transport.app_keys import node_key
 from server.transport.errors import unparsed_request_response
-from server.transport.keys import node_key
 from server.transport.serving import (
     LISTEN_BACKLOG,
     TLS_READ_BUFFER_BYTES,

@@ -9,8 +9,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from crypto import VerifyKey, merkle_root
-from evaluator_client.audit import ForkDetected, TreeHead, Witness, latest_tree_head, prove_included
 from evaluator_client.errors import ApiError, ClientError
+from evaluator_client.witness import (
+    ForkDetected,
+    TreeHead,
+    Witness,
+    latest_tree_head,
+    prove_included,
+)
 from server.app import create_app
 from server.domain.access import Role
 from tests.conftest import AiohttpClient, Harness, ManualClock

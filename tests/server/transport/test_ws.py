@@ -18,7 +18,7 @@ from server.app import create_app
 from server.domain.access import Role
 from server.domain.events import CommandRejected
 from server.protocol import CloseCode
-from server.transport.keys import hub_key
+from server.transport.app_keys import hub_key
 from tests.conftest import AiohttpClient, Harness, ManualClock, Person
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from recordings.documents import RECEIPT_LABEL
 from server.domain.access import Action, Actor
-from server.domain.bids import Receipt, SealedList
 from server.domain.errors import DomainError
+from server.domain.sealed_bids import Receipt, SealedList
 from server.errors import NotFound
 from server.protocol import box_stream
 
@@ -25,14 +25,14 @@ if TYPE_CHECKING:
     from server.service.commands import Pipeline
     from server.service.gate import Gate
     from server.service.home import Homes
-    from server.service.keys import NodeKeys
     from server.service.ledger import Aggregate, Ledger
+    from server.service.node_keys import NodeKeys
     from server.service.tenders import Tenders
     from server.service.uploads import Uploads
     from server.storage.blobs import BlobStore
 
 
-class Bids:
+class Submissions:
     def __init__(
         self,
         ledger: Ledger,

@@ -27,7 +27,6 @@ from crypto import (
 )
 from recordings.audit import record_hash, verify_chain
 from recordings.bundle import BOX_SUFFIX, SYSTEM, Bundle, Report, Row, read_bundle
-from recordings.bundle_evaluation import EvaluationChecks
 from recordings.documents import (
     CONFIRMATION_LABEL,
     OBJECTION_LABEL,
@@ -39,6 +38,7 @@ from recordings.documents import (
     objection_document,
 )
 from recordings.errors import ChainBroken
+from recordings.verify_evaluation import EvaluationChecks
 from recordings.vocabulary import EventType
 
 if TYPE_CHECKING:
