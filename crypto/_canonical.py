@@ -19,6 +19,8 @@ MAX_DEPTH: Final = 64
 # quote, backslash, \b \t \n \f \r, other controls as \u00xx (lowercase); nothing else.
 # tests/crypto/test_canonical.py checks this for every code point of the BMP.
 _string: Final[Callable[[str], str]] = encode_basestring
+# Object names of exactly type str (checked for all names at once, in C).
+_STR_ONLY: Final = frozenset({str})
 
 
 def parse_json(text: str | bytes) -> object:
@@ -127,7 +129,7 @@ def _write_object(value: Mapping[object, object], out: list[str], depth: int) ->
     names = list(value)
     # RFC 8785 3.2.3: sort by UTF-16 code units. For ASCII names that is plain string order;
     # otherwise compare big-endian UTF-16 bytes, which order exactly as code units do.
-    if all(type(name) is str and name.isascii() for name in names):
+    if set(map(type, names)) <= _STR_ONLY and "".join(names).isascii():
         names.sort()
     else:
         if not all(isinstance(name, str) for name in names):
