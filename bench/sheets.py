@@ -22,8 +22,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import gc
+import io
 import json
 import os
+import pstats
 import sys
 import tempfile
 import time
@@ -75,6 +79,8 @@ STANDBY: Final = 2  # per lot, and as many spare experts in each lot's regional 
 LOGINS_AT_ONCE: Final = 8
 # Bound on every wait for the node (it answers in milliseconds when it is well).
 PHASE_TIMEOUT: Final = 600.0
+# `--profile`: the node's event-loop thread under cProfile while the sheets go in, top entries.
+PROFILE_TOP: Final = 15
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,8 @@ class Result:
     reports: int  # rooms whose report was issued after the sheets
     node_cpu: float  # CPU seconds of the node's process while the sheets went in
     client_cpu: float
+    node_gc: float = 0.0  # of which the node's garbage collections, seconds
+    profile: str = ""  # with --profile: the top of the node's profile
 
 
 @dataclass(frozen=True)
@@ -318,9 +326,38 @@ async def _opening(
     return tender, bidders, {e.id: e for e in experts}
 
 
+class _GcTimer:
+    """Wall time spent in garbage collections while installed (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._began
+
+
+def _top(profile: cProfile.Profile, count: int) -> str:
+    """The entries with the most own time, per sheet (cProfile adds its own overhead)."""
+    stats = pstats.Stats(profile, stream=io.StringIO())
+    rows = sorted(stats.stats.items(), key=lambda item: -item[1][2])[:PROFILE_TOP]  # type: ignore[attr-defined]
+    lines = ["Node profile while sending (cProfile, event-loop thread; own time per sheet):"]
+    for (path, line, name), (_, calls, own, inclusive, _) in rows:
+        where = f"{Path(path).name}:{line}" if line else path
+        lines.append(
+            f"  {1e6 * own / count:7.1f} us own {1e6 * inclusive / count:8.1f} us incl"
+            f" {calls / count:6.2f} calls  {name} ({where})"
+        )
+    return "\n".join(lines)
+
+
 async def _committee(
-    base: str, clock: ShiftedClock, tender: str, bidders: list[str], members: list[Person]
-) -> dict[str, Any]:
+    base: str, clock: ShiftedClock, tender: str, bidders: list[str], members: list[Person],
+    profile: bool = False,
+) -> dict[str, Any]:  # fmt: skip
     """Run the client process: it seats the members and sends the sheets; its report."""
     plan = {
         "base": base, "tender": tender, "offset": clock.offset.total_seconds(),
@@ -340,10 +377,19 @@ async def _committee(
         async with asyncio.timeout(PHASE_TIMEOUT):
             if await process.stdout.readline() != SENDING:
                 raise RuntimeError("the client process failed to seat the committees")
+            profiler, collections = cProfile.Profile() if profile else None, _GcTimer()
+            gc.callbacks.append(collections)
+            if profiler is not None:
+                profiler.enable()
             cpu = time.process_time()  # this process is the node's
-            if await process.stdout.readline() != SENT:
-                raise RuntimeError("the client process failed to send the sheets")
-            cpu = time.process_time() - cpu
+            try:
+                if await process.stdout.readline() != SENT:
+                    raise RuntimeError("the client process failed to send the sheets")
+            finally:
+                cpu = time.process_time() - cpu
+                if profiler is not None:
+                    profiler.disable()
+                gc.callbacks.remove(collections)
             answer = await process.stdout.read()  # the report, to the end: one long line
             await process.wait()
     finally:
@@ -352,7 +398,10 @@ async def _committee(
             await process.wait()
     if process.returncode != 0:
         raise RuntimeError(f"the client process failed ({process.returncode})")
-    return cast("dict[str, Any]", json.loads(answer)) | {"node_cpu": cpu}
+    top = _top(profiler, len(members) * len(bidders)) if profiler is not None else ""
+    return cast("dict[str, Any]", json.loads(answer)) | {
+        "node_cpu": cpu, "node_gc": collections.seconds, "profile": top,
+    }  # fmt: skip
 
 
 async def _recorded_sheets(node: Node, tender: str) -> list[tuple[str, dict[str, Any], str]]:
@@ -370,7 +419,7 @@ async def _recorded_sheets(node: Node, tender: str) -> list[tuple[str, dict[str,
     return sheets
 
 
-async def measured(root: Path, sizes: Sizes) -> Result:
+async def measured(root: Path, sizes: Sizes, profile: bool = False) -> Result:
     """Set the rooms up, run the client process, and collect the recorded sheets."""
     clock = ShiftedClock()
     # Every expert's workstation connects from this one address (the client process).
@@ -384,7 +433,7 @@ async def measured(root: Path, sizes: Sizes) -> Result:
         tender, bidders, experts = await _opening(node, base, clock, sizes, root, setup)
         rooms = cast("Tender", await node.ledger.load(tender)).evaluation.rooms
         members = [experts[m] for lot in _lots(sizes) for m in rooms[lot].members]
-        report = await _committee(base, clock, tender, [b.id for b in bidders], members)
+        report = await _committee(base, clock, tender, [b.id for b in bidders], members, profile)
         setup.phases |= report["setup"]
         rooms = cast("Tender", await node.ledger.settled(tender)).evaluation.rooms
         reports = sum(1 for room in rooms.values() if room.stage is Stage.REPORT)
@@ -393,7 +442,7 @@ async def measured(root: Path, sizes: Sizes) -> Result:
         await runner.cleanup()
     return Result(
         sizes, report["seconds"], report["latencies_ms"], setup.phases, sheets, reports,
-        report["node_cpu"], report["client_cpu"],
+        report["node_cpu"], report["client_cpu"], report["node_gc"], report["profile"],
     )  # fmt: skip
 
 
@@ -568,13 +617,15 @@ def report(result: Result, rates: dict[str, float]) -> str:
         f"CPU while sending: node process {result.node_cpu:.2f} s"
         f" ({100 * result.node_cpu / result.seconds:.0f}% of a core),"
         f" client process {result.client_cpu:.2f} s"
-        f" ({100 * result.client_cpu / result.seconds:.0f}%)",
+        f" ({100 * result.client_cpu / result.seconds:.0f}%);"
+        f" the node's garbage collections {1e6 * result.node_gc / len(ms):.0f} us per sheet",
         f"\nSignature verification on one core, over the {len(result.sheets):,} recorded sheets",
         table(verifying, ["case", "per s", "vs raw Ed25519"]),
         f"End to end is {rate / node:.3f}x the node's verify-only rate: checking signatures"
         f" takes about {100 * rate / node:.0f}% of the wall time per sheet"
         f" ({1e6 / node:.0f} us of the node's {1e6 * result.node_cpu / len(ms):.0f} us CPU"
         " per sheet).",
+        *([f"\n{result.profile}"] if result.profile else []),
         f"\nSetup, not measured: {sum(result.setup.values()):.0f} s",
         *(f"  {name}: {seconds:.2f} s" for name, seconds in result.setup.items()),
     ]
@@ -582,9 +633,11 @@ def report(result: Result, rates: dict[str, float]) -> str:
 
 
 def run(quick: bool = False, options: Sequence[str] = ()) -> str:
-    sizes = sizes_from(quick, options)
+    """`--profile` adds the node's profile while the sheets go in (and slows it down)."""
+    profile = "--profile" in options
+    sizes = sizes_from(quick, [option for option in options if option != "--profile"])
     with tempfile.TemporaryDirectory() as scratch:
-        result = asyncio.run(measured(Path(scratch), sizes))
+        result = asyncio.run(measured(Path(scratch), sizes, profile))
     if len(result.latencies_ms) != sizes.sheets or len(result.sheets) != sizes.sheets:
         raise RuntimeError(f"{len(result.latencies_ms)} acks, {len(result.sheets)} recorded")
     return report(result, verify_rates(result.sheets, 2 if quick else 5))
