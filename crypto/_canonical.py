@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from json.encoder import encode_basestring
-from typing import Final
+from typing import Final, cast
 
 from crypto.errors import CanonicalizationError, MalformedJSON
 
@@ -129,7 +129,7 @@ def _write_object(value: Mapping[object, object], out: list[str], depth: int) ->
     names = list(value)
     # RFC 8785 3.2.3: sort by UTF-16 code units. For ASCII names that is plain string order;
     # otherwise compare big-endian UTF-16 bytes, which order exactly as code units do.
-    if set(map(type, names)) <= _STR_ONLY and "".join(names).isascii():
+    if set(map(type, names)) <= _STR_ONLY and "".join(cast("list[str]", names)).isascii():
         names.sort()
     else:
         if not all(isinstance(name, str) for name in names):
