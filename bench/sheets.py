@@ -61,6 +61,7 @@ from server.domain.room import Stage
 from server.protocol.times import format_time
 from server.service.node import CONSOLE
 from server.transport.app_keys import node_key
+from server.transport.serving import settle_collector
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -356,7 +357,7 @@ def _top(profile: cProfile.Profile, count: int) -> str:
 
 async def _committee(
     base: str, clock: ShiftedClock, tender: str, bidders: list[str], members: list[Person],
-    profile: bool = False,
+    profile: bool = False, settle: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Run the client process: it seats the members and sends the sheets; its report."""
     plan = {
@@ -377,6 +378,8 @@ async def _committee(
         async with asyncio.timeout(PHASE_TIMEOUT):
             if await process.stdout.readline() != SENDING:
                 raise RuntimeError("the client process failed to seat the committees")
+            if settle:
+                settle_collector()  # as `bidroom serve` does once its node is up
             profiler, collections = cProfile.Profile() if profile else None, _GcTimer()
             gc.callbacks.append(collections)
             if profiler is not None:
@@ -419,8 +422,14 @@ async def _recorded_sheets(node: Node, tender: str) -> list[tuple[str, dict[str,
     return sheets
 
 
-async def measured(root: Path, sizes: Sizes, profile: bool = False) -> Result:
-    """Set the rooms up, run the client process, and collect the recorded sheets."""
+async def measured(
+    root: Path, sizes: Sizes, profile: bool = False, *, settle: bool = False
+) -> Result:
+    """Set the rooms up, run the client process, and collect the recorded sheets.
+
+    `settle` tunes this process's collector as `bidroom serve` does once its node is up (the
+    command-line bench does; a test harness in a shared process must not).
+    """
     clock = ShiftedClock()
     # Every expert's workstation connects from this one address (the client process).
     seats = max(WS_MAX_CONNECTIONS_PER_ADDRESS, sizes.rooms * sizes.experts)
@@ -433,7 +442,9 @@ async def measured(root: Path, sizes: Sizes, profile: bool = False) -> Result:
         tender, bidders, experts = await _opening(node, base, clock, sizes, root, setup)
         rooms = cast("Tender", await node.ledger.load(tender)).evaluation.rooms
         members = [experts[m] for lot in _lots(sizes) for m in rooms[lot].members]
-        report = await _committee(base, clock, tender, [b.id for b in bidders], members, profile)
+        report = await _committee(
+            base, clock, tender, [b.id for b in bidders], members, profile, settle
+        )
         setup.phases |= report["setup"]
         rooms = cast("Tender", await node.ledger.settled(tender)).evaluation.rooms
         reports = sum(1 for room in rooms.values() if room.stage is Stage.REPORT)
@@ -637,7 +648,7 @@ def run(quick: bool = False, options: Sequence[str] = ()) -> str:
     profile = "--profile" in options
     sizes = sizes_from(quick, [option for option in options if option != "--profile"])
     with tempfile.TemporaryDirectory() as scratch:
-        result = asyncio.run(measured(Path(scratch), sizes, profile))
+        result = asyncio.run(measured(Path(scratch), sizes, profile, settle=True))
     if len(result.latencies_ms) != sizes.sheets or len(result.sheets) != sizes.sheets:
         raise RuntimeError(f"{len(result.latencies_ms)} acks, {len(result.sheets)} recorded")
     return report(result, verify_rates(result.sheets, 2 if quick else 5))

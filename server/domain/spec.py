@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final, Self
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from server.protocol.fields import UNSET_TIME, Reader
 from server.protocol.times import format_time
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 _LOT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,31}")
 _PARTICIPANT: Final = re.compile(r"p-[a-z0-9]{4,32}")
@@ -210,6 +214,13 @@ class TenderSpec:
     min_bids: int
     scoring: ScoringScheme
     opening: OpeningPolicy
+    # The lots by id: a room asks for its lot on every act and every step.
+    _lots_by_id: Mapping[str, Lot] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "_lots_by_id", MappingProxyType({lot.id: lot for lot in reversed(self.lots)})
+        )
 
     @classmethod
     def parse(cls, document: object) -> Self:
@@ -276,4 +287,4 @@ class TenderSpec:
         }
 
     def lot(self, lot_id: str) -> Lot | None:
-        return next((lot for lot in self.lots if lot.id == lot_id), None)
+        return self._lots_by_id.get(lot_id)

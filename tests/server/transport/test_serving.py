@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 import json
 import ssl
+import subprocess
+import sys
 from asyncio import sslproto
 from dataclasses import replace
 from datetime import timedelta
@@ -26,6 +28,7 @@ from server.transport.errors import unparsed_request_response
 from server.transport.serving import (
     LISTEN_BACKLOG,
     TLS_READ_BUFFER_BYTES,
+    YOUNG_GENERATION_THRESHOLD,
     NodeRunner,
     trim_tls_buffers,
 )
@@ -306,3 +309,16 @@ async def test_unauthenticated_sockets_close_at_the_deadline_over_tls_under_load
     lifetimes = [end - start for start, end in zip(upgraded, closed, strict=True)]
     assert max(lifetimes) < deadline + bound
     assert {c.close_code for c in clients} == {CloseCode.UNAUTHORIZED}
+
+
+def test_a_served_node_freezes_what_it_started_with_and_collects_young_objects_less_often() -> None:
+    # In a process of its own: frozen objects are never collected, so not in the test runner.
+    probe = (
+        "import gc; from server.transport.serving import settle_collector as s; "
+        "before = gc.get_threshold(); s(); after = gc.get_threshold(); "
+        "print(gc.get_freeze_count() > 0, after[0], after[1:] == before[1:])"
+    )
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed probe
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["True", str(YOUNG_GENERATION_THRESHOLD), "True"]
