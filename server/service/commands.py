@@ -24,6 +24,7 @@ let the transport build the command (see docs/architecture.md, "The command path
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
@@ -39,6 +40,7 @@ from server.service.tenders import summary
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+    from concurrent.futures import Executor
     from datetime import datetime
 
     from recordings.audit import AuditRecord
@@ -186,9 +188,13 @@ class Pipeline:
     """
 
     def __init__(
-        self, ledger: Ledger, gate: Gate, clock: Clock, participants: Participants
-    ) -> None:
+        self, ledger: Ledger, gate: Gate, clock: Clock, participants: Participants,
+        checks: Executor | None = None,
+    ) -> None:  # fmt: skip
         self._ledger = ledger
+        # Where signatures are checked: Ed25519 verification releases the GIL, so in worker
+        # threads it runs beside the event loop instead of inside it (None: on the loop).
+        self._checks = checks
         self._gate = gate
         self._clock = clock
         self._participants = participants
@@ -251,7 +257,12 @@ class Pipeline:
             if participant is None:
                 raise KeyFormatError("unknown participant")
             key = self._key(participant.public_key)
-            verify(key, label, signed, b64url_decode(signature))
+            raw = b64url_decode(signature)
+            if self._checks is None:
+                verify(key, label, signed, raw)
+            else:
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(self._checks, verify, key, label, signed, raw)
         except (KeyFormatError, InvalidSignature, ValueError):
             error = SignatureRejected(f"The signature does not verify as yours over this {over}.")
             await self._gate.refuse(actor, stream, action.value, error)

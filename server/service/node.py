@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from crypto import SigningKey
@@ -85,7 +87,9 @@ class Node:
         self.gate = Gate(self.ledger, self._throttle(settings, clock))
         self.auth = Authenticator(settings, clock, key, self.id)
         self.participants = Participants(self.ledger, self.gate, clock)
-        self.pipeline = Pipeline(self.ledger, self.gate, clock, self.participants)
+        # Signature checks run in worker threads (see Pipeline); one per core is enough.
+        self._checks = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="verify")
+        self.pipeline = Pipeline(self.ledger, self.gate, clock, self.participants, self._checks)
         self.homes = Homes()
         self.tenders = Tenders(
             self.ledger, self.gate, store, clock, self.origin, self.keys, self.participants,
@@ -181,6 +185,7 @@ class Node:
             except Exception:
                 logger.exception("The scheduler had failed")  # closing goes on regardless
         self.homes.close()
+        self._checks.shutdown(wait=False, cancel_futures=True)
         try:
             await self.bus.close()
         finally:
