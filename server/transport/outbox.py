@@ -78,3 +78,28 @@ class Outbox:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+class TurnBuffer:
+    """Frames written during one turn of the event loop, handed on together at its end.
+
+    One write (one system call) per client per turn instead of one per frame: an act's ack
+    and the events of a group commit often go to the same client in the same turn, and on
+    the machines we measured a send costs about 35 us. Order is kept; `flush` hands on what
+    is held at once (before a message that does not pass through here, or a close).
+    """
+
+    def __init__(self, write: Callable[[bytes], None]) -> None:
+        self._write = write
+        self._held: list[bytes] = []
+
+    def add(self, frame: bytes) -> None:
+        if not self._held:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._held.append(frame)
+
+    def flush(self) -> None:
+        if not self._held:
+            return
+        held, self._held = self._held, []
+        self._write(held[0] if len(held) == 1 else b"".join(held))

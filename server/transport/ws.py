@@ -34,6 +34,7 @@ from server.protocol import (
     server_message_json,
 )
 from server.protocol.fields import InvalidFields
+from server.protocol.frames import text_frame
 from server.protocol.times import format_time
 from server.service.commands import Command
 from server.transport.app_keys import (
@@ -45,7 +46,7 @@ from server.transport.app_keys import (
 )
 from server.transport.errors import describe
 from server.transport.http import address_of
-from server.transport.outbox import Outbox
+from server.transport.outbox import Outbox, TurnBuffer
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -96,6 +97,7 @@ class Connection:
         )
         self._tasks: asyncio.TaskGroup | None = None
         self._act_slots = asyncio.Semaphore(MAX_ACTS_IN_FLIGHT)
+        self._turn = None if self._outbox is None else TurnBuffer(self._outbox.write)
         self._evicted = False
         self.log = logging.LoggerAdapter(logger, {"connection": next(_ids)})
 
@@ -104,11 +106,21 @@ class Connection:
     async def send_text(self, text: str) -> None:
         if self._evicted:
             raise ConnectionResetError("The connection was dropped.")
+        self._flush()  # what was written before goes first
         await self._ws.send_str(text)
 
     def write_frame(self, frame: bytes) -> None:
-        if self._outbox is not None:
-            self._outbox.write(frame)
+        """Written at the end of this turn of the event loop, with the turn's other frames.
+
+        Every message the node sends on the live channel goes through here or flushes it
+        first, so nothing overtakes what is held (outbox.TurnBuffer).
+        """
+        if self._turn is not None:
+            self._turn.add(frame)
+
+    def _flush(self) -> None:
+        if self._turn is not None:
+            self._turn.flush()
 
     def _too_slow(self, why: str) -> None:
         self.evict(CloseCode.SLOW_CONSUMER, f"too slow ({why}); resume by seq")
@@ -122,6 +134,7 @@ class Connection:
             return
         self._evicted = True
         if self._outbox is not None:
+            self._flush()  # what was written before (an error saying why) still goes out
             self._outbox.stop()
         self.log.info("Dropping connection: %s (%d)", reason, code)
         # Leave the hub on the next loop turn: the hub may be iterating its groups right now.
@@ -331,6 +344,9 @@ class Connection:
     ) -> None:
         if self._evicted:
             return
+        if self._outbox is not None:  # in order with the events, in the same system call
+            self.write_frame(text_frame(server_message_json(message).encode()))
+            return
         try:
             await self._ws.send_str(server_message_json(message))
         except ConnectionResetError:
@@ -340,6 +356,7 @@ class Connection:
         """Close for node shutdown (1001); clients reconnect elsewhere and resume."""
         self._evicted = True
         if self._outbox is not None:
+            self._flush()
             self._outbox.stop()  # nothing may follow the close frame (RFC 6455 5.5.1)
         self._leave_hub()
         await self._ws.close(code=CloseCode.GOING_AWAY, message=b"node shutting down")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from server.transport.outbox import Outbox
+from server.transport.outbox import Outbox, TurnBuffer
 
 
 class Backlogged(asyncio.WriteTransport):
@@ -98,3 +98,27 @@ async def test_a_client_that_drained_and_took_a_new_burst_gets_a_fresh_grace_per
         await verdict
     # Slow only once the *new* backlog had lasted the whole grace period.
     assert loop.time() - started >= 0.15 + 0.2 - 0.01
+
+
+async def test_frames_of_one_turn_go_out_in_one_write_in_order() -> None:
+    writes: list[bytes] = []
+    turn = TurnBuffer(writes.append)
+    turn.add(b"ack")
+    turn.add(b"event-1")
+    turn.add(b"event-2")
+    assert writes == []  # held until the turn ends
+    await asyncio.sleep(0)  # the end of this turn
+    assert writes == [b"ackevent-1event-2"]
+    turn.add(b"next")
+    await asyncio.sleep(0)
+    assert writes == [b"ackevent-1event-2", b"next"]  # a later turn is a later write
+
+
+async def test_a_flush_hands_on_what_is_held_at_once_and_only_once() -> None:
+    writes: list[bytes] = []
+    turn = TurnBuffer(writes.append)
+    turn.add(b"error")
+    turn.flush()  # before a close frame, say
+    assert writes == [b"error"]
+    await asyncio.sleep(0)  # the scheduled flush finds nothing left
+    assert writes == [b"error"]
