@@ -16,7 +16,6 @@ The ratio of the two is the figure to compare across runs (machines here are sha
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -65,19 +64,12 @@ class Sizes:
         return sheets.Sizes(self.rooms, self.experts, self.bidders)
 
 
-FULL: Final = Sizes(rooms=20, experts=7, bidders=30)  # 140 experts, as issue 10 measured
-QUICK: Final = Sizes(rooms=2, experts=5, bidders=3)
+QUICK: Final = Sizes(rooms=2, experts=5, bidders=3)  # full size: 140 experts, as sheets
 
 
 def sizes_from(quick: bool, options: Sequence[str] = ()) -> Sizes:
-    """`--rooms=N --experts=N --bidders=N`, checked as the sheets benchmark checks them."""
-    base = QUICK if quick else FULL
-    parser = argparse.ArgumentParser(prog="python -m bench join", add_help=False)
-    parser.add_argument("--rooms", type=int, default=base.rooms)
-    parser.add_argument("--experts", type=int, default=base.experts)
-    parser.add_argument("--bidders", type=int, default=base.bidders)
-    parsed = parser.parse_args(list(options))
-    checked = sheets.sizes_from(quick, [f"--{k}={v}" for k, v in vars(parsed).items()])
+    """`--rooms=N --experts=N --bidders=N`, read and checked as the sheets benchmark does."""
+    checked = sheets.sizes_from(quick, options, prog="python -m bench join")
     return Sizes(checked.rooms, checked.experts, checked.bidders)
 
 

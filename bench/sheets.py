@@ -99,10 +99,12 @@ FULL: Final = Sizes(rooms=20, experts=7, bidders=30)
 QUICK: Final = Sizes(rooms=2, experts=5, bidders=3)
 
 
-def sizes_from(quick: bool, options: Sequence[str] = ()) -> Sizes:
+def sizes_from(
+    quick: bool, options: Sequence[str] = (), prog: str = "python -m bench sheets"
+) -> Sizes:
     """`--rooms=N --experts=N --bidders=N`; the issue's sizes (or --quick's) by default."""
     base = QUICK if quick else FULL
-    parser = argparse.ArgumentParser(prog="python -m bench sheets", add_help=False)
+    parser = argparse.ArgumentParser(prog=prog, add_help=False)
     parser.add_argument("--rooms", type=int, default=base.rooms)
     parser.add_argument("--experts", type=int, default=base.experts)
     parser.add_argument("--bidders", type=int, default=base.bidders)
