@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +15,9 @@ if TYPE_CHECKING:
 
 ENV_PREFIX: Final = "BIDROOM_"
 CONFIG_ENV: Final = "BIDROOM_CONFIG"
+SITE_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")
+REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
+PG_SCHEMES: Final = ("postgresql://", "postgres://")
 
 # Control messages only: bid files go through the upload API, media through WebRTC.
 MAX_WS_MESSAGE_BYTES: Final = 64 * 1024
@@ -72,9 +77,19 @@ LOG_LEVELS: Final = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
 # What the node runs on, built by server/backends.py: the event store (the audit log), the store
 # of sealed bid files, and the bus that carries commits to the live hubs. One node on one machine
 # needs nothing else; the choices grow with multi-site deployments.
-EVENT_STORES: Final = frozenset({"sqlite"})
+EVENT_STORES: Final = frozenset({"sqlite", "postgres"})
 BLOB_STORES: Final = frozenset({"disk"})
-BUSES: Final = frozenset({"local"})
+BUSES: Final = frozenset({"local", "redis"})
+# Several sites (docs/sites.md). The home lease lives this long unless renewed (a third of it);
+# a standby takes over at the earliest this long after the home stopped renewing.
+LEASE_TTL_SECONDS: Final = 6.0
+# Every Redis call is bounded by this (connect, command, and each blocking read's own block).
+REDIS_TIMEOUT_SECONDS: Final = 5.0
+# An edge waits this long for the home to answer a forwarded command, then says the home is
+# unreachable; the command was then not acknowledged (it may or may not have been committed).
+FORWARD_TIMEOUT_SECONDS: Final = 15.0
+# Presence keys expire after this long without a refresh (a third of it).
+PRESENCE_TTL_SECONDS: Final = 15.0
 
 
 class SettingsError(ValueError):
@@ -122,6 +137,21 @@ class Settings:
     event_store: str = "sqlite"
     blob_store: str = "disk"
     bus: str = "local"
+    # Several sites (docs/sites.md): the site this node serves (main venue, secondary venue),
+    # the Redis that joins the sites, and whether this node may hold the home lease.
+    site: str = "main"
+    redis_url: str | None = field(default=None, repr=False)  # may hold a password
+    database_url: str | None = field(default=None, repr=False)  # PostgreSQL; may hold one too
+    home: bool = False
+    cluster: str = "bidroom"  # the prefix of every Redis key, so clusters can share a Redis
+    public_url: str = ""  # how clients reach this node (edges name the home's for uploads)
+    lease_ttl_seconds: float = LEASE_TTL_SECONDS
+    redis_timeout_seconds: float = REDIS_TIMEOUT_SECONDS
+    forward_timeout_seconds: float = FORWARD_TIMEOUT_SECONDS
+    presence_ttl_seconds: float = PRESENCE_TTL_SECONDS
+    # Reverse proxies whose Forwarded / X-Forwarded-For headers are believed (addresses or
+    # networks, e.g. "10.0.0.0/8"); from anyone else those headers are ignored.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def database_path(self) -> Path:
@@ -151,6 +181,11 @@ class Settings:
             values.update(_from_toml(path, problems))
         values.update(_from_env(environ, problems))
         values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        # A database or a Redis named is the one used, unless a store or bus is chosen too.
+        if values.get("database_url") and "event_store" not in values:
+            values["event_store"] = "postgres"
+        if values.get("redis_url") and "bus" not in values:
+            values["bus"] = "redis"
         settings = _with_passphrase_file(_build(values, problems), problems)
         problems.extend(settings._check())
         if problems:
@@ -170,7 +205,8 @@ class Settings:
                 "token_ttl_seconds", "challenge_ttl_seconds", "max_challenges_per_address",
                 "max_answered_challenges", "max_tracked_callers", "max_refusals_per_minute",
                 "max_failed_logins_per_minute",
-                "tree_head_every",
+                "tree_head_every", "lease_ttl_seconds", "redis_timeout_seconds",
+                "forward_timeout_seconds", "presence_ttl_seconds",
             )
             if getattr(self, name) <= 0
         ]  # fmt: skip
@@ -190,6 +226,20 @@ class Settings:
             problems.append("ws_backlog_bytes must not exceed ws_send_buffer_bytes")
         if self.log_level not in LOG_LEVELS:
             problems.append(f"log_level must be one of {', '.join(sorted(LOG_LEVELS))}")
+        if not SITE_NAME.fullmatch(self.site):
+            problems.append("site must be 1-32 letters, digits, '-' or '_'")
+        if not SITE_NAME.fullmatch(self.cluster):
+            problems.append("cluster must be 1-32 letters, digits, '-' or '_'")
+        if self.redis_url is not None and not self.redis_url.startswith(REDIS_SCHEMES):
+            problems.append("redis_url must start with redis://, rediss:// or unix://")
+        if self.database_url is not None and not self.database_url.startswith(PG_SCHEMES):
+            problems.append("database_url must start with postgresql:// or postgres://")
+        if self.event_store == "postgres" and self.database_url is None:
+            problems.append("event_store postgres needs database_url")
+        if self.bus == "redis" and self.redis_url is None:
+            problems.append("bus redis needs redis_url")
+        if self.home and self.redis_url is None:
+            problems.append("home is for a node of several sites: it needs redis_url")
         backends = {"event_store": EVENT_STORES, "blob_store": BLOB_STORES, "bus": BUSES}
         for name, choices in backends.items():
             if getattr(self, name) not in choices:
@@ -281,7 +331,44 @@ _PARSERS: Final[Mapping[str, Callable[[object], Any]]] = {
     "event_store": _text,
     "blob_store": _text,
     "bus": _text,
+    "site": _text,
+    "redis_url": _text,
+    "database_url": _text,
+    "home": lambda value: _flag(value),
+    "cluster": _text,
+    "public_url": _text,
+    "lease_ttl_seconds": _number,
+    "redis_timeout_seconds": _number,
+    "forward_timeout_seconds": _number,
+    "presence_ttl_seconds": _number,
+    "trusted_proxies": lambda value: _networks(value),
 }
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, not {text!r}")
+
+
+def _networks(value: object) -> tuple[str, ...]:
+    """Addresses or networks, a list (TOML) or comma-separated (environment)."""
+    items = value if isinstance(value, list | tuple) else _text(value).split(",")
+    networks: list[str] = []
+    for item in items:
+        text = _text(item).strip()
+        if not text:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(text, strict=False)))
+        except ValueError:
+            raise ValueError(f"{text!r} is not an address or a network") from None
+    return tuple(networks)
 
 
 def _from_toml(path: Path, problems: list[str]) -> dict[str, object]:

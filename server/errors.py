@@ -11,10 +11,14 @@ ServerError
 ├── TooManyRequests       too many refusals, failed logins or challenges from one caller (429)
 │   └── TooManyConnections  too many live connections from one address
 ├── Unavailable           the node is shutting down or overloaded (503)
-│   └── NodeFull          the node holds as many live connections as it takes
+│   ├── NodeFull          the node holds as many live connections as it takes
+│   ├── LinkDown          an edge can't reach Redis: it takes no commands until it can
+│   └── HomeUnavailable   no home node answers for the tender; nothing was acknowledged
 ├── StorageError          the event store failed; nothing was acknowledged (500)
-│   └── ConflictError     another writer appended first; retry against the new head (409)
-└── Refused               a domain rule refused what the node's own console asked (CLI only)
+│   ├── ConflictError     another writer appended first; retry against the new head (409)
+│   └── FencedOut         this node lost the home lease: a newer home appends now (503)
+├── Refused               a domain rule refused what the node's own console asked (CLI only)
+└── Relayed               the home node's answer to a forwarded command, passed on as it is
 
 Transport code maps these, the domain refusals and protocol.fields.InvalidFields to
 responses in one place: server/transport/errors.py.
@@ -87,12 +91,30 @@ class NodeFull(Unavailable):
     code = "node_full"
 
 
+class LinkDown(Unavailable):
+    """An edge node can't reach the link between sites (Redis); it takes no commands."""
+
+    code = "link_down"
+
+
+class HomeUnavailable(Unavailable):
+    """No home node answered for the tender in time; the command was not acknowledged."""
+
+    code = "home_unavailable"
+
+
 class StorageError(ServerError):
     code = "storage_error"
 
 
 class ConflictError(StorageError):
     code = "conflict"
+
+
+class FencedOut(StorageError):
+    """The store has seen a newer home's fencing token: this node may no longer append."""
+
+    code = "fenced_out"
 
 
 class Refused(ServerError):
@@ -107,3 +129,15 @@ class Refused(ServerError):
     def __init__(self, message: str, rule: str) -> None:
         super().__init__(message)
         self.rule = rule
+
+
+class Relayed(ServerError):
+    """The refusal the home node gave a command an edge forwarded: its status and error body,
+    passed on to the client unchanged (docs/sites.md)."""
+
+    code = "relayed"
+
+    def __init__(self, status: int, body: dict[str, object]) -> None:
+        super().__init__(str(body.get("message", "")))
+        self.status = status
+        self.body = body

@@ -18,6 +18,7 @@ from server.errors import (
     ConflictError,
     NotFound,
     PayloadTooLarge,
+    Relayed,
     RequestTimeout,
     ServerError,
     StorageError,
@@ -68,6 +69,8 @@ _CODES: Final[Mapping[type[Exception], str]] = MappingProxyType(
 
 def describe(exc: Exception) -> tuple[int, dict[str, Any]] | None:
     """Status and error body for a known error; None for an unexpected one."""
+    if isinstance(exc, Relayed):
+        return exc.status, dict(exc.body)
     status = _by_mro(STATUS, exc)
     if status is None:
         return None
