@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
     from server.domain.participants import Participant
 
+pytest_plugins = ["tests.redis_server"]
+
 START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
