@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from redis.asyncio import Redis
 
-from tests.redis_server import RedisServer
+if TYPE_CHECKING:
+    from tests.redis_server import RedisServer
 
 
 async def test_each_test_gets_an_empty_redis_of_its_own(redis_url: str) -> None:
