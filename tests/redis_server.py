@@ -43,26 +43,12 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail("redis-server is not on PATH: run scripts/setup --dev")
+        options = {"--port": str(self.port), "--bind": "127.0.0.1", "--save": "",
+                   "--appendonly": "no", "--dir": str(self.directory), "--daemonize": "no",
+                   "--loglevel": "warning"}  # fmt: skip
+        arguments = [binary, *(part for pair in options.items() for part in pair)]
         self.process = subprocess.Popen(  # noqa: S603 - our own fixed arguments
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.directory),
-                "--daemonize",
-                "no",
-                "--loglevel",
-                "warning",
-            ],  # fmt: skip
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         self._wait_until_ready()
 
