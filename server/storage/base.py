@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from crypto import Frontier, leaf_hash
 from recordings.audit import GENESIS, AuditRecord
-from server.errors import ConflictError, StorageError
+from server.errors import ConflictError, FencedOut, StorageError
 
 if TYPE_CHECKING:
     import asyncio
@@ -51,7 +51,17 @@ class StreamHead:
 
 
 class EventStore(Protocol):
-    """Append-only, hash-chained streams. Implementations: sqlite.py (default), memory.py."""
+    """Append-only, hash-chained streams. Implementations: sqlite.py (default), postgres.py,
+    memory.py."""
+
+    def fence(self, token: int) -> None:
+        """From now on every append carries `token` (the home lease's, docs/sites.md section 4).
+
+        The store keeps the greatest token its appends carried, durably, in the transaction that
+        writes their records; an append carrying a smaller one fails with FencedOut and writes
+        nothing. A store never fenced appends with no check (a node alone).
+        """
+        ...
 
     def append(self, stream: str, records: Sequence[AuditRecord]) -> asyncio.Future[None]:
         """Queue `records` now, in call order; the future resolves once they are durable.
@@ -142,6 +152,12 @@ def conflict(stream: str, head: StreamHead, first: AuditRecord) -> ConflictError
     return ConflictError(
         f"Stream {stream} is at event {head.seq}; an append starting at {first.seq} "
         "does not follow it. Reload and retry."
+    )
+
+
+def fenced_out(token: int, greatest: int) -> FencedOut:
+    return FencedOut(
+        f"This node's fencing token {token} is older than {greatest}: a newer home appends now."
     )
 
 

@@ -13,6 +13,7 @@ from server.storage.base import (
     StreamHead,
     check_links,
     conflict,
+    fenced_out,
     node_from_bodies,
     notify,
     tree_rows,
@@ -30,6 +31,11 @@ class MemoryEventStore:
         self._trees: dict[str, tuple[Frontier, dict[tuple[int, int], bytes]]] = {}
         self._listeners: list[CommitListener] = []
         self._closed = False
+        self._token: int | None = None  # what appends carry, once fenced
+        self._greatest = 0  # the greatest token an append carried
+
+    def fence(self, token: int) -> None:
+        self._token = token
 
     async def start(self) -> None:
         self._closed = False
@@ -47,12 +53,21 @@ class MemoryEventStore:
             future.set_exception(StorageError("The event store is closed."))
             return future
         batch = list(records)
-        asyncio.get_running_loop().call_soon(self._commit, stream, batch, future)
+        token = self._token
+        asyncio.get_running_loop().call_soon(self._commit, stream, batch, token, future)
         return future
 
     def _commit(
-        self, stream: str, records: list[AuditRecord], future: asyncio.Future[None]
+        self,
+        stream: str,
+        records: list[AuditRecord],
+        token: int | None,
+        future: asyncio.Future[None],
     ) -> None:
+        if token is not None and token < self._greatest:
+            if not future.done():
+                future.set_exception(fenced_out(token, self._greatest))
+            return
         log = self._streams.setdefault(stream, [])
         head = StreamHead(log[-1].seq, log[-1].hash) if log else StreamHead()
         first = records[0]
@@ -61,6 +76,8 @@ class MemoryEventStore:
                 future.set_exception(conflict(stream, head, first))
             return
         log.extend(records)
+        if token is not None:
+            self._greatest = max(self._greatest, token)
         frontier, nodes = self._trees.setdefault(stream, (Frontier(), {}))
         nodes.update(
             ((level, index), value) for level, index, value in tree_rows(frontier, records)

@@ -27,12 +27,13 @@ from server.storage.base import (
     StreamHead,
     check_links,
     conflict,
+    fenced_out,
     node_from_bodies,
     notify,
     tree_rows,
 )
 from server.storage.sealed_rows import open_body, open_record, seal_row
-from server.storage.sqlite_schema import INSERT_NODE, connect, initialize
+from server.storage.sqlite_schema import INSERT_NODE, SET_FENCE, connect, initialize
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -63,6 +64,7 @@ class _Append:
     stream: str
     records: list[AuditRecord]
     future: asyncio.Future[None]
+    token: int | None
     error: Exception | None = field(default=None)
     # Records another process committed since this one last notified: heard first.
     foreign: list[AuditRecord] = field(default_factory=list)
@@ -107,6 +109,11 @@ def _nodes(
     return found
 
 
+def _stored_token(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT token FROM fence").fetchone()
+    return int(row[0]) if row else 0
+
+
 class SQLiteEventStore:
     """Every record is sealed under `sealer` on its way in and opened on its way out."""
 
@@ -124,6 +131,7 @@ class SQLiteEventStore:
         self._reader_connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._token: int | None = None
         # Transactions committed: with group commit this grows slower than the appends.
         self.commits = 0
 
@@ -153,6 +161,9 @@ class SQLiteEventStore:
     def add_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
 
+    def fence(self, token: int) -> None:
+        self._token = token
+
     def append(self, stream: str, records: Sequence[AuditRecord]) -> asyncio.Future[None]:
         check_links(stream, records)
         loop = asyncio.get_running_loop()
@@ -160,7 +171,7 @@ class SQLiteEventStore:
         if self._writer is None:
             future.set_exception(StorageError("The event store is closed."))
         else:
-            self._queue.put(_Append(stream, list(records), future))
+            self._queue.put(_Append(stream, list(records), future, self._token))
         return future
 
     # The writer thread.
@@ -199,8 +210,18 @@ class SQLiteEventStore:
         heard: dict[str, int] = {}
         try:
             conn.execute("BEGIN IMMEDIATE")
+            fenced = any(item.token is not None for item in batch)
+            stored = _stored_token(conn) if fenced else 0
+            greatest = stored
             for item in batch:
+                if item.token is not None and item.token < greatest:
+                    item.error = fenced_out(item.token, greatest)
+                    continue
                 self._insert(conn, item, heard)
+                if item.error is None and item.token is not None:
+                    greatest = max(greatest, item.token)
+            if greatest > stored:
+                conn.execute(SET_FENCE, (greatest,))
             conn.execute("COMMIT")
             self.commits += 1
             self._heard.update(heard)

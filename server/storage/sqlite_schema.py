@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from recordings.audit import ChainHead
     from server.storage.base import Sealer
 
-# 2: the Merkle tree of each stream (table `tree`); 3: records sealed at rest (docs/spec/at-rest.md)
-SCHEMA_VERSION: Final = 3
+# 2: the Merkle tree of each stream (table `tree`); 3: records sealed at rest
+# (docs/spec/at-rest.md); 4: the greatest fencing token an append carried (table `fence`,
+# docs/sites.md section 4)
+SCHEMA_VERSION: Final = 4
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS streams (
@@ -41,8 +43,16 @@ CREATE TABLE IF NOT EXISTS tree (
     hash BLOB NOT NULL,
     PRIMARY KEY (stream, level, idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fence (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    token INTEGER NOT NULL
+);
 """
 INSERT_NODE: Final = "INSERT INTO tree (stream, level, idx, hash) VALUES (?, ?, ?, ?)"
+SET_FENCE: Final = (
+    "INSERT INTO fence (id, token) VALUES (1, ?)"
+    " ON CONFLICT (id) DO UPDATE SET token = excluded.token"
+)
 
 
 def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:

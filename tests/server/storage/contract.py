@@ -9,7 +9,7 @@ import pytest
 
 from crypto import leaf_hash, merkle_root, range_root, subtree_nodes
 from recordings.audit import GENESIS, AuditRecord
-from server.errors import ConflictError, StorageError
+from server.errors import ConflictError, FencedOut, StorageError
 from server.storage.base import EventStore, StreamHead
 from tests.recordings.test_audit import chain
 
@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 
 class EventStoreContract:
-    """Subclasses define the fixture `store`: a started, empty EventStore."""
+    """Subclasses define the fixtures `store`, a started, empty EventStore, and `rival`: another
+    started store on the same database (as a second node sees it), or `store` itself where
+    there is no such thing (memory)."""
 
     async def test_an_empty_stream_has_the_genesis_head(self, store: EventStore) -> None:
         assert await store.head("t-1") == StreamHead(0, GENESIS)
@@ -150,3 +152,57 @@ class EventStoreContract:
         assert await store.latest("t-1", records[0].type) == records[-1]
         assert await store.latest("t-1", "no.such") is None
         assert await store.latest("t-none", records[0].type) is None
+
+    async def test_a_home_fenced_by_a_newer_one_can_no_longer_append(
+        self, store: EventStore, rival: EventStore
+    ) -> None:
+        records = chain(4)
+        store.fence(1)
+        await store.append("t-1", records[:1])
+        rival.fence(2)  # a newer home took the lease
+        await rival.append("t-1", records[1:2])
+        store.fence(1)  # the old home, paused past its lease, resumes (same store: re-fenced)
+        with pytest.raises(FencedOut, match="older than 2"):
+            await store.append("t-1", records[2:3])
+        rival.fence(2)  # (the same token: for `store` itself, as it was before the stale home's)
+        await rival.append("t-1", records[2:3])  # the newer home goes on, at the same seq
+        rival.fence(3)
+        await rival.append("t-1", records[3:])
+        assert await rival.read("t-1") == records
+
+    async def test_a_fenced_out_append_writes_nothing(
+        self, store: EventStore, rival: EventStore
+    ) -> None:
+        heard: list[int] = []
+        store.add_listener(lambda stream, records: heard.extend(r.seq for r in records))
+        records = chain(300)  # past the first stored tree node (256 leaves)
+        store.fence(7)
+        await store.append("t-1", records[:200])
+        rival.fence(8)
+        await rival.append("t-2", chain(1, "t-2"))
+        heard.clear()
+        store.fence(7)
+        with pytest.raises(FencedOut):
+            await store.append("t-1", records[200:])
+        assert heard == []
+        assert await rival.head("t-1") == StreamHead(200, records[199].hash)
+        assert await rival.read("t-1", after_seq=199) == records[199:200]
+        with pytest.raises(StorageError, match="no tree node"):
+            await rival.tree_nodes("t-1", [(8, 0)])
+        assert await rival.streams() == ["t-1", "t-2"]
+
+    async def test_pipelined_appends_are_fenced_one_by_one(self, store: EventStore) -> None:
+        records = chain(3)
+        store.fence(5)
+        first = store.append("t-1", records[:1])
+        store.fence(4)  # older than what the first one carries
+        stale = store.append("t-1", records[1:2])
+        store.fence(5)  # as great as the greatest: still this home's
+        second = store.append("t-1", records[1:2])
+        store.fence(9)
+        third = store.append("t-1", records[2:])
+        results = await asyncio.gather(first, stale, second, third, return_exceptions=True)
+        assert results[0] is None
+        assert isinstance(results[1], FencedOut)
+        assert results[2:] == (None, None)
+        assert await store.read("t-1") == records

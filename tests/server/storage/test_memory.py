@@ -20,3 +20,7 @@ class TestMemoryEventStore(EventStoreContract):
         await store.start()
         yield store
         await store.close()
+
+    @pytest.fixture
+    def rival(self, store: EventStore) -> EventStore:
+        return store

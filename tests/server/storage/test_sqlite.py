@@ -11,7 +11,7 @@ import pytest
 from crypto import SigningKey, merkle_root, range_root, subtree_nodes
 from recordings.audit import GENESIS, AuditRecord, verify_chain
 from recordings.errors import ChainBroken
-from server.errors import ConflictError, StorageError
+from server.errors import ConflictError, FencedOut, StorageError
 from server.service.node_keys import NodeKeys
 from server.storage.base import SEALED_OVERHEAD
 from server.storage.sealed_rows import RECORD_PAD
@@ -42,6 +42,13 @@ class TestSQLiteEventStore(EventStoreContract):
         await store.start()
         yield store
         await store.close()
+
+    @pytest.fixture
+    async def rival(self, store: EventStore, tmp_path: Path) -> AsyncIterator[EventStore]:
+        rival = SQLiteEventStore(tmp_path / "events.sqlite3", SEALER)
+        await rival.start()
+        yield rival
+        await rival.close()
 
 
 @pytest.fixture
@@ -300,3 +307,34 @@ CREATE TABLE tree (stream TEXT NOT NULL, level INTEGER NOT NULL, idx INTEGER NOT
     hash BLOB NOT NULL, PRIMARY KEY (stream, level, idx)) WITHOUT ROWID;
 PRAGMA user_version=2;
 """
+
+
+async def test_the_greatest_token_is_kept_in_the_file_and_checked_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.sqlite3"
+    records = chain(3)
+    home = SQLiteEventStore(path, SEALER)
+    await home.start()
+    home.fence(5)
+    await home.append("t-1", records[:1])
+    await home.close()
+    stale = SQLiteEventStore(path, SEALER)
+    await stale.start()
+    try:
+        stale.fence(4)
+        with pytest.raises(FencedOut):
+            await stale.append("t-1", records[1:2])
+        alone = SQLiteEventStore(path, SEALER)  # never fenced: a node alone, no check
+        await alone.start()
+        try:
+            await alone.append("t-1", records[1:])
+        finally:
+            await alone.close()
+    finally:
+        await stale.close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT token FROM fence").fetchall() == [(5,)]
+    finally:
+        conn.close()
