@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from server.domain.participants import Participant
 
-pytest_plugins = ["tests.redis_server"]
+pytest_plugins = ["tests.redis_server", "tests.postgres_server"]
 
 START = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 

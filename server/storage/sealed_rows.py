@@ -1,4 +1,5 @@
-"""Audit records sealed at rest in the SQLite rows, and the offline readers that open them.
+"""Audit records sealed at rest in the rows of the persistent stores (SQLite, PostgreSQL), and
+the offline readers that open them.
 
 Specified in docs/spec/at-rest.md section 3: every body is sealed under the node's records key,
 bound to its stream and sequence number, padded to hide its length; type, time and hash are
@@ -16,7 +17,7 @@ from server.errors import StorageError
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
     from server.storage.base import Sealer
 
@@ -36,12 +37,14 @@ def padded(body: bytes) -> bytes:
     return body + b" " * (-len(body) % RECORD_PAD)
 
 
+def sealed_body(sealer: Sealer, record: AuditRecord) -> bytes:
+    """What a store keeps of `record` besides its stream and seq."""
+    return sealer.seal(padded(record.body.encode("utf-8")), row_context(record.stream, record.seq))
+
+
 def seal_row(sealer: Sealer, record: AuditRecord) -> Row:
-    """The row stored for `record`: (stream, seq, type, time, body, hash)."""
-    sealed = sealer.seal(
-        padded(record.body.encode("utf-8")), row_context(record.stream, record.seq)
-    )
-    return (record.stream, record.seq, "", "", sealed, "")
+    """The SQLite row stored for `record`: (stream, seq, type, time, body, hash)."""
+    return (record.stream, record.seq, "", "", sealed_body(sealer, record), "")
 
 
 def open_body(sealer: Sealer, stream: str, seq: int, sealed: bytes) -> str:
@@ -68,6 +71,15 @@ def verified_row(sealer: Sealer, stream: str, seq: int, sealed: bytes) -> tuple[
     except StorageError:
         raise ChainBroken(stream, seq, _UNOPENED) from None
     return seq, body, record_hash(body.encode("utf-8"))
+
+
+def verified_rows(
+    sealer: Sealer, stream: str, rows: Iterable[tuple[int, bytes]]
+) -> Iterator[tuple[int, str, str]]:
+    """(seq, body, hash) of (seq, sealed body) rows in seq order, for recordings.verify_chain."""
+    for expected, (seq, sealed) in enumerate(rows, 1):
+        # A gap goes to the verifier as it is, to be named a gap before anything is opened.
+        yield (seq, "", "") if seq != expected else verified_row(sealer, stream, seq, sealed)
 
 
 def opened_rows(

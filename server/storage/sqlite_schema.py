@@ -9,7 +9,7 @@ from crypto import Frontier
 from recordings.audit import AuditRecord, ChainVerifier
 from server.errors import StorageError
 from server.storage.base import tree_rows
-from server.storage.sealed_rows import opened_rows, seal_all, verified_row
+from server.storage.sealed_rows import opened_rows, seal_all, verified_rows
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -117,9 +117,7 @@ def stored_rows(path: Path, stream: str, sealer: Sealer) -> Iterator[tuple[int, 
     conn = connect(path, read_only=True)
     try:
         rows = conn.execute("SELECT seq, body FROM events WHERE stream = ? ORDER BY seq", (stream,))
-        for expected, (seq, sealed) in enumerate(rows, 1):
-            # A gap goes to the verifier as it is, to be named a gap before anything is opened.
-            yield (seq, "", "") if seq != expected else verified_row(sealer, stream, seq, sealed)
+        yield from verified_rows(sealer, stream, rows)
     finally:
         conn.close()
 
