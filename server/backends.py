@@ -2,8 +2,9 @@
 
 `build_backends` gives the event store, the blob store and the bus that the settings choose
 (`event_store`, `blob_store`, `bus` in config.py); `stored_log` reads the chosen store's log
-offline, for verifiers (`bidroom audit verify`, the demo). Nothing else names SQLite, the disk
-layout of bid files or the in-process bus: another implementation is one entry in a table here.
+offline, for verifiers (`bidroom audit verify`, the demo). Nothing else names SQLite,
+PostgreSQL, the disk layout of bid files or the in-process bus: another implementation is one
+entry in a table here.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from server.bus.local import LocalBus
 from server.config import SettingsError
-from server.storage import sqlite_schema
+from server.storage import postgres_schema, sqlite_schema
 from server.storage.base import Backends
 from server.storage.disk_blobs import DiskBlobStore
+from server.storage.postgres import PostgresEventStore
 from server.storage.sqlite import SQLiteEventStore
 
 if TYPE_CHECKING:
@@ -76,11 +78,28 @@ def _sqlite_log(settings: Settings, sealer: Sealer) -> StoredLog:
     )
 
 
+def _postgres_log(settings: Settings, sealer: Sealer) -> StoredLog:
+    url = _database_url(settings)
+    return StoredLog(
+        streams=lambda: postgres_schema.stored_streams(url),
+        rows=lambda stream: postgres_schema.stored_rows(url, stream, sealer),
+        verify=lambda stream: postgres_schema.verify_stored(url, stream, sealer),
+    )
+
+
+def _database_url(settings: Settings) -> str:
+    if settings.database_url is None:
+        raise SettingsError(["event_store postgres needs database_url"])
+    return settings.database_url
+
+
 _EVENT_STORES: Final[Mapping[str, Callable[[Settings, NodeKeys], EventStore]]] = {
     "sqlite": lambda settings, keys: SQLiteEventStore(settings.database_path, keys.records),
+    "postgres": lambda settings, keys: PostgresEventStore(_database_url(settings), keys.records),
 }
 _STORED_LOGS: Final[Mapping[str, Callable[[Settings, Sealer], StoredLog]]] = {
     "sqlite": _sqlite_log,
+    "postgres": _postgres_log,
 }
 _BLOB_STORES: Final[Mapping[str, Callable[[Settings, NodeKeys], BlobStore]]] = {
     "disk": lambda settings, keys: DiskBlobStore(settings.data_dir, keys.uploads, keys.bids),

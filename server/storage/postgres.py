@@ -197,8 +197,10 @@ class PostgresEventStore:
             self._pool = await asyncpg.create_pool(
                 self._url, min_size=1, max_size=READERS, command_timeout=STATEMENT_SECONDS
             )
-        except _ERRORS as exc:
+        except (*_ERRORS, StorageError) as exc:
             await self.close()
+            if isinstance(exc, StorageError):
+                raise
             raise StorageError(f"The event store can't start on PostgreSQL: {exc}.") from None
         self._writer = asyncio.create_task(self._write_loop(), name="postgres-write")
 

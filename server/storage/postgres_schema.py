@@ -7,8 +7,9 @@ docs/spec/at-rest.md section 3, `streams`, `tree` (stored Merkle nodes, in the c
 (the greatest fencing token an append carried) and `meta` (the schema version).
 
 The offline readers (`bidroom audit verify`) are synchronous, as StoredLog's callables are:
-each runs asyncpg on an event loop of its own, in the calling thread, and reads a stream in
-pages by sequence number, so a long log never sits in memory whole.
+each runs asyncpg on an event loop of its own, in the calling thread (which must not be running
+a loop already), and reads a stream in pages by sequence number, so a long log never sits in
+memory whole.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from server.errors import StorageError
 from server.storage.sealed_rows import opened_rows, verified_rows
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from recordings.audit import ChainHead
     from server.storage.base import Sealer
@@ -101,29 +102,37 @@ def _offline(url: str) -> Iterator[tuple[asyncio.AbstractEventLoop, asyncpg.Conn
         loop.close()
 
 
-def _pages(
-    loop: asyncio.AbstractEventLoop, conn: asyncpg.Connection, stream: str
-) -> Iterator[tuple[int, bytes]]:
+def _pages(fetch: Callable[[int], list[asyncpg.Record]]) -> Iterator[tuple[int, bytes]]:
+    """(seq, sealed body) rows, in seq order, a page (`fetch(after_seq)`) at a time."""
     after = _BEFORE_ANY
     while True:
-        rows = loop.run_until_complete(conn.fetch(_PAGE_QUERY, stream, after, PAGE))
+        rows = fetch(after)
         yield from ((seq, body) for seq, body in rows)
         if len(rows) < PAGE:
             return
         after = rows[-1][0]
 
 
+def _page(url: str, stream: str, after: int) -> list[asyncpg.Record]:
+    """One page on a connection of its own: a generator suspended between pages, maybe for
+    good (a verifier stops at the first broken link), then holds no connection."""
+    with _offline(url) as (loop, conn):
+        return loop.run_until_complete(conn.fetch(_PAGE_QUERY, stream, after, PAGE))
+
+
 def stored_rows(url: str, stream: str, sealer: Sealer) -> Iterator[tuple[int, str, str]]:
     """(seq, body, hash) of one stream in seq order, opened; for offline verifiers."""
-    with _offline(url) as (loop, conn):
-        yield from verified_rows(sealer, stream, _pages(loop, conn, stream))
+    yield from verified_rows(sealer, stream, _pages(lambda after: _page(url, stream, after)))
 
 
 def verify_stored(url: str, stream: str, sealer: Sealer) -> ChainHead:
     """`verify_chain(stream, stored_rows(url, stream, sealer))`, the same checks, faster."""
     with _offline(url) as (loop, conn):
         chain = ChainVerifier(stream)
-        opened_rows(sealer, stream, _pages(loop, conn, stream), chain)
+        pages = _pages(
+            lambda after: loop.run_until_complete(conn.fetch(_PAGE_QUERY, stream, after, PAGE))
+        )
+        opened_rows(sealer, stream, pages, chain)
         return chain.head
 
 
