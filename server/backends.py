@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from server.bus.local import LocalBus
+from server.bus.redis import RedisBus
 from server.config import SettingsError
 from server.storage import postgres_schema, sqlite_schema
 from server.storage.base import Backends
@@ -60,7 +61,7 @@ def build_backends(
     return Backends(
         store=store or event_store(settings, keys),
         blobs=blob_store(settings, keys),
-        bus=bus or event_bus(),
+        bus=bus or event_bus(settings),
     )
 
 
@@ -104,8 +105,9 @@ _STORED_LOGS: Final[Mapping[str, Callable[[Settings, Sealer], StoredLog]]] = {
 _BLOB_STORES: Final[Mapping[str, Callable[[Settings, NodeKeys], BlobStore]]] = {
     "disk": lambda settings, keys: DiskBlobStore(settings.data_dir, keys.uploads, keys.bids),
 }
-_BUSES: Final[Mapping[str, Callable[[], Bus]]] = {
-    "local": LocalBus,
+_BUSES: Final[Mapping[str, Callable[[Settings], Bus]]] = {
+    "local": lambda settings: LocalBus(),
+    "redis": RedisBus,
 }
 
 

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeout
+from redis.utils import get_lib_version
 
 if TYPE_CHECKING:
     from server.config import Settings
@@ -25,6 +26,10 @@ BACKOFF_BASE_SECONDS: Final = 0.05
 BACKOFF_CAP_SECONDS: Final = 1.0
 # Errors that mean "the link", as opposed to a command Redis refused.
 LINK_ERRORS: Final = (RedisConnectionError, RedisTimeout, OSError)
+
+# redis-py reads its own version from the package metadata on disk when it makes its first
+# connection, and caches it: read it now, at import, rather than on the event loop.
+get_lib_version()
 
 
 def connect(settings: Settings, *, blocking_seconds: float = 0.0) -> Redis:
