@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from redis.asyncio import Redis
@@ -59,11 +59,13 @@ async def wait(bus: RedisBus, condition: Callable[[BusState], bool]) -> None:
 
 
 async def log_of(redis: Redis, stream: str) -> list[tuple[str, dict[bytes, bytes]]]:
-    return [(i.decode(), f) for i, f in await redis.xrange(f"bidroom:log:{stream}")]
+    entries: Any = await redis.xrange(f"bidroom:log:{stream}")
+    return [(i.decode(), f) for i, f in entries]
 
 
 async def announced(redis: Redis) -> list[bytes]:
-    return [fields[b"s"] for _, fields in await redis.xrange("bidroom:streams")]
+    entries: Any = await redis.xrange("bidroom:streams")
+    return [fields[b"s"] for _, fields in entries]
 
 
 async def test_each_commit_becomes_an_entry_whose_id_is_its_seq(
@@ -74,7 +76,7 @@ async def test_each_commit_becomes_an_entry_whose_id_is_its_seq(
     await wait(bus, lambda s: s.published == 3 and s.waiting == 0)
     entries = await log_of(redis, "t-1")
     epoch = await redis.get("bidroom:epoch:t-1")
-    assert epoch is not None
+    assert isinstance(epoch, bytes)
     assert len(epoch) == 32
     assert bus.epochs == {"t-1": epoch.decode()}
     assert entries == [
