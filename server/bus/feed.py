@@ -81,16 +81,15 @@ class LogFeed:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._block
-        while (remaining := deadline - loop.time()) > 0:
+        while True:
             asked = dict(self._positions)
-            replies = await self._xread(asked, remaining)
+            replies = await self._xread(asked, deadline - loop.time())
             if not replies:
                 return []
             entries = self._take(replies, asked)
-            if entries:
+            # With only announcements (or entries no longer wanted), read on while time is left.
+            if entries or loop.time() >= deadline:
                 return entries
-            # Only announcements (or entries no longer wanted): read on with the new streams.
-        return []
 
     async def epoch(self, stream: str) -> str | None:
         """The stream's epoch in Redis now, or None if Redis holds none. LinkDown if down."""
@@ -108,7 +107,8 @@ class LogFeed:
         settings = self._settings
         for stream, seq in asked.items():
             keys[connection.key(settings, "log", stream)] = f"{seq}-0"
-        block_ms = max(1, round(seconds * 1000))  # BLOCK 0 would wait for ever
+        seconds = max(seconds, 0.001)  # BLOCK 0 would wait for ever
+        block_ms = max(1, round(seconds * 1000))
         try:
             # The connection's own timeouts and retries bound this too; this bounds the sum.
             async with asyncio.timeout(seconds + settings.redis_timeout_seconds):

@@ -88,6 +88,7 @@ class BusState:
     skipped: int  # entries Redis refused as not past the stream's last id
     dropped: int  # records dropped from a full queue
     waiting: int  # records not yet accepted (queued or in flight)
+    failures: int  # failed attempts since the last round trip that succeeded
 
 
 class RedisBus:
@@ -113,7 +114,9 @@ class RedisBus:
     @property
     def state(self) -> BusState:
         waiting = len(self._queue) + self._in_flight
-        return BusState(self._connected, self._published, self._skipped, self._dropped, waiting)
+        return BusState(
+            self._connected, self._published, self._skipped, self._dropped, waiting, self._failures
+        )
 
     @property
     def connected(self) -> bool:

@@ -84,7 +84,9 @@ async def test_each_commit_becomes_an_entry_whose_id_is_its_seq(
     ]
     assert await announced(redis) == [b"t-1"]
     assert bus.connected
-    assert bus.state == BusState(connected=True, published=3, skipped=0, dropped=0, waiting=0)
+    assert bus.state == BusState(
+        connected=True, published=3, skipped=0, dropped=0, waiting=0, failures=0
+    )
 
 
 async def test_a_stream_is_announced_once_and_keeps_its_epoch(bus: RedisBus, redis: Redis) -> None:
@@ -208,17 +210,21 @@ async def test_past_the_limit_the_oldest_records_are_dropped_and_said_so(
         await wait(bus, lambda s: s.connected)
         redis_server.stop()
         with caplog.at_level(logging.WARNING, logger="server.bus.redis"):
-            bus.publish("t-1", chain(25, "t-1"))
-            await wait(bus, lambda s: not s.connected)
+            records = chain(25, "t-1")
+            bus.publish("t-1", records[:20])
+            await wait(bus, lambda s: s.failures >= 2)  # tried again, and again
+            bus.publish("t-1", records[20:])
             assert bus.state.dropped == 15
             assert bus.state.waiting == 10
             redis_server.start()
             await wait(bus, lambda s: s.connected and s.waiting == 0)
         assert [i for i, _ in await log_of(redis, "t-1")] == [f"{n}-0" for n in range(16, 26)]
         messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-        dropping = "More than 10 records wait for Redis: dropping the oldest (15 so far)"
+        dropping = "More than 10 records wait for Redis: dropping the oldest (10 so far)"
         assert dropping in messages[0]
         assert "15 records were dropped while Redis was away" in messages
+        assert sum("More than" in message for message in messages) == 1  # once per episode
+        assert sum("does not answer" in message for message in messages) == 1
         assert all("开标" not in message for message in messages)  # counts, never contents
     finally:
         await bus.close()
@@ -255,3 +261,9 @@ def test_the_settings_choose_the_redis_bus(tmp_path: Path) -> None:
     backends = build_backends(settings, NodeKeys(SigningKey.generate()))
     assert isinstance(backends.bus, RedisBus)
     assert not backends.bus.connected  # built, not started: no connection yet
+
+
+async def test_a_bus_never_started_closes_quietly(tmp_path: Path) -> None:
+    bus = RedisBus(site_settings(tmp_path, "redis://127.0.0.1:1/0"))
+    await bus.close()
+    assert bus.state.waiting == 0
