@@ -166,7 +166,7 @@ class RedisBus:
             batch = self._take()
             try:
                 await self._send(batch)  # an empty batch is a PING: is Redis there?
-            except (RedisError, OSError) as exc:
+            except Exception as exc:  # the writer must outlive any one failure
                 self._give_back(batch)
                 await self._failed(exc)
                 continue
@@ -264,6 +264,8 @@ class RedisBus:
                 "Redis does not answer (%s): %d records wait",
                 type(exc).__name__,
                 self.state.waiting,
+                # Not a refusal of Redis nor a broken link: a fault of ours, to be seen whole.
+                exc_info=not isinstance(exc, (RedisError, OSError)),
             )
         self._connected = False
         self._failures += 1

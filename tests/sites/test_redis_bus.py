@@ -267,3 +267,31 @@ async def test_a_bus_never_started_closes_quietly(tmp_path: Path) -> None:
     bus = RedisBus(site_settings(tmp_path, "redis://127.0.0.1:1/0"))
     await bus.close()
     assert bus.state.waiting == 0
+
+
+class FaultyBus(RedisBus):
+    """Fails once reading Redis's answer, as a fault of our own would."""
+
+    faults = 1
+
+    def _count(self, stream: str, reply: list[Any]) -> None:
+        if self.faults:
+            self.faults -= 1
+            raise ValueError("a fault of ours")
+        super()._count(stream, reply)
+
+
+async def test_a_fault_of_the_writer_is_logged_whole_and_survived(
+    tmp_path: Path, redis_url: str, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = FaultyBus(site_settings(tmp_path, redis_url))
+    await bus.start()
+    try:
+        bus.publish("t-1", chain(3, "t-1"))
+        await wait(bus, lambda s: s.connected and s.waiting == 0)
+        # Sent again after the fault: Redis had them already.
+        assert bus.state.skipped == 3
+        assert [i for i, _ in await log_of(redis, "t-1")] == ["1-0", "2-0", "3-0"]
+        assert "ValueError: a fault of ours" in caplog.text
+    finally:
+        await bus.close()
