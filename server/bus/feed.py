@@ -102,7 +102,7 @@ class LogFeed:
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def _xread(self, asked: Mapping[str, int], seconds: float) -> list[Any]:
+    async def _xread(self, asked: Mapping[str, int], seconds: float) -> list[tuple[bytes, Any]]:
         keys: dict[KeyT, StreamIdT] = {self._announcements: self._announced_after}
         settings = self._settings
         for stream, seq in asked.items():
@@ -115,9 +115,9 @@ class LogFeed:
                 replies = await self._client.xread(keys, count=READ_COUNT, block=block_ms)
         except (RedisError, OSError):  # TimeoutError is an OSError
             raise LinkDown(LINK_DOWN) from None
-        return list(replies or [])
+        return _pairs(replies)
 
-    def _take(self, replies: list[Any], asked: Mapping[str, int]) -> list[Entry]:
+    def _take(self, replies: list[tuple[bytes, Any]], asked: Mapping[str, int]) -> list[Entry]:
         entries: list[Entry] = []
         for key, items in replies:
             if key == self._announcements.encode():
@@ -139,6 +139,14 @@ class LogFeed:
             stream = fields.get(b"s", b"").decode(errors="replace")
             if STREAM.fullmatch(stream) and stream not in self._positions:
                 self.watch(stream, 0)
+
+
+def _pairs(replies: Any) -> list[tuple[bytes, Any]]:
+    """(key, entries) pairs of an XREAD reply, in either of the shapes redis-py gives: a list
+    of pairs, or with RESP3 asked for in the URL (`?protocol=3`), a map of lists of them."""
+    if not isinstance(replies, dict):
+        return [(key, items) for key, items in replies or []]
+    return [(key, [i for part in parts for i in part]) for key, parts in replies.items()]
 
 
 def _seq(entry_id: bytes) -> int:

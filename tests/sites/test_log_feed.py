@@ -202,3 +202,17 @@ async def test_an_announcement_that_names_no_stream_is_ignored(feed: LogFeed, re
 def test_a_feed_needs_a_redis(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no redis_url"):
         LogFeed(replace(site_settings(tmp_path, "redis://x"), redis_url=None))
+
+
+async def test_the_feed_reads_the_same_over_resp3(
+    bus: RedisBus, tmp_path: Path, redis_url: str
+) -> None:
+    feed = LogFeed(site_settings(tmp_path, redis_url + "?protocol=3"), block_seconds=BLOCK_SECONDS)
+    try:
+        records = chain(3, "t-1")
+        bus.publish("t-1", records)
+        entries = await read_until(feed, 3)
+        assert [e.record for e in entries] == records
+        assert entries[0].epoch == await feed.epoch("t-1")
+    finally:
+        await feed.close()
