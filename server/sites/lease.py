@@ -160,9 +160,7 @@ class HomeLease:
             if loop.time() >= deadline:
                 return self._lose("no renewal succeeded for a whole TTL")
             renewed = await self._renew(deadline)
-            if not self._value:  # released meanwhile
-                return
-            if renewed is False:
+            if renewed is False and self._value:  # (not released meanwhile)
                 return self._lose("another node's value replaced it")
             pause = self._ttl / POLLS_PER_TTL if renewed else self._ttl * RETRY_FRACTION / 3
 
