@@ -130,6 +130,14 @@ async def _last_id(redis: Redis, stream: str) -> bytes:
     return bytes(entries[0][0]) if entries else b"0-0"
 
 
+def _raise_if_cancelled() -> None:
+    # redis-py (8.2) can swallow a cancellation that arrives during a blocking read and
+    # return an empty answer instead; the task still says it is being cancelled.
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def _follow(
     redis: Redis, stream: str, positioned: asyncio.Event
 ) -> AsyncGenerator[Mapping[bytes, bytes]]:
@@ -146,6 +154,7 @@ async def _follow(
                 positioned.set()
             # Replies in RESP2 (the connection's protocol): [[stream, [(id, fields)...]]].
             answer: Any = await redis.xread({stream: position}, READ_COUNT, block_ms)
+            _raise_if_cancelled()
         except (*LINK_ERRORS, RedisError):
             logger.warning("Reading %s from Redis failed: reconnecting", stream.split(":")[1])
             await backoff.wait()
