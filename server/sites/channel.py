@@ -48,7 +48,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # How long one XREAD blocks before it asks again (each block is also bounded by the socket).
-BLOCK_SECONDS: Final = 2.0
+# Short, because redis-py may only notice a cancellation once the block ends: closing a
+# reader takes up to this long.
+BLOCK_SECONDS: Final = 0.5
 READ_COUNT: Final = 100
 # Entries kept per command and reply stream (approximately): requests are answered within the
 # forward timeout, so only the latest few matter.
