@@ -27,6 +27,10 @@ class Role(enum.StrEnum):
     SUPERVISOR = "supervisor"  # watches everything, changes nothing
     CUSTODIAN = "custodian"  # holds a share of a tender's opening key
     PUBLIC = "public"  # read-only visitor of public openings
+    # Another node of the same deployment (docs/sites.md): reads every stream to keep its
+    # replica, changes nothing. Its participant id is its node id, `n-<fingerprint>`. Records
+    # the node writes under its own name carry this role too (the scheduler's, tree heads).
+    NODE = "node"
 
 
 class ActType(enum.StrEnum):

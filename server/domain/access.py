@@ -50,6 +50,7 @@ class Action(enum.StrEnum):
     VIEW_ROOM = "evaluation.room"
     ANSWER_CLARIFICATION = "evaluation.answer"
     VIEW_RESULT = "evaluation.result"
+    LIST_STREAMS = "stream.list"
 
 
 # Actions that change nothing. A supervisor may only ever be granted these.
@@ -68,29 +69,34 @@ READ_ONLY: Final = frozenset(
         Action.VIEW_PROGRESS,
         Action.VIEW_ROOM,
         Action.VIEW_RESULT,
+        Action.LIST_STREAMS,
     }
 )
 
-_EVERYONE: Final = frozenset(Role)
+# The people: every role but another node, which is granted its reads by name below.
+_EVERYONE: Final = frozenset(Role) - {Role.NODE}
+# Another node of the deployment reads every stream in full to keep its replica
+# (docs/sites.md 7), and nothing else: no view, no act.
+_NODE: Final = frozenset({Role.NODE})
 
 PERMISSIONS: Final[Mapping[Action, frozenset[Role]]] = MappingProxyType(
     {
         Action.ENROLL_PARTICIPANT: frozenset({Role.ADMIN}),
         Action.LIST_PARTICIPANTS: frozenset({Role.ADMIN, Role.SUPERVISOR}),
-        Action.READ_SYSTEM_LOG: frozenset({Role.ADMIN, Role.SUPERVISOR}),
+        Action.READ_SYSTEM_LOG: frozenset({Role.ADMIN, Role.SUPERVISOR, Role.NODE}),
         Action.CREATE_TENDER: frozenset({Role.HOST}),
         Action.PUBLISH_TENDER: frozenset({Role.HOST}),
         Action.CANCEL_TENDER: frozenset({Role.HOST}),
         Action.START_OPENING: frozenset({Role.HOST}),
         Action.LIST_TENDERS: _EVERYONE - {Role.ADMIN},
         Action.VIEW_TENDER: _EVERYONE - {Role.ADMIN},
-        Action.READ_TENDER_LOG: _EVERYONE - {Role.ADMIN},
+        Action.READ_TENDER_LOG: (_EVERYONE - {Role.ADMIN}) | _NODE,
         Action.VERIFY_AUDIT: frozenset({Role.SUPERVISOR, Role.ADMIN}),
         Action.SUBMIT_BID: frozenset({Role.BIDDER}),
         Action.WITHDRAW_BID: frozenset({Role.BIDDER}),
         Action.VIEW_SEALED_LIST: _EVERYONE - {Role.ADMIN},
         # Before the deadline only supervisors may know who bid (E-Measures 21).
-        Action.READ_BID_BOX: frozenset({Role.SUPERVISOR}),
+        Action.READ_BID_BOX: frozenset({Role.SUPERVISOR, Role.NODE}),
         # Decrypted bids go to the committee (with its tender scope) and to supervisors.
         Action.READ_BID_DOCUMENT: frozenset({Role.SUPERVISOR, Role.EXPERT}),
         # Experts may not attend the opening (GP87 40).
@@ -116,10 +122,12 @@ PERMISSIONS: Final[Mapping[Action, frozenset[Role]]] = MappingProxyType(
         Action.VIEW_ROOM: frozenset({Role.EXPERT, Role.SUPERVISOR}),
         Action.ANSWER_CLARIFICATION: frozenset({Role.BIDDER}),
         Action.VIEW_RESULT: _EVERYONE - {Role.ADMIN},
+        Action.LIST_STREAMS: _NODE,
     }
 )
 
 ALL_TENDERS: Final = "*"
+EVERY_ROLE: Final = frozenset(role.value for role in Role)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +140,14 @@ class Actor:
     scopes: frozenset[str] = field(default_factory=lambda: frozenset({ALL_TENDERS}))
 
     def audiences(self) -> frozenset[str]:
-        """The visibility audiences this actor belongs to."""
+        """The visibility audiences this actor belongs to.
+
+        Another node belongs to every role's audience, so it reads every record: each record
+        names supervisors (domain/events.py), and records meant for one participant name them
+        too. No event names the node role itself: audiences stay named per event.
+        """
+        if self.role is Role.NODE:
+            return EVERY_ROLE
         return frozenset({self.role.value, participant_audience(self.id)})
 
     def covers(self, tender_id: str) -> bool:

@@ -16,7 +16,8 @@ from server.protocol.fields import Reader
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-PARTICIPANT_ID: Final = re.compile(r"p-[a-z0-9]{4,32}")
+# A person's id, or another node's (its node id, `n-` and 16 hex digits of its key's hash).
+PARTICIPANT_ID: Final = re.compile(r"p-[a-z0-9]{4,32}|n-[0-9a-f]{16}")
 _ATTRIBUTE_KEY: Final = re.compile(r"[a-z][a-z0-9_]{0,31}")
 MAX_ATTRIBUTES: Final = 16
 

@@ -1,4 +1,10 @@
-"""Challenge-response login and short-lived signed tokens."""
+"""Challenge-response login and short-lived signed tokens.
+
+A token is signed by the node that issued it. A node accepts its own, and, in a deployment of
+several sites (docs/sites.md 7), one issued by another node that is enrolled here with the role
+`node`: the caller injects `peer_key`, which names the enrolled key of such a node by its id,
+or None for an id that is not one.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +43,8 @@ from server.service.challenges import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from server.clock import Clock
     from server.config import Settings
 
@@ -47,6 +55,10 @@ TOKEN_LABEL: Final = "token"  # noqa: S105 - a signature purpose label, not a se
 # Verified tokens are cached so that the hot path does not verify a signature per request.
 TOKEN_CACHE_SIZE: Final = 10_000
 _DECOY_CHALLENGE: Final = {"challenge": "", "participant": "", "nonce": "", "node": ""}
+
+
+def _no_peers(node: str) -> VerifyKey | None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +118,15 @@ class Authenticator:
     """Issues challenges, checks signed answers, issues and verifies tokens."""
 
     def __init__(
-        self, settings: Settings, clock: Clock, node_key: SigningKey, node_id: str
+        self,
+        settings: Settings,
+        clock: Clock,
+        node_key: SigningKey,
+        node_id: str,
+        peer_key: Callable[[str], VerifyKey | None] = _no_peers,
     ) -> None:
         self._settings = settings
+        self._peer_key = peer_key
         self._clock = clock
         self._key = node_key
         self._public = node_key.verify_key
@@ -212,7 +230,11 @@ class Authenticator:
         return f"{TOKEN_PREFIX}{body}.{signature}"
 
     def verify(self, token: str) -> Claims:
-        """The token's claims, or Unauthorized (malformed, forged, expired, other node)."""
+        """The token's claims, or Unauthorized (malformed, forged, expired, issued by a node
+        that is neither this one nor an enrolled node).
+
+        Verified claims are cached until the token expires, so a peer node's enrolment is
+        looked up once per token."""
         claims = self._verified.get(token)
         if claims is None:
             claims = self._decode(token)
@@ -236,7 +258,8 @@ class Authenticator:
                 raise ValueError
             if document.get("v") != 1:
                 raise ValueError
-            verify(self._public, TOKEN_LABEL, document, b64url_decode(signature))
+            issuer = self._issuer_key(document.get("node"))
+            verify(issuer, TOKEN_LABEL, document, b64url_decode(signature))
             claims = Claims(
                 participant=document["sub"],
                 role=Role(document["role"]),
@@ -247,9 +270,16 @@ class Authenticator:
             )
         except (ValueError, KeyError, TypeError, CryptoError):
             raise Unauthorized("The token is not valid.") from None
-        if claims.node != self.node_id:
-            raise Unauthorized("The token was issued by another node.")
         return claims
+
+    def _issuer_key(self, node: object) -> VerifyKey:
+        """The key that signs tokens of `node`: this node's, or an enrolled peer node's."""
+        if node == self.node_id:
+            return self._public
+        key = self._peer_key(node) if isinstance(node, str) else None
+        if key is None:
+            raise Unauthorized("The token was issued by another node, not one enrolled here.")
+        return key
 
 
 def _ticket_failure(

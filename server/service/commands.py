@@ -348,6 +348,10 @@ async def _events(node: Node, c: Command) -> Any:
     return await node.tenders.read_log(c.actor, stream, c.number("after_seq"), c.number("limit"))
 
 
+async def _streams(node: Node, c: Command) -> Any:
+    return {"streams": await node.tenders.streams(c.actor)}
+
+
 async def _tree_head(node: Node, c: Command) -> Any:
     stream = _log_stream(c)
     await node.tenders.authorize_read(c.actor, stream)
@@ -664,4 +668,5 @@ HANDLERS: Final[Mapping[Action, Mapping[str, Handler]]] = {
     Action.VIEW_ROOM: {"": _room, "seats": _seats},
     Action.ANSWER_CLARIFICATION: {"": _answer_clarification, "list": _clarifications},
     Action.VIEW_RESULT: {"": _result, "report": _report},
+    Action.LIST_STREAMS: {"": _streams},
 }

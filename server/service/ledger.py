@@ -93,6 +93,11 @@ class Ledger:
             entry = await self._load_once(stream)
         return entry.aggregate
 
+    def cached(self, stream: str) -> Aggregate | None:
+        """The stream's aggregate if it is loaded, without awaiting (None if it is not)."""
+        entry = self._entries.get(stream)
+        return None if entry is None else entry.aggregate
+
     async def refresh(self, stream: str) -> Aggregate:
         """Fold in what another process committed since this node last looked."""
         entry = self._entries.get(stream)

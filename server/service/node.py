@@ -21,7 +21,7 @@ from server.service.gate import Gate
 from server.service.home import Homes
 from server.service.ledger import Aggregate, Ledger, Origin
 from server.service.logins import Logins
-from server.service.node_keys import NodeKeys
+from server.service.node_keys import NodeKeys, node_id
 from server.service.opening import OpeningService
 from server.service.participants import Participants
 from server.service.rooms import RoomViews
@@ -66,7 +66,7 @@ def load_node_key(path: Path, passphrase: str | None) -> SigningKey:
 
 
 def node_id_of(key: SigningKey) -> str:
-    return "n-" + key.verify_key.fingerprint()[:16]
+    return node_id(key.verify_key)
 
 
 class Node:
@@ -85,8 +85,9 @@ class Node:
         signer = TreeHeadPolicy(self.keys, clock, self.origin, settings.tree_head_every)
         self.ledger = Ledger(store, clock, aggregate_for, signer)
         self.gate = Gate(self.ledger, self._throttle(settings, clock))
-        self.auth = Authenticator(settings, clock, key, self.id)
         self.participants = Participants(self.ledger, self.gate, clock)
+        # Tokens issued by another node are accepted if it is enrolled here (docs/sites.md 7).
+        self.auth = Authenticator(settings, clock, key, self.id, self.participants.node_key)
         # Signature checks run in worker threads (see Pipeline); one per core is enough.
         self._checks = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="verify")
         self.pipeline = Pipeline(self.ledger, self.gate, clock, self.participants, self._checks)

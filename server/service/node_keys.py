@@ -22,8 +22,18 @@ from server.domain.opening_events import KeyShareIssued, OpeningKeyIssued
 from server.storage.base import AT_REST_VERSION
 
 if TYPE_CHECKING:
-    from crypto import SigningKey
+    from crypto import SigningKey, VerifyKey
     from server.domain.participants import Participant
+
+
+def node_id(public: VerifyKey) -> str:
+    """A node's id, `n-` and the first 16 hex digits of its key's fingerprint.
+
+    It is the node's participant id too when another node enrols it (role `node`), so a
+    token's issuer and the enrolled key that checks it are found by the same name.
+    """
+    return "n-" + public.fingerprint()[:16]
+
 
 AT_REST_LABEL: Final = "bidroom at-rest v1"
 # One key per purpose of docs/spec/at-rest.md: a blob of one kind never opens as another.

@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final, cast
 
 from crypto import EncryptionPublicKey, KeyFormatError, VerifyKey
-from server.domain.access import Action, Actor
+from server.domain.access import Action, Actor, Role
 from server.domain.errors import RegistryError
 from server.domain.participants import Enrolment, Participant, ParticipantLoggedIn, Registry
 from server.protocol import SYSTEM_STREAM
 from server.protocol.fields import InvalidFields, Problem
 from server.service.ledger import Ledger, Origin
+from server.service.node_keys import node_id
 
 if TYPE_CHECKING:
     from server.clock import Clock
@@ -38,7 +39,7 @@ class Participants:
         await self._gate.check(actor, Action.ENROLL_PARTICIPANT)
         command = Action.ENROLL_PARTICIPANT.value
         enrolment = await self._gate.parse(actor, None, command, lambda: _enrolment(document))
-        participant_id = "p-" + secrets.token_hex(6)
+        participant_id = _new_id(enrolment)
         try:
             await self._ledger.execute(
                 SYSTEM_STREAM,
@@ -65,6 +66,22 @@ class Participants:
             participant = registry.get(participant_id)
         return participant
 
+    def node_key(self, node: str) -> VerifyKey | None:
+        """The enrolled key of another node of the deployment, or None if `node` is not one.
+
+        Synchronous, for token checks: it reads the registry as loaded (the node loads it at
+        start, and enrolments through the node update it). A node enrolled meanwhile by the
+        offline console is seen once the registry is next refreshed (a login does that).
+        """
+        registry = self._ledger.cached(SYSTEM_STREAM)
+        found = registry.get(node) if isinstance(registry, Registry) else None
+        if found is None or found.role is not Role.NODE:
+            return None
+        try:
+            return VerifyKey.from_text(found.public_key)
+        except KeyFormatError:  # pragma: no cover - enrolment checks the key
+            return None
+
     async def list_all(self, actor: Actor) -> list[Participant]:
         await self._gate.check(actor, Action.LIST_PARTICIPANTS)
         return (await self.registry()).all()
@@ -72,6 +89,14 @@ class Participants:
     async def record_login(self, actor: Actor) -> None:
         event = ParticipantLoggedIn(actor.id, actor.role)
         await self._ledger.execute(SYSTEM_STREAM, Origin.of(actor), lambda _: [event])
+
+
+def _new_id(enrolment: Enrolment) -> str:
+    """A person gets a random id; another node is enrolled under its node id, derived from
+    its key (docs/sites.md 1), so the tokens it issues name the participant that checks them."""
+    if enrolment.role is Role.NODE:
+        return node_id(VerifyKey.from_text(enrolment.public_key))
+    return "p-" + secrets.token_hex(6)
 
 
 def _enrolment(document: object) -> Enrolment:

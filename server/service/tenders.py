@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from server.storage.base import EventStore
 
 # A tender is internal to the trading centre until it is published, and stays so if it never is.
-DRAFT_READERS: Final = frozenset({Role.HOST, Role.SUPERVISOR})
+# Another node of the deployment reads drafts too: its replica holds every stream.
+DRAFT_READERS: Final = frozenset({Role.HOST, Role.SUPERVISOR, Role.NODE})
 
 Decision = Callable[[Tender, datetime], list[DomainEvent]]
 
@@ -272,6 +273,11 @@ class Tenders:
             next_after_seq=records[-1].seq if records else after_seq,
             more=len(records) == limit,
         )
+
+    async def streams(self, actor: Actor) -> list[str]:
+        """Every stream the node holds, the system log and bid boxes included (nodes only)."""
+        await self._pipeline.authorize(actor, Action.LIST_STREAMS)
+        return sorted(await self._store.streams())
 
     async def refusal_stream(self, actor: Actor, stream: str) -> str:
         """Where to record a refusal: a bidder's, before the deadline, goes to the bid box."""

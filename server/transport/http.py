@@ -215,6 +215,12 @@ async def system_events(request: web.Request, actor: Actor) -> web.Response:
     return await _events(request, actor, Action.READ_SYSTEM_LOG, None)
 
 
+@authenticated
+async def streams(request: web.Request, actor: Actor) -> web.Response:
+    """Every stream the node holds, for another node filling its replica (docs/sites.md 7)."""
+    return respond(await submit(request, actor, Action.LIST_STREAMS))
+
+
 async def _events(
     request: web.Request, actor: Actor, action: Action, tender: str | None
 ) -> web.Response:
@@ -250,6 +256,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/api/admin/participants", enroll),
         web.get("/api/admin/participants", participants),
         web.get("/api/system/events", system_events),
+        web.get("/api/streams", streams),
         web.post("/api/tenders", create_tender),
         web.get("/api/tenders", list_tenders),
         web.get("/api/tenders/{tender}", view_tender),

@@ -14,6 +14,7 @@ from server.domain.access import (
     authorize,
 )
 from server.domain.errors import AccessDenied, OutOfScope
+from server.domain.events import PUBLIC
 
 # The table written out the other way round, so that any change to it is a visible diff here.
 READS = {"tender.list", "tender.view", "tender.read", "bid.sealed_list", "evaluation.result"}
@@ -37,6 +38,8 @@ EXPECTED = {
     },
     Role.CUSTODIAN: READS | {"opening.view", "opening.share"},
     Role.PUBLIC: READS | {"opening.view"},
+    # Another node of the deployment reads every stream for its replica, and nothing else.
+    Role.NODE: {"system.read", "tender.read", "bid.box.read", "stream.list"},
 }  # fmt: skip
 
 
@@ -50,8 +53,9 @@ def test_table_is_exactly_as_pinned(role: Role) -> None:
     assert allowed == EXPECTED[role]
 
 
-def test_supervisors_only_ever_read() -> None:
-    granted = {action for action, roles in PERMISSIONS.items() if Role.SUPERVISOR in roles}
+@pytest.mark.parametrize("role", [Role.SUPERVISOR, Role.NODE])
+def test_supervisors_and_nodes_only_ever_read(role: Role) -> None:
+    granted = {action for action, roles in PERMISSIONS.items() if role in roles}
     assert granted <= READ_ONLY
 
 
@@ -78,6 +82,12 @@ def test_scopes_limit_tenders() -> None:
 def test_audiences_are_the_role_and_the_participant() -> None:
     actor = Actor("p-abcd", Role.BIDDER, "local")
     assert actor.audiences() == {"bidder", "participant:p-abcd"}
+
+
+def test_a_node_is_in_every_role_audience_and_no_audience_names_it() -> None:
+    node = Actor("n-0123456789abcdef", Role.NODE, "local")
+    assert node.audiences() == {role.value for role in Role}
+    assert "node" not in PUBLIC  # audiences stay named per event: the node role is not public
 
 
 def test_refusals_name_their_rule() -> None:
