@@ -5,6 +5,7 @@ Routes are listed at the bottom."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -19,6 +20,7 @@ from server.protocol.times import format_time
 from server.service.commands import NO_TARGET, Command, Target
 from server.service.schema import View
 from server.transport.app_keys import node_key, settings_key
+from server.transport.forwarded import TrustedProxies
 
 if TYPE_CHECKING:
     from server.service.node import Node
@@ -96,7 +98,21 @@ def bearer_token(request: web.Request) -> str:
 
 
 def address_of(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """The client's address: the socket peer, or behind a trusted proxy the address it names
+    (transport/forwarded.py). Recorded with what the client does; it decides nothing alone."""
+    networks = request.app[settings_key].trusted_proxies
+    if not networks:
+        return request.remote or "unknown"
+    return _proxies(networks).client(
+        request.remote,
+        request.headers.getall("Forwarded", []),
+        request.headers.getall("X-Forwarded-For", []),
+    )
+
+
+@functools.cache
+def _proxies(networks: tuple[str, ...]) -> TrustedProxies:
+    return TrustedProxies.parse(networks)
 
 
 def authenticated(handler: AuthedHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
