@@ -189,6 +189,13 @@ class ChainVerifier:
         self._stream_ok = STREAM.fullmatch(stream) is not None
         self._next, self._prev = 1, GENESIS
 
+    @classmethod
+    def after(cls, head: ChainHead) -> ChainVerifier:
+        """A verifier that goes on from `head`: for a page read from the middle of a stream."""
+        verifier = cls(head.stream)
+        verifier._next, verifier._prev = head.seq + 1, head.hash
+        return verifier
+
     @property
     def head(self) -> ChainHead:
         return ChainHead(self._stream, self._next - 1, self._prev)
