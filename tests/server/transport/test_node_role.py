@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from crypto import SigningKey
 from server.domain.access import Role
+from server.errors import Unauthorized
 from server.service.auth import Authenticator, Claims
 from server.service.node import CONSOLE
 from server.service.node_keys import node_id
@@ -145,3 +148,10 @@ async def test_a_peer_token_expires_like_any_other(harness: Harness) -> None:
         "/api/tenders", headers={"Authorization": f"Bearer {token}"}
     )
     assert response.status == 401
+
+
+async def test_without_a_peer_lookup_only_its_own_tokens_are_taken(harness: Harness) -> None:
+    key = SigningKey.generate()
+    alone = Authenticator(harness.node.settings, harness.clock, key, node_id(key.verify_key))
+    with pytest.raises(Unauthorized, match="another node"):
+        alone.verify(token_from(harness, SigningKey.generate()))
