@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from crypto import VerifyKey
 from server.cli import main
 from server.cli.common import node_key_from
 
@@ -89,6 +90,23 @@ def test_bad_public_keys_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="can't read"):
         main(["admin", "enroll", "--data-dir", str(tmp_path), "--role", "host",
               "--name", "x", "--pubkey", str(tmp_path / "nope.pem")])  # fmt: skip
+
+
+def test_another_node_is_enrolled_offline_with_the_key_shown_from_its_key_file(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    # The operator of the other node prints its node key's public half; it is enrolled here.
+    other = tmp_path / "other" / "keys" / "node.pem"
+    other.parent.mkdir(parents=True)
+    run(capsys, "key", "generate", "--out", str(other))
+    code, shown, _ = run(capsys, "key", "show", "--key", str(other))
+    assert code == 0
+    public = shown.strip().split()[-1]
+    code, out, _ = enroll(capsys, tmp_path / "node", "node", public)
+    assert code == 0
+    enrolled = json.loads(out)
+    fingerprint = VerifyKey.from_text(public).fingerprint()
+    assert (enrolled["id"], enrolled["role"]) == ("n-" + fingerprint[:16], "node")
 
 
 IDENTITY_KEY = "ed25519:AQ" + "A" * 41  # the identity point: a key of small order
