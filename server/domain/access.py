@@ -132,12 +132,17 @@ EVERY_ROLE: Final = frozenset(role.value for role in Role)
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is acting, from where, and over which tenders (`*` for all)."""
+    """Who is acting, from where, and over which tenders (`*` for all).
+
+    `address` is the client's network address, recorded; `site` is the site of the node the
+    request arrived at (docs/sites.md), which binds an expert's workstation to its venue.
+    """
 
     id: str
     role: Role
     address: str
     scopes: frozenset[str] = field(default_factory=lambda: frozenset({ALL_TENDERS}))
+    site: str = ""
 
     def audiences(self) -> frozenset[str]:
         """The visibility audiences this actor belongs to.

@@ -78,6 +78,25 @@ def committee_problem(request: DrawRequest, spec: TenderSpec) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Arrival:
+    """Where an act came in: the site of the node that received it, and the sites that have
+    a node of their own (this node's and those of the nodes enrolled with a `site`).
+
+    A workstation is bound to its site's node, not to a network address (NAT and proxies make
+    addresses unreliable): an act for a seat at a site with a node of its own must come in
+    through that node. A site without one (a venue whose workstations reach another site's
+    node) binds by the workstation and the expert's key only.
+    """
+
+    site: str
+    served: frozenset[str] = frozenset()
+
+    def through(self, site: str) -> bool:
+        """Whether an act for a seat at `site` came in through that site's node."""
+        return site not in self.served or self.site == site
+
+
+@dataclass(frozen=True, slots=True)
 class RoomContext:
     """What a room decides with, beyond its own state: the tender's facts and the names."""
 

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 # A person's id, or another node's (its node id, `n-` and 16 hex digits of its key's hash).
 PARTICIPANT_ID: Final = re.compile(r"p-[a-z0-9]{4,32}|n-[0-9a-f]{16}")
+# The attribute that names the site another node serves (docs/sites.md): its workstations act
+# through it.
+SITE: Final = "site"
 _ATTRIBUTE_KEY: Final = re.compile(r"[a-z][a-z0-9_]{0,31}")
 MAX_ATTRIBUTES: Final = 16
 
@@ -107,12 +110,17 @@ class Registry:
     def __init__(self) -> None:
         self._by_id: dict[str, Participant] = {}
         self._by_key: dict[str, str] = {}
+        self._node_sites: set[str] = set()
 
     def get(self, participant_id: str) -> Participant | None:
         return self._by_id.get(participant_id)
 
     def all(self) -> list[Participant]:
         return list(self._by_id.values())
+
+    def node_sites(self) -> frozenset[str]:
+        """The sites of the other nodes enrolled here (their `site` attribute)."""
+        return frozenset(self._node_sites)
 
     def enroll(self, participant_id: str, enrolment: Enrolment) -> list[DomainEvent]:
         if participant_id in self._by_id:
@@ -136,3 +144,5 @@ class Registry:
             participant = event.participant
             self._by_id[participant.id] = participant
             self._by_key[participant.public_key] = participant.id
+            if participant.role is Role.NODE and SITE in participant.attributes:
+                self._node_sites.add(participant.attributes[SITE])

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from recordings.documents import report_hash
 from recordings.draw import DrawShortfall, draw, replacement, seed_hash, snapshot_hash
 from recordings.vocabulary import ActType
-from server.domain.committee import committee_problem
+from server.domain.committee import Arrival, committee_problem
 from server.domain.errors import (
     AlreadyActed,
     BidNotInReview,
@@ -256,9 +256,12 @@ class Room:
     # Experts' acts.
 
     def act(
-        self, now: datetime, ctx: RoomContext, act: Act, signature: str, address: str
+        self, now: datetime, ctx: RoomContext, act: Act, signature: str, arrival: Arrival
     ) -> list[DomainEvent]:
-        """Check an expert's signed act against the room; the event records it as signed."""
+        """Check an expert's signed act against the room; the event records it as signed.
+
+        The seat binds the act to its workstation and to its site's node (`Arrival`); the
+        seat's network address, if the draw gave one, is recorded information only."""
         if (act.tender, act.lot) != (ctx.tender, self.lot):
             raise WrongRoom("The act names another tender or lot than this room.")
         seat = self.members.get(act.expert)
@@ -266,11 +269,10 @@ class Room:
             gone = any(r.leaving == act.expert for r in self.replaced)
             why = "was replaced; its work here is void" if gone else "is not a member"
             raise NotACommitteeMember(f"{act.expert} {why} (lot {self.lot}).")
-        if act.workstation != seat.workstation or (
-            seat.address is not None and address != seat.address
-        ):
+        if act.workstation != seat.workstation or not arrival.through(seat.site):
             raise WrongWorkstation(
-                f"Act from workstation {seat.workstation} at site {seat.site}, as drawn."
+                f"Act from workstation {seat.workstation} at site {seat.site}, as drawn, "
+                "through that site's node."
             )
         if act.type not in _ARRIVAL and act.expert not in self.pledged:
             raise NotCheckedIn("Check in and make the pledge first.")

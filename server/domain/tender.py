@@ -8,7 +8,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
-from server.domain.committee import RoomContext
+from server.domain.committee import Arrival, RoomContext
 from server.domain.errors import (
     BiddingNotOpenYet,
     DeadlineNotReached,
@@ -320,10 +320,10 @@ class Tender:
         return self.evaluation.room(lot).replace(now, workstation, _reason(reason))
 
     def act(
-        self, now: datetime, ctx: RoomContext, act: Act, signature: str, address: str
+        self, now: datetime, ctx: RoomContext, act: Act, signature: str, arrival: Arrival
     ) -> list[DomainEvent]:
         self._in_evaluation()
-        return self.evaluation.room(ctx.lot.id).act(now, ctx, act, signature, address)
+        return self.evaluation.room(ctx.lot.id).act(now, ctx, act, signature, arrival)
 
     def answer_clarification(
         self, now: datetime, lot: str, bidder: str, clarification: str, text: str, signature: str

@@ -110,8 +110,9 @@ class Claims:
     expires_at: datetime
     node: str
 
-    def actor(self, address: str) -> Actor:
-        return Actor(self.participant, self.role, address, self.scopes)
+    def actor(self, address: str, site: str = "") -> Actor:
+        """The actor these claims speak for, from `address`, at the node of `site`."""
+        return Actor(self.participant, self.role, address, self.scopes, site)
 
 
 class Authenticator:

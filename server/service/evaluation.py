@@ -17,7 +17,7 @@ from recordings.documents import CLARIFICATION_ANSWER_LABEL, clarification_answe
 from recordings.draw import SEED_BYTES, PoolEntry, seed_hash, snapshot_of
 from server.domain.access import Action, Actor, Role
 from server.domain.acts import MAX_TEXT, Act, parse_act
-from server.domain.committee import parse_draw_request
+from server.domain.committee import Arrival, parse_draw_request
 from server.domain.errors import (
     DomainError,
     DrawNotReady,
@@ -83,6 +83,13 @@ class EvaluationService:
         self._node = node
         # Per room: who sat in it when its names were looked up, and those names (`_names`).
         self._room_names: dict[tuple[str, str], tuple[object, dict[str, str]]] = {}
+        # The site this node serves (settings.site); with the sites of the nodes enrolled
+        # here, the sites whose workstations must act through their own node.
+        self.site = ""
+
+    async def _served_sites(self) -> frozenset[str]:
+        sites = (await self._participants.registry()).node_sites()
+        return sites | {self.site} if self.site else sites
 
     async def _record(
         self, actor: Actor, action: Action, tender_id: str,
@@ -166,9 +173,11 @@ class EvaluationService:
                 raise SignatureRejected("The document names another expert than the one signed in.")
             return Signed(act.type, act.document, signature)
 
+        arrival = Arrival(actor.site, await self._served_sites())
+
         def decide(t: Tender, now: datetime, parsed: tuple[Act, str]) -> list[DomainEvent]:
             act, signature = parsed
-            return t.act(now, t.context(lot or act.lot, {}), act, signature, actor.address)
+            return t.act(now, t.context(lot or act.lot, {}), act, signature, arrival)
 
         records, (act, _) = await self._pipeline.run(
             actor, Action.ACT_IN_ROOM, tender_id, lambda: _signed_act(body), decide, signed=signed

@@ -120,6 +120,7 @@ class Node:
         self.logins = Logins(
             self.auth, self.participants, self.evaluation.scopes, self.ledger, failures
         )
+        self.evaluation.site = settings.site
         self.rooms = RoomViews(self.gate, self.tenders, self.participants)
         self.tree_heads = TreeHeads(store)
         self.gate.route = self.tenders.refusal_stream
@@ -147,7 +148,7 @@ class Node:
 
     def authenticate(self, token: str, address: str) -> Actor:
         """The actor a bearer token speaks for, from `address`; Unauthorized if none."""
-        return self.auth.verify(token).actor(address)
+        return self.auth.verify(token).actor(address, self.settings.site)
 
     def session(self, token: str) -> Claims:
         """What a token grants, for a live connection that must also know when it expires."""

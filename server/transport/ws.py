@@ -270,7 +270,7 @@ class Connection:
             await self._send(Error(exc.code, str(exc), ref=ref))
             self.evict(CloseCode.UNAUTHORIZED, "invalid token")
             return
-        self.actor = claims.actor(self.address)
+        self.actor = claims.actor(self.address, self._node.settings.site)
         self.audiences = self.actor.audiences()
         if self._timer is not None:
             self._timer.cancel()

@@ -10,6 +10,7 @@ from recordings.draw import DrawRequest, PoolEntry, Quota, Site, Workstation, se
 from server.domain.acts import parse_act
 from server.domain.bidbox import BidBox
 from server.domain.catalogue import decode_event
+from server.domain.committee import Arrival
 from server.domain.opening_events import KeyShareIssued, OpeningKeyIssued
 from server.domain.room import Room, Stage
 from server.domain.sealed_bids import Receipt, SealedList
@@ -207,6 +208,8 @@ BUILDING, COST = "建筑工程", "工程造价"
 TENDERER = "City Urban Management Bureau"
 SEED = bytes(range(32))
 ADDRESS = "192.0.2.10"  # where an expert's requests come from, unless a test says otherwise
+# Acts come in at one node, of the main venue, which serves every site.
+ONE_NODE = Arrival("main", frozenset({"main"}))
 BIDDER_NAMES = {bidder: f"投标人{i} Bidder {i}" for i, bidder in enumerate(BIDDERS, start=1)}
 AVOID = (TENDERER, *BIDDER_NAMES.values())
 # Who sits where: specialty, region, and a tie to an organisation (a bidder's name, or none).
@@ -301,11 +304,11 @@ def act_document(tender: Tender, expert: str, kind: str, /, **fields: Any) -> di
 
 def decide(
     tender: Tender, expert: str, kind: str, /, *, now: datetime = DEADLINE,
-    address: str = ADDRESS, **fields: Any,
+    arrival: Arrival = ONE_NODE, **fields: Any,
 ) -> list[DomainEvent]:  # fmt: skip
     """The room's decision on an act: its event, or the refusal raised. Nothing is applied."""
     act = parse_act(act_document(tender, expert, kind, **fields))
-    return tender.act(now, context(tender), act, "sig", address)
+    return tender.act(now, context(tender), act, "sig", arrival)
 
 
 def acted(

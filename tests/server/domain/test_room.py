@@ -15,6 +15,7 @@ import pytest
 
 from recordings.draw import draw
 from server.demo.scoring import sample_scoring
+from server.domain.committee import Arrival
 from server.domain.errors import (
     AlreadyActed,
     BidNotInReview,
@@ -411,7 +412,7 @@ def test_acts_wait_for_the_evaluation_and_the_check_in_stage() -> None:
 
 
 def test_an_act_must_come_from_the_member_at_its_seat() -> None:
-    tender = in_session(draw_request(address="10.0.0.1"))
+    tender = in_session(draw_request(address="10.0.0.1"))  # recorded, binding nothing
     main = next(e for e, s in room(tender).members.items() if s.site == "main")
     sub = next(e for e, s in room(tender).members.items() if s.site == "sub-1")
     with refusal(WrongRoom):
@@ -422,14 +423,25 @@ def test_an_act_must_come_from_the_member_at_its_seat() -> None:
         decide(tender, room(tender).standby[0], "check-in", site="main")
     with refusal(WrongWorkstation, match="as drawn"):
         decide(tender, main, "check-in", site="main", workstation=seat(tender, sub))
-    with refusal(WrongWorkstation, match="as drawn"):  # the seat's address is fixed
-        decide(tender, main, "check-in", site="main")
     with refusal(WrongWorkstation, match="Check in at site main"):
-        decide(tender, main, "check-in", site="sub-1", address="10.0.0.1")
-    assert kinds(decide(tender, main, "check-in", site="main", address="10.0.0.1")) == [CheckedIn]
-    assert kinds(decide(tender, sub, "check-in", site="sub-1", address="198.51.100.7")) == [
-        CheckedIn
-    ]  # a seat without a fixed address takes acts from anywhere
+        decide(tender, main, "check-in", site="sub-1")
+    # The secondary venue has no node of its own: its workstations reach the main one.
+    assert kinds(decide(tender, sub, "check-in", site="sub-1")) == [CheckedIn]
+    assert kinds(decide(tender, main, "check-in", site="main")) == [CheckedIn]
+
+
+def test_a_workstation_acts_through_its_site_s_node() -> None:
+    tender = in_session(draw_request())
+    main = next(e for e, s in room(tender).members.items() if s.site == "main")
+    sub = next(e for e, s in room(tender).members.items() if s.site == "sub-1")
+    cluster = frozenset({"main", "sub-1"})
+    at_main, at_sub = Arrival("main", cluster), Arrival("sub-1", cluster)
+    with refusal(WrongWorkstation, match="through that site's node"):
+        decide(tender, main, "check-in", site="main", arrival=at_sub)
+    with refusal(WrongWorkstation, match="through that site's node"):
+        decide(tender, sub, "check-in", site="sub-1", arrival=at_main)
+    assert kinds(decide(tender, main, "check-in", site="main", arrival=at_main)) == [CheckedIn]
+    assert kinds(decide(tender, sub, "check-in", site="sub-1", arrival=at_sub)) == [CheckedIn]
 
 
 def test_check_in_then_pledge_then_anything_else() -> None:

@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crypto import VerifyKey, b64url_decode, verify
+from crypto import SigningKey, VerifyKey, b64url_decode, verify
 from evaluator_client import bidding
 from evaluator_client.errors import ApiError
 from evaluator_client.room import ActRefused, RoomClient
 from recordings.documents import report_hash
 from recordings.draw import DrawRequest, PoolEntry, draw
+from server.service.node import CONSOLE
 from tests.server.transport.evaluation_world import Evaluation, draw_request
 
 if TYPE_CHECKING:
@@ -307,14 +308,20 @@ async def test_votes_count_once_per_round(evaluation: Evaluation) -> None:
     assert (await ev.view())["voted"] == [rooms[0].session.participant]
 
 
-async def test_a_member_acts_only_from_its_bound_address(evaluation: Evaluation) -> None:
+async def test_a_member_acts_through_its_site_s_node_whatever_its_address(
+    evaluation: Evaluation,
+) -> None:
     ev = evaluation
-    await ev.draw(draw_request(main_address="192.0.2.10"))
+    # The secondary venue has a node of its own: its workstations act through it, not here.
+    edge = {"role": "node", "name": "sub-1 node", "attributes": {"site": "sub-1"},
+            "public_key": SigningKey.generate().verify_key.to_text()}  # fmt: skip
+    await ev.harness.node.participants.enroll(CONSOLE, edge)
+    await ev.draw(draw_request(main_address="192.0.2.10"))  # recorded, binding nothing
     await ev.start()
     view = await ev.view()
     at_main = next(m["expert"] for m in view["members"] if m["site"] == "main")
     at_sub = next(m["expert"] for m in view["members"] if m["site"] == "sub-1")
-    assert await refused((await ev.join(at_main)).check_in()) == "WrongWorkstation"
-    await (await ev.join(at_sub)).check_in()  # the secondary venue has no fixed address
+    assert await refused((await ev.join(at_sub)).check_in()) == "WrongWorkstation"
+    await (await ev.join(at_main)).check_in()  # this node is the main venue's
     checked = {m["expert"]: m["checked_in"] for m in (await ev.view())["members"]}
-    assert (checked[at_main], checked[at_sub]) == (False, True)
+    assert (checked[at_main], checked[at_sub]) == (True, False)
