@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from server.backends import build_backends
 from server.clock import Clock, SystemClock
 from server.live import LiveHub
-from server.service.node import Node, load_node_key
-from server.service.node_keys import NodeKeys
+from server.service.node import load_node_key
+from server.sites.runtime import running_node
 from server.transport import (
     audit_routes,
     bid_routes,
@@ -32,7 +31,7 @@ from server.transport.app_keys import (
 from server.transport.errors import error_middleware
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     from server.bus.base import Bus
     from server.config import Settings
@@ -46,12 +45,14 @@ def create_app(
     bus: Bus | None = None,
     clock: Clock | None = None,
     schedule: bool = True,
+    on_lost: Callable[[], None] | None = None,
 ) -> web.Application:
     """Build the node's application, on the backends the settings choose (server/backends.py).
 
     A `store` or `bus` given replaces the one the settings choose (tests). With
     `schedule=False` nothing happens by itself at scheduled times; tests then drive the
-    schedule with `node.scheduler.tick()` and a manual clock.
+    schedule with `node.scheduler.tick()` and a manual clock. A node of several sites
+    (docs/sites.md) calls `on_lost` if it loses the home lease: it must stop serving.
     """
     app = web.Application(
         client_max_size=settings.max_http_body_bytes, middlewares=[error_middleware]
@@ -66,15 +67,13 @@ def create_app(
         key = await asyncio.to_thread(
             load_node_key, settings.node_key_path, settings.node_key_passphrase
         )
-        backends = build_backends(settings, NodeKeys(key), store=store, bus=bus)
-        node = Node(settings, backends, clock or SystemClock(), key)
-        await node.start(schedule=schedule)
-        app[node_key] = node
-        app[hub_key] = LiveHub(backends.store, backends.bus)
-        try:
+        async with running_node(
+            settings, key, clock or SystemClock(), store=store, bus=bus, schedule=schedule,
+            on_lost=on_lost,
+        ) as node:  # fmt: skip
+            app[node_key] = node
+            app[hub_key] = LiveHub(node.store, node.bus)
             yield
-        finally:
-            await node.close()
 
     app.cleanup_ctx.append(node_context)
     app.on_shutdown.append(_close_connections)

@@ -17,6 +17,7 @@ ServerError
 ├── StorageError          the event store failed; nothing was acknowledged (500)
 │   ├── ConflictError     another writer appended first; retry against the new head (409)
 │   └── FencedOut         this node lost the home lease: a newer home appends now (503)
+├── HomeOnly              an edge can't forward a request that streams a file: use the home (421)
 ├── Refused               a domain rule refused what the node's own console asked (CLI only)
 └── Relayed               the home node's answer to a forwarded command, passed on as it is
 
@@ -115,6 +116,13 @@ class FencedOut(StorageError):
     """The store has seen a newer home's fencing token: this node may no longer append."""
 
     code = "fenced_out"
+
+
+class HomeOnly(ServerError):
+    """A request that streams a file (an upload's bytes, a bid document) reached an edge node;
+    it goes to the home node's own address (docs/sites.md section 5)."""
+
+    code = "home_only"
 
 
 class Refused(ServerError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import ssl
 from pathlib import Path
@@ -25,13 +26,27 @@ def register(commands: Any) -> None:
     command.add_argument("--port", type=int, help="port to listen on (default 8080)")
     command.add_argument("--tls-cert", type=Path, help="PEM certificate chain for HTTPS/WSS")
     command.add_argument("--tls-key", type=Path, help="PEM private key for the certificate")
+    sites = command.add_argument_group("several sites (docs/sites.md)")
+    sites.add_argument("--site", help="the site this node serves, e.g. main or venue-2")
+    sites.add_argument(
+        "--redis", metavar="URL", help="the Redis joining the sites (or BIDROOM_REDIS_URL)"
+    )
+    sites.add_argument(
+        "--database", metavar="URL", help="PostgreSQL, shared by the home and its standbys"
+    )
+    sites.add_argument(
+        "--home", action="store_true", default=None, help="this node may hold the home lease"
+    )
+    sites.add_argument("--public-url", help="how clients reach this node, e.g. https://host:8443")
     command.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(
-        args, host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key
-    )
+        args, host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        site=args.site, redis_url=args.redis, database_url=args.database, home=args.home,
+        public_url=args.public_url or None,
+    )  # fmt: skip
     configure_logging(settings.log_level)
     for warning in key_warnings(settings):
         logger.warning("!!! %s", warning)
@@ -39,5 +54,10 @@ def run(args: argparse.Namespace) -> int:
     if settings.tls_cert is not None and settings.tls_key is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(settings.tls_cert, settings.tls_key)
-    serving.run(create_app(settings), settings, context)
+    if settings.redis_url is not None and not settings.public_url:
+        scheme = "https" if context is not None else "http"
+        settings = dataclasses.replace(
+            settings, public_url=f"{scheme}://{settings.host}:{settings.port}"
+        )
+    serving.run(create_app(settings, on_lost=serving.stop_now), settings, context)
     return 0

@@ -106,13 +106,7 @@ class Command:
     def to_json(self) -> dict[str, Any]:
         return {
             "action": self.action.value,
-            "actor": {
-                "id": self.actor.id,
-                "role": self.actor.role.value,
-                "address": self.actor.address,
-                "scopes": sorted(self.actor.scopes),
-                "site": self.actor.site,
-            },
+            "actor": actor_json(self.actor),
             "arrived": format_time(self.arrived),
             "tender": self.tender,
             "step": self.step,
@@ -126,21 +120,12 @@ class Command:
         try:
             if not isinstance(document, dict):
                 raise TypeError
-            actor = document["actor"]
             tender = document["tender"]
             if not isinstance(tender, str | None) or not isinstance(document["step"], str):
                 raise TypeError
-            if not isinstance(actor["scopes"], list):
-                raise TypeError
             return cls(
                 action=Action(document["action"]),
-                actor=Actor(
-                    str(actor["id"]),
-                    Role(actor["role"]),
-                    str(actor["address"]),
-                    frozenset(str(scope) for scope in actor["scopes"]),
-                    str(actor.get("site", "")),
-                ),
+                actor=actor_from_json(document["actor"]),
                 arrived=parse_time(document["arrived"]),
                 tender=tender,
                 step=document["step"],
@@ -164,6 +149,33 @@ class Command:
         if not isinstance(value, int) or isinstance(value, bool):
             raise BadRequest(f"{self.action.value} needs the integer {name}.")
         return value
+
+
+def actor_json(actor: Actor) -> dict[str, Any]:
+    """An actor as a forwarded command carries it (docs/sites.md section 5)."""
+    return {
+        "id": actor.id,
+        "role": actor.role.value,
+        "address": actor.address,
+        "scopes": sorted(actor.scopes),
+        "site": actor.site,
+    }
+
+
+def actor_from_json(document: object) -> Actor:
+    """The actor `actor_json` wrote; ValueError if the document is not one."""
+    try:
+        if not isinstance(document, dict) or not isinstance(document["scopes"], list):
+            raise TypeError
+        return Actor(
+            str(document["id"]),
+            Role(document["role"]),
+            str(document["address"]),
+            frozenset(str(scope) for scope in document["scopes"]),
+            str(document.get("site", "")),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ValueError("Not an actor document.") from exc
 
 
 T = TypeVar("T")

@@ -154,6 +154,21 @@ class Ledger:
         entry.tree.append(leaf_hash(record.body.encode()))
         entry.since = 0 if record.type == TREE_HEAD_TYPE else entry.since + 1
 
+    def follow(self, stream: str, records: Sequence[AuditRecord]) -> None:
+        """A commit listener of a replica (an edge node, docs/sites.md section 6): fold into
+        the cached stream what another node committed. A record that does not follow the
+        cached head drops the cache, and the next use reloads it from the store."""
+        entry = self._entries.get(stream)
+        if entry is None:
+            return
+        for record in records:
+            if record.seq <= entry.head.seq:
+                continue
+            if record.seq != entry.head.seq + 1 or record.prev != entry.head.hash:
+                self._entries.pop(stream, None)
+                return
+            self._take(entry, record)
+
     def next_seq(self, stream: str) -> int:
         """The sequence number the next event of a loaded stream gets (inside a decision)."""
         return self._entries[stream].head.seq + 1

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from crypto import SigningKey
 from server.domain.access import Actor, Role
@@ -69,11 +69,36 @@ def node_id_of(key: SigningKey) -> str:
     return node_id(key.verify_key)
 
 
+class Remote(Protocol):
+    """The home node, as an edge node reaches it (docs/sites.md section 5; server/sites/).
+
+    An edge node hands every command, login and subscription check to its home: only the
+    home decides and records. What comes back is what the home's own node would answer.
+    """
+
+    async def submit(self, command: Command) -> Any: ...
+
+    async def challenge(self, document: object, address: str) -> dict[str, str]: ...
+
+    async def login(self, document: object, address: str) -> dict[str, object]: ...
+
+    async def follow(self, actor: Actor, stream: str) -> int: ...
+
+
 class Node:
     def __init__(
-        self, settings: Settings, backends: Backends, clock: Clock, key: SigningKey
+        self,
+        settings: Settings,
+        backends: Backends,
+        clock: Clock,
+        key: SigningKey,
+        *,
+        remote: Remote | None = None,
     ) -> None:
         store, bus = backends.store, backends.bus
+        # An edge node (docs/sites.md): its store is a replica of the home's, and every
+        # command goes to the home; it decides and records nothing itself.
+        self.remote = remote
         self.settings = settings
         self.store = store
         self.bus = bus
@@ -132,18 +157,26 @@ class Node:
         self.scheduler = Scheduler(self.tenders, clock)
         self.commands = Commands(self)
         self._scheduler_task: asyncio.Task[None] | None = None
+        if remote is not None:
+            store.add_listener(self.ledger.follow)  # the registry stays current for logins
         store.add_listener(bus.publish)
 
     async def submit(self, command: Command) -> Any:
         """The one entry for commands and queries (service/commands.py)."""
+        if self.remote is not None:
+            return await self.remote.submit(command)
         return await self.commands.submit(command)
 
     # Sessions: the one entry for logging in and for reading a token.
 
-    def challenge(self, document: object, address: str) -> dict[str, str]:
+    async def challenge(self, document: object, address: str) -> dict[str, str]:
+        if self.remote is not None:
+            return await self.remote.challenge(document, address)
         return self.logins.challenge(document, address)
 
     async def login(self, document: object, address: str) -> dict[str, object]:
+        if self.remote is not None:
+            return await self.remote.login(document, address)
         return await self.logins.login_json(document, address)
 
     def authenticate(self, token: str, address: str) -> Actor:
@@ -156,6 +189,8 @@ class Node:
 
     async def follow(self, actor: Actor, stream: str) -> int:
         """Check that `actor` may read `stream` (refusals on record); its head's sequence number."""
+        if self.remote is not None:
+            return await self.remote.follow(actor, stream)
         await self.tenders.authorize_read(actor, stream)
         return (await self.store.head(stream)).seq
 
@@ -170,6 +205,9 @@ class Node:
         await self.store.start()
         await self.bus.start()
         await self.participants.registry()
+        if self.remote is not None:
+            logger.info("Node %s started as an edge", self.id)
+            return  # the home keeps the tenders and their schedule
         await self.tenders.load_all()
         await self.evaluation.resume()
         if schedule:

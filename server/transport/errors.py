@@ -16,6 +16,7 @@ from server.domain import errors as domain
 from server.errors import (
     BadRequest,
     ConflictError,
+    HomeOnly,
     NotFound,
     PayloadTooLarge,
     Relayed,
@@ -45,6 +46,7 @@ STATUS: Final[Mapping[type[Exception], int]] = MappingProxyType(
         domain.RegistryError: 409,
         ConflictError: 409,
         PayloadTooLarge: 413,
+        HomeOnly: 421,
         RequestTimeout: 408,
         TooManyRequests: 429,
         domain.DomainError: 422,

@@ -162,7 +162,7 @@ async def health(request: web.Request) -> web.Response:
 
 async def challenge(request: web.Request) -> web.Response:
     body = await read_body(request)
-    return respond(_node(request).challenge(body, address_of(request)))
+    return respond(await _node(request).challenge(body, address_of(request)))
 
 
 async def login(request: web.Request) -> web.Response:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import signal
 from asyncio import sslproto
 from typing import TYPE_CHECKING, Any, Final
 
@@ -111,6 +112,11 @@ def settle_collector() -> None:
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, old)
+
+
+def stop_now() -> None:
+    """Shut the node down as SIGTERM would (a home that lost its lease must stop serving)."""
+    signal.raise_signal(signal.SIGTERM)
 
 
 def run(app: web.Application, settings: Settings, context: ssl.SSLContext | None) -> None:
