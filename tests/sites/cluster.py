@@ -116,7 +116,7 @@ class NodeProcess:
 
 
 async def enrol_offline(
-    data_dir: Path, role: str, name: str, key: SigningKey, *, site: str = ""
+    data_dir: Path, role: str, name: str, key: SigningKey, *, site: str = "", database: str = ""
 ) -> str:
     """Enrol a participant (or a node) at a stopped node's console; its id."""
     arguments = ["admin", "enroll", "--data-dir", str(data_dir), "--role", role,
@@ -126,6 +126,7 @@ async def enrol_offline(
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server", *arguments,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **({"BIDROOM_DATABASE_URL": database} if database else {})},
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), START_SECONDS)
     if process.returncode != 0:
