@@ -90,6 +90,7 @@ class EventType(enum.StrEnum):
     OPENING_OBJECTION_ANSWERED = "opening.objection_answered"
     OPENING_OBJECTION_RAISED = "opening.objection_raised"
     OPENING_RECORD_PUBLISHED = "opening.record_published"
+    OPENING_RESEND_REQUESTED = "opening.resend_requested"
     OPENING_SHARE_SUBMITTED = "opening.share_submitted"
     OPENING_SIGNED_IN = "opening.signed_in"
 
@@ -160,6 +161,7 @@ EVENT_LABELS: Final[Mapping[EventType, tuple[str, str]]] = MappingProxyType(
         EventType.OPENING_DECRYPTION_RESUMED: ("解密继续", "decryption resumed"),
         EventType.OPENING_DECRYPTION_CLOSED: ("解密结束", "decryption closed"),
         EventType.OPENING_SHARE_SUBMITTED: ("分片提交", "share in"),
+        EventType.OPENING_RESEND_REQUESTED: ("请重新提交", "please send again"),
         EventType.OPENING_RECORD_PUBLISHED: ("唱标", "record read out"),
         EventType.OPENING_CONFIRMED: ("确认", "confirmed"),
         EventType.OPENING_OBJECTION_RAISED: ("异议", "objection"),

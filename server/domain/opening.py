@@ -40,6 +40,7 @@ from server.domain.opening_events import (
     OpeningKeyIssued,
     RecordConfirmed,
     RecordPublished,
+    ResendRequested,
     ShareSubmitted,
     SheetExtracted,
     SignedIn,
@@ -48,7 +49,7 @@ from server.protocol import opening_sheet
 from server.protocol.times import format_time
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Collection, Mapping
 
     from server.domain.events import DomainEvent
     from server.domain.spec import TenderSpec
@@ -264,6 +265,26 @@ class Opening:
     @property
     def quorum(self) -> bool:
         return self.key is not None and len(self.shares) >= self.key.threshold
+
+    # A node that starts afresh.
+
+    def resend_requested(
+        self, node: str, now: datetime, held: Collection[int] = ()
+    ) -> list[DomainEvent]:
+        """What a node starting afresh lost of this opening, as a request to send it again.
+
+        Shares on record while bids remain closed, other than the indices `held` in memory,
+        were held only in the previous node's memory: their custodians must send them again.
+        In a running decryption window, the bidders whose bids are still closed may have had a
+        decryption cut off. Nothing lost, no event.
+        """
+        pending = sorted(b.bidder for b in self.bids.values() if b.state is BidState.PENDING)
+        lost = [custodian for index, custodian in self.shares.items() if index not in held]
+        custodians = sorted(set(lost)) if pending else []
+        bidders = pending if self.phase in (Phase.DECRYPTING, Phase.PAUSED) else []
+        if not custodians and not bidders:
+            return []
+        return [ResendRequested(node, tuple(custodians), tuple(bidders), now)]
 
     # The record (唱标), confirmations and objections.
 

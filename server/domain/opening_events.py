@@ -171,6 +171,26 @@ class ShareSubmitted(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class ResendRequested(DomainEvent):
+    """The node running the opening started afresh (restarted, or a standby took over,
+    docs/sites.md section 10): what only the previous one held in memory is gone. The
+    custodians named sent shares that are on record but no longer held; the bidders named
+    had bids still closed, so a decryption of theirs may have been cut off. Each is asked to
+    send it again; the log shows what was lost and, by what follows, what was resent."""
+
+    TYPE: ClassVar[str] = EventType.OPENING_RESEND_REQUESTED
+    VISIBILITY: ClassVar[frozenset[str]] = STAFF
+    node: str
+    custodians: tuple[str, ...]
+    bidders: tuple[str, ...]
+    at: datetime
+
+    def visibility(self) -> frozenset[str]:
+        named = {participant_audience(p) for p in (*self.custodians, *self.bidders)}
+        return STAFF | named
+
+
+@dataclass(frozen=True, slots=True)
 class RecordPublished(DomainEvent):
     """唱标: the opening record, read out to all; bidders respond until `confirm_until`."""
 

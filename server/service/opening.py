@@ -33,6 +33,7 @@ from server.domain.errors import (
 )
 from server.domain.opening import MAX_ATTEMPTS, BidState
 from server.domain.opening_events import DocumentRead
+from server.domain.tender import TenderState
 from server.errors import NotFound
 from server.protocol import box_stream
 from server.service import opening_bodies as bodies
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
     from server.service.decrypt import Source
     from server.service.gate import Gate
     from server.service.home import Homes
-    from server.service.ledger import Ledger
+    from server.service.ledger import Aggregate, Ledger
     from server.service.node_keys import NodeKeys
     from server.service.participants import Participants
     from server.service.tenders import Tenders
@@ -270,6 +271,28 @@ class OpeningService:
 
         await self._run(actor, Action.CLOSE_OPENING, tender_id, decide)
         return await self.view(actor, tender_id)
+
+    # A node starting afresh.
+
+    async def ask_to_resend(self) -> list[str]:
+        """Record, in every opening under way, what this node's memory lacks that the previous
+        node running it held (shares, decryptions cut off), as a request to the people
+        concerned to send it again (docs/sites.md section 10). The tenders where it did."""
+        asked = []
+        for tender in await self._tenders.load_all():
+            if tender.state is not TenderState.OPENING:
+                continue
+            now, held = self._clock.now(), frozenset(self._homes.of(tender.id).shares)
+
+            def decide(
+                aggregate: Aggregate, now: datetime = now, held: frozenset[int] = held
+            ) -> list[DomainEvent]:
+                opening = cast("Tender", aggregate).session()
+                return opening.resend_requested(self._node.id, now, held)
+
+            if await self._ledger.execute(tender.id, self._node, decide):
+                asked.append(tender.id)
+        return asked
 
     # Custodians.
 

@@ -97,6 +97,8 @@ async def _home(
     try:
         await node.start(schedule=schedule)
         await _enrolled(node, settings.site)
+        if asked := await node.opening.ask_to_resend():
+            logger.warning("Asked to resend what only memory held, in %s", ", ".join(asked))
         async with asyncio.TaskGroup() as group:
             serving = group.create_task(server.serve(desk.answer), name="home-desk")
             holding = group.create_task(

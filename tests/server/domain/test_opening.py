@@ -37,6 +37,8 @@ from server.domain.opening_events import (
     DecryptionStarted,
     OpeningClosed,
     RecordPublished,
+    ResendRequested,
+    ShareSubmitted,
 )
 from server.domain.tender import Tender, TenderState
 from server.protocol import box_stream
@@ -469,3 +471,19 @@ def test_the_commands_walk_every_edge_of_the_phase_table() -> None:
     walked = phase_edges(straight) | phase_edges(tender)
     assert walked == {(s, t) for s, targets in ALLOWED.items() for t in targets}
     assert replayed(tender).opening == tender.opening
+
+
+def test_a_node_starting_afresh_asks_again_for_what_only_memory_held() -> None:
+    """docs/sites.md section 10: shares on record but not held, decryptions cut off."""
+    tender = opening()
+    assert tender.spec is not None
+    session = tender.session()
+    (asked,) = session.resend_requested("n-0000000000000001", DEADLINE)
+    assert isinstance(asked, ResendRequested)
+    assert (asked.custodians, asked.bidders) == ((), tuple(sorted(BIDDERS)))
+    custodian = tender.spec.opening.custodians[0]
+    run(tender, [DecryptionClosed(DEADLINE), ShareSubmitted(custodian, 1, DEADLINE)])
+    (asked,) = session.resend_requested("n-0000000000000001", DEADLINE)
+    assert isinstance(asked, ResendRequested)
+    assert (asked.custodians, asked.bidders) == ((custodian,), ())
+    assert session.resend_requested("n-0000000000000001", DEADLINE, held={1}) == []

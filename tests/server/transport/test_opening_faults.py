@@ -198,3 +198,36 @@ async def test_the_last_two_shares_at_once_open_each_bid_once(
         assert sorted(opened) == sorted(b.id for b in world.bidders)  # each exactly once
     finally:
         await world.close()
+
+
+async def test_a_node_starting_afresh_asks_for_the_shares_only_its_memory_held(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """docs/sites.md section 10: a restarted or standby home lost the shares it held; it asks
+    their custodians on record to send them again, and what they resend opens the bids."""
+    harness.custodians = [await harness.person(Role.CUSTODIAN, f"保管人{i}") for i in (1, 2)]
+    world = await build_world(harness, tmp_path, count=3)
+    try:
+        await to_opening(world)
+        await close_window(world)
+        first, second = harness.custodians
+        assert first.encryption is not None
+        assert second.encryption is not None
+        await bidding.submit_share(await share_of(world, first), world.tender, first.encryption)
+        assert await harness.node.opening.ask_to_resend() == []  # nothing lost yet
+        harness.node.homes.of(world.tender).shares.clear()  # the memory a crash takes
+        assert await harness.node.opening.ask_to_resend() == [world.tender]
+        asked = [
+            r.payload
+            for r in await harness.node.store.read(world.tender)
+            if r.type == "opening.resend_requested"
+        ]
+        assert asked == [{"node": harness.node.id, "custodians": [first.id], "bidders": [],
+                          "at": asked[0]["at"]}]  # fmt: skip
+        await bidding.submit_share(await share_of(world, first), world.tender, first.encryption)
+        view = await bidding.submit_share(
+            await share_of(world, second), world.tender, second.encryption
+        )
+        assert {status for status, _ in statuses(view).values()} == {"decrypted"}
+    finally:
+        await world.close()
