@@ -155,3 +155,17 @@ async def test_a_dead_home_gets_no_command_acknowledged_and_its_return_resumes_s
     names = {p["name"] for p in listed["participants"]}
     assert "while the home is dead" not in names
     assert after in {p["id"] for p in listed["participants"]}
+
+
+async def test_a_killed_edge_rebuilds_from_its_replica_and_the_home(cluster: Cluster) -> None:
+    home = await cluster.session(cluster.home)
+    edge = cluster.edges[0]
+    await enrol(home, "before")
+    await edge.kill()
+    missed = [await enrol(home, f"missed {n}") for n in range(3)]
+    await edge.start()
+    at_edge_session = await cluster.session(edge)
+    full = await system_log_at(cluster.home, home)
+    assert await system_log_at(edge, at_edge_session, full[-1][0]) == full
+    listed = await at_edge_session.get("/api/admin/participants")
+    assert set(missed) <= {p["id"] for p in listed["participants"]}
