@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from redis.asyncio import Redis
 from redis.utils import get_lib_version
 
 from server.config import Settings
@@ -23,6 +22,8 @@ from server.sites.channel import CommandClient, CommandServer, Reply
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
+
+    from redis.asyncio import Redis
 
     from tests.redis_server import RedisServer
 
@@ -39,15 +40,6 @@ WAIT = 5.0  # bounds what should happen at once
 @pytest.fixture
 def settings(redis_url: str) -> Settings:
     return Settings(redis_url=redis_url, bus="redis", redis_timeout_seconds=0.5)
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def echo(kind: str, payload: object) -> Reply:

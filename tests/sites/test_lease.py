@@ -13,7 +13,6 @@ import logging
 from typing import TYPE_CHECKING
 
 import pytest
-from redis.asyncio import Redis
 from redis.utils import get_lib_version
 
 from server.config import Settings
@@ -21,7 +20,9 @@ from server.errors import LinkDown
 from server.sites.lease import HomeInfo, HomeLease
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import Iterator
+
+    from redis.asyncio import Redis
 
     from tests.redis_server import RedisServer
 
@@ -40,15 +41,6 @@ def settings(redis_url: str) -> Settings:
     return Settings(
         redis_url=redis_url, bus="redis", lease_ttl_seconds=TTL, redis_timeout_seconds=TTL
     )
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 class _Said(logging.Handler):

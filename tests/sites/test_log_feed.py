@@ -7,7 +7,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from redis.asyncio import Redis
 
 from server.bus.feed import Entry, LogFeed
 from server.bus.redis import RedisBus
@@ -18,6 +17,8 @@ from tests.sites.test_redis_bus import WAIT_SECONDS, site_settings, wait
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
+
+    from redis.asyncio import Redis
 
     from server.config import Settings
     from tests.redis_server import RedisServer
@@ -48,15 +49,6 @@ async def feed(settings: Settings) -> AsyncIterator[LogFeed]:
         yield feed
     finally:
         await feed.close()
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 async def read_until(feed: LogFeed, count: int) -> list[Entry]:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
-from redis.asyncio import Redis
 from redis.utils import get_lib_version
 
 from server.config import Settings
@@ -16,7 +15,7 @@ from server.errors import LinkDown
 from server.sites.presence import Presence, PresenceEntry
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from redis.asyncio import Redis
 
     from tests.redis_server import RedisServer
 
@@ -34,15 +33,6 @@ def settings(redis_url: str) -> Settings:
     return Settings(
         redis_url=redis_url, bus="redis", presence_ttl_seconds=TTL, redis_timeout_seconds=0.5
     )
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 def entry(participant: str, site: str = "main", tender: str | None = "t-1") -> PresenceEntry:

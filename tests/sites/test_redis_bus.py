@@ -35,15 +35,6 @@ def site_settings(tmp_path: Path, redis_url: str) -> Settings:
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
 async def bus(tmp_path: Path, redis_url: str) -> AsyncIterator[RedisBus]:
     bus = RedisBus(site_settings(tmp_path, redis_url))
     await bus.start()
