@@ -15,11 +15,11 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from aiohttp import web
 
-from crypto import EncryptionKey, SigningKey
+from crypto import EncryptionKey, SigningKey, VerifyKey
 from evaluator_client.session import Session
 from recordings.audit import verify_chain
 from recordings.errors import ChainBroken
@@ -28,7 +28,7 @@ from server.app import create_app
 from server.audit_export import export_bundle
 from server.backends import stored_log
 from server.config import Settings
-from server.demo.evaluation import Evaluation
+from server.demo.evaluation import REQUEST, Evaluation
 from server.demo.opening import Opening
 from server.demo.watch import Watcher
 from server.service.node import CONSOLE, load_node_key
@@ -59,8 +59,14 @@ PEOPLE: Final = {
 class Person:
     name: str
     display: str
-    session: Session
+    session: Session  # at the node of the person's site
     key: EncryptionKey  # bidders and custodians enrol its public half
+    at_home: Session | None = None  # a second session at the home, when its site is an edge
+
+    @property
+    def uploads(self) -> Session:
+        """The session that streams files: an edge sends those to the home (421 home_only)."""
+        return self.at_home or self.session
 
 
 class Demo:
@@ -73,6 +79,8 @@ class Demo:
         self.node_id = ""
         self.tender = ""
         self.node_key = ""
+        self.bases: dict[str, str] = {}  # site -> the URL of its node
+        self.logins: list[tuple[str, str, str]] = []  # (site, name, id): who logged in where
 
     def say(self, text: str) -> None:
         self.out.write(f"\n== {text}\n")
@@ -90,36 +98,53 @@ class Demo:
         base = f"http://127.0.0.1:{port}"
         self.node_id = runner.app[node_key].id
         self.say(f"Node {self.node_id} listening on {base}; data in {self.data_dir}")
+        self.bases = {"main": base}
         try:
-            people = await self.enroll_everyone(runner.app, base)
-            self.node_key = runner.app[node_key].key.verify_key.to_text()
-            story = Opening(self, people, runner.app[node_key].key.verify_key)
-            await story.run()
-            self.tender = story.tender
-            await Evaluation(self, people, story.tender).run()
+            self.say(
+                "登记 Enrolment: the first admin at the node's console, the rest via the admin API"
+            )
+            admin_key = SigningKey.generate()
+            role, display = PEOPLE["admin"]
+            first = {"role": role, "name": display, "public_key": admin_key.verify_key.to_text()}
+            admin = await runner.app[node_key].participants.enroll(CONSOLE, first)
+            people = await self.enroll_everyone(admin.id, admin_key)
+            await self.story(people, runner.app[node_key].key.verify_key)
         finally:
-            for task in self.tasks:
-                task.cancel()
-            for task in self.tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            for session in self.sessions:
-                await session.close()
+            await self.close()
             await runner.cleanup()
         return await asyncio.to_thread(self.verify, settings)
 
-    async def enroll_everyone(self, app: web.Application, base: str) -> dict[str, Person]:
-        self.say(
-            "登记 Enrolment: the first admin at the node's console, the rest via the admin API"
-        )
+    async def story(self, people: dict[str, Person], key: VerifyKey) -> None:
+        """The opening, then the evaluation, told by `people` to the node(s) signing with `key`."""
+        self.node_key = key.to_text()
+        story = Opening(self, people, key)
+        await story.run()
+        self.tender = story.tender
+        await Evaluation(self, people, story.tender).run()
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for session in self.sessions:
+            await session.close()
+
+    def site_of(self, name: str) -> str:
+        """Where a person (or an expert) sits: one node has the one site."""
+        del name
+        return "main"
+
+    async def enroll_everyone(self, admin_id: str, admin_key: SigningKey) -> dict[str, Person]:
+        """The first admin is enrolled already (`admin_id`); it enrols the rest, who log in at
+        their sites' nodes."""
         keys = {name: SigningKey.generate() for name in PEOPLE}
+        keys["admin"] = admin_key
         encryption = {name: EncryptionKey.generate() for name in PEOPLE}
-        node = app[node_key]
-        role, display = PEOPLE["admin"]
-        first = {"role": role, "name": display, "public_key": keys["admin"].verify_key.to_text()}
-        admin_record = await node.participants.enroll(CONSOLE, first)
-        admin = await self.login(base, admin_record.id, keys["admin"])
-        people = {"admin": Person("admin", display, admin, encryption["admin"])}
+        _, display = PEOPLE["admin"]
+        admin = await self.login("admin", admin_id, admin_key)
+        people = {"admin": await self.person("admin", display, admin, keys, encryption)}
         for name, (role, display) in PEOPLE.items():
             if name == "admin":
                 continue
@@ -127,15 +152,43 @@ class Demo:
             if role in ("bidder", "custodian"):
                 body["encryption_key"] = encryption[name].public_key.to_text()
             enrolled = await admin.post("/api/admin/participants", body)
-            self.line(f"enrolled {name:<12} {enrolled['id']}  ({role}, {display})")
-            session = await self.login(base, str(enrolled["id"]), keys[name])
-            people[name] = Person(name, display, session, encryption[name])
+            self.line(
+                f"enrolled {name:<12} {enrolled['id']}{self.where(name)}  ({role}, {display})"
+            )
+            session = await self.login(name, str(enrolled["id"]), keys[name])
+            people[name] = await self.person(name, display, session, keys, encryption)
         return people
 
-    async def login(self, base: str, participant: str, key: SigningKey) -> Session:
-        session = await Session.login(base, participant, key)
+    def where(self, name: str) -> str:
+        """What the enrolment line says of a person's site: nothing, with one node."""
+        del name
+        return ""
+
+    async def person(
+        self, name: str, display: str, session: Session,
+        keys: dict[str, SigningKey], encryption: dict[str, EncryptionKey],
+    ) -> Person:  # fmt: skip
+        """`name`, logged in with its key from `keys`."""
+        del keys
+        return Person(name, display, session, encryption[name])
+
+    async def login(
+        self, name: str, participant: str, key: SigningKey, *, site: str | None = None
+    ) -> Session:
+        """`name` logs in at the node of `site` (by default its own site's); a site without a
+        node of its own reaches the main venue's."""
+        where = site or self.site_of(name)
+        session = await Session.login(self.bases.get(where, self.bases["main"]), participant, key)
         self.sessions.append(session)
+        self.logins.append((where, name, participant))
         return session
+
+    async def show_uploads_at_home(self, people: dict[str, Person], tender: str) -> None:
+        """With several sites, show where the files go; one node takes them itself."""
+
+    def draw_sites(self) -> list[dict[str, Any]]:
+        """The sites and workstations the committee is drawn for."""
+        return list(REQUEST["sites"])
 
     def watch(self, name: str, session: Session, stream: str, *, quiet: bool = False) -> Watcher:
         watcher = Watcher(name, session, stream, self.out, self.started, quiet)

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from crypto import SigningKey
 from evaluator_client.room import RoomClient
-from evaluator_client.session import Session
 from recordings.documents import report_hash
 from recordings.draw import DrawRequest, PoolEntry, draw
 from recordings.vocabulary import EventType
 
 if TYPE_CHECKING:
+    from evaluator_client.session import Session
     from server.demo import Demo, Person
 
 MAIN, SUB = "广州 Guangzhou", "深圳 Shenzhen"
@@ -33,7 +33,7 @@ EXPERTS: Final = {
     "expert-7": ("杨工 Expert Yang", COST, SUB, "鹏城审计师事务所"),
     "expert-8": ("周工 Expert Zhou", BUILDING, MAIN, "甲建设有限公司 Bidder A"),  # avoided
 }
-REQUEST: Final = {
+REQUEST: Final[dict[str, Any]] = {
     "quotas": [{"specialty": BUILDING, "count": 3}, {"specialty": COST, "count": 2}],
     "sites": [
         {"site": "main", "region": MAIN,
@@ -55,6 +55,7 @@ class Evaluation:
         self.supervisor = people["supervisor"].session
         self.keys: dict[str, SigningKey] = {}
         self.ids: dict[str, str] = {}  # participant id -> demo name
+        self.sites: dict[str, str] = {}  # demo name -> the site of its seat
         self.rooms: list[RoomClient] = []
         self.path = f"/api/tenders/{tender}"
 
@@ -94,7 +95,8 @@ class Evaluation:
 
     async def draw(self) -> None:
         self.say("抽取 The host draws 5 experts: commit to a seed, then reveal it")
-        committed = await self.host.post(f"{self.path}/lots/L1/draw", REQUEST)
+        request = {**REQUEST, "sites": self.demo.draw_sites()}
+        committed = await self.host.post(f"{self.path}/lots/L1/draw", request)
         self.line(f"seed hash committed before the draw: {committed['lots'][0]['seed_hash'][:16]}…")
         revealed = (await self.host.post(f"{self.path}/lots/L1/draw/reveal"))["lots"][0]
         self.line(f"seed revealed: {revealed['seed'][:16]}…; the host sees no names")
@@ -113,6 +115,7 @@ class Evaluation:
         self.line(f"the supervisor re-runs the draw from the seed: {verdict}")
         for seat in drawn["members"]:
             name = self.ids[seat["expert"]]
+            self.sites[name] = seat["site"]
             self.line(f"  {name:<9} {EXPERTS[name][0]:<18} {seat['site']:<6} {seat['workstation']}")
         standby = ", ".join(self.ids[e] for e in drawn["standby"])
         self.line(f"standby: {standby}; expert-8 works for a bidder and was avoided")
@@ -121,11 +124,12 @@ class Evaluation:
     async def seat(self) -> None:
         self.say("签到 Each expert logs in at its workstation, checks in and pledges, signed")
         view = await self.supervisor.get(f"{self.path}/lots/L1/room")
-        base = self.host.base_url
         for member in view["members"]:
             name = self.ids[member["expert"]]
-            session = await Session.login(base, member["expert"], self.keys[name])
-            self.demo.sessions.append(session)
+            # A workstation is bound to its site's node: the expert logs in there.
+            session = await self.demo.login(
+                name, member["expert"], self.keys[name], site=self.sites[name]
+            )
             seat = (await RoomClient.seats(session))[0]
             room = RoomClient(session, self.tender, seat)
             await room.__aenter__()

@@ -131,6 +131,7 @@ class Opening:
 
     async def submit_bids(self, box: Watcher) -> None:
         self.say("投标 Five bidders seal their bids on their own machines and upload them")
+        await self.demo.show_uploads_at_home(self.people, self.tender)
         await asyncio.gather(
             *(
                 self.seal_and_submit(name, price)
@@ -151,7 +152,7 @@ class Opening:
             "extra": {"warranty_years": "3"},
         }  # fmt: skip
         await asyncio.to_thread(_seal, folder, sealed, self.tender, person, sheet, self.opening_key)
-        answer = await bidding.submit(person.session, self.tender, "L1", sealed)
+        answer = await bidding.submit(person.uploads, self.tender, "L1", sealed)
         receipt = answer["receipt"]
         bidding.check_receipt(receipt, answer["signature"], self.node_key)
         self.sealed[name], self.receipts[name] = sealed, receipt
@@ -162,13 +163,14 @@ class Opening:
 
     async def refusals(self, box: Watcher) -> None:
         self.say("Bad input is refused, saying why, and put on record (a bidder's in the box)")
-        bidder = self.people["bidder-3"].session
+        bidder = self.people["bidder-3"].uploads
         data = b"PK\x03\x04 an unencrypted zip"
         path = f"/api/tenders/{self.tender}/lots/L1/uploads"
         upload = await bidder.post(path, {"size": len(data), "sha256": _sha256(data)})
         await bidder.put_bytes(f"/api/uploads/{upload['upload']}?offset=0", data)
         await self.expect_refusal(bidder, f"/api/uploads/{upload['upload']}/complete", {})
-        await self.expect_refusal(bidder, f"/api/tenders/{self.tender}/cancel", {"reason": "x"})
+        cancel = f"/api/tenders/{self.tender}/cancel"
+        await self.expect_refusal(self.people["bidder-3"].session, cancel, {"reason": "x"})
         await box.wait_for(EventType.ACCESS_DENIED)
         await self.expect_refusal(self.host, f"/api/tenders/{self.tender}/opening/start", {})
 
@@ -263,7 +265,7 @@ class Opening:
 
     async def read_a_document(self) -> None:
         self.say("监督 A supervisor reads a decrypted bid; the access itself is on record")
-        supervisor = self.people["supervisor"].session
+        supervisor = self.people["supervisor"].uploads
         bidder = self.people["bidder-1"].session.participant
         package = await supervisor.get_bytes(
             f"/api/tenders/{self.tender}/lots/L1/bids/{bidder}/document"
