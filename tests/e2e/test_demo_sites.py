@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import pytest
+from redis.asyncio import Redis
 
 from server.cli import demo as demo_command
 
@@ -68,6 +69,33 @@ async def test_the_demo_of_three_sites_runs_the_story_across_them_and_verifies(
     assert "audit log verified" in text
     assert not err.strip(), err.decode()[-2000:]
     assert {p.name for p in demo.iterdir()} >= {"main", "venue-2", "venue-3", "redis"}
+
+
+async def test_the_demo_of_two_sites_on_a_given_redis_keeps_to_keys_of_its_own(
+    tmp_path: Path, redis_url: str
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server", "demo", "--sites", "2", "--redis", redis_url,
+        "--data-dir", str(tmp_path / "demo"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(60):
+        out, err = await process.communicate()
+    text = out.decode()
+    assert process.returncode == 0, text[-3000:] + err.decode()[-2000:]
+    prefix = re.search(
+        rf"Redis given: {re.escape(redis_url)}; this demo's keys start with (\S+):", text
+    )
+    assert prefix is not None
+    assert "audit log verified" in text
+    client = Redis.from_url(redis_url)
+    try:
+        keys = [key.decode() async for key in client.scan_iter(count=1000)]
+    finally:
+        await client.aclose()
+    assert keys
+    assert all(key.startswith(f"{prefix[1]}:") for key in keys)  # a real cluster's are untouched
+    assert not (tmp_path / "demo" / "redis").exists()
 
 
 async def test_the_demo_of_several_sites_says_plainly_when_redis_server_is_missing(
