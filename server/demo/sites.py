@@ -174,25 +174,30 @@ class SitesDemo(Demo):
         return venues
 
     async def presence(self) -> None:
-        """Who was connected where: from Redis's presence entries when the nodes write them,
-        else from what the demo knows of its own logins."""
+        """Who was connected where: what the demo knows of its own logins, and what Redis's
+        presence entries say of the live connections still open (when the nodes write them)."""
         self.say("在线 Presence: who was connected at which site")
+        self.line("from the demo's own record of who logged in where:")
+        self._table(
+            [(site, self._role(name), self._label(site, name)) for site, name, _ in self.logins]
+        )
         entries = await self._presence_entries()
-        if entries:
-            self.line(f"from Redis, {self.cluster}:presence:* ({len(entries)} entries)")
-            names = {participant: name for _, name, participant in self.logins}
-            rows = [
+        if not entries:
+            self.line(
+                f"no {self.cluster}:presence:* entries in Redis: presence is not wired into "
+                "the nodes yet"
+            )
+            return
+        self.line(f"from Redis, {self.cluster}:presence:* (live connections still open):")
+        names = {participant: name for _, name, participant in self.logins}
+        self._table(
+            [
                 (e["site"], e["role"], self._name(names.get(e["participant"], e["participant"])))
                 for e in entries
             ]
-        else:
-            self.line(
-                f"no {self.cluster}:presence:* entries in Redis (presence is not wired into "
-                "the nodes yet): from the demo's own record of who logged in where"
-            )
-            rows = [
-                (site, self._role(name), self._label(site, name)) for site, name, _ in self.logins
-            ]
+        )
+
+    def _table(self, rows: list[tuple[str, str, str]]) -> None:
         for site in self.names:
             here = sorted({row[1:] for row in rows if row[0] == site})
             self.line(f"{site:<8} {len(here):>2} connected")
