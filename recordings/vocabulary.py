@@ -131,6 +131,9 @@ class EventType(enum.StrEnum):
     COMMAND_REJECTED = "command.rejected"
     AUDIT_TREE_HEAD = "audit.tree_head"
 
+    # Presence at the sites (docs/sites.md section 8).
+    PRESENCE_LEFT = "presence.left"
+
 
 # What a person reads for each event type: (zh-CN, English). Short, for lists and live feeds.
 EVENT_LABELS: Final[Mapping[EventType, tuple[str, str]]] = MappingProxyType(
@@ -200,5 +203,6 @@ EVENT_LABELS: Final[Mapping[EventType, tuple[str, str]]] = MappingProxyType(
         EventType.ACCESS_THROTTLED: ("拒绝限流", "refusals throttled"),
         EventType.COMMAND_REJECTED: ("指令被拒", "rejected"),
         EventType.AUDIT_TREE_HEAD: ("签名树头", "signed tree head"),
+        EventType.PRESENCE_LEFT: ("席位离线", "workstation dropped out"),
     }
 )

@@ -49,6 +49,7 @@ from server.domain.events import (
     AccessThrottled,
     CommandRejected,
     DomainEvent,
+    PresenceLeft,
     TreeHeadSigned,
 )
 from server.domain.logins import LoginRefused, LoginsThrottled
@@ -205,6 +206,8 @@ _ENTRIES: Final = (
     _kept(AccessThrottled, _REFUSAL),
     _kept(CommandRejected, _REFUSAL),
     _kept(TreeHeadSigned, "the ledger keeps the tree itself; the head is for verifiers"),
+    # Presence at the sites.
+    _kept(PresenceLeft, "a workstation dropping out is on record for supervisors"),
 )
 
 CATALOGUE: Final[Mapping[str, Entry]] = MappingProxyType(

@@ -135,3 +135,17 @@ class TreeHeadSigned(DomainEvent):
         if stream == SYSTEM_STREAM:
             return NODE_ADMIN
         return OVERSIGHT if box_tender(stream) is not None else PUBLIC
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceLeft(DomainEvent):
+    """An expert's live connection to the tender closed (docs/sites.md section 8): at which
+    site and node, when, and why. Who it was stays with supervisors, like the committee."""
+
+    TYPE: ClassVar[str] = EventType.PRESENCE_LEFT
+    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
+    participant: str
+    site: str
+    node: str
+    at: datetime
+    reason: str
