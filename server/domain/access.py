@@ -51,6 +51,7 @@ class Action(enum.StrEnum):
     ANSWER_CLARIFICATION = "evaluation.answer"
     VIEW_RESULT = "evaluation.result"
     LIST_STREAMS = "stream.list"
+    VIEW_PRESENCE = "presence.view"
 
 
 # Actions that change nothing. A supervisor may only ever be granted these.
@@ -70,6 +71,7 @@ READ_ONLY: Final = frozenset(
         Action.VIEW_ROOM,
         Action.VIEW_RESULT,
         Action.LIST_STREAMS,
+        Action.VIEW_PRESENCE,
     }
 )
 
@@ -123,6 +125,8 @@ PERMISSIONS: Final[Mapping[Action, frozenset[Role]]] = MappingProxyType(
         Action.ANSWER_CLARIFICATION: frozenset({Role.BIDDER}),
         Action.VIEW_RESULT: _EVERYONE - {Role.ADMIN},
         Action.LIST_STREAMS: _NODE,
+        # Who is online where, by name: experts' names are confidential until the result.
+        Action.VIEW_PRESENCE: frozenset({Role.SUPERVISOR, Role.ADMIN}),
     }
 )
 

@@ -608,6 +608,10 @@ async def _overview(node: Node, c: Command) -> Any:
     return await node.rooms.overview(c.actor)
 
 
+async def _presence(node: Node, c: Command) -> Any:
+    return await node.attendance.view(c.actor)
+
+
 async def _room(node: Node, c: Command) -> Any:
     return await node.rooms.room(c.actor, c.tender_id, c.target.lot)
 
@@ -683,4 +687,5 @@ HANDLERS: Final[Mapping[Action, Mapping[str, Handler]]] = {
     Action.ANSWER_CLARIFICATION: {"": _answer_clarification, "list": _clarifications},
     Action.VIEW_RESULT: {"": _result, "report": _report},
     Action.LIST_STREAMS: {"": _streams},
+    Action.VIEW_PRESENCE: {"": _presence},
 }

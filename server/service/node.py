@@ -24,6 +24,7 @@ from server.service.logins import Logins
 from server.service.node_keys import NodeKeys, node_id
 from server.service.opening import OpeningService
 from server.service.participants import Participants
+from server.service.presence import Attendance, LocalPresence
 from server.service.rooms import RoomViews
 from server.service.scheduler import Scheduler
 from server.service.submissions import Submissions
@@ -33,11 +34,13 @@ from server.service.treeheads import TreeHeadPolicy, TreeHeads
 from server.service.uploads import Uploads
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from server.clock import Clock
     from server.config import Settings
     from server.service.auth import Claims
+    from server.service.presence import PresencePort
     from server.storage.base import Backends
 
 logger = logging.getLogger(__name__)
@@ -84,6 +87,8 @@ class Remote(Protocol):
 
     async def follow(self, actor: Actor, stream: str) -> int: ...
 
+    async def left(self, actor: Actor, tender: str, node: str, reason: str) -> None: ...
+
 
 class Node:
     def __init__(
@@ -94,6 +99,7 @@ class Node:
         key: SigningKey,
         *,
         remote: Remote | None = None,
+        presence: PresencePort | None = None,
     ) -> None:
         store, bus = backends.store, backends.bus
         # An edge node (docs/sites.md): its store is a replica of the home's, and every
@@ -155,6 +161,11 @@ class Node:
         }
         self.tenders.on_due = {Due.CLOSE_SIGNING: self.evaluation.settle}
         self.scheduler = Scheduler(self.tenders, clock)
+        # Who is online: in Redis in a cluster (server/sites/presence.py), else in memory.
+        self.attendance = Attendance(
+            presence if presence is not None else LocalPresence(),
+            self.ledger, self.gate, clock, self.id, settings.site,
+        )  # fmt: skip
         self.commands = Commands(self)
         self._scheduler_task: asyncio.Task[None] | None = None
         if remote is not None:
@@ -194,6 +205,38 @@ class Node:
         await self.tenders.authorize_read(actor, stream)
         return (await self.store.head(stream)).seq
 
+    # Presence: the live channel's connections (docs/sites.md section 8).
+
+    async def connected(self, actor: Actor) -> None:
+        """`actor` has an authenticated live connection to this node."""
+        await self.attendance.enter(actor)
+
+    async def following(self, actor: Actor, stream: str) -> None:
+        """`actor`'s live connection subscribed to `stream`."""
+        await self.attendance.follows(actor, stream)
+
+    async def disconnected(self, actor: Actor, streams: Sequence[str], reason: str) -> None:
+        """`actor`'s live connection, subscribed to `streams`, closed. For an expert, each
+        tender under evaluation records `presence.left` (at the home). Never raises: a
+        departure that can't be recorded is logged."""
+        await self.attendance.leave(actor)
+        if actor.role is not Role.EXPERT:
+            return
+        for stream in streams:
+            if box_tender(stream) is not None or stream == SYSTEM_STREAM:
+                continue
+            try:
+                await self.left(actor, stream, self.id, reason)
+            except Exception:
+                logger.warning("Could not record that an expert left %s", stream, exc_info=True)
+
+    async def left(self, actor: Actor, tender: str, node: str, reason: str) -> None:
+        """Record that `actor`'s live connection at `node` to `tender` closed."""
+        if self.remote is not None:
+            await self.remote.left(actor, tender, node, reason)
+            return
+        await self.attendance.record_left(actor, tender, node, reason)
+
     @staticmethod
     def _throttle(settings: Settings, clock: Clock) -> Throttle:
         return Throttle(clock, settings.max_refusals_per_minute, settings.max_tracked_callers)
@@ -204,6 +247,7 @@ class Node:
             logger.info("Sealed %d bid files of the older layout at rest", converted)
         await self.store.start()
         await self.bus.start()
+        await self.attendance.port.start()
         await self.participants.registry()
         if self.remote is not None:
             logger.info("Node %s started as an edge", self.id)
@@ -225,6 +269,7 @@ class Node:
             except Exception:
                 logger.exception("The scheduler had failed")  # closing goes on regardless
         self.homes.close()
+        await self.attendance.port.close()
         self._checks.shutdown(wait=False, cancel_futures=True)
         try:
             await self.bus.close()

@@ -438,6 +438,30 @@ def overview_tender(tender: Tender, seq: int) -> OverviewTender:
     )  # fmt: skip
 
 
+# Who is online.
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineView:
+    """One participant online: role, site and node, the tender it follows last, its
+    workstation when known, since when."""
+
+    participant: str
+    role: str
+    site: str
+    node: str
+    tender: str | None
+    workstation: str | None
+    since: str
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceView(View):
+    """`GET /api/presence`: who is online at which site, for supervisors and the admin."""
+
+    online: list[OnlineView]
+
+
 # What the node publishes a schema for, by the name in `GET /api/schema/{name}`.
 CATALOGUE: Final[Mapping[str, type[View]]] = {
     "tender": TenderView,
@@ -448,4 +472,5 @@ CATALOGUE: Final[Mapping[str, type[View]]] = {
     "room": RoomView,
     "result": ResultView,
     "overview": OverviewView,
+    "presence": PresenceView,
 }

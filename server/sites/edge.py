@@ -94,6 +94,13 @@ class Forwarder:
             raise HomeUnavailable("The main-venue node gave an answer this node can't read.")
         return answer
 
+    async def left(self, actor: Actor, tender: str, node: str, reason: str) -> None:
+        """An expert's live connection here closed: the home records `presence.left`."""
+        payload: dict[str, object] = {
+            "actor": actor_json(actor), "tender": tender, "node": node, "reason": reason,
+        }  # fmt: skip
+        await self._ask("left", payload)
+
 
 def _mapping(answer: object) -> dict[str, Any]:
     if not isinstance(answer, dict):

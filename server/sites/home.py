@@ -41,6 +41,7 @@ class HomeDesk:
             "challenge": self._challenge,
             "login": self._login,
             "follow": self._follow,
+            "left": self._left,
         }
 
     async def answer(self, kind: str, payload: object) -> Reply:
@@ -95,6 +96,20 @@ class HomeDesk:
             raise BadRequest(str(exc)) from None
         seq = await self._node.follow(actor, payload["stream"])
         return Reply(ok=True, payload=seq, heads={})
+
+    async def _left(self, payload: object) -> Reply:
+        if not isinstance(payload, dict) or not all(
+            isinstance(payload.get(name), str) for name in ("tender", "node", "reason")
+        ):
+            raise BadRequest("A left request names an actor, a tender, a node and a reason.")
+        try:
+            actor = actor_from_json(payload.get("actor"))
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        tender = payload["tender"]
+        await self._node.left(actor, tender, payload["node"], payload["reason"])
+        head = await self._node.store.head(tender)
+        return Reply(ok=True, payload=None, heads={tender: head.seq})
 
 
 def _login_request(payload: object) -> tuple[object, str]:

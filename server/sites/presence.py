@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from redis.exceptions import RedisError
@@ -24,11 +24,9 @@ from redis.exceptions import RedisError
 from crypto import parse_json
 from server.bus.connection import LINK_ERRORS, connect, key
 from server.errors import LinkDown
-from server.protocol.times import format_time, parse_time
+from server.service.presence import PresenceEntry
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from server.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -38,48 +36,11 @@ logger = logging.getLogger(__name__)
 MAX_ONLINE: Final = 20_000
 SCAN_COUNT: Final = 1000
 REFRESHES_PER_TTL: Final = 3
-_FIELDS: Final = ("participant", "role", "site", "node", "tender", "workstation", "since")
-
-
-@dataclass(frozen=True, slots=True)
-class PresenceEntry:
-    """One participant online: with which role, at which site and node, in which tender and at
-    which workstation (when it has one), since when."""
-
-    participant: str
-    role: str
-    site: str
-    node: str
-    tender: str | None
-    workstation: str | None
-    since: datetime
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "participant": self.participant, "role": self.role, "site": self.site,
-            "node": self.node, "tender": self.tender, "workstation": self.workstation,
-            "since": format_time(self.since),
-        }  # fmt: skip
-
-    @classmethod
-    def from_json(cls, document: object) -> PresenceEntry:
-        """ValueError if `document` is not an entry."""
-        if not isinstance(document, dict) or set(document) != set(_FIELDS):
-            raise ValueError("A presence entry has exactly the fields " + ", ".join(_FIELDS))
-        texts = {name: document[name] for name in ("participant", "role", "site", "node")}
-        optional = {name: document[name] for name in ("tender", "workstation")}
-        since = document["since"]
-        if not all(isinstance(value, str) for value in texts.values()):
-            raise ValueError("A presence entry names its participant, role, site and node.")
-        if not all(value is None or isinstance(value, str) for value in optional.values()):
-            raise ValueError("A presence entry's tender and workstation are text or null.")
-        if not isinstance(since, str):
-            raise ValueError("A presence entry says since when, as a timestamp.")
-        return cls(**texts, **optional, since=parse_time(since))
 
 
 class Presence:
-    """This node's presence entries: written on entering, refreshed, deleted on leaving."""
+    """This node's presence entries in Redis: written on entering, refreshed, deleted on
+    leaving. The `PresencePort` of a node in a cluster (server/service/presence.py)."""
 
     def __init__(self, settings: Settings, node_id: str, site: str) -> None:
         self._settings = settings
@@ -121,6 +82,13 @@ class Presence:
         self._connections[key] = self._connections.get(key, 0) + 1
         self._held[key] = entry
         await self._write({key: entry})
+
+    async def update(self, key: str, tender: str | None) -> None:
+        """`key`, still online, now follows `tender` (the latest it subscribed to)."""
+        held = self._held.get(key)
+        if held is not None and held.tender != tender:
+            self._held[key] = entry = dataclasses.replace(held, tender=tender)
+            await self._write({key: entry})
 
     async def leave(self, key: str) -> None:
         count = self._connections.get(key, 0) - 1

@@ -23,6 +23,7 @@ from server.sites.edge import Forwarder
 from server.sites.home import HomeDesk
 from server.sites.lease import HomeInfo, HomeLease
 from server.sites.peers import PeerClient
+from server.sites.presence import Presence
 from server.sites.replica import Replicator, jitter
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ async def _home(
     # The home's bus publishes every commit to Redis (the settings choose it with redis_url).
     backends = build_backends(settings, NodeKeys(key), store=store)
     backends.store.fence(token)
-    node = Node(settings, backends, clock, key)
+    node = Node(settings, backends, clock, key, presence=Presence(settings, probe, settings.site))
     server = CommandServer(settings, node.id)
     desk = HomeDesk(node)
     try:
@@ -243,8 +244,10 @@ async def _edge(
         return await HomeLease.current(settings)
 
     node = Node(
-        settings, backends, clock, key, remote=Forwarder(settings, client, replica, find_home)
-    )
+        settings, backends, clock, key,
+        remote=Forwarder(settings, client, replica, find_home),
+        presence=Presence(settings, node_id_of(key), settings.site),
+    )  # fmt: skip
     try:
         await node.start(schedule=False)
         await client.start()

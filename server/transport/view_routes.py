@@ -1,7 +1,8 @@
 """HTTP routes of the views' schemas and of the supervisor's overview (docs/protocol.md 2.11).
 
 The other views are served where they always were (the tender, the opening, the room...); this
-module adds what views brought: each one's JSON Schema, made from its type, and the overview.
+module adds what views brought: each one's JSON Schema, made from its type, the overview, and
+who is online (presence).
 """
 
 from __future__ import annotations
@@ -46,9 +47,16 @@ async def overview(request: web.Request, actor: Actor) -> web.Response:
     return respond(await submit(request, actor, Action.VIEW_PROGRESS, step="overview"))
 
 
+@authenticated
+async def presence(request: web.Request, actor: Actor) -> web.Response:
+    """Who is online at which site (docs/sites.md section 8): supervisors and the admin."""
+    return respond(await submit(request, actor, Action.VIEW_PRESENCE))
+
+
 def routes() -> list[web.RouteDef]:
     return [
         web.get(SCHEMA_PATH, schema_index),
         web.get(f"{SCHEMA_PATH}/{{view}}", schema),
         web.get("/api/overview", overview),
+        web.get("/api/presence", presence),
     ]

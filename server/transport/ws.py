@@ -81,6 +81,9 @@ class Connection:
         self.actor: Actor | None = None
         self.audiences: frozenset[str] = frozenset()
         self._subscriptions: dict[str, Subscriber] = {}
+        # The streams followed, for presence: kept after the hub is left, until the end.
+        self._followed: list[str] = []
+        self._present = False
         self._replays: dict[str, asyncio.Task[None]] = {}
         self._timer: asyncio.TimerHandle | None = None
         settings = self._settings
@@ -194,6 +197,9 @@ class Connection:
                 self._outbox.stop()
             self._leave_hub()
             self.log.info("Live connection closed (%s)", self._ws.close_code)
+            if self._present and self.actor is not None:
+                reason = f"live connection closed ({self._ws.close_code})"
+                await self._node.disconnected(self.actor, list(self._followed), reason)
 
     async def _start(self) -> None:
         if self._authorization is not None:
@@ -272,6 +278,9 @@ class Connection:
             return
         self.actor = claims.actor(self.address, self._node.settings.site)
         self.audiences = self.actor.audiences()
+        if not self._present:
+            self._present = True
+            await self._node.connected(self.actor)
         if self._timer is not None:
             self._timer.cancel()
         remaining = (claims.expires_at - self._node.clock.now()).total_seconds()
@@ -310,6 +319,8 @@ class Connection:
             head = await self._node.follow(actor, stream)
             await self._send(Subscribed(stream, message.after_seq, head, ref=message.ref))
             self._subscriptions[stream] = await self._hub.subscribe(self, stream, message.after_seq)
+            self._followed.append(stream)
+            await self._node.following(actor, stream)
         except (DomainError, ServerError, InvalidFields) as exc:
             await self._refuse(exc, message.ref)
         except ConnectionResetError:
@@ -327,6 +338,7 @@ class Connection:
         subscriber = self._subscriptions.pop(message.tender, None)
         if subscriber is not None:
             self._hub.unsubscribe(subscriber)
+            self._followed.remove(message.tender)
         await self._send(Unsubscribed(message.tender, ref=message.ref))
 
     def _leave_hub(self) -> None:

@@ -12,7 +12,8 @@ from redis.utils import get_lib_version
 
 from server.config import Settings
 from server.errors import LinkDown
-from server.sites.presence import Presence, PresenceEntry
+from server.service.presence import PresenceEntry
+from server.sites.presence import Presence
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

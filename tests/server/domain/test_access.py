@@ -19,7 +19,9 @@ from server.domain.events import PUBLIC
 # The table written out the other way round, so that any change to it is a visible diff here.
 READS = {"tender.list", "tender.view", "tender.read", "bid.sealed_list", "evaluation.result"}
 EXPECTED = {
-    Role.ADMIN: {"participant.enroll", "participant.list", "system.read", "audit.verify"},
+    Role.ADMIN: {
+        "participant.enroll", "participant.list", "system.read", "audit.verify", "presence.view",
+    },
     Role.HOST: READS | {
         "tender.create", "tender.publish", "tender.cancel", "tender.opening.start",
         "opening.view", "opening.pause", "opening.resume", "opening.record", "opening.answer",
@@ -34,7 +36,7 @@ EXPECTED = {
     Role.EXPERT: READS | {"bid.document.read", "evaluation.act", "evaluation.room"},
     Role.SUPERVISOR: READS | {
         "participant.list", "system.read", "audit.verify", "opening.view", "bid.document.read",
-        "bid.box.read", "evaluation.progress", "evaluation.room",
+        "bid.box.read", "evaluation.progress", "evaluation.room", "presence.view",
     },
     Role.CUSTODIAN: READS | {"opening.view", "opening.share"},
     Role.PUBLIC: READS | {"opening.view"},
