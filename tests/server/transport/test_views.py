@@ -129,6 +129,8 @@ async def test_evaluation_views_match_their_schemas(evaluation: Evaluation) -> N
     await views.get("overview", "/api/overview", await harness.login(supervisor))
     rooms = await ev.seated()
     ids = [room.session.participant for room in rooms]
+    present = await views.get("presence", "/api/presence", supervisor)
+    assert set(ids) <= {entry["participant"] for entry in present["online"]}
     await ev.elect(rooms, ids[0])
     await ev.comply(rooms)
     for i, room in enumerate(rooms):
@@ -163,7 +165,7 @@ async def test_evaluation_views_match_their_schemas(evaluation: Evaluation) -> N
     assert (await views.get("overview", "/api/overview", host))["tenders"] == [tender]
     expert = await harness.login(ev.experts[ids[0]])
     assert await harness.refused("GET", "/api/overview", expert) == (403, "AccessDenied")
-    assert views.seen == {"progress", "overview", "room", "result"}
+    assert views.seen == {"progress", "overview", "room", "result", "presence"}
 
 
 async def test_a_member_joins_from_the_view_and_misses_nothing(evaluation: Evaluation) -> None:

@@ -1,0 +1,82 @@
+"""Who is online, for supervisors, and an expert's connection closing on record
+(docs/sites.md section 8), on a node alone: presence in memory."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from websockets.asyncio.client import connect
+
+from recordings.vocabulary import EventType
+from server.domain.access import Role
+from tests.server.transport.evaluation_world import Evaluation
+
+Message = dict[str, Any]
+
+
+async def online(ev: Evaluation) -> list[Message]:
+    status, view = await ev.harness.call("GET", "/api/presence", ev.supervisor)
+    assert status == 200, view
+    online: list[Message] = view["online"]
+    return online
+
+
+async def entry_of(ev: Evaluation, participant: str, tender: str) -> Message:
+    """`participant`'s entry once it follows `tender` (the subscription is answered on the
+    live channel, which the room client reads on its own)."""
+    async with asyncio.timeout(10):
+        while True:
+            mine = [e for e in await online(ev) if e["participant"] == participant]
+            if mine and mine[0]["tender"] == tender:
+                return mine[0]
+            await asyncio.sleep(0.02)
+
+
+async def test_supervisors_see_who_is_online_and_an_expert_leaving(evaluation: Evaluation) -> None:
+    ev, harness = evaluation, evaluation.harness
+    await ev.draw()
+    await ev.start()
+    await harness.login(ev.supervisor)
+    site = harness.node.settings.site
+    member = next(m["expert"] for m in (await ev.view())["members"] if m["site"] == site)
+    room = await ev.join(member)
+    entry = await entry_of(ev, member, ev.tender)
+    assert entry == {
+        "participant": member, "role": "expert", "site": site, "node": harness.node.id,
+        "tender": ev.tender, "workstation": None, "since": entry["since"],
+    }  # fmt: skip
+    # Names are for supervisors and the admin only.
+    expert = await harness.login(ev.experts[member])
+    assert await harness.refused("GET", "/api/presence", expert) == (403, "AccessDenied")
+    host = await harness.login(ev.world.host)
+    assert await harness.refused("GET", "/api/presence", host) == (403, "AccessDenied")
+    admin = await harness.person(Role.ADMIN)
+    assert (await harness.call("GET", "/api/presence", admin))[0] == 200
+
+    # The supervisor follows the tender live and sees the expert's workstation drop out.
+    async with connect(harness.ws_url) as watch:
+        await watch.send(json.dumps({"v": 1, "type": "auth", "token": ev.supervisor.token}))
+        after = (await harness.node.store.head(ev.tender)).seq
+        message = {"v": 1, "type": "subscribe", "tender": ev.tender, "after_seq": after}
+        await watch.send(json.dumps(message))
+        await room.close()
+        del ev.rooms[member]
+        async with asyncio.timeout(10):
+            while True:
+                received = json.loads(await watch.recv())
+                if received["type"] == "event":
+                    event = received["event"]
+                    if event["type"] == EventType.PRESENCE_LEFT:
+                        break
+        assert event["payload"]["participant"] == member
+        assert event["payload"]["site"] == site
+        assert event["payload"]["node"] == harness.node.id
+        assert "closed" in event["payload"]["reason"]
+        assert event["visibility"] == ["supervisor"]
+    # Recorded after the entry was gone: the list no longer names the expert.
+    assert [e for e in await online(ev) if e["participant"] == member] == []
+    # The supervisor's own connection came and went too, and experts alone are on record.
+    left = [r for r in await harness.node.store.read(ev.tender) if r.type == EventType.PRESENCE_LEFT]
+    assert [r.payload["participant"] for r in left] == [member]
