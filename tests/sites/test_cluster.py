@@ -18,6 +18,7 @@ from evaluator_client.live import LiveFeed
 from evaluator_client.session import Session
 from server.protocol import SYSTEM_STREAM
 from server.protocol.server_messages import CaughtUp, Event
+from server.service.node import node_id_of
 from tests.sites.cluster import NodeProcess, enrol_offline
 
 if TYPE_CHECKING:
@@ -169,3 +170,28 @@ async def test_a_killed_edge_rebuilds_from_its_replica_and_the_home(cluster: Clu
     assert await system_log_at(edge, at_edge_session, full[-1][0]) == full
     listed = await at_edge_session.get("/api/admin/participants")
     assert set(missed) <= {p["id"] for p in listed["participants"]}
+
+
+async def presence_at(session: Session, node: str) -> list[dict[str, Any]]:
+    view = await session.get("/api/presence")
+    return [entry for entry in view["online"] if entry["node"] == node]
+
+
+async def test_the_home_sees_who_is_connected_at_an_edge_come_and_go(cluster: Cluster) -> None:
+    at_home = await cluster.session(cluster.home)
+    edge = cluster.edges[0]
+    edge_id = node_id_of(await edge.key())
+    at_edge = await cluster.session(edge)
+    assert await presence_at(at_home, edge_id) == []
+    async with asyncio.timeout(30):
+        async with LiveFeed(f"ws://127.0.0.1:{edge.port}/ws", at_edge.token) as feed:
+            await feed.subscribe(SYSTEM_STREAM)
+            # Presence is in Redis, another process: polled, briefly, within the bound.
+            while not (entries := await presence_at(at_home, edge_id)):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            (entry,) = entries
+            assert (entry["participant"], entry["role"], entry["site"]) == (
+                cluster.admin, "admin", "venue-1"
+            )  # fmt: skip
+        while await presence_at(at_home, edge_id):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
