@@ -10,9 +10,12 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.client import connect
 
 from recordings.vocabulary import EventType
-from server.domain.access import Role
+from server.domain.access import Actor, Role
+from server.service.commands import actor_json
+from server.sites.home import HomeDesk
 
 if TYPE_CHECKING:
+    from recordings.audit import AuditRecord
     from tests.server.transport.evaluation_world import Evaluation
 
 Message = dict[str, Any]
@@ -23,6 +26,11 @@ async def online(ev: Evaluation) -> list[Message]:
     assert status == 200, view
     online: list[Message] = view["online"]
     return online
+
+
+async def departures(ev: Evaluation) -> list[AuditRecord]:
+    records = await ev.harness.node.store.read(ev.tender)
+    return [record for record in records if record.type == EventType.PRESENCE_LEFT]
 
 
 async def entry_of(ev: Evaluation, participant: str, tender: str) -> Message:
@@ -81,3 +89,34 @@ async def test_supervisors_see_who_is_online_and_an_expert_leaving(evaluation: E
     records = await harness.node.store.read(ev.tender)
     left = [r.payload["participant"] for r in records if r.type == EventType.PRESENCE_LEFT]
     assert left == [member]
+
+
+async def test_the_home_records_a_departure_an_edge_forwards(evaluation: Evaluation) -> None:
+    ev, harness = evaluation, evaluation.harness
+    await ev.draw()
+    await ev.start()
+    member = next(m["expert"] for m in (await ev.view())["members"] if m["site"] == "sub-1")
+    desk = HomeDesk(harness.node)
+    actor = Actor(member, Role.EXPERT, "203.0.113.9", site="sub-1")
+    reason = "live connection closed (1006)"
+    payload = {"actor": actor_json(actor), "tender": ev.tender, "node": "n-edge", "reason": reason}
+    reply = await desk.answer("left", payload)
+    assert reply.ok
+    assert reply.heads == {ev.tender: (await harness.node.store.head(ev.tender)).seq}
+    (record,) = await departures(ev)
+    assert {**record.payload, "at": None} == {
+        "participant": member, "site": "sub-1", "node": "n-edge", "at": None, "reason": reason,
+    }  # fmt: skip
+    assert (record.actor_id, record.address) == (member, "203.0.113.9")
+    # Only an expert's departure, and only from a tender under evaluation, is on record.
+    host = Actor(ev.world.host.id, Role.HOST, "203.0.113.9", site="sub-1")
+    assert (await desk.answer("left", payload | {"actor": actor_json(host)})).ok
+    assert (await desk.answer("left", payload | {"tender": "t-unknown"})).ok
+    assert (
+        len([r for r in await harness.node.store.read(ev.tender) if r.type == "presence.left"]) == 1
+    )
+    for wrong in ({"tender": 7}, {"actor": {"id": member}}):
+        refused = await desk.answer("left", payload | wrong)
+        assert not refused.ok
+        assert isinstance(refused.payload, dict)
+        assert refused.payload["status"] == 400
