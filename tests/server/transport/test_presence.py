@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from websockets.asyncio.client import connect
 
 from recordings.vocabulary import EventType
 from server.domain.access import Actor, Role
+from server.errors import HomeUnavailable
+from server.protocol import SYSTEM_STREAM, box_stream
 from server.service.commands import actor_json
 from server.sites.home import HomeDesk
 
 if TYPE_CHECKING:
     from recordings.audit import AuditRecord
+    from tests.conftest import Harness
     from tests.server.transport.evaluation_world import Evaluation
 
 Message = dict[str, Any]
@@ -120,3 +123,39 @@ async def test_the_home_records_a_departure_an_edge_forwards(evaluation: Evaluat
         assert not refused.ok
         assert isinstance(refused.payload, dict)
         assert refused.payload["status"] == 400
+
+
+class Home:
+    """The home as an edge reaches it, for departures only; it can also be away."""
+
+    def __init__(self, *, away: bool = False) -> None:
+        self.away = away
+        self.departures: list[tuple[str, str, str, str]] = []
+
+    async def left(self, actor: Actor, tender: str, node: str, reason: str) -> None:
+        if self.away:
+            raise HomeUnavailable("No main-venue node holds the tender now.")
+        self.departures.append((actor.id, tender, node, reason))
+
+
+async def test_an_edge_sends_an_experts_departures_to_its_home(harness: Harness) -> None:
+    node = harness.node
+    expert = Actor("p-expert", Role.EXPERT, "203.0.113.9", site="sub-1")
+    one, two = "t-20261121-000000000001", "t-20261121-000000000002"
+    streams = [one, box_stream(one), SYSTEM_STREAM, two]
+    home = Home()
+    node.remote = cast("Any", home)  # only `left` is reached from here
+    try:
+        await node.connected(expert)
+        await node.disconnected(expert, streams, "gone")
+        assert home.departures == [
+            ("p-expert", one, node.id, "gone"), ("p-expert", two, node.id, "gone")
+        ]  # fmt: skip
+        # Anyone else leaves no record; a home away loses the record, never the close.
+        await node.disconnected(Actor("p-host", Role.HOST, "203.0.113.9"), streams, "gone")
+        node.remote = cast("Any", Home(away=True))
+        await node.disconnected(expert, streams, "gone")
+    finally:
+        node.remote = None
+    assert len(home.departures) == 2
+    assert await node.attendance.port.online() == []
