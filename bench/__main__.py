@@ -14,7 +14,19 @@ import platform
 import sys
 import time
 
-from bench import append, connections, decrypt, fanout, join, merkle, sheets, upload, verify
+from bench import (
+    append,
+    connections,
+    decrypt,
+    fanout,
+    join,
+    merkle,
+    sheets,
+    sites,
+    store,
+    upload,
+    verify,
+)
 
 BENCHMARKS = {
     "append": append.run,
@@ -26,6 +38,8 @@ BENCHMARKS = {
     "sheets": sheets.run,
     "connections": connections.run,
     "join": join.run,
+    "store": store.run,
+    "sites": sites.run,
 }
 # The benchmarks that take sizes as `--name=value` options.
 SIZED = {"sheets": sheets.run, "join": join.run}

@@ -7,7 +7,19 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bench import append, connections, decrypt, fanout, join, merkle, sheets, upload, verify
+from bench import (
+    append,
+    connections,
+    decrypt,
+    fanout,
+    join,
+    merkle,
+    sheets,
+    sites,
+    store,
+    upload,
+    verify,
+)
 from bench.common import records
 from crypto import EncryptionKey
 from tests.crypto.certs import self_signed
@@ -98,3 +110,30 @@ async def test_join_harness_joins_every_member_both_ways(tmp_path: Path) -> None
     assert sum(result.best("replay").events) > sum(result.best("view").events) == 0
     assert "vs replay" in join.report(result)
     assert join.sizes_from(False, ["--rooms=3"]) == join.Sizes(3, 7, 30)
+
+
+async def test_store_harness_appends_and_verifies_on_both_stores(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    sizes = store.QUICK
+    results = {
+        kind: await store.measure(kind, tmp_path / kind, postgres_url, sizes)
+        for kind in ("sqlite", "postgres")
+    }
+    events = sizes.writers * sizes.per_writer
+    assert all(len(result.latencies) == events for result in results.values())
+    assert all(result.verified_per_second > 0 for result in results.values())
+    assert "vs SQLite" in store.report(results, sizes)
+
+
+@pytest.mark.timeout(180)
+async def test_sites_harness_delivers_through_edges_and_forwards_commands(
+    tmp_path: Path,
+) -> None:
+    sizes = sites.Sizes(watchers=8, events=3, interval_ms=10.0, commands=5, edges=(0, 2))
+    result = await sites.measured(tmp_path, sizes)
+    assert [run.edges for run in result.fanouts] == [0, 2]
+    assert all(len(run.latencies_ms) == 3 for run in result.fanouts)
+    assert (len(result.at_home_ms), len(result.at_edge_ms), len(result.redis_ms)) == (5, 5, 5)
+    result.baseline_ms = await asyncio.to_thread(sites.baseline, sizes)
+    assert "an edge adds" in sites.report(result)
