@@ -6,7 +6,7 @@ tests/sites/cluster.py starts them) on a throwaway redis-server this benchmark s
 Fan-out: an admin enrols participants at the home, one command at a time, paced; each commit is
 a system-log event that W watchers (one supervisor's token, subscribed to the system log) get
 live from 1, 2 or 4 edges (or from the home itself). The watchers run in 4 client processes
-(bench/_fanout_client.py) that stamp arrivals with CLOCK_MONOTONIC, shared by every process on
+(bench/_sites_client.py) that stamp arrivals with CLOCK_MONOTONIC, shared by every process on
 the machine; latency runs from the moment the bench sent the command to the home (so it
 includes the home's durable commit and its ack) to the last watcher's arrival. Baseline, same
 run: one bare aiohttp process sending frames of the same size to the same number of clients
@@ -20,15 +20,13 @@ redis-py round trip the forwarding makes: XADD, XREAD BLOCK on the other side, X
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -40,15 +38,18 @@ from server.protocol import SYSTEM_STREAM
 from tests.redis_server import RedisServer
 from tests.sites.cluster import NodeProcess, enrol_offline
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 CLIENT_PROCESSES = 4
+WAIT_SECONDS = 180.0  # for every watcher to be live, and for every event to reach them all
 ENVIRONMENT = {
     "BIDROOM_WS_MAX_CONNECTIONS": "100000",
     "BIDROOM_WS_MAX_CONNECTIONS_PER_ADDRESS": "100000",
     "BIDROOM_WS_HEARTBEAT_SECONDS": "300",
     "BIDROOM_LOG_LEVEL": "WARNING",
+    # Every subscription at an edge asks the home (a forwarded `follow`): thousands of
+    # watchers subscribing at once queue up there, longer than the tests' 5 s, and open as
+    # many Redis connections at once, which take longer than the tests' 2 s to connect.
+    "BIDROOM_FORWARD_TIMEOUT_SECONDS": "120",
+    "BIDROOM_REDIS_TIMEOUT_SECONDS": "20",
 }
 
 
@@ -69,6 +70,8 @@ QUICK = Sizes(watchers=50, events=5, interval_ms=20.0, commands=20, edges=(0, 2)
 class Fanout:
     edges: int
     latencies_ms: list[float]
+    subscribed_s: float  # from launching the watchers to every one caught up
+    refusals: int  # subscriptions refused (and sent again) on the way
 
 
 @dataclass
@@ -81,31 +84,19 @@ class Result:
     redis_ms: list[float] = field(default_factory=list)
 
 
-@contextlib.contextmanager
-def environment() -> Iterator[None]:
-    """The nodes' limits raised for the benchmark (every watcher comes from 127.0.0.1)."""
-    saved = {name: os.environ.get(name) for name in ENVIRONMENT}
-    os.environ.update(ENVIRONMENT)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 class Cluster:
     """A home and `edges` edges; an admin and a supervisor enrolled offline at the home."""
 
     def __init__(self, root: Path, redis_url: str, edges: int) -> None:
         redis = ["--redis", redis_url]
-        self.home = NodeProcess("home", root / "home", ["--site", "main", "--home", *redis])
+        options = ["--site", "main", "--home", *redis]
+        self.home = NodeProcess("home", root / "home", options, environment=ENVIRONMENT)
         self.edges = [
             NodeProcess(f"edge{n}", root / f"edge{n}", ["--site", f"venue-{n}", *redis])
             for n in range(edges)
         ]
+        for edge in self.edges:
+            edge.environment = ENVIRONMENT
         self.keys = {role: SigningKey.generate() for role in ("admin", "supervisor")}
         self.ids: dict[str, str] = {}
 
@@ -145,7 +136,7 @@ async def system_head(session: Session) -> int:
     return int(page["next_after_seq"])
 
 
-async def fan_out(cluster: Cluster, sizes: Sizes) -> list[float]:
+async def fan_out(cluster: Cluster, sizes: Sizes) -> Fanout:
     """Latencies (ms) from sending each command to its event's arrival at the last watcher."""
     admin = await cluster.login(cluster.home, "admin")
     supervisor = await cluster.login(cluster.home, "supervisor")
@@ -155,20 +146,26 @@ async def fan_out(cluster: Cluster, sizes: Sizes) -> list[float]:
         first = await system_head(admin) + 1
         last = first + sizes.events - 1
         nodes = cluster.edges or [cluster.home]
+        launched = time.perf_counter()
         shares = [
             sizes.watchers // CLIENT_PROCESSES + (i < sizes.watchers % CLIENT_PROCESSES)
             for i in range(CLIENT_PROCESSES)
         ]
         for index, share in enumerate(shares):
             port = nodes[index % len(nodes)].port
-            argv = [str(port), str(share), str(first), str(last), "bidroom", token, SYSTEM_STREAM]
-            command = [sys.executable, "-m", "bench._fanout_client", *argv]
+            argv = [str(port), str(share), str(first), str(last), token, SYSTEM_STREAM]
+            command = [sys.executable, "-m", "bench._sites_client", *argv]
             clients.append(
                 await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
             )
-        for client in clients:
-            if (await _line(client, "a client process")).strip() != "ready":
-                raise RuntimeError("a client process failed to connect")
+        refusals = 0
+        async with asyncio.timeout(WAIT_SECONDS):
+            for client in clients:
+                word, number = (await _line(client, "a client process")).split()
+                if word != "ready":
+                    raise RuntimeError("a client process failed to connect")
+                refusals += int(number)
+        subscribed = time.perf_counter() - launched
         sent: list[int] = []
         for index in range(sizes.events):
             sent.append(time.monotonic_ns())
@@ -176,13 +173,15 @@ async def fan_out(cluster: Cluster, sizes: Sizes) -> list[float]:
             await asyncio.sleep(sizes.interval_ms / 1000)  # pacing: latency without queueing
         arrivals: dict[int, int] = {}
         for client, share in zip(clients, shares, strict=True):
-            report = json.loads(await _line(client, "a client process"))
+            async with asyncio.timeout(WAIT_SECONDS):
+                report = json.loads(await _line(client, "a client process"))
             missing = [s for s in range(first, last + 1) if report["seen"].get(str(s)) != share]
             if missing:
                 raise RuntimeError(f"events lost or repeated: {missing[:5]}")
             for seq, ns in report["latest"].items():
                 arrivals[int(seq)] = max(arrivals.get(int(seq), 0), ns)
-        return [(arrivals[first + i] - ns) / 1e6 for i, ns in enumerate(sent)]
+        latencies = [(arrivals[first + i] - ns) / 1e6 for i, ns in enumerate(sent)]
+        return Fanout(len(cluster.edges), latencies, subscribed, refusals)
     finally:
         for client in clients:
             if client.returncode is None:
@@ -260,21 +259,18 @@ async def measured(root: Path, sizes: Sizes) -> Result:
     (root / "redis").mkdir()
     redis.start()
     try:
-        with environment():
-            for edges in sizes.edges:
-                redis.flush()
-                cluster = Cluster(root / f"cluster-{edges}", redis.url, edges)
-                try:
-                    await cluster.start()
-                    result.fanouts.append(Fanout(edges, await fan_out(cluster, sizes)))
-                    if edges == max(sizes.edges) and edges > 0:
-                        result.at_home_ms, result.at_edge_ms = await commands(
-                            cluster, sizes.commands
-                        )
-                finally:
-                    await cluster.stop()
+        for edges in sizes.edges:
             redis.flush()
-            result.redis_ms = await redis_round_trips(redis.url, sizes.commands)
+            cluster = Cluster(root / f"cluster-{edges}", redis.url, edges)
+            try:
+                await cluster.start()
+                result.fanouts.append(await fan_out(cluster, sizes))
+                if edges == max(sizes.edges) and edges > 0:
+                    result.at_home_ms, result.at_edge_ms = await commands(cluster, sizes.commands)
+            finally:
+                await cluster.stop()
+        redis.flush()
+        result.redis_ms = await redis_round_trips(redis.url, sizes.commands)
     finally:
         redis.stop()
     return result
@@ -284,18 +280,30 @@ def report(result: Result) -> str:
     sizes = result.sizes
     base = median(result.baseline_ms)
     rows = [["baseline: 1 bare aiohttp process", f"{base:.1f}",
-             f"{percentile(result.baseline_ms, 0.99):.1f}", "1.00x"]]  # fmt: skip
+             f"{percentile(result.baseline_ms, 0.99):.1f}", "1.00x", "-", "-"]]  # fmt: skip
     for run in result.fanouts:
         where = f"bidroom: {run.edges} edge(s)" if run.edges else "bidroom: at the home, no edge"
         ours = median(run.latencies_ms)
-        rows.append([where, f"{ours:.1f}", f"{percentile(run.latencies_ms, 0.99):.1f}",
-                     f"{ours / base:.2f}x"])  # fmt: skip
+        p99 = percentile(run.latencies_ms, 0.99)
+        live = f"{run.subscribed_s:.1f}"
+        rows.append([where, f"{ours:.1f}", f"{p99:.1f}", f"{ours / base:.2f}x", live,
+                     str(run.refusals)])  # fmt: skip
     out = [
         "Several sites: fan-out through edges, and the cost of forwarding a command",
         f"\n{sizes.watchers:,} watchers in {CLIENT_PROCESSES} client processes,"
         f" {sizes.events} events, one every {sizes.interval_ms:g} ms;"
         " latency from the command sent to the home to the last watcher's arrival",
-        table(rows, ["fan-out", "median ms", "p99 ms", "median vs baseline"]),
+        table(
+            rows,
+            [
+                "fan-out",
+                "median ms",
+                "p99 ms",
+                "median vs baseline",
+                "all live in s",
+                "subscriptions refused",
+            ],
+        ),
     ]
     if result.at_edge_ms:
         home, edge = result.at_home_ms, result.at_edge_ms
