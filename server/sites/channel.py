@@ -55,6 +55,8 @@ READ_COUNT: Final = 100
 # Entries kept per command and reply stream (approximately): requests are answered within the
 # forward timeout, so only the latest few matter.
 STREAM_MAXLEN: Final = 1000
+# Requests an edge sends to Redis at once (the rest wait their turn, within their timeout).
+MAX_SENDING: Final = 16
 # Requests one home runs at once; past it the home stops reading until one is done.
 MAX_IN_FLIGHT: Final = 64
 # A request's payload carries at most a client's HTTP body plus its envelope (actor, step...).
@@ -177,6 +179,10 @@ class CommandClient:
         self._clock = clock or SystemClock()
         self._redis = connect(settings)
         self._reader_redis = connect(settings, blocking_seconds=BLOCK_SECONDS)
+        # Sends in flight at once: a burst (thousands of watchers subscribing at an edge) would
+        # otherwise open a connection per request at once, and a connect storm fails some of
+        # them as a link that is down. An XADD takes a fraction of a millisecond.
+        self._sending = asyncio.Semaphore(MAX_SENDING)
         self._replies = key(settings, "reply", node_id)
         self._waiting: dict[str, asyncio.Future[Reply]] = {}
         self._positioned = asyncio.Event()
@@ -249,7 +255,8 @@ class CommandClient:
 
     async def _send(self, stream: str, entry: dict[FieldT, EncodableT]) -> None:
         try:
-            await self._redis.xadd(stream, entry, maxlen=STREAM_MAXLEN, approximate=True)
+            async with self._sending:
+                await self._redis.xadd(stream, entry, maxlen=STREAM_MAXLEN, approximate=True)
         except LINK_ERRORS:
             raise LinkDown("The link between sites (Redis) is down.") from None
 
