@@ -69,7 +69,7 @@ def measure(mode: str, clients: int, events: int, interval_ms: float) -> Result:
             command = [sys.executable, "-m", "bench._fanout_client", *argv]
             workers.append(subprocess.Popen(command, stdout=subprocess.PIPE, text=True))
         for worker in workers:
-            if _line(worker.stdout, "a client process").strip() != "ready":
+            if _line(worker.stdout, "a client process").split()[0] != "ready":
                 raise RuntimeError("a client process failed to connect")
         assert server.stdin is not None
         server.stdin.write(f"go {events} {interval_ms}\n")

@@ -6,7 +6,7 @@ tests/sites/cluster.py starts them) on a throwaway redis-server this benchmark s
 Fan-out: an admin enrols participants at the home, one command at a time, paced; each commit is
 a system-log event that W watchers (one supervisor's token, subscribed to the system log) get
 live from 1, 2 or 4 edges (or from the home itself). The watchers run in 4 client processes
-(bench/_sites_client.py) that stamp arrivals with CLOCK_MONOTONIC, shared by every process on
+(bench/_fanout_client.py) that stamp arrivals with CLOCK_MONOTONIC, shared by every process on
 the machine; latency runs from the moment the bench sent the command to the home (so it
 includes the home's durable commit and its ack) to the last watcher's arrival. Baseline, same
 run: one bare aiohttp process sending frames of the same size to the same number of clients
@@ -153,8 +153,8 @@ async def fan_out(cluster: Cluster, sizes: Sizes) -> Fanout:
         ]
         for index, share in enumerate(shares):
             port = nodes[index % len(nodes)].port
-            argv = [str(port), str(share), str(first), str(last), token, SYSTEM_STREAM]
-            command = [sys.executable, "-m", "bench._sites_client", *argv]
+            argv = [str(port), str(share), str(first), str(last), "bidroom", token, SYSTEM_STREAM]
+            command = [sys.executable, "-m", "bench._fanout_client", *argv]
             clients.append(
                 await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
             )
