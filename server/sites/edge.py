@@ -18,6 +18,8 @@ from server.service.commands import actor_json
 from server.sites import wire
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from server.config import Settings
     from server.domain.access import Actor
     from server.service.commands import Command
@@ -34,7 +36,7 @@ class Forwarder:
         settings: Settings,
         client: CommandClient,
         replica: Replicator,
-        find_home: Any,  # async () -> HomeInfo | None
+        find_home: Callable[[], Awaitable[HomeInfo | None]],
     ) -> None:
         self._settings = settings
         self._client = client

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 from typing import TYPE_CHECKING, Final
 
@@ -240,12 +241,9 @@ async def _edge(
     replica = Replicator(backends.store, feed, peers)
     client = CommandClient(settings, node_id_of(key))
 
-    async def find_home() -> HomeInfo | None:
-        return await HomeLease.current(settings)
-
     node = Node(
         settings, backends, clock, key,
-        remote=Forwarder(settings, client, replica, find_home),
+        remote=Forwarder(settings, client, replica, functools.partial(HomeLease.current, settings)),
         presence=Presence(settings, node_id_of(key), settings.site),
     )  # fmt: skip
     try:
