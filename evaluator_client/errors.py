@@ -2,7 +2,8 @@
 
 ClientError
 ├── ApiError         the node refused an HTTP request (status, code, rule, message)
-└── FeedClosed       the live feed ended for good (close code and reason)
+├── FeedClosed       the live feed ended for good (close code and reason)
+└── MediaError       the node refused a media session (code, rule, message)
 """
 
 from __future__ import annotations
@@ -28,3 +29,12 @@ class FeedClosed(ClientError):
         self.code = code
         self.reason = reason
         super().__init__(f"The live feed closed ({code}): {reason}")
+
+
+class MediaError(ClientError):
+    """The node refused a media request on the live channel (docs/media.md section 3)."""
+
+    def __init__(self, code: str, message: str, rule: str | None = None) -> None:
+        self.code = code
+        self.rule = rule
+        super().__init__(f"{code}: {message}")

@@ -134,6 +134,15 @@ class EventType(enum.StrEnum):
     # Presence at the sites (docs/sites.md section 8).
     PRESENCE_LEFT = "presence.left"
 
+    # Live media and its recordings (docs/media.md).
+    MEDIA_SESSION_STARTED = "media.session_started"
+    MEDIA_SESSION_ENDED = "media.session_ended"
+    MEDIA_SEGMENT_CLOSED = "media.segment_closed"
+    MEDIA_SEGMENT_CUT = "media.segment_cut"
+    MEDIA_RECORDING_READ = "media.recording_read"
+    MEDIA_RECORDINGS_EXPIRED = "media.recordings_expired"
+    OPENING_RECORD_SPOKEN = "opening.record_spoken"
+
 
 # What a person reads for each event type: (zh-CN, English). Short, for lists and live feeds.
 EVENT_LABELS: Final[Mapping[EventType, tuple[str, str]]] = MappingProxyType(
@@ -204,5 +213,12 @@ EVENT_LABELS: Final[Mapping[EventType, tuple[str, str]]] = MappingProxyType(
         EventType.COMMAND_REJECTED: ("指令被拒", "rejected"),
         EventType.AUDIT_TREE_HEAD: ("签名树头", "signed tree head"),
         EventType.PRESENCE_LEFT: ("席位离线", "workstation dropped out"),
+        EventType.MEDIA_SESSION_STARTED: ("音视频接入", "media session started"),
+        EventType.MEDIA_SESSION_ENDED: ("音视频断开", "media session ended"),
+        EventType.MEDIA_SEGMENT_CLOSED: ("录像片段", "recording segment"),
+        EventType.MEDIA_SEGMENT_CUT: ("录像中断", "recording cut short"),
+        EventType.MEDIA_RECORDING_READ: ("调阅录像", "recording retrieved"),
+        EventType.MEDIA_RECORDINGS_EXPIRED: ("录像到期删除", "recordings expired"),
+        EventType.OPENING_RECORD_SPOKEN: ("语音唱标", "record spoken"),
     }
 )

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from server.clock import Clock, SystemClock
 from server.live import LiveHub
+from server.media.hub import MediaHub
 from server.service.node import load_node_key
 from server.sites.runtime import running_node
 from server.transport import (
@@ -25,6 +26,7 @@ from server.transport.app_keys import (
     admission_key,
     connections_key,
     hub_key,
+    media_key,
     node_key,
     settings_key,
 )
@@ -73,7 +75,12 @@ def create_app(
         ) as node:  # fmt: skip
             app[node_key] = node
             app[hub_key] = LiveHub(node.store, node.bus)
-            yield
+            media = app[media_key] = MediaHub(node)
+            await media.start()
+            try:
+                yield
+            finally:
+                await media.close()
 
     app.cleanup_ctx.append(node_context)
     app.on_shutdown.append(_close_connections)

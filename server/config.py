@@ -90,6 +90,16 @@ REDIS_TIMEOUT_SECONDS: Final = 5.0
 FORWARD_TIMEOUT_SECONDS: Final = 15.0
 # Presence keys expire after this long without a refresh (a third of it).
 PRESENCE_TTL_SECONDS: Final = 15.0
+# Live media (docs/media.md). An offer with every candidate gathered is a few KiB; a live
+# channel message is at most 64 KiB, envelope included.
+MAX_SDP_BYTES: Final = 32 * 1024
+MEDIA_CONNECT_TIMEOUT_SECONDS: Final = 15.0
+MEDIA_SESSIONS_PER_CONNECTION: Final = 16
+MAX_MEDIA_SESSIONS: Final = 500
+# A minute per segment: an evaluation day of twenty workstations is about 20,000 segments.
+RECORDING_SEGMENT_SECONDS: Final = 60.0
+# Openings and evaluations are kept at least 15 years (GP87 39, GP Law 42).
+RECORDING_RETENTION_DAYS: Final = 15 * 365 + 4
 
 
 class SettingsError(ValueError):
@@ -152,6 +162,16 @@ class Settings:
     # Reverse proxies whose Forwarded / X-Forwarded-For headers are believed (addresses or
     # networks, e.g. "10.0.0.0/8"); from anyone else those headers are ignored.
     trusted_proxies: tuple[str, ...] = ()
+    # Live media (docs/media.md): STUN/TURN URLs (none: nothing reaches outside), limits,
+    # recordings and the voice of the 唱标.
+    ice_servers: tuple[str, ...] = ()
+    max_sdp_bytes: int = MAX_SDP_BYTES
+    media_connect_timeout_seconds: float = MEDIA_CONNECT_TIMEOUT_SECONDS
+    media_sessions_per_connection: int = MEDIA_SESSIONS_PER_CONNECTION
+    max_media_sessions: int = MAX_MEDIA_SESSIONS
+    recording_segment_seconds: float = RECORDING_SEGMENT_SECONDS
+    recording_retention_days: int = RECORDING_RETENTION_DAYS
+    speech_voice: str = "cmn"
 
     @property
     def database_path(self) -> Path:
@@ -206,7 +226,9 @@ class Settings:
                 "max_answered_challenges", "max_tracked_callers", "max_refusals_per_minute",
                 "max_failed_logins_per_minute",
                 "tree_head_every", "lease_ttl_seconds", "redis_timeout_seconds",
-                "forward_timeout_seconds", "presence_ttl_seconds",
+                "forward_timeout_seconds", "presence_ttl_seconds", "max_sdp_bytes",
+                "media_connect_timeout_seconds", "media_sessions_per_connection",
+                "max_media_sessions", "recording_segment_seconds", "recording_retention_days",
             )
             if getattr(self, name) <= 0
         ]  # fmt: skip
@@ -342,6 +364,14 @@ _PARSERS: Final[Mapping[str, Callable[[object], Any]]] = {
     "forward_timeout_seconds": _number,
     "presence_ttl_seconds": _number,
     "trusted_proxies": lambda value: _networks(value),
+    "ice_servers": lambda value: _urls(value),
+    "max_sdp_bytes": _integer,
+    "media_connect_timeout_seconds": _number,
+    "media_sessions_per_connection": _integer,
+    "max_media_sessions": _integer,
+    "recording_segment_seconds": _number,
+    "recording_retention_days": _integer,
+    "speech_voice": _text,
 }
 
 
@@ -369,6 +399,16 @@ def _networks(value: object) -> tuple[str, ...]:
         except ValueError:
             raise ValueError(f"{text!r} is not an address or a network") from None
     return tuple(networks)
+
+
+def _urls(value: object) -> tuple[str, ...]:
+    """STUN/TURN server URLs, a list (TOML) or comma-separated (environment)."""
+    items = value if isinstance(value, list | tuple) else _text(value).split(",")
+    urls = tuple(text for text in (_text(item).strip() for item in items) if text)
+    for url in urls:
+        if not url.startswith(("stun:", "turn:", "turns:")):
+            raise ValueError(f"{url!r} is not a stun:, turn: or turns: URL")
+    return urls
 
 
 def _from_toml(path: Path, problems: list[str]) -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 ServerError
 ├── BadRequest            the request can't be read: malformed JSON, wrong content type (400)
+│   └── MediaRefused      a media offer or session request can't be served (`code` says how)
 ├── Unauthorized          no valid token, or a failed login (401)
 │   └── LoginFailed       a failed login: one message for the caller, a reason for the log
 │       └── ClockSkew     the signed login time is too far from the node's clock
@@ -40,6 +41,15 @@ class ServerError(Exception):
 
 class BadRequest(ServerError):
     code = "bad_request"
+
+
+class MediaRefused(BadRequest):
+    """A media request can't be served as asked (docs/media.md section 3): a bad or
+    unsupported offer, too many sessions, no such session. `code` is the channel's code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Unauthorized(ServerError):

@@ -52,6 +52,10 @@ class Action(enum.StrEnum):
     VIEW_RESULT = "evaluation.result"
     LIST_STREAMS = "stream.list"
     VIEW_PRESENCE = "presence.view"
+    PUBLISH_MEDIA = "media.publish"
+    WATCH_MEDIA = "media.watch"
+    READ_RECORDINGS = "media.recordings"
+    RECORD_MEDIA = "media.record"
 
 
 # Actions that change nothing. A supervisor may only ever be granted these.
@@ -72,6 +76,8 @@ READ_ONLY: Final = frozenset(
         Action.VIEW_RESULT,
         Action.LIST_STREAMS,
         Action.VIEW_PRESENCE,
+        Action.WATCH_MEDIA,
+        Action.READ_RECORDINGS,
     }
 )
 
@@ -127,6 +133,14 @@ PERMISSIONS: Final[Mapping[Action, frozenset[Role]]] = MappingProxyType(
         Action.LIST_STREAMS: _NODE,
         # Who is online where, by name: experts' names are confidential until the result.
         Action.VIEW_PRESENCE: frozenset({Role.SUPERVISOR, Role.ADMIN}),
+        # Live media (docs/media.md 2): the host's desk at the opening, each expert's
+        # workstation in its room; which room and source is the media rules' to say.
+        Action.PUBLISH_MEDIA: frozenset({Role.HOST, Role.EXPERT}),
+        Action.WATCH_MEDIA: _EVERYONE - {Role.ADMIN},
+        # Recordings are evidence: supervisors retrieve them (GP87 39).
+        Action.READ_RECORDINGS: frozenset({Role.SUPERVISOR}),
+        # What a node records of the media it received: sessions, segments, the spoken 唱标.
+        Action.RECORD_MEDIA: _NODE,
     }
 )
 

@@ -53,6 +53,15 @@ from server.domain.events import (
     TreeHeadSigned,
 )
 from server.domain.logins import LoginRefused, LoginsThrottled
+from server.domain.media_events import (
+    RecordingRead,
+    RecordingsExpired,
+    RecordSpoken,
+    SegmentClosed,
+    SegmentCut,
+    SessionEnded,
+    SessionStarted,
+)
 from server.domain.opening_events import (
     AttemptFailed,
     BidFailed,
@@ -208,6 +217,14 @@ _ENTRIES: Final = (
     _kept(TreeHeadSigned, "the ledger keeps the tree itself; the head is for verifiers"),
     # Presence at the sites.
     _kept(PresenceLeft, "a workstation dropping out is on record for supervisors"),
+    # Live media and its recordings: the media itself lives on disk; the log holds its facts.
+    _kept(SessionStarted, "who published or watched what is on record for supervisors"),
+    _kept(SessionEnded, "who published or watched what is on record for supervisors"),
+    _kept(SegmentClosed, "a recording's hash: the log covers the media (docs/media.md 6)"),
+    _kept(SegmentCut, "a recording cut short by a crash, found at restart"),
+    _kept(RecordingRead, "every retrieval of a recording is on record for supervisors"),
+    _kept(RecordingsExpired, "retention: which recordings left the disk, and when"),
+    _kept(RecordSpoken, "the 唱标 as spoken: its text and audio hashes, for anyone to check"),
 )
 
 CATALOGUE: Final[Mapping[str, Entry]] = MappingProxyType(

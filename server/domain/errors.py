@@ -2,6 +2,7 @@
 
 DomainError                     base; `rule` is the class name, `cite` the article if any
 ├── AccessDenied                the role x action table refuses (403)
+│   ├── NotACommitteeMember, WrongWorkstation, NotAtTheOpening
 ├── OutOfScope                  the token does not cover this tender (403)
 ├── InvalidTransition           the lifecycle table forbids the change (409)
 ├── RuleViolation               a business rule refuses the command (422)
@@ -15,6 +16,7 @@ DomainError                     base; `rule` is the class name, `cite` the artic
 │   │   BidNotPending, WrongFileKey, NotACustodian, OpeningKeyMismatch,
 │   │   DecryptionInProgress, ConfirmationWindowClosed, AlreadyResponded,
 │   │   UnknownObjection, OpeningStillOpen, SignatureRejected  (the opening)
+│   ├── MediaNotLive, MediaClosed                                   (live media)
 └── RegistryError               enrolment refusals (409)
     ├── DuplicateParticipant
     └── DuplicatePublicKey
@@ -302,3 +304,20 @@ class WrongRoom(RuleViolation):
 
 class UnknownCandidate(RuleViolation):
     """Members vote for one of the current members."""
+
+
+# Live media (docs/media.md).
+
+
+class NotAtTheOpening(AccessDenied):
+    """Experts may not attend the opening, so they neither watch nor publish there."""
+
+    cite = "GP87 40"
+
+
+class MediaNotLive(RuleViolation):
+    """Nothing is published at that source of the room right now."""
+
+
+class MediaClosed(RuleViolation):
+    """The room's media has ended: the tender or the room is over (or not yet published)."""

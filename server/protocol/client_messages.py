@@ -7,6 +7,7 @@ tests/server/transport/test_message_table.py checks that none is missing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
@@ -57,7 +58,37 @@ class Act:
     ref: str | None = None
 
 
-ClientMessage = Auth | Subscribe | Unsubscribe | Ping | Act
+@dataclass(frozen=True, slots=True)
+class MediaPublish:
+    """Publish this client's camera and microphone in a room (docs/media.md section 3)."""
+
+    KIND: ClassVar[str] = "media_publish"
+    tender: str
+    room: str
+    sdp: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaWatch:
+    """Watch one source of a room; the offer receives its video and audio."""
+
+    KIND: ClassVar[str] = "media_watch"
+    tender: str
+    room: str
+    source: str
+    sdp: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaClose:
+    KIND: ClassVar[str] = "media_close"
+    session: str
+    ref: str | None = None
+
+
+ClientMessage = Auth | Subscribe | Unsubscribe | Ping | Act | MediaPublish | MediaWatch | MediaClose
 
 
 def parse_client_message(text: str | bytes) -> ClientMessage:
@@ -113,6 +144,30 @@ def _parse_act(reader: Reader, ref: str | None) -> Act:
     return Act(tender=tender, document=document, signature=signature, ref=ref)
 
 
+# Rooms and sources are names (docs/media.md section 1); an SDP offer is text, checked by
+# the media layer (its size limit is a setting).
+MEDIA_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MEDIA_SESSION: Final = re.compile(r"m-[A-Za-z0-9_-]{8,32}")
+MAX_SDP_CHARS: Final = 60 * 1024
+
+
+def _parse_publish(reader: Reader, ref: str | None) -> MediaPublish:
+    tender = reader.text("tender", max_len=64, pattern=STREAM_PATTERN)
+    room = reader.text("room", max_len=64, pattern=MEDIA_NAME)
+    return MediaPublish(tender, room, reader.text("sdp", max_len=MAX_SDP_CHARS), ref=ref)
+
+
+def _parse_watch(reader: Reader, ref: str | None) -> MediaWatch:
+    tender = reader.text("tender", max_len=64, pattern=STREAM_PATTERN)
+    room = reader.text("room", max_len=64, pattern=MEDIA_NAME)
+    source = reader.text("source", max_len=64, pattern=MEDIA_NAME)
+    return MediaWatch(tender, room, source, reader.text("sdp", max_len=MAX_SDP_CHARS), ref=ref)
+
+
+def _parse_close(reader: Reader, ref: str | None) -> MediaClose:
+    return MediaClose(reader.text("session", max_len=40, pattern=MEDIA_SESSION), ref=ref)
+
+
 # The parser of each kind: it reads the fields (the envelope's are read already) and the
 # message's `id`; `Reader.finish` then refuses any field left over.
 CLIENT_PARSERS: Final[Mapping[str, Callable[[Reader, str | None], ClientMessage]]] = {
@@ -121,4 +176,7 @@ CLIENT_PARSERS: Final[Mapping[str, Callable[[Reader, str | None], ClientMessage]
     Unsubscribe.KIND: _parse_unsubscribe,
     Ping.KIND: _parse_ping,
     Act.KIND: _parse_act,
+    MediaPublish.KIND: _parse_publish,
+    MediaWatch.KIND: _parse_watch,
+    MediaClose.KIND: _parse_close,
 }

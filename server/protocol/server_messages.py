@@ -81,6 +81,28 @@ class Acked:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaAnswer:
+    """A media session is granted: the node's complete SDP answer (docs/media.md section 3)."""
+
+    KIND: ClassVar[str] = "media_answer"
+    session: str
+    room: str
+    source: str
+    sdp: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaEnded:
+    """A media session ended (docs/media.md section 3): why, in a word."""
+
+    KIND: ClassVar[str] = "media_ended"
+    session: str
+    reason: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
     """One audit-log event as the client sees it: the record and its chain hash."""
 
@@ -101,12 +123,17 @@ class Event:
         return str(self.record["type"])
 
 
-ServerMessage = Welcome | Subscribed | CaughtUp | Unsubscribed | Pong | Error | Acked | Event
+ServerMessage = (
+    Welcome | Subscribed | CaughtUp | Unsubscribed | Pong | Error | Acked | MediaAnswer
+    | MediaEnded | Event
+)  # fmt: skip
+# Every kind but the event, which has its own builder.
+Reply = (
+    Welcome | Subscribed | CaughtUp | Unsubscribed | Pong | Error | Acked | MediaAnswer | MediaEnded
+)
 
 
-def server_message_json(
-    message: Welcome | Subscribed | CaughtUp | Unsubscribed | Pong | Error | Acked,
-) -> str:
+def server_message_json(message: Reply) -> str:
     """Serialize a node message other than an event (events use `event_frame_text`)."""
     return message_text(message)
 
@@ -150,8 +177,6 @@ def _fields_of(cls: type[ServerMessage]) -> Callable[[dict[str, Any]], ServerMes
 
 SERVER_PARSERS: Final[Mapping[str, Callable[[dict[str, Any]], ServerMessage]]] = {
     Event.KIND: _parse_event,
-    **{
-        cls.KIND: _fields_of(cls)
-        for cls in (Welcome, Subscribed, CaughtUp, Unsubscribed, Pong, Error, Acked)
-    },
+    **{cls.KIND: _fields_of(cls) for cls in (Welcome, Subscribed, CaughtUp, Unsubscribed, Pong)},
+    **{cls.KIND: _fields_of(cls) for cls in (Error, Acked, MediaAnswer, MediaEnded)},
 }

@@ -642,6 +642,30 @@ async def _report(node: Node, c: Command) -> Any:
     return await node.rooms.report(c.actor, c.tender_id, c.target.lot)
 
 
+# Live media (docs/media.md).
+
+
+async def _media_grant(node: Node, c: Command) -> Any:
+    return (await node.media.grant(c.actor, c.action, c.tender_id, c.body)).to_json()
+
+
+async def _media_record(node: Node, c: Command) -> Any:
+    return await node.media.record(c.actor, c.tender_id, c.body)
+
+
+async def _recordings(node: Node, c: Command) -> Any:
+    listed = await node.media.recordings(c.actor, c.tender_id)
+    return {"recordings": [recording.to_json() for recording in listed]}
+
+
+async def _recording_read(node: Node, c: Command) -> Any:
+    body = c.body if isinstance(c.body, dict) else {}
+    name, span = body.get("name"), body.get("range", "")
+    if not isinstance(name, str) or not isinstance(span, str):
+        raise BadRequest("Name the recording segment.")
+    return (await node.media.read(c.actor, c.tender_id, name, span)).to_json()
+
+
 # The registry: every action, its steps ("" is the action itself).
 HANDLERS: Final[Mapping[Action, Mapping[str, Handler]]] = {
     Action.ENROLL_PARTICIPANT: {"": _enroll},
@@ -688,4 +712,8 @@ HANDLERS: Final[Mapping[Action, Mapping[str, Handler]]] = {
     Action.VIEW_RESULT: {"": _result, "report": _report},
     Action.LIST_STREAMS: {"": _streams},
     Action.VIEW_PRESENCE: {"": _presence},
+    Action.PUBLISH_MEDIA: {"": _media_grant},
+    Action.WATCH_MEDIA: {"": _media_grant},
+    Action.READ_RECORDINGS: {"": _recordings, "read": _recording_read},
+    Action.RECORD_MEDIA: {"": _media_record},
 }

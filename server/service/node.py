@@ -21,6 +21,7 @@ from server.service.gate import Gate
 from server.service.home import Homes
 from server.service.ledger import Aggregate, Ledger, Origin
 from server.service.logins import Logins
+from server.service.media import MediaRecords
 from server.service.node_keys import NodeKeys, node_id
 from server.service.opening import OpeningService
 from server.service.participants import Participants
@@ -166,6 +167,7 @@ class Node:
             presence if presence is not None else LocalPresence(),
             self.ledger, self.gate, clock, self.id, settings.site,
         )  # fmt: skip
+        self.media = MediaRecords(self.pipeline, store, clock, self.participants, settings.site)
         self.commands = Commands(self)
         self._scheduler_task: asyncio.Task[None] | None = None
         if remote is not None:

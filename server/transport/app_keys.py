@@ -9,12 +9,14 @@ from aiohttp import web
 
 from server.config import Settings
 from server.live import LiveHub
+from server.media.hub import MediaHub
 from server.service.node import Node
 from server.transport.admission import Admission
 
 settings_key: Final = web.AppKey("settings", Settings)
 node_key: Final = web.AppKey("node", Node)
 hub_key: Final = web.AppKey("hub", LiveHub)
+media_key: Final = web.AppKey("media", MediaHub)
 admission_key: Final = web.AppKey("admission", Admission)
 # Open live connections, so that shutdown can close them with 1001.
 connections_key: Final = web.AppKey("connections", weakref.WeakSet[object])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import socket
@@ -22,6 +23,11 @@ from server.protocol import (
     Auth,
     CloseCode,
     Error,
+    MediaAnswer,
+    MediaClose,
+    MediaEnded,
+    MediaPublish,
+    MediaWatch,
     Ping,
     Pong,
     ProtocolError,
@@ -41,6 +47,7 @@ from server.transport.app_keys import (
     admission_key,
     connections_key,
     hub_key,
+    media_key,
     node_key,
     settings_key,
 )
@@ -54,6 +61,8 @@ if TYPE_CHECKING:
     from server.config import Settings
     from server.domain.access import Actor
     from server.live import LiveHub, Subscriber
+    from server.media.hub import MediaHub
+    from server.protocol.server_messages import Reply
     from server.service.evaluation import Ack
     from server.service.node import Node
 
@@ -75,6 +84,7 @@ class Connection:
         self._socket = None if self._transport is None else self._transport.get_extra_info("socket")
         self._node: Node = request.app[node_key]
         self._hub: LiveHub = request.app[hub_key]
+        self._media: MediaHub = request.app[media_key]
         self._settings: Settings = request.app[settings_key]
         self._authorization = request.headers.get("Authorization")
         self.address = address_of(request)
@@ -196,6 +206,7 @@ class Connection:
             if self._outbox is not None:
                 self._outbox.stop()
             self._leave_hub()
+            await self._media.owner_closed(self)
             self.log.info("Live connection closed (%s)", self._ws.close_code)
             if self._present and self.actor is not None:
                 reason = f"live connection closed ({self._ws.close_code})"
@@ -266,6 +277,41 @@ class Connection:
             await self._refuse(exc, message.ref)
         finally:
             self._act_slots.release()
+
+    # Live media (docs/media.md section 3): negotiated in the background, answered by id.
+
+    async def _on_media_publish(self, message: MediaPublish) -> None:
+        if self.actor is not None and self._tasks is not None:
+            answer = self._media.publish(
+                self, self.actor, message.tender, message.room, message.sdp
+            )
+            self._tasks.create_task(self._media_answer(answer, message.ref))
+
+    async def _on_media_watch(self, message: MediaWatch) -> None:
+        if self.actor is not None and self._tasks is not None:
+            answer = self._media.watch(
+                self, self.actor, message.tender, message.room, message.source, message.sdp
+            )
+            self._tasks.create_task(self._media_answer(answer, message.ref))
+
+    async def _on_media_close(self, message: MediaClose) -> None:
+        try:
+            await self._media.close_session(self, message.session)
+        except ServerError as exc:
+            await self._refuse(exc, message.ref)
+
+    async def _media_answer(self, answer: Awaitable[MediaAnswer], ref: str | None) -> None:
+        try:
+            granted = await answer
+        except (DomainError, ServerError, InvalidFields) as exc:
+            await self._refuse(exc, ref)
+            return
+        await self._send(dataclasses.replace(granted, ref=ref))
+
+    def media_ended(self, session: str, reason: str) -> None:
+        """One of this connection's media sessions ended (the hub says so)."""
+        if not self._evicted:
+            self.write_frame(text_frame(server_message_json(MediaEnded(session, reason)).encode()))
 
     async def _authenticate(self, token: str, ref: str | None) -> None:
         try:
@@ -351,9 +397,7 @@ class Connection:
         body = described[1] if described is not None else {"code": "error", "message": str(exc)}
         await self._send(Error(body["code"], body["message"], rule=body.get("rule"), ref=ref))
 
-    async def _send(
-        self, message: Welcome | Subscribed | Unsubscribed | Pong | Error | Acked
-    ) -> None:
+    async def _send(self, message: Reply) -> None:
         if self._evicted:
             return
         if self._outbox is not None:  # in order with the events, in the same system call
@@ -390,6 +434,9 @@ HANDLERS: Final[Mapping[str, Handler]] = {
     Subscribe.KIND: Handler(Connection._on_subscribe),
     Unsubscribe.KIND: Handler(Connection._unsubscribe),
     Act.KIND: Handler(Connection._on_act),
+    MediaPublish.KIND: Handler(Connection._on_media_publish),
+    MediaWatch.KIND: Handler(Connection._on_media_watch),
+    MediaClose.KIND: Handler(Connection._on_media_close),
 }
 
 

@@ -17,7 +17,8 @@ from server.domain.errors import AccessDenied, OutOfScope
 from server.domain.events import PUBLIC
 
 # The table written out the other way round, so that any change to it is a visible diff here.
-READS = {"tender.list", "tender.view", "tender.read", "bid.sealed_list", "evaluation.result"}
+READS = {"tender.list", "tender.view", "tender.read", "bid.sealed_list", "evaluation.result",
+         "media.watch"}  # fmt: skip
 EXPECTED = {
     Role.ADMIN: {
         "participant.enroll", "participant.list", "system.read", "audit.verify", "presence.view",
@@ -26,22 +27,24 @@ EXPECTED = {
         "tender.create", "tender.publish", "tender.cancel", "tender.opening.start",
         "opening.view", "opening.pause", "opening.resume", "opening.record", "opening.answer",
         "opening.close", "evaluation.start", "evaluation.draw", "evaluation.replace",
-        "evaluation.progress",
+        "evaluation.progress", "media.publish",
     },
     Role.BIDDER: READS | {
         "bid.submit", "bid.withdraw", "opening.view", "opening.sign_in", "opening.decrypt",
         "opening.confirm", "opening.object", "evaluation.answer",
     },
     # Experts never attend the opening (GP87 40); they read decrypted bids in their room.
-    Role.EXPERT: READS | {"bid.document.read", "evaluation.act", "evaluation.room"},
+    Role.EXPERT: READS | {"bid.document.read", "evaluation.act", "evaluation.room", "media.publish"},
     Role.SUPERVISOR: READS | {
         "participant.list", "system.read", "audit.verify", "opening.view", "bid.document.read",
         "bid.box.read", "evaluation.progress", "evaluation.room", "presence.view",
+        "media.recordings",
     },
     Role.CUSTODIAN: READS | {"opening.view", "opening.share"},
     Role.PUBLIC: READS | {"opening.view"},
     # Another node of the deployment reads every stream for its replica, and nothing else.
-    Role.NODE: {"system.read", "tender.read", "bid.box.read", "stream.list"},
+    # It also records what it saw of the media it received (docs/media.md).
+    Role.NODE: {"system.read", "tender.read", "bid.box.read", "stream.list", "media.record"},
 }  # fmt: skip
 
 
@@ -58,7 +61,9 @@ def test_table_is_exactly_as_pinned(role: Role) -> None:
 @pytest.mark.parametrize("role", [Role.SUPERVISOR, Role.NODE])
 def test_supervisors_and_nodes_only_ever_read(role: Role) -> None:
     granted = {action for action, roles in PERMISSIONS.items() if role in roles}
-    assert granted <= READ_ONLY
+    # A node's one write is the record of the media it received itself (docs/media.md 6).
+    assert granted - {Action.RECORD_MEDIA} <= READ_ONLY
+    assert Action.RECORD_MEDIA not in READ_ONLY
 
 
 @pytest.mark.parametrize("role", list(Role))

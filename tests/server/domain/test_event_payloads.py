@@ -23,6 +23,7 @@ from server.domain import (
     evaluation_events,
     events,
     logins,
+    media_events,
     opening_events,
     participants,
     sealed_bids,
@@ -40,7 +41,7 @@ from tests.conftest import START, tender_spec
 
 FIXTURE = Path(__file__).with_name("event_payloads.json")
 MODULES = (events, tender_events, opening_events, evaluation_events, sealed_bids, bidbox,
-           participants, logins)  # fmt: skip
+           participants, logins, media_events)  # fmt: skip
 AT = START + timedelta(hours=2, microseconds=123000)
 TENDER = "t-20261121-00000000000a"
 RECEIPT = Receipt(TENDER, "L1", "p-bidder0001", 1024, "ab" * 32, AT, 1)

@@ -1,0 +1,624 @@
+"""The node's live media (docs/media.md): sessions, sources, the opening's stage, recordings.
+
+A client asks for a session on its live channel with a complete SDP offer. The hub checks the
+offer (server/media/offers.py), has the grant decided and recorded on the command path
+(service/media.py: the home decides, even for an edge), then answers with aiortc. A publisher's
+tracks become `Source`s, encoded once for every viewer (server/media/relay.py) and recorded
+in segments (recordings/segments.py), each closed segment on record. The opening has a
+`Stage` per tender: the host's camera, and the program audio (the host's microphone mixed with
+the spoken 唱标, server/media/speech.py), which every watcher of the opening receives.
+
+Everything a session holds (peer connection, viewers, sources, tasks) is let go when it ends,
+whatever ends it: the client, its live channel, its peer, ICE that never completes, the source
+it watches, or the node stopping. Each end is one `media.session_ended` record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import av
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from recordings.segments import Encoding as SegmentEncoding, TrackRecorder, recover, remove
+from recordings.vocabulary import EventType
+from server.domain.access import Action
+from server.domain.media import HOST_SOURCE, NODE_SOURCE, OPENING_ROOM, PROGRAM_SOURCE
+from server.domain.media_events import (
+    RecordingsExpired,
+    RecordSpoken,
+    SegmentClosed,
+    SegmentCut,
+    SessionEnded,
+)
+from server.errors import MediaRefused
+from server.media.offers import AUDIO_CODEC, VIDEO_CODEC, BadOffer, check_offer
+from server.media.relay import Source
+from server.media.speech import ProgramAudio, SpeechError, spoken_text, synthesize
+from server.protocol import MediaAnswer
+from server.service.commands import Command
+from server.service.media import media_body, node_actor, record_body
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+    from datetime import datetime
+    from pathlib import Path
+
+    from recordings.audit import AuditRecord
+    from recordings.segments import Segment
+    from server.bus.base import Subscription
+    from server.domain.access import Actor
+    from server.domain.events import DomainEvent
+    from server.media.relay import Viewer
+    from server.media.speech import Speech
+    from server.service.node import Node
+
+logger = logging.getLogger(__name__)
+
+# Tracks a publisher may send: camera, microphone, and a screen.
+MAX_PUBLISHED_TRACKS: Final = 3
+# How often expired recordings are looked for.
+RETENTION_SWEEP_SECONDS: Final = 3600.0
+
+
+class Owner(Protocol):
+    """Who holds sessions: a live connection, told when one of them ends."""
+
+    def media_ended(self, session: str, reason: str) -> None: ...
+
+
+@dataclass(eq=False)
+class Session:
+    """One granted session and everything it holds."""
+
+    id: str
+    owner: Owner
+    actor: Actor
+    tender: str
+    room: str
+    source: str
+    direction: str
+    pc: RTCPeerConnection
+    sources: list[Source] = field(default_factory=list)
+    tracks: list[MediaStreamTrack] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    ended: bool = False
+
+    @property
+    def packets(self) -> int:
+        return sum(source.packets for source in self.sources)
+
+
+class VideoSlot(MediaStreamTrack):
+    """A watcher's video at the opening: whatever the host's camera is, as it comes and goes.
+
+    The stage's video source may start after the watcher joined, or change when the host
+    publishes again; the slot follows it, and its timestamps go on from where they were so
+    that the watcher's decoder sees one stream.
+    """
+
+    kind = "video"
+
+    def __init__(self, stage: Stage) -> None:
+        super().__init__()
+        self._stage = stage
+        self._viewer: Viewer | None = None
+        self._from: Source | None = None
+        self._offset = 0
+        self._last = -1
+        self._base: int | None = None
+
+    async def recv(self) -> av.Packet[Any]:
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            source = self._stage.video
+            if source is None or source.ended:
+                await self._stage.video_changed()
+                continue
+            viewer = self._viewer
+            if source is not self._from or viewer is None:
+                viewer = self._switch(source)
+            try:
+                packet = await viewer.recv()
+            except MediaStreamError:
+                self._viewer = None
+                continue
+            return self._restamped(packet)
+
+    def _switch(self, source: Source) -> Viewer:
+        if self._viewer is not None:
+            self._viewer.stop()
+        viewer = source.subscribe()
+        self._from, self._viewer, self._base = source, viewer, None
+        return viewer
+
+    def _restamped(self, packet: av.Packet[Any]) -> av.Packet[Any]:
+        pts = packet.pts or 0
+        if self._base is None:  # the first packet of this source follows the last one sent
+            self._base = pts
+            self._offset = self._last + 3000 - pts if self._last >= 0 else 0
+        out = av.Packet(bytes(packet))
+        out.pts = out.dts = pts + self._offset
+        out.time_base = packet.time_base
+        out.is_keyframe = packet.is_keyframe
+        self._last = out.pts
+        return out
+
+    def stop(self) -> None:
+        if self._viewer is not None:
+            self._viewer.stop()
+            self._viewer = None
+        super().stop()
+
+
+class Stage:
+    """A tender's opening on this node: the host's camera and the program audio."""
+
+    def __init__(self, tender: str) -> None:
+        self.tender = tender
+        self.program = ProgramAudio()
+        self.audio = Source(self.program, name=f"{tender}/{OPENING_ROOM}/{PROGRAM_SOURCE}")
+        self.video: Source | None = None
+        self.sessions: set[str] = set()
+        self.subscription: Subscription | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._changed = asyncio.Event()
+
+    async def video_changed(self) -> None:
+        self._changed.clear()
+        await self._changed.wait()
+
+    def show(self, video: Source | None) -> None:
+        self.video = video
+        self._changed.set()
+
+    async def close(self) -> None:
+        if self.subscription is not None:
+            self.subscription.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.audio.stop()
+        self.program.stop()
+        self.show(None)
+
+
+class MediaHub:
+    """Every media session of this node (docs/media.md)."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self._settings = node.settings
+        self._root: Path = node.settings.recordings_dir
+        self._actor = node_actor(node.id, node.settings.site)
+        self._sessions: dict[str, Session] = {}
+        # Live sources by (tender, room, source, kind).
+        self._live: dict[tuple[str, str, str, str], Source] = {}
+        self._stages: dict[str, Stage] = {}
+        self._recorders: set[asyncio.Task[None]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # Lifecycle.
+
+    async def start(self) -> None:
+        """Log the segments a crash cut short, and start the retention sweep."""
+        self._root.mkdir(parents=True, exist_ok=True)
+        for segment in await asyncio.to_thread(recover, self._root):
+            await self._record_segment(segment)
+        self._sweeper = asyncio.create_task(self._sweep(), name="recordings retention")
+
+    async def close(self) -> None:
+        """End every session; recorders close their last segments (and record them)."""
+        self._closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for session in list(self._sessions.values()):
+            await self.end(session.id, "node_stopping")
+        for stage in list(self._stages.values()):
+            await self._drop_stage(stage)
+        if self._recorders:
+            await asyncio.gather(*self._recorders, return_exceptions=True)
+
+    @property
+    def sessions(self) -> int:
+        return len(self._sessions)
+
+    def live(self, tender: str) -> list[dict[str, object]]:
+        """What is published on this node for `tender`, per source (for the listing route)."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        for (t, room, source, kind), relay in self._live.items():
+            if t == tender:
+                entry = found.setdefault(
+                    (room, source), {"room": room, "source": source, "tracks": [], "viewers": 0}
+                )
+                entry["tracks"].append(kind)
+                entry["viewers"] = max(entry["viewers"], relay.viewers)
+        return list(found.values())
+
+    # Sessions.
+
+    async def publish(
+        self, owner: Owner, actor: Actor, tender: str, room: str, sdp: str
+    ) -> MediaAnswer:
+        offer = self._checked(owner, sdp, publish=True)
+        session_id = _session_id()
+        granted = await self._grant(
+            Action.PUBLISH_MEDIA, actor, tender, room, "", session_id, live=False
+        )
+        source = str(granted["source"])
+        session = self._open(session_id, owner, actor, tender, room, source, "publish")
+        try:
+            pc = session.pc
+            pc.on("track", lambda track: self._published(session, track))
+            await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+            answer = await self._answer(session)
+        except Exception:
+            await self.end(session.id, "negotiation_failed")
+            raise
+        return MediaAnswer(session.id, room, source, answer)
+
+    async def watch(
+        self, owner: Owner, actor: Actor, tender: str, room: str, source: str, sdp: str
+    ) -> MediaAnswer:
+        offer = self._checked(owner, sdp, publish=False)
+        live = room == OPENING_ROOM or any(
+            (tender, room, source, kind) in self._live for kind in ("video", "audio")
+        )
+        session_id = _session_id()
+        await self._grant(Action.WATCH_MEDIA, actor, tender, room, source, session_id, live=live)
+        session = self._open(session_id, owner, actor, tender, room, source, "watch")
+        try:
+            await session.pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
+            for transceiver in session.pc.getTransceivers():
+                track = self._viewer_track(session, transceiver.kind)
+                if track is None:
+                    continue
+                session.tracks.append(track)
+                wanted = VIDEO_CODEC if transceiver.kind == "video" else AUDIO_CODEC
+                codecs = RTCRtpSender.getCapabilities(transceiver.kind).codecs
+                transceiver.setCodecPreferences([c for c in codecs if c.mimeType == wanted])
+                session.pc.addTrack(track)
+            answer = await self._answer(session)
+        except Exception:
+            await self.end(session.id, "negotiation_failed")
+            raise
+        return MediaAnswer(session.id, room, source, answer)
+
+    async def close_session(self, owner: Owner, session_id: str) -> None:
+        session = self._sessions.get(session_id)
+        if session is None or session.owner is not owner:
+            raise MediaRefused("not_found", f"There is no media session {session_id} of yours.")
+        await self.end(session_id, "closed")
+
+    async def owner_closed(self, owner: Owner) -> None:
+        """The owner's live channel closed: its sessions end with it."""
+        for session in [s for s in self._sessions.values() if s.owner is owner]:
+            await self.end(session.id, "channel_closed", notify=False)
+
+    async def end(self, session_id: str, reason: str, *, notify: bool = True) -> None:
+        """End a session and let go of all it holds; recorded once."""
+        session = self._sessions.pop(session_id, None)
+        if session is None or session.ended:
+            return
+        session.ended = True
+        for task in session.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        for track in session.tracks:
+            track.stop()
+        for source in session.sources:
+            for key, live in list(self._live.items()):
+                if live is source:
+                    del self._live[key]
+            stage = self._stages.get(session.tender)
+            if stage is not None and stage.video is source:
+                stage.show(None)
+            if stage is not None and session.room == OPENING_ROOM and source.kind == "audio":
+                stage.program.detach()
+            await source.stop()
+        await session.pc.close()
+        if session.direction == "publish" and session.room != OPENING_ROOM:
+            for other in list(self._sessions.values()):
+                if (other.tender, other.room, other.source) == (
+                    session.tender, session.room, session.source,
+                ):  # fmt: skip
+                    await self.end(other.id, "source_ended")
+        packets = session.packets
+        ended = SessionEnded(session.id, reason, packets, self._node.clock.now())
+        await self._record(session.tender, ended)
+        if notify:
+            session.owner.media_ended(session.id, reason)
+        stage = self._stages.get(session.tender)
+        if stage is not None:
+            stage.sessions.discard(session.id)
+            if not stage.sessions and not stage.tasks:
+                await self._drop_stage(stage)
+
+    def _checked(self, owner: Owner, sdp: str, *, publish: bool) -> Any:
+        if self._closing:
+            raise MediaRefused("unavailable", "The node is stopping.")
+        held = sum(1 for s in self._sessions.values() if s.owner is owner)
+        if held >= self._settings.media_sessions_per_connection:
+            raise MediaRefused("too_many_sessions", "Close a media session first.")
+        if len(self._sessions) >= self._settings.max_media_sessions:
+            raise MediaRefused("node_full", "This node serves no more media sessions now.")
+        try:
+            return check_offer(
+                sdp, publish=publish, max_bytes=self._settings.max_sdp_bytes,
+                max_tracks=MAX_PUBLISHED_TRACKS if publish else 2,
+            )  # fmt: skip
+        except BadOffer as exc:
+            raise MediaRefused(exc.code, str(exc)) from None
+
+    async def _grant(
+        self, action: Action, actor: Actor, tender: str, room: str, source: str, session: str,
+        *, live: bool,
+    ) -> dict[str, Any]:  # fmt: skip
+        body = media_body(session, room, source, live=live)
+        command = Command(action, actor, self._node.clock.now(), tender, body=body)
+        granted: dict[str, Any] = await self._node.submit(command)
+        return granted
+
+    def _open(
+        self, session_id: str, owner: Owner, actor: Actor, tender: str, room: str, source: str,
+        direction: str,
+    ) -> Session:  # fmt: skip
+        servers = [RTCIceServer(urls=url) for url in self._settings.ice_servers]
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        session = Session(session_id, owner, actor, tender, room, source, direction, pc)
+        self._sessions[session_id] = session
+        if room == OPENING_ROOM:
+            self._stage(tender).sessions.add(session_id)
+
+        @pc.on("connectionstatechange")
+        async def changed() -> None:
+            if pc.connectionState in ("failed", "closed") and not session.ended:
+                reason = "ice_failed" if pc.connectionState == "failed" else "peer_closed"
+                await self.end(session_id, reason)
+
+        session.tasks.append(asyncio.create_task(self._connect_deadline(session)))
+        return session
+
+    async def _connect_deadline(self, session: Session) -> None:
+        await asyncio.sleep(self._settings.media_connect_timeout_seconds)
+        if session.pc.connectionState != "connected" and not session.ended:
+            await self.end(session.id, "ice_failed")
+
+    async def _answer(self, session: Session) -> str:
+        await session.pc.setLocalDescription(await session.pc.createAnswer())
+        return session.pc.localDescription.sdp
+
+    # Publishing.
+
+    def _published(self, session: Session, track: MediaStreamTrack) -> None:
+        """A publisher's track arrived: encode it once, show it, record it."""
+        kind = track.kind
+        if kind not in ("audio", "video") or session.ended:
+            return
+        name = f"{session.tender}/{session.room}/{session.source}/{kind}"
+        if session.room == OPENING_ROOM and kind == "audio":
+            # The host's microphone is heard in the program audio, and recorded as such.
+            stage = self._stage(session.tender)
+            stage.program.attach(track)
+            return
+        source = Source(track, name=name)
+        source.start()
+        session.sources.append(source)
+        key = (session.tender, session.room, session.source, kind)
+        old = self._live.get(key)
+        self._live[key] = source
+        if old is not None:
+            for other in list(self._sessions.values()):
+                if old in other.sources and other is not session:
+                    other.sources.remove(old)
+        if session.room == OPENING_ROOM:
+            self._stage(session.tender).show(source)
+        self._recording(session.tender, session.room, session.source, kind, source)
+
+    def _stage(self, tender: str) -> Stage:
+        stage = self._stages.get(tender)
+        if stage is None:
+            stage = self._stages[tender] = Stage(tender)
+            stage.audio.start()
+            stage.subscription = self._node.bus.subscribe(tender, self._heard)
+            self._recording(tender, OPENING_ROOM, HOST_SOURCE, "audio", stage.audio)
+        return stage
+
+    async def _drop_stage(self, stage: Stage) -> None:
+        if self._stages.get(stage.tender) is stage:
+            del self._stages[stage.tender]
+        await stage.close()
+
+    def _viewer_track(self, session: Session, kind: str) -> MediaStreamTrack | None:
+        if session.room == OPENING_ROOM:
+            stage = self._stage(session.tender)
+            return VideoSlot(stage) if kind == "video" else stage.audio.subscribe()
+        source = self._live.get((session.tender, session.room, session.source, kind))
+        return None if source is None else source.subscribe()
+
+    # Recording.
+
+    def _recording(self, tender: str, room: str, source: str, track: str, relay: Source) -> None:
+        task = asyncio.create_task(self._record_track(tender, room, source, track, relay))
+        self._recorders.add(task)
+        task.add_done_callback(self._recorders.discard)
+
+    async def _record_track(
+        self, tender: str, room: str, source: str, track: str, relay: Source
+    ) -> None:
+        tap = relay.tap()
+        try:
+            first = await tap.recv()
+        except MediaStreamError:
+            return  # nothing was published
+        encoding = relay.encoding
+        if encoding is None:  # pragma: no cover - known once a packet exists
+            return
+        recorder = TrackRecorder(
+            self._root, tender, room, source, track, encoding=_segment_encoding(encoding),
+            segment_seconds=self._settings.recording_segment_seconds,
+            on_closed=self._record_segment, clock=self._node.clock.now,
+        )  # fmt: skip
+        try:
+            await recorder.run(_packets(first, tap))
+        except Exception:
+            logger.exception("Recording of %s/%s/%s/%s failed", tender, room, source, track)
+        finally:
+            tap.stop()
+
+    async def _record_segment(self, segment: Segment) -> None:
+        tender, room, source, track = segment.name.split("/")[:4]
+        cls = SegmentClosed if segment.complete else SegmentCut
+        event = cls(
+            segment.name, room, source, track, segment.index, segment.sha256, segment.size,
+            segment.duration_ms, segment.started, segment.ended, segment.packets,
+            segment.codec, self._node.id,
+        )  # fmt: skip
+        await self._record(tender, event)
+
+    async def _record(self, tender: str, event: DomainEvent) -> None:
+        """Record what this node says of its media; a failure is logged, never raised."""
+        command = Command(
+            Action.RECORD_MEDIA, self._actor, self._node.clock.now(), tender,
+            body=record_body(event),
+        )  # fmt: skip
+        try:
+            await self._node.submit(command)
+        except Exception:
+            logger.warning("Could not record %s for %s", event.TYPE, tender, exc_info=True)
+
+    # The voice 唱标.
+
+    def _heard(self, stream: str, records: Sequence[AuditRecord]) -> None:
+        stage = self._stages.get(stream)
+        if stage is None:
+            return
+        for record in records:
+            if record.type == EventType.OPENING_RECORD_PUBLISHED:
+                task = asyncio.create_task(self._speak(stage, dict(record.payload)))
+                stage.tasks.add(task)
+                task.add_done_callback(stage.tasks.discard)
+
+    async def _speak(self, stage: Stage, payload: dict[str, Any]) -> None:
+        record_hash = str(payload.get("record_hash", ""))
+        now = self._node.clock.now
+        try:
+            text = spoken_text(payload.get("record") or {})
+            speech = await synthesize(text, voice=self._settings.speech_voice)
+        except SpeechError as exc:
+            logger.warning("The opening record of %s could not be spoken: %s", stage.tender, exc)
+            failed = RecordSpoken(record_hash, False, "", "", 0, "espeak-ng", "", str(exc), now())
+            await self._record(stage.tender, failed)
+            return
+        spoken = stage.program.say(speech)
+        await self._record_speech(stage.tender, speech)
+        said = RecordSpoken(
+            record_hash, True, speech.text_sha256, speech.audio_sha256, speech.duration_ms,
+            speech.engine, speech.voice, "", now(),
+        )  # fmt: skip
+        await self._record(stage.tender, said)
+        await spoken
+
+    async def _record_speech(self, tender: str, speech: Speech) -> None:
+        """The spoken 唱标 as a recording of its own: exactly the audio that was said."""
+        packets = await asyncio.to_thread(_opus_packets, speech)
+        encoding = SegmentEncoding.opus(speech.sample_rate, speech.channels)
+        recorder = TrackRecorder(
+            self._root, tender, OPENING_ROOM, NODE_SOURCE, "speech", encoding=encoding,
+            segment_seconds=max(self._settings.recording_segment_seconds, 3600.0),
+            on_closed=self._record_segment, clock=self._node.clock.now,
+        )  # fmt: skip
+        await recorder.run(_iterate(packets))
+
+    # Retention.
+
+    async def _sweep(self) -> None:
+        while True:
+            try:
+                await self.expire(self._node.clock.now())
+            except Exception:
+                logger.warning("The recordings retention sweep failed", exc_info=True)
+            await asyncio.sleep(RETENTION_SWEEP_SECONDS)
+
+    async def expire(self, now: datetime) -> list[str]:
+        """Remove this node's segments past retention; record which. Returns their names."""
+        cutoff = now - timedelta(days=self._settings.recording_retention_days)
+        removed: list[str] = []
+        tenders = (
+            [p.name for p in self._root.iterdir() if p.is_dir()] if self._root.is_dir() else []
+        )
+        for tender in sorted(tenders):
+            listed = await self._node.media.listed(tender)
+            due = [
+                r.name for r in listed
+                if r.node == self._node.id and not r.expired and r.ended < cutoff
+            ]  # fmt: skip
+            if not due:
+                continue
+            gone = await asyncio.to_thread(remove, self._root, due)
+            await self._record(tender, RecordingsExpired(tuple(due), self._node.id, now))
+            removed.extend(gone)
+        return removed
+
+
+def _session_id() -> str:
+    return "m-" + secrets.token_urlsafe(12)
+
+
+def _segment_encoding(encoding: Any) -> SegmentEncoding:
+    if encoding.kind == "video":
+        return SegmentEncoding.vp8(encoding.width, encoding.height, encoding.time_base)
+    return SegmentEncoding.opus(encoding.sample_rate, encoding.channels, encoding.time_base)
+
+
+async def _packets(first: av.Packet[Any], tap: Viewer) -> AsyncIterator[av.Packet[Any]]:
+    yield first
+    while True:
+        try:
+            yield await tap.recv()
+        except MediaStreamError:
+            return
+
+
+async def _iterate(packets: list[av.Packet[Any]]) -> AsyncIterator[av.Packet[Any]]:
+    for packet in packets:
+        yield packet
+
+
+def _opus_packets(speech: Speech) -> list[av.Packet[Any]]:
+    """Encode the speech's PCM with Opus, 20 ms a packet, timestamps from 0."""
+    codec = av.CodecContext.create("libopus", "w")
+    codec.sample_rate = speech.sample_rate
+    codec.layout = "stereo" if speech.channels == 2 else "mono"
+    codec.format = "s16"
+    codec.time_base = Fraction(1, speech.sample_rate)
+    step = 960 * speech.channels * 2
+    packets: list[av.Packet[Any]] = []
+    for index, start in enumerate(range(0, len(speech.pcm), step)):
+        chunk = speech.pcm[start : start + step].ljust(step, b"\0")
+        frame = av.AudioFrame(format="s16", layout=codec.layout, samples=960)
+        frame.planes[0].update(chunk)
+        frame.sample_rate = speech.sample_rate
+        frame.pts = index * 960
+        frame.time_base = codec.time_base
+        packets.extend(codec.encode(frame))
+    packets.extend(codec.encode(None))
+    return packets
