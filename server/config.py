@@ -171,7 +171,7 @@ class Settings:
     max_media_sessions: int = MAX_MEDIA_SESSIONS
     recording_segment_seconds: float = RECORDING_SEGMENT_SECONDS
     recording_retention_days: int = RECORDING_RETENTION_DAYS
-    speech_voice: str = "cmn"
+    speech_voice: str = "cmn-latn-pinyin"  # espeak-ng's Mandarin that reads characters
 
     @property
     def database_path(self) -> Path:

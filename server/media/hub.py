@@ -218,7 +218,7 @@ class MediaHub:
 
     async def start(self) -> None:
         """Log the segments a crash cut short, and start the retention sweep."""
-        self._root.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self._root.mkdir, parents=True, exist_ok=True)
         for segment in await asyncio.to_thread(recover, self._root):
             await self._record_segment(segment)
         self._sweeper = asyncio.create_task(self._sweep(), name="recordings retention")
@@ -562,10 +562,7 @@ class MediaHub:
         """Remove this node's segments past retention; record which. Returns their names."""
         cutoff = now - timedelta(days=self._settings.recording_retention_days)
         removed: list[str] = []
-        tenders = (
-            [p.name for p in self._root.iterdir() if p.is_dir()] if self._root.is_dir() else []
-        )
-        for tender in sorted(tenders):
+        for tender in await asyncio.to_thread(_tenders_recorded, self._root):
             listed = await self._node.media.listed(tender)
             due = [
                 r.name for r in listed
@@ -577,6 +574,10 @@ class MediaHub:
             await self._record(tender, RecordingsExpired(tuple(due), self._node.id, now))
             removed.extend(gone)
         return removed
+
+
+def _tenders_recorded(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 
 def _session_id() -> str:

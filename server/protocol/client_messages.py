@@ -149,19 +149,34 @@ def _parse_act(reader: Reader, ref: str | None) -> Act:
 MEDIA_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MEDIA_SESSION: Final = re.compile(r"m-[A-Za-z0-9_-]{8,32}")
 MAX_SDP_CHARS: Final = 60 * 1024
+# SDP is lines ended by CRLF; no other control character belongs in it.
+_SDP_UNWANTED: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _sdp(reader: Reader) -> str:
+    value = reader.raw("sdp", "a string")
+    if not isinstance(value, str):
+        reader.problem("sdp", "must be a string")
+    elif not 1 <= len(value) <= MAX_SDP_CHARS:
+        reader.problem("sdp", f"must be 1 to {MAX_SDP_CHARS} characters long")
+    elif _SDP_UNWANTED.search(value):
+        reader.problem("sdp", "must hold SDP lines only, without other control characters")
+    else:
+        return value
+    return ""
 
 
 def _parse_publish(reader: Reader, ref: str | None) -> MediaPublish:
     tender = reader.text("tender", max_len=64, pattern=STREAM_PATTERN)
     room = reader.text("room", max_len=64, pattern=MEDIA_NAME)
-    return MediaPublish(tender, room, reader.text("sdp", max_len=MAX_SDP_CHARS), ref=ref)
+    return MediaPublish(tender, room, _sdp(reader), ref=ref)
 
 
 def _parse_watch(reader: Reader, ref: str | None) -> MediaWatch:
     tender = reader.text("tender", max_len=64, pattern=STREAM_PATTERN)
     room = reader.text("room", max_len=64, pattern=MEDIA_NAME)
     source = reader.text("source", max_len=64, pattern=MEDIA_NAME)
-    return MediaWatch(tender, room, source, reader.text("sdp", max_len=MAX_SDP_CHARS), ref=ref)
+    return MediaWatch(tender, room, source, _sdp(reader), ref=ref)
 
 
 def _parse_close(reader: Reader, ref: str | None) -> MediaClose:
