@@ -127,6 +127,21 @@ class Segment:
     codec: str
     complete: bool
 
+    def payload(self) -> dict[str, Any]:
+        """The segment as docs/spec/recordings.md section 5 lists it, times as in the log."""
+        return {
+            "name": self.name,
+            "index": self.index,
+            "sha256": self.sha256,
+            "size": self.size,
+            "duration_ms": self.duration_ms,
+            "started": self.started.astimezone(UTC).strftime(_TIME_FORMAT),
+            "ended": self.ended.astimezone(UTC).strftime(_TIME_FORMAT),
+            "packets": self.packets,
+            "codec": self.codec,
+            "complete": self.complete,
+        }
+
 
 class ProblemKind(StrEnum):
     MISSING = "missing"  # the log lists it, the disk doesn't have it
@@ -325,7 +340,8 @@ def verify(root: Path, expected: Mapping[str, str], *, tender: str | None = None
     `expected`, segment name -> hex SHA-256 as the audit log records them.
 
     Reports each listed file that is missing or whose bytes hash otherwise, and each file on
-    disk the log doesn't list (a `.part` file included), sorted by name.
+    disk the log doesn't list (a `.part` file included; a symbolic link is not followed, and
+    has no `actual`), sorted by name.
     """
     problems: list[Problem] = []
     under = root / check_name(tender) if tender is not None else root
@@ -338,10 +354,10 @@ def verify(root: Path, expected: Mapping[str, str], *, tender: str | None = None
         actual = sha256_file(path)
         if actual != digest.lower():
             problems.append(Problem(ProblemKind.ALTERED, name, expected=digest, actual=actual))
-    problems.extend(
-        Problem(ProblemKind.UNLISTED, name, actual=sha256_file(root / name))
-        for name in on_disk - expected.keys()
-    )
+    for name in on_disk - expected.keys():
+        path = root / name
+        found = None if path.is_symlink() else sha256_file(path)
+        problems.append(Problem(ProblemKind.UNLISTED, name, actual=found))
     return sorted(problems, key=lambda problem: (problem.name, problem.kind))
 
 

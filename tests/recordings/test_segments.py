@@ -124,6 +124,20 @@ def first_frame_and_marker(path: Path) -> tuple[int | None, str, str]:
         return frame.pts, container.metadata["title"], container.metadata["creation_time"]
 
 
+def test_a_segment_payload_is_what_the_spec_lists() -> None:
+    segment = Segment(
+        name="t1/opening/host/video/000003.webm", index=3, sha256="ab" * 32, size=10,
+        duration_ms=10_000, started=START, ended=START + timedelta(seconds=9.967), packets=300,
+        codec="vp8", complete=True,
+    )  # fmt: skip
+    assert segment.payload() == {
+        "name": "t1/opening/host/video/000003.webm", "index": 3, "sha256": "ab" * 32,
+        "size": 10, "duration_ms": 10_000, "started": "2026-11-21T09:00:00.000000Z",
+        "ended": "2026-11-21T09:00:09.967000Z", "packets": 300, "codec": "vp8",
+        "complete": True,
+    }  # fmt: skip
+
+
 async def test_a_segment_starts_at_zero_and_names_its_format_and_start(tmp_path: Path) -> None:
     segments, _ = await record(tmp_path, vp8_packets(90), Encoding.vp8(320, 240))
     second = await asyncio.to_thread(first_frame_and_marker, tmp_path / segments[1].name)
@@ -337,6 +351,12 @@ async def test_verify_finds_altered_missing_and_unlisted_files(tmp_path: Path) -
     expected = {s.name: s.sha256 for s in segments}
     assert await asyncio.to_thread(verify, tmp_path, expected) == []
     assert await asyncio.to_thread(verify, tmp_path, expected, tender="t1") == []
+    (tmp_path / "t2").mkdir()
+    (tmp_path / "t2/note").write_bytes(b"")
+    assert await asyncio.to_thread(verify, tmp_path, expected, tender="t1") == []
+    assert await asyncio.to_thread(verify, tmp_path, expected) == [
+        Problem(ProblemKind.UNLISTED, "t2/note", actual=hashlib.sha256(b"").hexdigest())
+    ]
 
     first, second, third = (tmp_path / s.name for s in segments)
     with first.open("r+b") as file:  # one byte of the media changed
@@ -347,16 +367,19 @@ async def test_verify_finds_altered_missing_and_unlisted_files(tmp_path: Path) -
     second.unlink()
     stray = third.with_name("000009.webm.part")
     stray.write_bytes(b"stray")
-    problems = await asyncio.to_thread(verify, tmp_path, expected)
+    (tmp_path / "elsewhere").write_bytes(b"not to be read")
+    third.with_name("000010.webm").symlink_to(tmp_path / "elsewhere")
+    problems = await asyncio.to_thread(verify, tmp_path, expected, tender="t1")
     assert problems == [
         Problem(ProblemKind.ALTERED, segments[0].name, segments[0].sha256,
                 await asyncio.to_thread(sha256_file, first)),
         Problem(ProblemKind.MISSING, segments[1].name, segments[1].sha256),
         Problem(ProblemKind.UNLISTED, "t1/opening/host/video/000009.webm.part",
                 actual=await asyncio.to_thread(sha256_file, stray)),
+        Problem(ProblemKind.UNLISTED, "t1/opening/host/video/000010.webm"),
     ]  # fmt: skip
-    # Another tender's files are not this tender's concern; a missing tender has all missing.
-    assert await asyncio.to_thread(verify, tmp_path, {}, tender="t2") == []
+    # A tender with no recordings and none expected is fine.
+    assert await asyncio.to_thread(verify, tmp_path, {}, tender="t3") == []
     with pytest.raises(SegmentNameError):
         await asyncio.to_thread(verify, tmp_path, {"../x/a/b/c/000000.webm": "00"})
 
