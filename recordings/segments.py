@@ -405,7 +405,7 @@ class _OpenSegment:
             str(self.part), "w", format="webm", options=dict(MUXER_OPTIONS)
         )
         self.container.metadata["title"] = FORMAT_MARKER
-        self.container.metadata["creation_time"] = started.strftime(_TIME_FORMAT)
+        self.container.metadata["creation_time"] = started.astimezone(UTC).strftime(_TIME_FORMAT)
         self.stream = self._add_stream()
 
     def _add_stream(self) -> Stream:
@@ -509,7 +509,7 @@ class _Writer:
             return None
         elif starts and self.current.elapsed(at) >= self.length:
             closed = self.current.close(self.root)
-            self.current = None
+            self.current = None  # stays so if the next one can't be opened
             self.current = self._open(now)
         self.current.write(packet, at, time_base, now)
         return closed
@@ -572,7 +572,11 @@ class TrackRecorder:
 
     async def run(self, packets: AsyncIterator[av.Packet[Any]]) -> None:
         """Write every packet until `packets` ends or the task is cancelled, then close the
-        last segment (its callback too). Runs once per recorder."""
+        last segment (its callback too). Runs once per recorder.
+
+        Cancelled again while closing, the last segment is still closed (its file complete)
+        but its callback is not run; a callback cancelled midway is not run again.
+        """
         if self._started:
             raise RuntimeError("A TrackRecorder runs once")
         self._started = True
