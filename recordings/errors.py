@@ -2,7 +2,9 @@
 
 RecordingError
 ├── RecordFormatError   a stored record is not a valid audit record (v1)
-└── ChainBroken         the hash chain of a stream fails at a named sequence number
+├── ChainBroken         the hash chain of a stream fails at a named sequence number
+├── SegmentNameError    a recording segment's name is malformed or leaves the recordings root
+└── SegmentError        a recording segment can't be written
 """
 
 from __future__ import annotations
@@ -24,3 +26,11 @@ class ChainBroken(RecordingError):
         self.stream = stream
         self.seq = seq
         self.reason = reason
+
+
+class SegmentNameError(RecordingError, ValueError):
+    """A recording segment's name is malformed, or its path would leave the recordings root."""
+
+
+class SegmentError(RecordingError):
+    """A recording segment can't be written: its file exists already, or the muxer failed."""
