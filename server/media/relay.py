@@ -215,8 +215,6 @@ class Viewer(MediaStreamTrack):
         super().stop()
 
     def _offer(self, packet: Packet) -> None:
-        if self._closed:
-            return
         if self.kind == "video":
             if self._skipping and not packet.is_keyframe:
                 # What goes by before a viewer's first keyframe was never its to lose.
