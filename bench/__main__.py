@@ -4,7 +4,8 @@ Every figure is printed next to a baseline measured in the same run on the same 
 machines here are shared and noisy: compare ratios, not absolute numbers, across runs.
 
 Sizes are options of the form `--name=value`: `python -m bench sheets --rooms=20 --experts=7
---bidders=30`, and the same for `join` (by default, the sizes the benchmark's issue asks for).
+--bidders=30`, and the same for `join` (by default, the sizes the benchmark's issue asks for);
+`python -m bench media --minutes=10` watches the node's memory for ten minutes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from bench import (
     decrypt,
     fanout,
     join,
+    media,
     merkle,
     sheets,
     sites,
@@ -40,9 +42,10 @@ BENCHMARKS = {
     "join": join.run,
     "store": store.run,
     "sites": sites.run,
+    "media": media.run,
 }
 # The benchmarks that take sizes as `--name=value` options.
-SIZED = {"sheets": sheets.run, "join": join.run}
+SIZED = {"sheets": sheets.run, "join": join.run, "media": media.run}
 
 
 def main(argv: list[str]) -> int:

@@ -13,6 +13,7 @@ from bench import (
     decrypt,
     fanout,
     join,
+    media,
     merkle,
     sheets,
     sites,
@@ -137,3 +138,15 @@ async def test_sites_harness_delivers_through_edges_and_forwards_commands(
     assert (len(result.at_home_ms), len(result.at_edge_ms), len(result.redis_ms)) == (5, 5, 5)
     result.baseline_ms = await asyncio.to_thread(sites.baseline, sizes)
     assert "an edge adds" in sites.report(result)
+
+
+@pytest.mark.timeout(120)
+async def test_media_harness_measures_the_relay_and_aiortc_default() -> None:
+    sizes = media.Sizes(viewers=(1, 2), window=1.0, rss_window=0.5, rss_viewers=2)
+    results = {mode: await asyncio.to_thread(media.measure, mode, sizes) for mode in media.MODES}
+    for result in results.values():
+        assert [point.viewers for point in result.points] == [1, 2]
+        assert all(point.cpu > 0 and point.fps > 0 for point in result.points)
+        assert result.rss_mib is not None
+    assert "viewers per core" in media.report(results, sizes)
+    assert media.sizes_from(True, ["--minutes=2"]).rss_window == 120

@@ -125,6 +125,9 @@ class _VideoEncoder:
         context.bit_rate = VIDEO_BITRATE
         context.gop_size = 3000  # keyframes are ours to force
         context.qmin, context.qmax = 2, 56
+        # One thread: at meeting-room sizes libvpx's extra threads cost more CPU than they save
+        # (at 640x480, FFmpeg's automatic count took three times the CPU of one thread).
+        context.thread_count = 1
         context.options = {
             "deadline": "realtime",
             "cpu-used": "-6",
@@ -182,6 +185,7 @@ class Viewer(MediaStreamTrack):
         self._limit = max(1, limit)
         self._copies = copies
         self._skipping = wants_keyframe
+        self._started = False
         self._queue: deque[Packet] = deque()
         self._wake = asyncio.Event()
         self._closed = False
@@ -211,22 +215,24 @@ class Viewer(MediaStreamTrack):
         super().stop()
 
     def _offer(self, packet: Packet) -> None:
-        if self._closed:
-            return
         if self.kind == "video":
             if self._skipping and not packet.is_keyframe:
-                self.dropped += 1
+                # What goes by before a viewer's first keyframe was never its to lose.
+                self.dropped += self._started
                 return
             self._skipping = False
             if len(self._queue) >= self._limit:
-                self.dropped += len(self._queue) + 1
+                self.dropped += len(self._queue)
                 self._queue.clear()
-                self._skipping = True
-                self._source.request_keyframe()
-                return
+                if not packet.is_keyframe:
+                    self.dropped += 1
+                    self._skipping = True
+                    self._source.request_keyframe()
+                    return
         elif len(self._queue) >= self._limit:
             self._queue.popleft()
             self.dropped += 1
+        self._started = True
         self._queue.append(_copy(packet) if self._copies else packet)
         self._wake.set()
 

@@ -157,6 +157,56 @@ async def test_a_video_viewer_that_never_reads_stays_bounded_and_resumes_at_a_ke
         await source.stop()
 
 
+async def test_a_full_video_queue_that_meets_a_keyframe_keeps_it() -> None:
+    source = Source(PatternVideo(), name="video", keyframe_interval=0)  # every frame a keyframe
+    try:
+        idle = source.subscribe(limit=2)
+        reader = source.tap()
+        source.start()
+        async with asyncio.timeout(TIMEOUT):
+            for _ in range(8):
+                assert (await reader.recv()).is_keyframe
+                assert 1 <= idle.queued <= 2  # never emptied to wait for the next one
+        assert idle.dropped == source.packets - idle.queued
+    finally:
+        await source.stop()
+
+
+class Resized(MediaStreamTrack):
+    """RGB frames, 320x240 for three frames and then 640x480."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent = 0
+
+    async def recv(self) -> av.VideoFrame:
+        await asyncio.sleep(0)
+        width, height = (320, 240) if self.sent < 3 else (640, 480)
+        frame = av.VideoFrame(width, height, "rgb24")
+        frame.planes[0].update(bytes([self.sent % 256]) * frame.planes[0].buffer_size)
+        frame.pts, frame.time_base = self.sent * 3000, VIDEO_TIME_BASE
+        self.sent += 1
+        return frame
+
+
+async def test_a_new_picture_size_starts_again_at_a_keyframe() -> None:
+    source = Source(Resized(), name="video")
+    try:
+        recorder = source.tap()
+        source.start()
+        async with asyncio.timeout(TIMEOUT):
+            packets = [await recorder.recv() for _ in range(5)]
+        assert [p.is_keyframe for p in packets] == [True, False, False, True, False]
+        assert [p.pts for p in packets] == [0, 3000, 6000, 9000, 12000]
+        encoding = source.encoding
+        assert encoding is not None
+        assert (encoding.width, encoding.height) == (640, 480)
+    finally:
+        await source.stop()
+
+
 async def test_an_audio_viewer_that_never_reads_keeps_the_newest_packets() -> None:
     source = Source(ToneAudio(), name="audio")
     try:
