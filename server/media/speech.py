@@ -262,6 +262,14 @@ class Speech:
     sample_rate: int = SAMPLE_RATE
     channels: int = CHANNELS
 
+    def facts(self) -> dict[str, str | int]:
+        """What goes on record about the speech: everything but the audio itself."""
+        return {
+            "text_sha256": self.text_sha256, "audio_sha256": self.audio_sha256,
+            "engine": self.engine, "voice": self.voice, "duration_ms": self.duration_ms,
+            "sample_rate": self.sample_rate, "channels": self.channels,
+        }  # fmt: skip
+
 
 async def synthesize(
     text: str, *, voice: str = VOICE, rate: int = RATE, time_limit: float = TIMEOUT_SECONDS,

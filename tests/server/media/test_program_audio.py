@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 import pytest
 from aiortc import RTCPeerConnection
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import (
     AudioStreamTrack,
     MediaStreamError,
@@ -283,6 +284,23 @@ async def test_a_microphone_too_fast_is_kept_short_and_does_not_starve_the_loop(
     assert 0 < program.buffered_ms <= BUFFERED_FRAMES * 20
     assert rms(frames[-1]) > LOUD
     program.stop()
+
+
+async def test_watchers_share_one_program_through_a_relay() -> None:
+    """Every recv() moves the program's clock on: many peers take it through aiortc's relay."""
+    said = await short_speech()
+    program = ProgramAudio()
+    relay = MediaRelay()
+    watchers = [relay.subscribe(program), relay.subscribe(program)]
+    done = program.say(said)
+    heard = await asyncio.gather(*(until(done, watcher) for watcher in watchers))
+    program.stop()
+    speech = np.frombuffer(said.pcm, dtype="<i2")
+    for frames in heard:
+        # A watcher may join a frame late: it hears the speech from there, none of it twice.
+        out = samples(frames)
+        assert np.count_nonzero(out) >= np.count_nonzero(speech) - FRAME_SAMPLES * 2
+        assert abs(len(frames) * 20 - said.duration_ms) <= 40
 
 
 async def test_the_program_reaches_a_peer_with_the_speech_in_it() -> None:
