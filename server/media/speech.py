@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, AudioResampler
+from av.error import FFmpegError
 
 from server.protocol.opening_sheet import PRICE
 
@@ -57,10 +58,12 @@ BUFFERED_FRAMES: Final = 10
 # espeak-ng issues 1236 and 1370); `cmn-latn-pinyin` reads them in Mandarin.
 ENGINE: Final = "espeak-ng"  # the executable, looked up on PATH
 VOICE: Final = "cmn-latn-pinyin"
-RATE: Final = 160  # words a minute: about 3.4 characters a second in Mandarin
+RATE: Final = 160  # words a minute: 3.5 to 4.5 characters a second, measured
 RATES: Final = range(80, 451)  # what espeak-ng accepts
-MAX_TEXT: Final = 5000  # characters: about 25 minutes of speech, 280 MB of program audio
-TIMEOUT_SECONDS: Final = 30.0  # the engine speaks about a thousand times faster than real time
+# 5,000 characters are 18 minutes of speech and 210 MB of program audio (a record of five bids
+# is 420 characters, 91 s); the engine takes 1.3 s over them, converting them 3.4 s more.
+MAX_TEXT: Final = 5000
+TIMEOUT_SECONDS: Final = 30.0  # the engine's own time, not the conversion's
 VERSION_SECONDS: Final = 5.0
 
 # The words of the 唱标. There is no message catalogue yet: until there is one, the labels of
@@ -97,24 +100,25 @@ LABELS: Final[Mapping[str, str]] = MappingProxyType(
 
 
 def spoken_text(record: Mapping[str, Any], field_labels: Mapping[str, str] | None = None) -> str:
-    """The 唱标 of an opening record (server/domain/opening.py `record_document`).
+    """The 唱标 of an opening record, as server/domain/opening.py `record_document` makes it.
 
     Per lot, each bid in the record's order: the bidder, then its opening sheet (price,
-    duration, quality, project manager, the tender's own fields), or why it failed.
+    duration, quality, project manager, the tender's own fields: every sheet has them all,
+    protocol/opening_sheet.py), or why it failed.
     `field_labels` names the tender's own sheet fields (its spec's `sheet_fields`: name to
     label); a field without one is read by its name. Same record, same text.
     """
     own = field_labels or {}
-    sentences = [LABELS["record"]]
-    if "title" in record:
-        sentences.append(_said("title", record["title"]))
-    if "tenderer" in record:
-        sentences.append(_said("tenderer", record["tenderer"]))
-    for lot in record.get("lots", ()):
-        sentences.append(_said("lot", lot.get("name", lot.get("lot", ""))))
+    sentences = [
+        LABELS["record"],
+        _said("title", record["title"]),
+        _said("tenderer", record["tenderer"]),
+    ]
+    for lot in record["lots"]:
+        sentences.append(_said("lot", lot["name"]))
         if "failed" in lot:
             sentences.append(_said("lot_failed", lot["failed"]))
-        for number, bid in enumerate(lot.get("bids", ()), start=1):
+        for number, bid in enumerate(lot["bids"], start=1):
             sentences.append("，".join([f"第{integer(number)}家", *_bid(bid, own)]))
     sentences.append(LABELS["end"])
     return "".join(s if s.endswith(_STOPS) else f"{s}。" for s in sentences)
@@ -137,27 +141,24 @@ def _plain(value: object) -> str:
 
 
 def _bid(bid: Mapping[str, Any], own: Mapping[str, str]) -> list[str]:
-    parts = [_said("bidder", bid.get("name", bid.get("bidder", "")))]
-    status = bid.get("status")
+    parts = [_said("bidder", bid["name"])]
+    status = bid["status"]
     if status != "decrypted":
-        parts.append(LABELS.get(str(status), _plain(status)))
-        if "reason" in bid:
-            parts.append(_said("reason", bid["reason"]))
+        # Revoked or withdrawn; a status added later is read as it is written.
+        parts += [LABELS.get(status, _plain(status)), _said("reason", bid["reason"])]
         return parts
-    if bid.get("by") == "custodians":
+    if bid["by"] == "custodians":
         parts.append(LABELS["by_custodians"])
-    sheet: Mapping[str, Any] = bid.get("sheet") or {}
-    if "price" in sheet:
-        parts.append(_said("price", amount(sheet["price"])))
-    if "duration_days" in sheet:
-        days = sheet["duration_days"]
-        spoken = integer(days) if type(days) is int and days >= 0 else _plain(days)
-        parts.append(_said("duration", spoken + LABELS["days"]))
-    if "quality" in sheet:
-        parts.append(_said("quality", sheet["quality"]))
-    if "project_manager" in sheet:
-        parts.append(_said("manager", sheet["project_manager"]))
-    extra: Mapping[str, Any] = sheet.get("extra") or {}
+    sheet: Mapping[str, Any] = bid["sheet"]
+    days = sheet["duration_days"]
+    spoken_days = integer(days) if type(days) is int and days >= 0 else _plain(days)
+    parts += [
+        _said("price", amount(sheet["price"])),
+        _said("duration", spoken_days + LABELS["days"]),
+        _said("quality", sheet["quality"]),
+        _said("manager", sheet["project_manager"]),
+    ]
+    extra: Mapping[str, Any] = sheet["extra"]
     parts.extend(f"{_plain(own.get(name, name))}：{_plain(value)}" for name, value in extra.items())
     return parts
 
@@ -243,7 +244,7 @@ class SpeechTimeout(SpeechUnavailable):
 
 
 class TextRefused(SpeechError):
-    """The text is empty or longer than the engine is given (`MAX_TEXT`)."""
+    """The text is empty, longer than the engine is given (`MAX_TEXT`), or holds phonemes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +263,14 @@ class Speech:
     voice: str
     sample_rate: int = SAMPLE_RATE
     channels: int = CHANNELS
+
+    def facts(self) -> dict[str, str | int]:
+        """What goes on record about the speech: everything but the audio itself."""
+        return {
+            "text_sha256": self.text_sha256, "audio_sha256": self.audio_sha256,
+            "engine": self.engine, "voice": self.voice, "duration_ms": self.duration_ms,
+            "sample_rate": self.sample_rate, "channels": self.channels,
+        }  # fmt: skip
 
 
 async def synthesize(
@@ -436,7 +445,7 @@ class _Upstream:
             if isinstance(frame, AudioFrame):
                 try:
                     self._take(frame)
-                except (ValueError, OSError):  # av's errors are both
+                except FFmpegError:
                     logger.warning("An upstream audio frame could not be converted; dropped.")
             # A source that never waits must not starve the loop.
             await asyncio.sleep(0)
@@ -487,6 +496,12 @@ class ProgramAudio(MediaStreamTrack):
         if self._upstream is not None:
             self._upstream.stop()
             self._upstream = None
+
+    @property
+    def buffered_ms(self) -> int:
+        """Upstream audio waiting to be mixed, in milliseconds (at most 200)."""
+        waiting = len(self._upstream.buffer) if self._upstream is not None else 0
+        return waiting // (CHANNELS * SAMPLE_BYTES) * 1000 // SAMPLE_RATE
 
     def say(self, speech: Speech) -> asyncio.Future[None]:
         """Queue `speech`; the future completes once its last sample has gone out in a frame.

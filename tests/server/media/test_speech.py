@@ -180,6 +180,12 @@ async def test_a_record_is_spoken_with_its_hashes() -> None:
     assert np.abs(samples).max() > 1000
     again = await synthesize(text)
     assert (again.text_sha256, again.audio_sha256) == (said.text_sha256, said.audio_sha256)
+    assert said.facts() == {
+        "text_sha256": said.text_sha256, "audio_sha256": said.audio_sha256,
+        "engine": said.engine, "voice": "cmn-latn-pinyin", "duration_ms": said.duration_ms,
+        "sample_rate": 48000, "channels": 2,
+    }  # fmt: skip
+    assert "pcm" not in repr(said)
 
 
 async def test_the_engine_and_its_version_are_named() -> None:
