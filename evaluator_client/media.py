@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import itertools
 import logging
@@ -167,6 +168,7 @@ class MediaChannel:
         if self._ws is None:
             raise FeedClosed(None, "not connected")
         ref = message.ref or _ref()
+        message = dataclasses.replace(message, ref=ref)
         waiting = self._waiting[ref] = asyncio.get_running_loop().create_future()
         try:
             await self._ws.send(client_message_json(message))

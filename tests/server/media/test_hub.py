@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import av
 import pytest
+from aiortc import RTCPeerConnection
 
 from evaluator_client.errors import MediaError
 from evaluator_client.media import MediaChannel, MediaSession
 from recordings.segments import probe, segment_path
 from server.domain.access import Role
+from server.protocol import MediaPublish, MediaWatch
 from server.transport.app_keys import media_key
-from tests.media_peers import PatternVideo, ToneAudio, frames
+from tests.media_peers import PatternVideo, ToneAudio, frames, prefer
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -124,13 +126,14 @@ async def test_the_host_s_desk_reaches_a_bidder_and_is_recorded_under_the_log(
     root = settings.recordings_dir
     closed = await wait_for(harness, tender, "media.segment_closed", 3)
     for record in closed:
-        path = segment_path(root, record.payload["name"])
+        path = await asyncio.to_thread(segment_path, root, record.payload["name"])
         data = await asyncio.to_thread(path.read_bytes)
         assert hashlib.sha256(data).hexdigest() == record.payload["sha256"]
         assert len(data) == record.payload["size"]
     video = [r for r in closed if r.payload["track"] == "video"]
     assert video, [r.payload["name"] for r in closed]
-    duration, count = await asyncio.to_thread(probe, segment_path(root, video[0].payload["name"]))
+    first = await asyncio.to_thread(segment_path, root, video[0].payload["name"])
+    duration, count = await asyncio.to_thread(probe, first)
     assert count > 0
     assert duration >= 900
 
@@ -149,8 +152,10 @@ async def test_the_watcher_keeps_its_session_while_the_host_comes_and_goes(
     await host_channel.end(first)
     await host_channel.publish(tender, "opening", [PatternVideo(160, 120)])
     async with asyncio.timeout(TIMEOUT):
-        while (await frames(watching.received["video"], 1))[0].width != 160:
-            pass
+        while True:
+            (picture,) = await frames(watching.received["video"], 1)
+            if isinstance(picture, av.VideoFrame) and picture.width == 160:
+                break
     assert not watching.ended.done()
 
 
@@ -163,7 +168,9 @@ async def test_experts_may_not_attend_the_opening_and_the_refusal_is_on_record(
     bidder = await harness.person(Role.BIDDER, "投标人 Bidder")
     with pytest.raises(MediaError) as refused:
         await (await channels.open(expert)).watch(tender, "opening", "host")
-    assert (refused.value.code, refused.value.rule) == ("forbidden", "AccessDenied")
+    # An expert's token covers only the tenders it was drawn for (a drawn member of this
+    # tender is refused NotAtTheOpening: test_room_media).
+    assert (refused.value.code, refused.value.rule) == ("forbidden", "OutOfScope")
     with pytest.raises(MediaError) as refused:
         await (await channels.open(admin)).watch(tender, "opening", "host")
     assert refused.value.rule == "AccessDenied"
@@ -179,8 +186,10 @@ async def test_experts_may_not_attend_the_opening_and_the_refusal_is_on_record(
 @pytest.mark.parametrize(
     ("sdp", "code"),
     [
-        ("v=0\r\nthis is not sdp", "invalid_message"),
-        ("", "invalid_request"),
+        ("", "invalid_message"),
+        ("v=0\r\nm=video notaport UDP/TLS/RTP/SAVPF 96\r\n", "invalid_message"),
+        ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n", "invalid_request"),
+        ("v=0\r\n\x00\x01", "invalid_message"),
         ("x" * 40_000, "invalid_request"),
     ],
 )
@@ -189,8 +198,6 @@ async def test_a_hostile_offer_is_refused_before_any_peer_exists(
 ) -> None:
     tender, host = await published_tender(harness)
     channel = await channels.open(host)
-    from server.protocol import MediaPublish
-
     with pytest.raises(MediaError) as refused:
         await channel._ask(MediaPublish(tender, "opening", sdp, ref="bad-offer"))
     assert refused.value.code == code
@@ -212,6 +219,36 @@ async def test_a_closed_live_channel_ends_its_sessions_on_record(
     assert hub.sessions == 0
 
 
-def frames_of(path: Any) -> int:
-    with av.open(str(path)) as container:
-        return sum(1 for _ in container.decode(container.streams[0]))
+async def real_offer(*kinds: str, direction: str = "sendonly", codec: str | None = None) -> str:
+    """An offer from a real aiortc peer (closed again): `kinds` sections, optionally limited
+    to one `codec` ("audio/PCMU", say)."""
+    pc = RTCPeerConnection()
+    try:
+        for kind in kinds:
+            transceiver = pc.addTransceiver(kind, direction=direction)
+            if codec is not None:
+                prefer(transceiver, codec)
+        await pc.setLocalDescription(await pc.createOffer())
+        return str(pc.localDescription.sdp)
+    finally:
+        await pc.close()
+
+
+async def test_offers_the_node_can_t_serve_are_refused_with_the_reason(
+    harness: Harness, channels: Channels
+) -> None:
+    tender, host = await published_tender(harness)
+    channel = await channels.open(host)
+    cases = [
+        (await real_offer("video", "video", "audio", "audio"), "invalid_request"),  # 4 tracks
+        (await real_offer("audio", codec="audio/PCMU"), "unsupported_media"),
+        (await real_offer("video", direction="recvonly"), "invalid_request"),
+    ]
+    for sdp, code in cases:
+        with pytest.raises(MediaError) as refused:
+            await channel._ask(MediaPublish(tender, "opening", sdp, ref="offer"))
+        assert refused.value.code == code
+    with pytest.raises(MediaError) as refused:
+        await channel._ask(MediaWatch(tender, "opening", "host", await real_offer("video")))
+    assert refused.value.code == "invalid_request"  # a watcher's sections receive
+    assert harness.client.app[media_key].sessions == 0
