@@ -18,6 +18,7 @@ from server.transport import (
     bid_routes,
     evaluation_routes,
     http,
+    media_routes,
     view_routes,
     ws,
 )
@@ -89,6 +90,7 @@ def create_app(
     app.router.add_routes(audit_routes.routes())
     app.router.add_routes(evaluation_routes.routes())
     app.router.add_routes(view_routes.routes())
+    app.router.add_routes(media_routes.routes())
     app.router.add_get("/ws", ws.live)
     return app
 

@@ -20,6 +20,11 @@ from server.protocol import (
     ClientMessage,
     Error,
     Event,
+    MediaAnswer,
+    MediaClose,
+    MediaEnded,
+    MediaPublish,
+    MediaWatch,
     Ping,
     Pong,
     ServerMessage,
@@ -51,6 +56,9 @@ CLIENT_SAMPLES: dict[str, ClientMessage] = {
     "unsubscribe": Unsubscribe("system"),
     "ping": Ping(),
     "act": Act("t-20261121-0123456789ab", {"v": 1, "type": "pledge"}, "c2ln", ref="act-1"),
+    "media_publish": MediaPublish("t-1", "opening", "v=0\r\n", ref="m-1"),
+    "media_watch": MediaWatch("t-1", "L1", "M-01", "v=0\r\n", ref="m-2"),
+    "media_close": MediaClose("m-abcdefgh12"),
 }
 SERVER_SAMPLES: dict[str, ServerMessage] = {
     "welcome": Welcome("p-1", "expert", "2026-11-21T09:00:00.000000Z", "2026-11-21T08:45:00Z", "n"),
@@ -60,6 +68,8 @@ SERVER_SAMPLES: dict[str, ServerMessage] = {
     "pong": Pong("2026-11-21T08:45:00.000000Z"),
     "error": Error("rule_violation", "No.", rule="WrongStage", ref="act-1"),
     "ack": Acked("t-1", 13, "ab" * 32, "evaluation.pledged", ref="act-1"),
+    "media_answer": MediaAnswer("m-abcdefgh12", "opening", "host", "v=0\r\n", ref="m-1"),
+    "media_ended": MediaEnded("m-abcdefgh12", "source_ended"),
     "event": Event({"seq": 13, "stream": "t-1", "type": "evaluation.pledged"}, "cd" * 32),
 }
 
