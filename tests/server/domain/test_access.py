@@ -34,7 +34,9 @@ EXPECTED = {
         "opening.confirm", "opening.object", "evaluation.answer",
     },
     # Experts never attend the opening (GP87 40); they read decrypted bids in their room.
-    Role.EXPERT: READS | {"bid.document.read", "evaluation.act", "evaluation.room", "media.publish"},
+    Role.EXPERT: READS | {
+        "bid.document.read", "evaluation.act", "evaluation.room", "media.publish",
+    },
     Role.SUPERVISOR: READS | {
         "participant.list", "system.read", "audit.verify", "opening.view", "bid.document.read",
         "bid.box.read", "evaluation.progress", "evaluation.room", "presence.view",
