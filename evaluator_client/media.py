@@ -207,14 +207,16 @@ class MediaChannel:
                 await self._drop(session, "channel_closed")
 
     async def _drop(self, session: MediaSession, reason: str) -> None:
-        self.sessions.pop(session.id, None)
+        if self.sessions.pop(session.id, None) is None:
+            return  # dropped already (the node's end and ours can cross)
         if not session.ended.done():
             session.ended.set_result(reason)
         for player in session.players:
             for track in (player.audio, player.video):
                 if track is not None:
                     track.stop()
-        await session.pc.close()
+        # Shielded: a cancelled second closer would cancel aiortc's own "closed" future.
+        await asyncio.shield(session.pc.close())
 
 
 async def _offer(pc: RTCPeerConnection) -> str:

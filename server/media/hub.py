@@ -334,7 +334,8 @@ class MediaHub:
             if stage is not None and session.room == OPENING_ROOM and source.kind == "audio":
                 stage.program.detach()
             await source.stop()
-        await session.pc.close()
+        # Shielded: a cancelled second closer would cancel aiortc's own "closed" future.
+        await asyncio.shield(session.pc.close())
         if session.direction == "publish" and session.room != OPENING_ROOM:
             for other in list(self._sessions.values()):
                 if (other.tender, other.room, other.source) == (

@@ -85,10 +85,12 @@ async def wait_for(harness: Harness, tender: str, kind: str, count: int = 1) -> 
     subscription = harness.node.bus.subscribe(tender, lambda _s, _r: arrived.set())
     try:
         async with asyncio.timeout(TIMEOUT):
-            while len(found := await records(harness, tender, kind)) < count:
-                arrived.clear()
+            while True:
+                arrived.clear()  # before reading, so that no commit is missed in between
+                found = await records(harness, tender, kind)
+                if len(found) >= count:
+                    return found
                 await arrived.wait()
-            return found
     finally:
         subscription.close()
 
