@@ -237,6 +237,11 @@ class MediaHub:
         if self._recorders:
             await asyncio.gather(*self._recorders, return_exceptions=True)
 
+    async def settled(self) -> None:
+        """Wait until every recorder running now has closed its last segment, on record."""
+        while self._recorders:
+            await asyncio.gather(*self._recorders, return_exceptions=True)
+
     @property
     def sessions(self) -> int:
         return len(self._sessions)

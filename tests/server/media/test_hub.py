@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import av
@@ -254,3 +255,94 @@ async def test_offers_the_node_can_t_serve_are_refused_with_the_reason(
         await channel._ask(MediaWatch(tender, "opening", "host", await real_offer("video")))
     assert refused.value.code == "invalid_request"  # a watcher's sections receive
     assert harness.client.app[media_key].sessions == 0
+
+
+async def recorded(harness: Harness, channels: Channels) -> tuple[str, list[AuditRecord]]:
+    """A tender whose host published for a while: its closed segments."""
+    tender, host = await published_tender(harness)
+    channel = await channels.open(host)
+    desk = await channel.publish(tender, "opening", [PatternVideo(160, 120), ToneAudio()])
+    await wait_for(harness, tender, "media.segment_closed", 2)
+    await channel.end(desk)
+    await wait_for(harness, tender, "media.session_ended")
+    async with asyncio.timeout(TIMEOUT):
+        await harness.client.app[media_key].settled()
+    return tender, await records(harness, tender, "media.segment_closed")
+
+
+async def test_supervisors_list_and_fetch_recordings_and_each_fetch_is_on_record(
+    harness: Harness, channels: Channels
+) -> None:
+    tender, closed = await recorded(harness, channels)
+    supervisor = await harness.person(Role.SUPERVISOR, "监督员 Supervisor")
+    status, listing = await harness.call("GET", f"/api/tenders/{tender}/recordings", supervisor)
+    assert status == 200, listing
+    listed = {item["name"]: item for item in listing["recordings"]}
+    assert set(listed) >= {r.payload["name"] for r in closed}
+    name = closed[0].payload["name"]
+    assert listed[name]["sha256"] == closed[0].payload["sha256"]
+    assert listed[name]["complete"] is True
+
+    url = f"/api/tenders/{tender}/recordings/{name}"
+    whole = await harness.client.get(url, headers=supervisor.headers)
+    body = await whole.read()
+    assert whole.status == 200
+    assert whole.headers["Content-Type"].endswith("/webm")
+    assert hashlib.sha256(body).hexdigest() == closed[0].payload["sha256"]
+    part = await harness.client.get(url, headers=supervisor.headers | {"Range": "bytes=0-99"})
+    assert part.status == 206
+    assert await part.read() == body[:100]
+    reads = await records(harness, tender, "media.recording_read")
+    assert [(r.payload["name"], r.payload["range"]) for r in reads] == [
+        (name, ""), (name, "bytes=0-99"),
+    ]  # fmt: skip
+
+    # Nobody else; nothing the log does not list; nothing outside the recordings.
+    host = await harness.person(Role.HOST, "另一主持人 Host")
+    assert (await harness.refused("GET", f"/api/tenders/{tender}/recordings", host))[0] == 403
+    for bad in (f"{tender}/opening/host/video/999999.webm", "../../keys/node.pem",
+                f"{tender}/opening/host/video/../../../../../etc/passwd"):  # fmt: skip
+        response = await harness.client.get(
+            f"/api/tenders/{tender}/recordings/{bad}", headers=supervisor.headers
+        )
+        assert response.status in (400, 404), bad
+
+
+async def test_expired_recordings_leave_the_disk_and_the_log_says_which(
+    harness: Harness, channels: Channels, settings: Settings
+) -> None:
+    tender, closed = await recorded(harness, channels)
+    hub = harness.client.app[media_key]
+    assert await hub.expire(harness.clock.now()) == []  # nothing is old yet
+    later = harness.clock.now() + timedelta(days=settings.recording_retention_days + 1)
+    removed = await hub.expire(later)
+    assert set(removed) >= {r.payload["name"] for r in closed}
+    (expired,) = await records(harness, tender, "media.recordings_expired")
+    assert set(expired.payload["names"]) == set(removed)
+    for name in removed:
+        path = await asyncio.to_thread(segment_path, settings.recordings_dir, name)
+        assert not await asyncio.to_thread(path.exists)
+    supervisor = await harness.person(Role.SUPERVISOR, "监督员 Supervisor")
+    status, listing = await harness.call("GET", f"/api/tenders/{tender}/recordings", supervisor)
+    assert all(item["expired"] for item in listing["recordings"] if item["name"] in removed)
+    status, _ = await harness.call(
+        "GET", f"/api/tenders/{tender}/recordings/{removed[0]}", supervisor
+    )
+    assert status == 404
+    assert await hub.expire(later) == []  # once
+
+
+async def test_a_peer_that_never_completes_ice_is_let_go(
+    harness: Harness, channels: Channels
+) -> None:
+    hub = harness.client.app[media_key]
+    hub._settings = dataclasses.replace(hub._settings, media_connect_timeout_seconds=0.5)
+    tender, host = await published_tender(harness)
+    channel = await channels.open(host)
+    # An offer whose peer is closed at once: the node answers, then nobody is there.
+    sdp = await real_offer("video")
+    answer = await channel._ask(MediaPublish(tender, "opening", sdp, ref="gone"))
+    assert answer.session.startswith("m-")
+    ended = await wait_for(harness, tender, "media.session_ended")
+    assert ended[0].payload["reason"] == "ice_failed"
+    assert hub.sessions == 0
