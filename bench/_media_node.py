@@ -7,6 +7,8 @@ line each on stdout:
 - {"op": "viewers", "count": n} -> {"sdps": [n offers]}; {"op": "answers", "sdps": [...]} ->
   {"ok": true}: n more viewers of the published video;
 - {"op": "measure", "seconds": s} -> {"cpu": share of one core, "rss_mib": ..., "dropped": ...};
+- {"op": "record"} -> {"ok": true}: the published video is recorded from now on (relay only), in
+  WebM segments in a temporary directory, as the node records every published track;
 - {"op": "quit"}.
 
 relay: the published track goes through server.media.relay.Source, encoded once. baseline:
@@ -20,17 +22,26 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError
 
+from recordings.segments import Encoding as SegmentEncoding, TrackRecorder
 from server.media.relay import Source, Viewer
 from tests.media_peers import incoming, send
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    import av
     from aiortc.mediastreams import MediaStreamTrack
+
+    from recordings.segments import Segment
 
 
 def rss_mib() -> float:
@@ -51,6 +62,20 @@ class Node:
         self.source: Source | None = None
         self.relay = MediaRelay()
         self.viewers: list[Viewer] = []
+        self.recording: asyncio.Task[None] | None = None
+        self.directory = tempfile.TemporaryDirectory(prefix="bench-recording-")
+
+    async def record(self) -> None:
+        """Record the published video as the hub does: a tap into a TrackRecorder."""
+        assert self.source is not None
+        assert self.source.encoding is not None
+        encoding = self.source.encoding
+        recorder = TrackRecorder(
+            Path(self.directory.name), "bench", "opening", "host", "video",
+            encoding=SegmentEncoding.vp8(encoding.width, encoding.height, encoding.time_base),
+            segment_seconds=10.0, on_closed=_nothing,
+        )  # fmt: skip
+        self.recording = asyncio.create_task(recorder.run(_packets(self.source.tap())))
 
     async def publish(self, sdp: str) -> None:
         pc = RTCPeerConnection()
@@ -101,8 +126,23 @@ class Node:
     async def close(self) -> None:
         if self.source is not None:
             await self.source.stop()
+        if self.recording is not None:
+            await self.recording
         for pc in self.peers + self.pending:
             await pc.close()
+        self.directory.cleanup()
+
+
+async def _nothing(segment: Segment) -> None:
+    """Segments closed in the benchmark are not logged anywhere."""
+
+
+async def _packets(tap: Viewer) -> AsyncIterator[av.Packet[Any]]:
+    while True:
+        try:
+            yield await tap.recv()
+        except MediaStreamError:
+            return
 
 
 async def main(mode: str) -> None:
@@ -121,6 +161,9 @@ async def main(mode: str) -> None:
                 answer({"ok": True})
             elif op == "measure":
                 answer(await node.measure(request["seconds"]))
+            elif op == "record":
+                await node.record()
+                answer({"ok": True})
             else:
                 break
     finally:

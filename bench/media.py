@@ -10,7 +10,9 @@ publisher and the viewers are aiortc peers in another process (bench/_media_peer
 also counts the frames each viewer gets: a path that cannot keep up shows as fewer than 30
 frames per second. "Viewers per core" is viewers / CPU share at the largest count where every
 viewer still got at least KEPT_UP of the publisher's frame rate. The node's RSS is read at the
-start and at the end of a longer window with 16 viewers (`--minutes`).
+start and at the end of a longer window with 16 viewers (`--minutes`). Recording's cost is the
+node's CPU with its largest viewer count, before and after it starts recording the published
+video into WebM segments (recordings/segments.py), as the node records every published track.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Result:
     mode: str
     points: list[Point] = field(default_factory=list)
     rss_mib: tuple[float, float] | None = None  # start, end of the long window
+    recording: tuple[float, float] | None = None  # CPU without and with one track recorded
 
     def per_viewer(self) -> float | None:
         """What one more viewer costs, as a share of one core, over the counts kept up with."""
@@ -138,6 +141,10 @@ def measure(mode: str, sizes: Sizes) -> Result:
                 start = node.ask(op="measure", seconds=0)["rss_mib"]
                 end = node.ask(op="measure", seconds=sizes.rss_window)["rss_mib"]
                 result.rss_mib = (start, end)
+        if mode == "relay":
+            without = node.ask(op="measure", seconds=sizes.window)["cpu"]
+            node.ask(op="record")
+            result.recording = (without, node.ask(op="measure", seconds=sizes.window)["cpu"])
         return result
     finally:
         node.close()
@@ -204,6 +211,12 @@ def report(results: dict[str, Result], sizes: Sizes) -> str:
                 f"{LABELS[result.mode]}: node RSS with {sizes.rss_viewers} viewers {start:.0f} MiB,"
                 f" {end:.0f} MiB {sizes.rss_window:g} s later"
             )
+    if ours.recording is not None:
+        without, with_recording = ours.recording
+        out.append(
+            f"recording one 640x480 track: {100 * without:.1f} % -> {100 * with_recording:.1f} %"
+            f" of a core, so {100 * (with_recording - without):.2f} % of a core per track"
+        )
     return "\n".join(out)
 
 
