@@ -37,7 +37,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from recordings.segments import Encoding as SegmentEncoding, TrackRecorder, recover, remove
 from recordings.vocabulary import EventType
 from server.domain.access import Action
-from server.domain.media import HOST_SOURCE, NODE_SOURCE, OPENING_ROOM, PROGRAM_SOURCE
+from server.domain.media import NODE_SOURCE, OPENING_ROOM, PROGRAM_SOURCE
 from server.domain.media_events import (
     RecordingsExpired,
     RecordSpoken,
@@ -269,6 +269,11 @@ class MediaHub:
             Action.PUBLISH_MEDIA, actor, tender, room, "", session_id, live=False
         )
         source = str(granted["source"])
+        for old in list(self._sessions.values()):
+            if old.direction == "publish" and (old.tender, old.room, old.source) == (
+                tender, room, source,
+            ):  # fmt: skip
+                await self.end(old.id, "replaced")  # one publisher per source
         session = self._open(session_id, owner, actor, tender, room, source, "publish")
         try:
             pc = session.pc
@@ -419,25 +424,20 @@ class MediaHub:
         kind = track.kind
         if kind not in ("audio", "video") or session.ended:
             return
-        name = f"{session.tender}/{session.room}/{session.source}/{kind}"
         if session.room == OPENING_ROOM and kind == "audio":
             # The host's microphone is heard in the program audio, and recorded as such.
-            stage = self._stage(session.tender)
-            stage.program.attach(track)
+            self._stage(session.tender).program.attach(track)
             return
-        source = Source(track, name=name)
+        # A second video track is the screen (docs/media.md section 1).
+        cameras = sum(1 for source in session.sources if source.kind == "video")
+        name = "screen" if kind == "video" and cameras else kind
+        source = Source(track, name=f"{session.tender}/{session.room}/{session.source}/{name}")
         source.start()
         session.sources.append(source)
-        key = (session.tender, session.room, session.source, kind)
-        old = self._live.get(key)
-        self._live[key] = source
-        if old is not None:
-            for other in list(self._sessions.values()):
-                if old in other.sources and other is not session:
-                    other.sources.remove(old)
-        if session.room == OPENING_ROOM:
+        self._live[(session.tender, session.room, session.source, name)] = source
+        if session.room == OPENING_ROOM and name == "video":
             self._stage(session.tender).show(source)
-        self._recording(session.tender, session.room, session.source, kind, source)
+        self._recording(session.tender, session.room, session.source, name, source)
 
     def _stage(self, tender: str) -> Stage:
         stage = self._stages.get(tender)
@@ -445,7 +445,8 @@ class MediaHub:
             stage = self._stages[tender] = Stage(tender)
             stage.audio.start()
             stage.subscription = self._node.bus.subscribe(tender, self._heard)
-            self._recording(tender, OPENING_ROOM, HOST_SOURCE, "audio", stage.audio)
+            # The program is recorded as heard: the host's microphone and the 唱标 in it.
+            self._recording(tender, OPENING_ROOM, PROGRAM_SOURCE, "audio", stage.audio)
         return stage
 
     async def _drop_stage(self, stage: Stage) -> None:

@@ -49,8 +49,10 @@ def check_offer(sdp: str, *, publish: bool, max_bytes: int, max_tracks: int) -> 
         raise BadOffer("invalid_request", "An offer carries audio and video sections only.")
     if len(media) > max_tracks:
         raise BadOffer("invalid_request", f"An offer carries at most {max_tracks} tracks.")
-    if not publish and sorted(m.kind for m in media) not in (["video"], ["audio"],
-                                                             ["audio", "video"]):  # fmt: skip
+    kinds = sorted(m.kind for m in media)
+    if publish and (kinds.count("audio") > 1 or kinds.count("video") > 2):
+        raise BadOffer("invalid_request", "Publish a microphone, a camera and a screen at most.")
+    if not publish and kinds not in (["video"], ["audio"], ["audio", "video"]):
         raise BadOffer("invalid_request", "Watch with one video and one audio section.")
     for section in media:
         direction = section.direction or "sendrecv"

@@ -80,8 +80,11 @@ async def records(harness: Harness, tender: str, kind: str) -> list[AuditRecord]
     return [r for r in await harness.node.store.read(tender, 0, 10_000) if r.type == kind]
 
 
-async def wait_for(harness: Harness, tender: str, kind: str, count: int = 1) -> list[AuditRecord]:
-    """The tender's records of `kind`, once there are `count` of them (waits on the bus)."""
+async def wait_for(
+    harness: Harness, tender: str, kind: str, count: int = 1, *, having: str = ""
+) -> list[AuditRecord]:
+    """The tender's records of `kind`, once there are `count` of them, one of them of the track
+    `having` if given (waits on the bus)."""
     arrived = asyncio.Event()
     subscription = harness.node.bus.subscribe(tender, lambda _s, _r: arrived.set())
     try:
@@ -89,7 +92,8 @@ async def wait_for(harness: Harness, tender: str, kind: str, count: int = 1) -> 
             while True:
                 arrived.clear()  # before reading, so that no commit is missed in between
                 found = await records(harness, tender, kind)
-                if len(found) >= count:
+                tracks = {r.payload.get("track") for r in found}
+                if len(found) >= count and (not having or having in tracks):
                     return found
                 await arrived.wait()
     finally:
@@ -346,3 +350,32 @@ async def test_a_peer_that_never_completes_ice_is_let_go(
     ended = await wait_for(harness, tender, "media.session_ended")
     assert ended[0].payload["reason"] == "ice_failed"
     assert hub.sessions == 0
+
+
+async def test_a_peer_that_goes_away_ends_its_session_and_a_second_publisher_replaces_the_first(
+    harness: Harness, channels: Channels
+) -> None:
+    tender, host = await published_tender(harness)
+    channel = await channels.open(host)
+    desk = await channel.publish(tender, "opening", [PatternVideo(160, 120)])
+    await desk.connected()
+    await desk.pc.close()  # the peer goes, without a word on the live channel
+    ended = await wait_for(harness, tender, "media.session_ended")
+    assert ended[0].payload["reason"] == "peer_closed"
+
+    # Camera and screen: both recorded, the screen as a track of its own.
+    first = await channel.publish(tender, "opening", [PatternVideo(160, 120), PatternVideo(96, 64)])
+    await first.connected()
+    await wait_for(harness, tender, "media.segment_closed", having="screen")
+    again = await channels.open(host)
+    second = await again.publish(tender, "opening", [PatternVideo(160, 120)])
+    async with asyncio.timeout(TIMEOUT):
+        assert await first.ended == "replaced"
+    await second.connected()
+    hub = harness.client.app[media_key]
+    assert hub.sessions == 1
+    await again.end(second)
+    async with asyncio.timeout(TIMEOUT):
+        await hub.settled()
+    closed = await records(harness, tender, "media.segment_closed")
+    assert {"video", "screen"} <= {r.payload["track"] for r in closed}
