@@ -525,10 +525,25 @@ class MediaHub:
                 task.add_done_callback(stage.tasks.discard)
 
     async def _speak(self, stage: Stage, payload: dict[str, Any]) -> None:
+        try:
+            await self._say(stage, payload)
+        finally:
+            stage.tasks.discard(asyncio.current_task())
+            if not stage.sessions and not stage.tasks and not self._closing:
+                await self._drop_stage(stage)
+
+    async def _labels(self, tender: str) -> dict[str, str]:
+        """The opening sheet's own labels for its fields, as the tender spec gives them."""
+        aggregate = await self._node.ledger.load(tender)
+        spec = getattr(aggregate, "spec", None)
+        fields = spec.opening.sheet_fields if spec is not None else ()
+        return {field.name: field.label for field in fields}
+
+    async def _say(self, stage: Stage, payload: dict[str, Any]) -> None:
         record_hash = str(payload.get("record_hash", ""))
         now = self._node.clock.now
         try:
-            text = spoken_text(payload.get("record") or {})
+            text = spoken_text(payload.get("record") or {}, await self._labels(stage.tender))
             speech = await synthesize(text, voice=self._settings.speech_voice)
         except SpeechError as exc:
             logger.warning("The opening record of %s could not be spoken: %s", stage.tender, exc)

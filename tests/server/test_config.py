@@ -144,3 +144,17 @@ def test_connection_limits_must_make_sense() -> None:
         "http_body_timeout_seconds must be positive",
         "ws_max_connections_per_address must not exceed ws_max_connections",
     )
+
+
+def test_media_settings_read_ice_servers_and_refuse_what_is_not_one() -> None:
+    settings = Settings.load(
+        {"BIDROOM_ICE_SERVERS": "stun:stun.example.org:3478, turn:turn.example.org:3478",
+         "BIDROOM_RECORDING_RETENTION_DAYS": "30"}
+    )  # fmt: skip
+    assert settings.ice_servers == ("stun:stun.example.org:3478", "turn:turn.example.org:3478")
+    assert settings.recording_retention_days == 30
+    assert Settings.load({}).ice_servers == ()  # nothing reaches outside by default
+    with pytest.raises(SettingsError, match="ice_servers"):
+        Settings.load({"BIDROOM_ICE_SERVERS": "http://example.org"})
+    with pytest.raises(SettingsError, match="recording_segment_seconds must be positive"):
+        Settings.load({"BIDROOM_RECORDING_SEGMENT_SECONDS": "0"})
