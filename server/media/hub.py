@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
 
 import av
 from aiortc import (
@@ -280,9 +280,8 @@ class MediaHub:
             pc.on("track", lambda track: self._published(session, track))
             await pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
             answer = await self._answer(session)
-        except Exception:
-            await self.end(session.id, "negotiation_failed")
-            raise
+        except Exception as exc:
+            await self._failed(session, exc)
         return MediaAnswer(session.id, room, source, answer)
 
     async def watch(
@@ -307,10 +306,15 @@ class MediaHub:
                 transceiver.setCodecPreferences([c for c in codecs if c.mimeType == wanted])
                 session.pc.addTrack(track)
             answer = await self._answer(session)
-        except Exception:
-            await self.end(session.id, "negotiation_failed")
-            raise
+        except Exception as exc:
+            await self._failed(session, exc)
         return MediaAnswer(session.id, room, source, answer)
+
+    async def _failed(self, session: Session, exc: Exception) -> NoReturn:
+        """aiortc could not take the offer or make an answer: the session ends, refused."""
+        logger.info("Media session %s could not be negotiated: %s", session.id, type(exc).__name__)
+        await self.end(session.id, "negotiation_failed", notify=False)
+        raise MediaRefused("invalid_request", "The offer could not be negotiated.") from exc
 
     async def close_session(self, owner: Owner, session_id: str) -> None:
         session = self._sessions.get(session_id)

@@ -379,3 +379,22 @@ async def test_a_peer_that_goes_away_ends_its_session_and_a_second_publisher_rep
         await hub.settled()
     closed = await records(harness, tender, "media.segment_closed")
     assert {"video", "screen"} <= {r.payload["track"] for r in closed}
+
+
+async def test_an_offer_aiortc_can_t_take_is_refused_and_nothing_stays(
+    harness: Harness, channels: Channels
+) -> None:
+    tender, host = await published_tender(harness)
+    channel = await channels.open(host)
+    sdp = await real_offer("video")
+    # It parses, but without its ICE credentials aiortc can't answer it.
+    lines = sdp.splitlines(keepends=True)
+    anonymous = "".join(line for line in lines if "a=ice-ufrag" not in line)
+    with pytest.raises(MediaError) as refused:
+        await channel._ask(MediaPublish(tender, "opening", anonymous, ref="no-ufrag"))
+    assert refused.value.code == "invalid_request"
+    (ended,) = await records(harness, tender, "media.session_ended")
+    assert ended.payload["reason"] == "negotiation_failed"
+    assert harness.client.app[media_key].sessions == 0
+    assert channel.welcome is not None  # the live channel is still up
+    await channel.publish(tender, "opening", [PatternVideo(160, 120)])
