@@ -100,7 +100,9 @@ class Session:
 
     @property
     def packets(self) -> int:
-        return sum(source.packets for source in self.sources)
+        """Packets published (a publisher's sources) or delivered (a watcher's tracks)."""
+        sent = sum(int(getattr(track, "delivered", 0)) for track in self.tracks)
+        return sent + sum(source.packets for source in self.sources)
 
 
 class VideoSlot(MediaStreamTrack):
@@ -121,6 +123,7 @@ class VideoSlot(MediaStreamTrack):
         self._offset = 0
         self._last = -1
         self._base: int | None = None
+        self.delivered = 0
 
     async def recv(self) -> av.Packet[Any]:
         while True:
@@ -157,6 +160,7 @@ class VideoSlot(MediaStreamTrack):
         out.time_base = packet.time_base
         out.is_keyframe = packet.is_keyframe
         self._last = out.pts
+        self.delivered += 1
         return out
 
     def stop(self) -> None:
@@ -211,6 +215,7 @@ class MediaHub:
         self._live: dict[tuple[str, str, str, str], Source] = {}
         self._stages: dict[str, Stage] = {}
         self._recorders: set[asyncio.Task[None]] = set()
+        self._cleanups: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -230,6 +235,8 @@ class MediaHub:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
+        if self._cleanups:
+            await asyncio.gather(*self._cleanups, return_exceptions=True)
         for session in list(self._sessions.values()):
             await self.end(session.id, "node_stopping")
         for stage in list(self._stages.values()):
@@ -322,10 +329,18 @@ class MediaHub:
             raise MediaRefused("not_found", f"There is no media session {session_id} of yours.")
         await self.end(session_id, "closed")
 
-    async def owner_closed(self, owner: Owner) -> None:
-        """The owner's live channel closed: its sessions end with it."""
-        for session in [s for s in self._sessions.values() if s.owner is owner]:
-            await self.end(session.id, "channel_closed", notify=False)
+    def owner_left(self, owner: Owner) -> None:
+        """The owner's live channel closed: its sessions end with it, in a task of the hub's
+        own, so that a handler cancelled as its client drops can't cut the cleanup short."""
+        sessions = [s.id for s in self._sessions.values() if s.owner is owner]
+        if sessions:
+            task = asyncio.create_task(self._end_all(sessions, "channel_closed"))
+            self._cleanups.add(task)
+            task.add_done_callback(self._cleanups.discard)
+
+    async def _end_all(self, sessions: list[str], reason: str) -> None:
+        for session in sessions:
+            await self.end(session, reason, notify=False)
 
     async def end(self, session_id: str, reason: str, *, notify: bool = True) -> None:
         """End a session and let go of all it holds; recorded once."""

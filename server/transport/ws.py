@@ -206,7 +206,7 @@ class Connection:
             if self._outbox is not None:
                 self._outbox.stop()
             self._leave_hub()
-            await self._media.owner_closed(self)
+            self._media.owner_left(self)  # not awaited: it must finish even if we are cancelled
             self.log.info("Live connection closed (%s)", self._ws.close_code)
             if self._present and self.actor is not None:
                 reason = f"live connection closed ({self._ws.close_code})"
