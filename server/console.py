@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crypto import KeyFormatError
-from recordings.audit import AuditRecord
+from recordings.audit import AuditRecord, ChainVerifier
 from recordings.segments import verify as verify_segments
 from server.backends import build_backends, stored_log
 from server.clock import SystemClock
@@ -29,6 +29,8 @@ from server.service.node import CONSOLE, Node, load_node_key, node_id_of
 from server.service.node_keys import NodeKeys
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from crypto import SigningKey
     from recordings.segments import Problem
     from server.backends import StoredLog
@@ -102,7 +104,7 @@ class RecordingsCheck:
 
 def recordings(settings: Settings, tender: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """Every segment the stored log lists, per tender (one tender, `tender` given), as the
-    API lists them; read offline, chains checked as they are read (ChainBroken if broken)."""
+    API lists them; read offline, each chain checked as it is read (ChainBroken if broken)."""
     listed = _recordings(sealed_log(settings), tender)
     return {stream: [r.to_json() for r in found] for stream, found in listed.items()}
 
@@ -110,7 +112,8 @@ def recordings(settings: Settings, tender: str | None = None) -> dict[str, list[
 def check_recordings(settings: Settings, tender: str | None = None) -> RecordingsCheck:
     """The files under the node's recordings directory (a tender's, `tender` given) against
     the SHA-256s its log records of the segments this node recorded, closed or cut and not
-    expired (docs/media.md section 7). Blocks: it reads and hashes every file."""
+    expired (docs/media.md section 7); ChainBroken if the log is broken. Blocks: it reads and
+    hashes every file."""
     key = _node_key(settings)
     node = node_id_of(key)
     listed = _recordings(stored_log(settings, NodeKeys(key).records), tender)
@@ -125,9 +128,12 @@ def _recordings(log: StoredLog, tender: str | None) -> dict[str, list[Recording]
     if tender is not None and not is_tender_stream(tender):
         raise ConsoleError(f"{tender!r} is not a tender id")
     streams = [tender] if tender is not None else [s for s in log.streams() if is_tender_stream(s)]
-    return {
-        stream: recordings_of(
-            AuditRecord.load(body, digest) for _seq, body, digest in log.rows(stream)
-        )
-        for stream in streams
-    }
+    return {stream: recordings_of(_chained(log, stream)) for stream in streams}
+
+
+def _chained(log: StoredLog, stream: str) -> Iterator[AuditRecord]:
+    """The stream's records, each checked against the chain before it is given."""
+    chain = ChainVerifier(stream)
+    for seq, body, digest in log.rows(stream):
+        chain.add(seq, body, digest)
+        yield AuditRecord.load(body, digest)

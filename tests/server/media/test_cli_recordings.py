@@ -8,8 +8,10 @@ must notice a byte altered, a segment deleted and a file the log never listed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
+import sqlite3
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,7 @@ from tests.server.media.test_hub import Channels, published_tender, records, wai
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from pathlib import Path
 
     from server.config import Settings
     from tests.conftest import Harness
@@ -126,6 +129,24 @@ async def test_verify_passes_then_names_each_problem(
     code, lines = await run(capsys, "recordings", "verify", "--data-dir", data, "--tender", tender)
     assert code == 0, lines
     assert "0 segment(s) match the log" in lines[-1]
+
+    # A log that doesn't hold together can't say what should be on disk.
+    await harness.client.close()  # the node stops before its database is tampered with
+    await asyncio.to_thread(_delete_event, settings.database_path, tender, 2)
+    for action in ("verify", "list"):
+        code, lines = await run(
+            capsys, "recordings", action, "--data-dir", data, "--tender", tender
+        )
+        assert code == 1
+        assert lines == [
+            f"日志损坏 BROKEN  the log can't be trusted to list the recordings: Stream {tender}: "
+            f"event 2 fails verification: it is missing (the next stored event is 3)"
+        ], lines
+
+
+def _delete_event(database: Path, stream: str, seq: int) -> None:
+    with contextlib.closing(sqlite3.connect(database)) as conn, conn:
+        conn.execute("DELETE FROM events WHERE stream = ? AND seq = ?", (stream, seq))
 
 
 def _digest(data: bytes | bytearray) -> str:
