@@ -114,9 +114,9 @@ class MediaChannel:
         if self._ws is not None:
             await self._ws.close()
         if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            # Not cancelled: with the connection closed it ends by itself, and if the node went
+            # away first it may be closing its sessions' peer connections (their sockets) now.
+            await self._reader
         self._ws = self._reader = None
 
     async def publish(

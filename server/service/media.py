@@ -31,7 +31,7 @@ from server.protocol.fields import InvalidFields, Problem, Reader
 from server.protocol.times import format_time
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
     from datetime import datetime
 
     from recordings.audit import AuditRecord
@@ -221,6 +221,15 @@ class MediaRecords:
 def _node_of(actor: Actor) -> str:
     """The node a request came in at: its site names it for people; records name the site."""
     return actor.site or "local"
+
+
+def recordings_of(records: Iterable[AuditRecord]) -> list[Recording]:
+    """The segments a tender's records list, in the order they were recorded: what `listed`
+    gives, for readers of a stored log (the offline `bidroom recordings` commands)."""
+    found: dict[str, Recording] = {}
+    for record in records:
+        _fold(found, record)
+    return list(found.values())
 
 
 def _fold(found: dict[str, Recording], record: AuditRecord) -> None:
