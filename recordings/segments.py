@@ -25,6 +25,7 @@ in a thread from async code.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import os
 import re
@@ -313,6 +314,27 @@ def recover(root: Path) -> list[Segment]:
         _fsync_directory(target.parent)
         found.append(_describe_cut(root, target, int(match[1])))
     return found
+
+
+def on_disk(root: Path) -> list[str]:
+    """The names of every segment file under `root`, closed or cut (not `.part`), sorted."""
+    if not root.is_dir():
+        return []
+    return sorted(
+        name
+        for path, name in _segment_files(root)
+        if SEGMENT_FILE.fullmatch(path.name) and len(PurePosixPath(name).parts) == DEPTH + 1
+    )
+
+
+def describe(root: Path, name: str) -> Segment:
+    """A segment file as it is on disk: what the log would say of it. For a file the log does
+    not name (its node stopped between closing it and recording it): complete unless `.cut`."""
+    path = segment_path(root, name)
+    match = SEGMENT_FILE.fullmatch(path.name)
+    if match is None:  # pragma: no cover - segment_path checked the name
+        raise SegmentNameError(f"Not a segment name: {name!r}")
+    return dataclasses.replace(_describe_cut(root, path, int(match[1])), complete=match[2] is None)
 
 
 def _describe_cut(root: Path, path: Path, index: int) -> Segment:

@@ -34,7 +34,14 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from recordings.segments import Encoding as SegmentEncoding, TrackRecorder, recover, remove
+from recordings.segments import (
+    Encoding as SegmentEncoding,
+    TrackRecorder,
+    describe,
+    on_disk,
+    recover,
+    remove,
+)
 from recordings.vocabulary import EventType
 from server.domain.access import Action
 from server.domain.media import NODE_SOURCE, OPENING_ROOM, PROGRAM_SOURCE
@@ -71,6 +78,9 @@ logger = logging.getLogger(__name__)
 
 # Tracks a publisher may send: camera, microphone, and a screen.
 MAX_PUBLISHED_TRACKS: Final = 3
+# A keyframe at least this often (or once a segment, if segments are shorter): a late viewer
+# and a segment both start at one.
+KEYFRAME_INTERVAL: Final = 4.0
 # How often expired recordings are looked for.
 RETENTION_SWEEP_SECONDS: Final = 3600.0
 
@@ -222,11 +232,25 @@ class MediaHub:
     # Lifecycle.
 
     async def start(self) -> None:
-        """Log the segments a crash cut short, and start the retention sweep."""
+        """Log the segments a crash cut short, and any the log missed; start the retention
+        sweep."""
         await asyncio.to_thread(self._root.mkdir, parents=True, exist_ok=True)
+        await self.recover()
+        self._sweeper = asyncio.create_task(self._sweep(), name="recordings retention")
+
+    async def recover(self) -> None:
+        """Record what a crash left: segments cut short (`.part`), and complete segments the
+        log does not name (the node stopped between closing one and recording it)."""
         for segment in await asyncio.to_thread(recover, self._root):
             await self._record_segment(segment)
-        self._sweeper = asyncio.create_task(self._sweep(), name="recordings retention")
+        names = await asyncio.to_thread(on_disk, self._root)
+        listed: dict[str, set[str]] = {}
+        for name in names:
+            tender = name.split("/", 1)[0]
+            if tender not in listed:
+                listed[tender] = {r.name for r in await self._node.media.listed(tender)}
+            if name not in listed[tender]:
+                await self._record_segment(await asyncio.to_thread(describe, self._root, name))
 
     async def close(self) -> None:
         """End every session; recorders close their last segments (and record them)."""
@@ -450,7 +474,10 @@ class MediaHub:
         # A second video track is the screen (docs/media.md section 1).
         cameras = sum(1 for source in session.sources if source.kind == "video")
         name = "screen" if kind == "video" and cameras else kind
-        source = Source(track, name=f"{session.tender}/{session.room}/{session.source}/{name}")
+        source = Source(
+            track, name=f"{session.tender}/{session.room}/{session.source}/{name}",
+            keyframe_interval=min(KEYFRAME_INTERVAL, self._settings.recording_segment_seconds),
+        )  # fmt: skip
         source.start()
         session.sources.append(source)
         self._live[(session.tender, session.room, session.source, name)] = source

@@ -398,3 +398,25 @@ async def test_an_offer_aiortc_can_t_take_is_refused_and_nothing_stays(
     assert harness.client.app[media_key].sessions == 0
     assert channel.welcome is not None  # the live channel is still up
     await channel.publish(tender, "opening", [PatternVideo(160, 120)])
+
+
+async def test_a_segment_the_log_missed_is_recorded_when_the_node_starts(
+    harness: Harness, channels: Channels, settings: Settings
+) -> None:
+    tender, closed = await recorded(harness, channels)
+    root = settings.recordings_dir
+    name = closed[0].payload["name"]
+    missed = name.rsplit("/", 1)[0] + "/000099.webm"  # closed, then the node died unlogged
+    cut = name.rsplit("/", 1)[0] + "/000100.webm.part"  # being written when it died
+    source = await asyncio.to_thread(segment_path, root, name)
+    data = await asyncio.to_thread(source.read_bytes)
+    await asyncio.to_thread(source.with_name("000099.webm").write_bytes, data)
+    await asyncio.to_thread(source.with_name("000100.webm.part").write_bytes, data[:5000])
+    await harness.client.app[media_key].recover()
+    (late,) = [r for r in await records(harness, tender, "media.segment_closed")
+               if r.payload["name"] == missed]  # fmt: skip
+    assert late.payload["sha256"] == hashlib.sha256(data).hexdigest()
+    (found,) = await records(harness, tender, "media.segment_cut")
+    assert found.payload["name"] == cut.replace(".webm.part", ".cut.webm")
+    await harness.client.app[media_key].recover()  # twice: nothing more
+    assert len(await records(harness, tender, "media.segment_cut")) == 1
