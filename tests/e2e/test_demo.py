@@ -97,7 +97,7 @@ def _assert_media(text: str) -> None:
     )
     assert watched is not None
     assert watched[1] in published
-    assert "sessions: 6 published, 2 watched, each on record" in text
+    assert "sessions: 6 published, 2 watched, 8 ended, each on record" in text
     pictures = re.search(r"visitor +decoded (\d+) pictures \(320x240\) and (\d+) audio", text)
     assert pictures is not None
     assert int(pictures[1]) >= 10  # the opening lasts seconds at 10 pictures a second

@@ -66,7 +66,7 @@ async def test_the_demo_of_three_sites_runs_the_story_across_them_and_verifies(
     elsewhere = re.findall(r"expert-\d +at venue-\d: media is at the main venue only", text)
     assert len(at_home) == seated.count("main")
     assert len(elsewhere) == 5 - len(at_home)
-    assert f"sessions: {1 + len(at_home)} published, 2 watched" in text
+    assert f"sessions: {1 + len(at_home)} published, 2 watched, {3 + len(at_home)} ended" in text
     assert re.search(r"唱标 spoken: [1-9]\d*\.\ds", text)
     assert re.search(r"OK +\d+ segments match the hashes in the log", text)
     assert not list((demo / "venue-2" / "recordings").rglob("*.webm"))
