@@ -29,6 +29,7 @@ from server.audit_export import export_bundle
 from server.backends import stored_log
 from server.config import Settings
 from server.demo.evaluation import REQUEST, Evaluation
+from server.demo.media import LiveMedia, recorded, summary
 from server.demo.opening import Opening
 from server.demo.watch import Watcher
 from server.service.node import CONSOLE, load_node_key
@@ -38,6 +39,11 @@ from server.transport.serving import NodeRunner
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from server.backends import StoredLog
+
+# Short recording segments, so that several close while the demo runs (docs/media.md 6).
+SEGMENT_SECONDS: Final = 2.0
 
 # name: (role, display name). Bidders and custodians also get an X25519 encryption key.
 PEOPLE: Final = {
@@ -81,6 +87,7 @@ class Demo:
         self.node_key = ""
         self.bases: dict[str, str] = {}  # site -> the URL of its node
         self.logins: list[tuple[str, str, str]] = []  # (site, name, id): who logged in where
+        self.media = LiveMedia()
 
     def say(self, text: str) -> None:
         self.out.write(f"\n== {text}\n")
@@ -89,7 +96,9 @@ class Demo:
         self.out.write(f"  {text}\n")
 
     async def run(self) -> int:
-        settings = Settings(data_dir=self.data_dir, port=0)
+        settings = Settings(
+            data_dir=self.data_dir, port=0, recording_segment_seconds=SEGMENT_SECONDS
+        )
         runner = NodeRunner(create_app(settings), settings)  # as `bidroom serve` runs it
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -123,6 +132,7 @@ class Demo:
         await Evaluation(self, people, story.tender).run()
 
     async def close(self) -> None:
+        await self.media.close()
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -158,6 +168,15 @@ class Demo:
             session = await self.login(name, str(enrolled["id"]), keys[name])
             people[name] = await self.person(name, display, session, keys, encryption)
         return people
+
+    def media_here(self, site: str) -> bool:
+        """Whether people at `site` publish and watch media: one node serves all."""
+        del site
+        return True
+
+    def opening_viewer(self) -> str:
+        """Who watches the opening live: the public visitor, when its node serves media."""
+        return "visitor" if self.media_here(self.site_of("visitor")) else "bidder-3"
 
     def where(self, name: str) -> str:
         """What the enrolment line says of a person's site: nothing, with one node."""
@@ -208,10 +227,20 @@ class Demo:
                 failures += 1
                 self.line(f"BROKEN  {exc}")
         failures += self.verify_bundle(settings)
+        if self.tender:
+            failures += self.verify_media(settings, log)
         elapsed = time.monotonic() - self.started
         verdict = "verified" if not failures else "FAILED"
         self.say(f"Demo finished in {elapsed:.1f}s; audit log {verdict}")
         return 1 if failures else 0
+
+    def verify_media(self, settings: Settings, log: StoredLog) -> int:
+        """The tender's live media as its log tells it, and its recordings checked against the
+        log's hashes, as `bidroom recordings verify` does."""
+        self.say("媒体 Live media: who published and watched, the 唱标, the recordings verified")
+        bodies = (body for _seq, body, _hash in log.rows(self.tender))
+        found = recorded(settings.recordings_dir, self.tender, bodies)
+        return summary(found, self.media.decoded, self.line)
 
     def verify_bundle(self, settings: Settings) -> int:
         """Export the tender's audit bundle and check it as a third party would: no server."""

@@ -44,6 +44,7 @@ REQUEST: Final[dict[str, Any]] = {
     "standby": 2,
 }  # fmt: skip
 STEP_TIMEOUT: Final = 30.0
+LOT: Final = "L1"  # the lot evaluated, and so the room its workstations publish in
 
 
 class Evaluation:
@@ -71,10 +72,12 @@ class Evaluation:
                 await self.enrol_pool()
                 await self.draw()
                 await self.seat()
+                await self.on_camera()
                 await self.elect()
                 await self.review()
                 await self.score()
                 await self.sign()
+                await self.off_camera()
         finally:
             for room in self.rooms:
                 await room.close()
@@ -138,6 +141,43 @@ class Evaluation:
             ack = await room.pledge()
             where = f"{seat['site']}/{seat['workstation']}"
             self.line(f"{name:<9} at {where}: check-in and pledge signed, acked as #{ack.seq}")
+
+    async def on_camera(self) -> None:
+        """Every workstation goes live in the lot's room; the supervisor watches one."""
+        self.say("远程评标 Each workstation publishes its camera and microphone to the room")
+        media = self.demo.media
+        here = [r for r in self.rooms if self.demo.media_here(self.sites[self._name(r)])]
+        desks = await asyncio.gather(
+            *(media.publish("evaluation", room.session, self.tender, LOT) for room in here)
+        )
+        for room, desk in zip(here, desks, strict=True):
+            name = self._name(room)
+            self.line(f"{name:<9} publishes {desk.room}/{desk.source} from its workstation")
+        for room in self.rooms:
+            if room not in here:
+                name = self._name(room)
+                self.line(f"{name:<9} at {self.sites[name]}: media is at the main venue only")
+        if desks:
+            seen = await media.watch(
+                "evaluation", "supervisor", self.supervisor, self.tender, LOT, desks[0].source
+            )
+            width, height = seen.size
+            self.line(
+                f"the supervisor watches {seen.room}/{seen.source}: "
+                f"first picture {width}x{height} decoded"
+            )
+
+    async def off_camera(self) -> None:
+        await self.demo.media.end("evaluation")
+        for seen in self.demo.media.decoded:
+            if seen.room == LOT:
+                self.line(
+                    f"the room's media closes; {seen.name} decoded {seen.video} pictures and "
+                    f"{seen.audio} audio frames of {seen.source}"
+                )
+
+    def _name(self, room: RoomClient) -> str:
+        return self.ids[room.session.participant]
 
     async def elect(self) -> None:
         self.say("推选组长 The members elect a leader by vote")

@@ -22,6 +22,7 @@ from evaluator_client import bidding
 from evaluator_client.errors import ApiError
 from evaluator_client.witness import Witness, latest_tree_head
 from recordings.vocabulary import EventType
+from server.demo.media import HEIGHT, RATE, WIDTH
 from server.demo.scoring import sample_scoring
 from server.protocol import box_stream
 from server.protocol.times import format_time
@@ -75,11 +76,13 @@ class Opening:
         )
         await bidder_view.drop_and_resume()
         await self.sign_in(box)
+        await self.on_camera()
         await bidder_view.wait_for(EventType.LOT_SEALED)
         await self.check_inclusion()
         await self.open_bids(watch_all)
         await self.read_out(watch_all)
         await self.respond_and_close(watch_all)
+        await self.off_camera()
         await self.read_a_document()
         await self.witness(supervisor)
         self.report(bidder_view, visitor, watch_all, box)
@@ -206,6 +209,34 @@ class Opening:
             roots.add(sealed["list"]["root"])
         self.line(f"every bidder found its receipt under the one root {min(roots)[:16]}…")
 
+    async def on_camera(self) -> None:
+        """The host's desk goes live in the opening room; someone of the public watches."""
+        self.say("直播 The host's desk goes live at the opening; the public watches it")
+        media = self.demo.media
+        desk = await media.publish("opening", self.host, self.tender, "opening")
+        self.line(
+            f"host publishes {desk.room}/{desk.source}: a test picture {WIDTH}x{HEIGHT} at "
+            f"{RATE} fps and a tone, connected"
+        )
+        name = self.demo.opening_viewer()
+        seen = await media.watch(
+            "opening", name, self.people[name].session, self.tender, "opening", desk.source
+        )
+        width, height = seen.size
+        self.line(
+            f"{name} watches {seen.room}/{seen.source}: first picture {width}x{height} decoded"
+        )
+
+    async def off_camera(self) -> None:
+        await self.demo.media.end("opening")
+        for seen in self.demo.media.decoded:
+            if seen.room != "opening":
+                continue
+            self.line(
+                f"the opening's media closes; {seen.name} decoded {seen.video} pictures and "
+                f"{seen.audio} audio frames"
+            )
+
     async def open_bids(self, watch_all: Watcher) -> None:
         self.say("开标 The host starts the opening; bidders decrypt remotely")
         await self.host.post(f"/api/tenders/{self.tender}/opening/start")
@@ -238,6 +269,15 @@ class Opening:
             columns = f"{_pad(bid['name'], 28)}{_pad(bid['status'], 12)}{price:>14}"
             self.line(f"{columns}  {days!s:>4}  {warranty!s:>4}  {manager}")
         self.line(f"record hash {self.record_hash[:16]}…")
+        spoken = (await watch_all.wait_for(EventType.OPENING_RECORD_SPOKEN)).record["payload"]
+        if spoken["spoken"]:
+            self.line(
+                f"the node reads the record out in Mandarin ({spoken['engine']}, "
+                f"{spoken['voice']}): {spoken['duration_ms'] / 1000:.1f}s, "
+                f"text sha256 {spoken['text_sha256'][:16]}…"
+            )
+        else:
+            self.line(f"the record could not be spoken: {spoken['reason']}")
 
     async def respond_and_close(self, watch_all: Watcher) -> None:
         self.say("确认 Bidders confirm with their signature, or object; the host answers on record")

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from crypto import SigningKey
 from evaluator_client.errors import ApiError
 from server.config import Settings
-from server.demo import PEOPLE, Demo, Person
+from server.demo import PEOPLE, SEGMENT_SECONDS, Demo, Person
 from server.demo.evaluation import EXPERTS, MAIN, SUB
 from server.sites.processes import (
     NodeProcess,
@@ -70,6 +70,10 @@ class SitesDemo(Demo):
     def site_of(self, name: str) -> str:
         return self.names[SEATS.get(name, 0) % len(self.names)]
 
+    def media_here(self, site: str) -> bool:
+        """Media is published and watched at the home only, in this demo."""
+        return site == HOME
+
     def where(self, name: str) -> str:
         return f" at {self.site_of(name):<7}"
 
@@ -104,7 +108,10 @@ class SitesDemo(Demo):
             self.say(f"Redis for the demo on {url} (no persistence; stopped at the end)")
         else:
             self.say(f"Redis given: {url}; this demo's keys start with {self.cluster}:")
-        environment = {"BIDROOM_CLUSTER": self.cluster}
+        environment = {
+            "BIDROOM_CLUSTER": self.cluster,
+            "BIDROOM_RECORDING_SEGMENT_SECONDS": str(SEGMENT_SECONDS),
+        }
         for site in self.names:
             options = ["--site", site, "--redis", url, *(["--home"] if site == HOME else [])]
             node = NodeProcess(site, self.data_dir / site, options, environment=environment)

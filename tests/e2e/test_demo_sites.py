@@ -60,6 +60,16 @@ async def test_the_demo_of_three_sites_runs_the_story_across_them_and_verifies(
     assert len(seated) == 5
     assert set(seated) == {"main", "venue-2", "venue-3"}
     assert "5 signatures, 0 dissents" in text
+    # Media at the home only: who sits there publishes and watches, the rest are told so.
+    assert "bidder-3 watches opening/host: first picture 320x240 decoded" in text
+    at_home = re.findall(r"expert-\d +publishes L1/M-0\d from its workstation", text)
+    elsewhere = re.findall(r"expert-\d +at venue-\d: media is at the main venue only", text)
+    assert len(at_home) == seated.count("main")
+    assert len(elsewhere) == 5 - len(at_home)
+    assert f"sessions: {1 + len(at_home)} published, 2 watched, {3 + len(at_home)} ended" in text
+    assert re.search(r"唱标 spoken: [1-9]\d*\.\ds", text)
+    assert re.search(r"OK +\d+ segments match the hashes in the log", text)
+    assert not list((demo / "venue-2" / "recordings").rglob("*.webm"))
     assert "在线 Presence: who was connected at which site" in text
     for site in ("main", "venue-2", "venue-3"):
         assert re.search(rf"\n  {site} +\d+ connected", text)
