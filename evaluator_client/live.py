@@ -46,6 +46,17 @@ MAX_RETRY_DELAY: Final = 5.0
 TokenSource = Callable[[], Awaitable[str]]
 
 
+async def open_channel(url: str, token: TokenSource) -> tuple[ClientConnection, Welcome]:
+    """A live connection to the node, authenticated: the socket and the node's welcome."""
+    ws = await connect(url, max_size=MAX_MESSAGE_BYTES, open_timeout=10)
+    await ws.send(client_message_json(Auth(await token())))
+    reply = parse_server_message(await ws.recv())
+    if not isinstance(reply, Welcome):
+        await ws.close()
+        raise FeedClosed(None, str(reply.message if isinstance(reply, Error) else reply))
+    return ws, reply
+
+
 class LiveFeed:
     """Yields node messages for the subscribed tenders; events are never repeated."""
 
@@ -79,13 +90,7 @@ class LiveFeed:
         await self.close()
 
     async def connect(self) -> None:
-        self._ws = await connect(self.url, max_size=MAX_MESSAGE_BYTES, open_timeout=10)
-        await self._ws.send(client_message_json(Auth(await self._token())))
-        reply = parse_server_message(await self._ws.recv())
-        if not isinstance(reply, Welcome):
-            await self._ws.close()
-            raise FeedClosed(None, str(reply.message if isinstance(reply, Error) else reply))
-        self.welcome = reply
+        self._ws, self.welcome = await open_channel(self.url, self._token)
         for tender, seq in self.positions.items():
             await self._ws.send(client_message_json(Subscribe(tender, seq)))
 

@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Final, Self
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from evaluator_client.errors import FeedClosed, MediaError
+from evaluator_client.live import open_channel
 from server.protocol import (
-    Auth,
     Error,
     MediaAnswer,
     MediaClose,
@@ -42,12 +41,12 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from aiortc.mediastreams import MediaStreamTrack
+    from websockets.asyncio.client import ClientConnection
 
 logger = logging.getLogger(__name__)
 _refs = itertools.count(1)
 # How long the node may take to answer an offer (it gathers its own candidates first).
 ANSWER_TIMEOUT: Final = 30.0
-MAX_MESSAGE_BYTES: Final = 4 * 1024 * 1024
 
 
 @dataclass(eq=False)
@@ -99,13 +98,7 @@ class MediaChannel:
         await self.close()
 
     async def connect(self) -> None:
-        self._ws = await connect(self.url, max_size=MAX_MESSAGE_BYTES, open_timeout=10)
-        await self._ws.send(client_message_json(Auth(await self._token())))
-        reply = parse_server_message(await self._ws.recv())
-        if not isinstance(reply, Welcome):
-            await self._ws.close()
-            raise FeedClosed(None, str(reply.message if isinstance(reply, Error) else reply))
-        self.welcome = reply
+        self._ws, self.welcome = await open_channel(self.url, self._token)
         self._reader = asyncio.create_task(self._read(self._ws), name="media channel")
 
     async def close(self) -> None:

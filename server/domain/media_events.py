@@ -46,10 +46,9 @@ class SessionEnded(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class SegmentClosed(DomainEvent):
-    """A recording segment is complete on disk; its hash puts the media under the log."""
+class _Segment(DomainEvent):
+    """What the log holds of a recording segment (docs/spec/recordings.md)."""
 
-    TYPE: ClassVar[str] = EventType.MEDIA_SEGMENT_CLOSED
     VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
     name: str
     room: str
@@ -67,24 +66,17 @@ class SegmentClosed(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class SegmentCut(DomainEvent):
+class SegmentClosed(_Segment):
+    """A recording segment is complete on disk; its hash puts the media under the log."""
+
+    TYPE: ClassVar[str] = EventType.MEDIA_SEGMENT_CLOSED
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentCut(_Segment):
     """A segment was being written when its node stopped; found and hashed at restart."""
 
     TYPE: ClassVar[str] = EventType.MEDIA_SEGMENT_CUT
-    VISIBILITY: ClassVar[frozenset[str]] = OVERSIGHT
-    name: str
-    room: str
-    source: str
-    track: str
-    index: int
-    sha256: str
-    size: int
-    duration_ms: int
-    started: datetime
-    ended: datetime
-    packets: int
-    codec: str
-    node: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,9 +119,13 @@ def _recordings_match_the_log(data_dir: Path) -> int:
     listed: dict[str, str] = {}
     published: dict[str, Any] = {}
     spoken: dict[str, Any] = {}
+    labels: dict[str, str] = {}
     for _seq, body, _hash in stored_rows(settings.database_path, tender, sealer):
         record = read_body(body)
-        if record["type"] == EventType.MEDIA_SEGMENT_CLOSED:
+        if record["type"] == EventType.TENDER_CREATED:
+            fields = record["payload"]["spec"]["opening"]["sheet_fields"]
+            labels = {field["name"]: field["label"] for field in fields}
+        elif record["type"] == EventType.MEDIA_SEGMENT_CLOSED:
             listed[record["payload"]["name"]] = record["payload"]["sha256"]
         elif record["type"] == EventType.OPENING_RECORD_PUBLISHED:
             published = record["payload"]
@@ -138,7 +142,7 @@ def _recordings_match_the_log(data_dir: Path) -> int:
     assert rooms == {"opening", "L1"}
     assert any(name.endswith("/opening/node/speech/000000.webm") for name in listed)
     assert spoken["spoken"] is True
-    text = spoken_text(published["record"])
+    text = spoken_text(published["record"], labels)  # the sheet's fields by the tender's labels
     assert hashlib.sha256(text.encode()).hexdigest() == spoken["text_sha256"]
     return len(listed)
 
