@@ -12,6 +12,8 @@ from server.clock import Clock, SystemClock
 from server.live import LiveHub
 from server.media.hub import MediaHub
 from server.service.node import load_node_key
+from server.sites.cascade import NodeCascade
+from server.sites.media_directory import RedisDirectory
 from server.sites.runtime import running_node
 from server.transport import (
     audit_routes,
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 
     from server.bus.base import Bus
     from server.config import Settings
+    from server.service.node import Node
     from server.storage.base import EventStore
 
 
@@ -76,7 +79,7 @@ def create_app(
         ) as node:  # fmt: skip
             app[node_key] = node
             app[hub_key] = LiveHub(node.store, node.bus)
-            media = app[media_key] = MediaHub(node)
+            media = app[media_key] = _media_hub(settings, node)
             await media.start()
             try:
                 yield
@@ -93,6 +96,15 @@ def create_app(
     app.router.add_routes(media_routes.routes())
     app.router.add_get("/ws", ws.live)
     return app
+
+
+def _media_hub(settings: Settings, node: Node) -> MediaHub:
+    """The node's media; in a cluster, it finds and watches sources of other nodes too."""
+    if settings.redis_url is None:
+        return MediaHub(node)
+    directory = RedisDirectory(settings, node.id)
+    cascade = NodeCascade(node.key, node.clock, settings.forward_timeout_seconds)
+    return MediaHub(node, directory, cascade)
 
 
 async def _close_connections(app: web.Application) -> None:

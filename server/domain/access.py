@@ -136,7 +136,8 @@ PERMISSIONS: Final[Mapping[Action, frozenset[Role]]] = MappingProxyType(
         # Live media (docs/media.md 2): the host's desk at the opening, each expert's
         # workstation in its room; which room and source is the media rules' to say.
         Action.PUBLISH_MEDIA: frozenset({Role.HOST, Role.EXPERT}),
-        Action.WATCH_MEDIA: _EVERYONE - {Role.ADMIN},
+        # Another node watches a source for its own watchers (docs/media.md section 9).
+        Action.WATCH_MEDIA: (_EVERYONE - {Role.ADMIN}) | _NODE,
         # Recordings are evidence: supervisors retrieve them (GP87 39).
         Action.READ_RECORDINGS: frozenset({Role.SUPERVISOR}),
         # What a node records of the media it received: sessions, segments, the spoken 唱标.

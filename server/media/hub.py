@@ -44,7 +44,7 @@ from recordings.segments import (
 )
 from recordings.vocabulary import EventType
 from server.domain.access import Action
-from server.domain.media import NODE_SOURCE, OPENING_ROOM, PROGRAM_SOURCE
+from server.domain.media import HOST_SOURCE, NODE_SOURCE, OPENING_ROOM, PROGRAM_SOURCE
 from server.domain.media_events import (
     RecordingsExpired,
     RecordSpoken,
@@ -53,6 +53,7 @@ from server.domain.media_events import (
     SessionEnded,
 )
 from server.errors import MediaRefused
+from server.media.directory import Alone
 from server.media.offers import AUDIO_CODEC, VIDEO_CODEC, BadOffer, check_offer
 from server.media.relay import Source
 from server.media.speech import ProgramAudio, SpeechError, spoken_text, synthesize
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
     from server.bus.base import Subscription
     from server.domain.access import Actor
     from server.domain.events import DomainEvent
+    from server.media.directory import Cascade, Directory, Upstream
     from server.media.relay import Viewer
     from server.media.speech import Speech
     from server.service.node import Node
@@ -215,8 +217,14 @@ class Stage:
 class MediaHub:
     """Every media session of this node (docs/media.md)."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(
+        self, node: Node, directory: Directory | None = None, cascade: Cascade | None = None
+    ) -> None:
         self._node = node
+        # Where sources of other nodes are, and how to watch them (docs/media.md section 9).
+        self._directory: Directory = directory if directory is not None else Alone()
+        self._cascade = cascade
+        self._upstreams: dict[tuple[str, str, str], Upstream] = {}
         self._settings = node.settings
         self._root: Path = node.settings.recordings_dir
         self._actor = node_actor(node.id, node.settings.site)
@@ -265,6 +273,9 @@ class MediaHub:
             await self.end(session.id, "node_stopping")
         for stage in list(self._stages.values()):
             await self._drop_stage(stage)
+        for place in list(self._upstreams):
+            await self._drop_upstream(*place)
+        await self._directory.close()
         if self._recorders:
             await asyncio.gather(*self._recorders, return_exceptions=True)
 
@@ -319,13 +330,17 @@ class MediaHub:
         self, owner: Owner, actor: Actor, tender: str, room: str, source: str, sdp: str
     ) -> MediaAnswer:
         offer = self._checked(owner, sdp, publish=False)
-        live = room == OPENING_ROOM or any(
-            (tender, room, source, kind) in self._live for kind in ("video", "audio")
-        )
+        here = room == OPENING_ROOM or self._is_live(tender, room, source)
+        elsewhere = None if here else await self._elsewhere(tender, room, source)
         session_id = _session_id()
+        live = here or elsewhere is not None
         await self._grant(Action.WATCH_MEDIA, actor, tender, room, source, session_id, live=live)
         session = self._open(session_id, owner, actor, tender, room, source, "watch")
         try:
+            if elsewhere is not None and not self._is_live(tender, room, source):
+                await self._relay(tender, room, source, elsewhere)
+            elif room == OPENING_ROOM:
+                await self._host_elsewhere(tender)
             await session.pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
             for transceiver in session.pc.getTransceivers():
                 track = self._viewer_track(session, transceiver.kind)
@@ -345,7 +360,100 @@ class MediaHub:
         """aiortc could not take the offer or make an answer: the session ends, refused."""
         logger.info("Media session %s could not be negotiated: %s", session.id, type(exc).__name__)
         await self.end(session.id, "negotiation_failed", notify=False)
+        if isinstance(exc, MediaRefused):
+            raise exc
         raise MediaRefused("invalid_request", "The offer could not be negotiated.") from exc
+
+    # Sources of other nodes (docs/media.md section 9).
+
+    def _is_live(self, tender: str, room: str, source: str) -> bool:
+        return any((tender, room, source, kind) in self._live for kind in ("video", "audio"))
+
+    async def _elsewhere(self, tender: str, room: str, source: str) -> str | None:
+        if self._cascade is None:
+            return None
+        return await self._directory.find(tender, room, source)
+
+    async def _upstream(self, url: str, tender: str, room: str, source: str) -> Upstream:
+        if self._cascade is None:  # pragma: no cover - _elsewhere found nothing then
+            raise MediaRefused("unavailable", "This node watches no other node.")
+        try:
+            return await self._cascade.watch(url, tender, room, source)
+        except Exception as exc:
+            logger.warning("Could not watch %s/%s/%s at %s: %s", tender, room, source, url, exc)
+            raise MediaRefused(
+                "unavailable", "The node where this source is published could not be reached."
+            ) from exc
+
+    async def _relay(self, tender: str, room: str, source: str, url: str) -> None:
+        """Watch a room's source at the node publishing it; its tracks become sources here."""
+        upstream = await self._upstream(url, tender, room, source)
+        self._upstreams[(tender, room, source)] = upstream
+        relayed = []
+        for kind, track in upstream.received.items():
+            relay = Source(track, name=f"{tender}/{room}/{source}/{kind} (relayed)")
+            relay.start()
+            self._live[(tender, room, source, kind)] = relay
+            relayed.append(relay)
+        task = asyncio.create_task(self._relayed(tender, room, source, upstream, relayed))
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
+
+    async def _relayed(
+        self, tender: str, room: str, source: str, upstream: Upstream, relayed: list[Source]
+    ) -> None:
+        """When the upstream ends, its sources here end, and so do their watchers."""
+        with contextlib.suppress(asyncio.CancelledError):
+            await upstream.ended
+        await self._drop_upstream(tender, room, source)
+        for relay in relayed:
+            for key, live in list(self._live.items()):
+                if live is relay:
+                    del self._live[key]
+            await relay.stop()
+        for other in list(self._sessions.values()):
+            if (other.tender, other.room, other.source) == (tender, room, source):
+                await self.end(other.id, "source_ended")
+
+    async def _drop_upstream(self, tender: str, room: str, source: str) -> None:
+        upstream = self._upstreams.pop((tender, room, source), None)
+        if upstream is not None:
+            await upstream.close()
+
+    async def _host_elsewhere(self, tender: str) -> None:
+        """The opening's host publishing at another node: shown on this node's stage."""
+        stage = self._stage(tender)
+        if stage.video is not None or (tender, OPENING_ROOM, HOST_SOURCE) in self._upstreams:
+            return
+        url = await self._elsewhere(tender, OPENING_ROOM, HOST_SOURCE)
+        if url is None:
+            return
+        try:
+            upstream = await self._upstream(url, tender, OPENING_ROOM, HOST_SOURCE)
+        except MediaRefused:
+            return  # the watcher still gets the program audio; the host may come here
+        self._upstreams[(tender, OPENING_ROOM, HOST_SOURCE)] = upstream
+        video = upstream.received.get("video")
+        relay = None
+        if video is not None:
+            relay = Source(video, name=f"{tender}/{OPENING_ROOM}/{HOST_SOURCE}/video (relayed)")
+            relay.start()
+            stage.show(relay)
+        if (audio := upstream.received.get("audio")) is not None:
+            stage.program.attach(audio)
+        task = asyncio.create_task(self._host_gone(stage, upstream, relay))
+        stage.tasks.add(task)
+        task.add_done_callback(stage.tasks.discard)
+
+    async def _host_gone(self, stage: Stage, upstream: Upstream, relay: Source | None) -> None:
+        try:
+            await upstream.ended
+        finally:
+            if relay is not None:
+                if stage.video is relay:
+                    stage.show(None)
+                await relay.stop()
+            await asyncio.shield(self._drop_upstream(stage.tender, OPENING_ROOM, HOST_SOURCE))
 
     async def close_session(self, owner: Owner, session_id: str) -> None:
         session = self._sessions.get(session_id)
@@ -389,12 +497,23 @@ class MediaHub:
             await source.stop()
         # Shielded: a cancelled second closer would cancel aiortc's own "closed" future.
         await asyncio.shield(session.pc.close())
-        if session.direction == "publish" and session.room != OPENING_ROOM:
-            for other in list(self._sessions.values()):
-                if (other.tender, other.room, other.source) == (
-                    session.tender, session.room, session.source,
-                ):  # fmt: skip
-                    await self.end(other.id, "source_ended")
+        place = (session.tender, session.room, session.source)
+        if session.direction == "publish":
+            if not self._is_live(*place):
+                await self._directory.withdraw(*place)
+            if session.room != OPENING_ROOM:
+                for other in list(self._sessions.values()):
+                    if (other.tender, other.room, other.source) == place:
+                        await self.end(other.id, "source_ended")
+        elif (
+            place in self._upstreams
+            and session.room != OPENING_ROOM
+            and not any(
+                (other.tender, other.room, other.source) == place
+                for other in self._sessions.values()
+            )
+        ):
+            await self._drop_upstream(*place)  # its last watcher here left
         packets = session.packets
         ended = SessionEnded(session.id, reason, packets, self._node.clock.now())
         await self._record(session.tender, ended)
@@ -481,6 +600,10 @@ class MediaHub:
         source.start()
         session.sources.append(source)
         self._live[(session.tender, session.room, session.source, name)] = source
+        announce = self._directory.announce(session.tender, session.room, session.source)
+        task = asyncio.create_task(announce)
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanups.discard)
         if session.room == OPENING_ROOM and name == "video":
             self._stage(session.tender).show(source)
         self._recording(session.tender, session.room, session.source, name, source)

@@ -139,6 +139,14 @@ class PeerClient:
                 return records
         return records
 
+    async def token(self) -> str:
+        """A current token of this node at the other one (for its live channel, say)."""
+        if self._token is None or self._clock.now() >= self._expires_at - RENEW_MARGIN:
+            await self.login()
+        if self._token is None:  # pragma: no cover - login sets it or raises
+            raise TokenRefused("The other node gave no token.")
+        return self._token
+
     async def _get(self, path: str) -> dict[str, Any]:
         """GET with a current token; a token refused as expired is renewed and tried once more."""
         if self._token is None or self._clock.now() >= self._expires_at - RENEW_MARGIN:

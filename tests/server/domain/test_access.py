@@ -46,7 +46,10 @@ EXPECTED = {
     Role.PUBLIC: READS | {"opening.view"},
     # Another node of the deployment reads every stream for its replica, and nothing else.
     # It also records what it saw of the media it received (docs/media.md).
-    Role.NODE: {"system.read", "tender.read", "bid.box.read", "stream.list", "media.record"},
+    # and watches another node's media for its own watchers.
+    Role.NODE: {
+        "system.read", "tender.read", "bid.box.read", "stream.list", "media.record", "media.watch",
+    },
 }  # fmt: skip
 
 

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
+    from aiortc.mediastreams import MediaStreamTrack
+
     from evaluator_client.session import Session
     from server.config import Settings
     from tests.conftest import Harness
@@ -138,3 +140,74 @@ async def test_nobody_else_enters_the_room_and_each_refusal_is_on_record(
     refused_media = [r for r in refusals if r.payload["command"].startswith("media.")]
     assert len(refused_media) >= 5
     assert ev.harness.client.app[media_key].sessions == 1  # only the member's own
+
+
+class FarAway:
+    """Another node, as the hub sees it through its directory and cascade: the network part
+    of a cascade is tested with real processes (tests/sites/test_media_sites.py); here the
+    upstream's tracks are real tracks made in this process."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.asked: list[tuple[str, str, str, str]] = []
+        self.closed = 0
+        self.upstream: Relayed | None = None
+
+    async def announce(self, tender: str, room: str, source: str) -> None:
+        return None
+
+    async def withdraw(self, tender: str, room: str, source: str) -> None:
+        return None
+
+    async def find(self, tender: str, room: str, source: str) -> str | None:
+        return "http://venue.example:8080" if source == self.source else None
+
+    async def close(self) -> None:
+        return None
+
+    async def watch(self, url: str, tender: str, room: str, source: str) -> Relayed:
+        self.asked.append((url, tender, room, source))
+        self.upstream = Relayed(self)
+        return self.upstream
+
+
+class Relayed:
+    def __init__(self, far: FarAway) -> None:
+        self._far = far
+        self.received: dict[str, MediaStreamTrack] = {
+            "video": PatternVideo(160, 120), "audio": ToneAudio(),
+        }  # fmt: skip
+        self.ended: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def close(self) -> None:
+        self._far.closed += 1
+        for track in self.received.values():
+            track.stop()
+
+
+async def test_a_seat_published_at_another_site_is_watched_through_this_node(
+    evaluating: Evaluation, opened: Opened
+) -> None:
+    ev = evaluating
+    members = await ev.members()
+    remote_seat = next(m["workstation"] for m in (await ev.view())["members"][1:])
+    hub = ev.harness.client.app[media_key]
+    far = FarAway(remote_seat)
+    hub._directory, hub._cascade = far, far
+    supervisor = await ev.session(ev.supervisor)
+    member = await ev.session(ev.experts[members[0]])
+    first = await (await opened(supervisor)).watch(ev.tender, "L1", remote_seat)
+    second = await (await opened(member)).watch(ev.tender, "L1", remote_seat)
+    async with asyncio.timeout(TIMEOUT):
+        assert await frames(first.received["video"], 3)
+        assert await frames(second.received["video"], 3)
+    assert len(far.asked) == 1  # one upstream serves every watcher here
+    await opened.channels[0].end(first)
+    await wait_for(ev.harness, ev.tender, "media.session_ended")
+    assert far.closed == 0  # the member still watches
+    assert far.upstream is not None
+    far.upstream.ended.set_result("source_ended")  # the seat stops publishing over there
+    async with asyncio.timeout(TIMEOUT):
+        assert await second.ended == "source_ended"
+    assert far.closed == 1
+    assert hub.sessions == 0
