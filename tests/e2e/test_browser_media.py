@@ -21,6 +21,7 @@ from playwright.async_api import async_playwright
 
 from evaluator_client.media import MediaChannel
 from server.domain.access import Role
+from server.transport.app_keys import media_key
 from tests.media_peers import PatternVideo, ToneAudio
 from tests.server.media.test_hub import published_tender, records, wait_for
 
@@ -39,7 +40,7 @@ pytestmark = pytest.mark.skipif(
 # Runs in the page: auth, a recvonly offer without trickle, media_watch, getStats until the
 # inbound video has decoded a frame, then media_close. A failure throws with what went wrong.
 WATCH = """
-async ({url, token, tender, decodeMs}) => {
+async ({url, token, tender, decodeMs, quit}) => {
   const ws = new WebSocket(url);
   const inbox = [];
   let wake = () => {};
@@ -105,6 +106,8 @@ async ({url, token, tender, decodeMs}) => {
     }
   }
 
+  if (quit) return seen;  // the tab is closed without a word: the browser drops everything
+
   // Leave as a page should: end the session, then close the channel and wait for the node's
   // side of the close handshake. (A browser that just quits drops the socket at once; the
   // aiohttp test server then cancels the node's handler, cleanup included.)
@@ -118,7 +121,9 @@ async ({url, token, tender, decodeMs}) => {
 """
 
 
-async def watch_in_chromium(harness: Harness, visitor: Person, tender: str) -> dict[str, Any]:
+async def watch_in_chromium(
+    harness: Harness, visitor: Person, tender: str, *, abandon: bool = False
+) -> dict[str, Any]:
     """What the page's script returns once Chromium has decoded the opening's video."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
@@ -128,7 +133,7 @@ async def watch_in_chromium(harness: Harness, visitor: Person, tender: str) -> d
             page = await browser.new_page()
             arguments = {
                 "url": harness.ws_url, "token": visitor.token, "tender": tender,
-                "decodeMs": DECODE_MS,
+                "decodeMs": DECODE_MS, "quit": abandon,
             }  # fmt: skip
             result: dict[str, Any] = await page.evaluate(WATCH, arguments)
             return result
@@ -163,3 +168,23 @@ async def test_a_headless_chromium_decodes_the_opening_s_picture(harness: Harnes
         assert [(r.payload["session"], r.payload["reason"]) for r in ended] == [
             (seen["session"], "closed")
         ]
+
+
+async def test_a_browser_that_just_quits_has_its_session_ended_on_record(harness: Harness) -> None:
+    tender, host = await published_tender(harness)
+    visitor = await harness.person(Role.PUBLIC, "访客 Visitor")
+
+    async def token() -> str:
+        return host.token
+
+    async with MediaChannel(harness.ws_url, token) as desk:
+        await desk.publish(tender, "opening", [PatternVideo(320, 240)])
+        async with asyncio.timeout(TIMEOUT):
+            seen = await watch_in_chromium(harness, visitor, tender, abandon=True)
+        assert seen["framesDecoded"] > 0
+        # The socket dropped at once (the test server even cancels the node's handler): the
+        # session still ends, on record, and nothing of it stays.
+        ended = await wait_for(harness, tender, "media.session_ended")
+        assert [r.payload["session"] for r in ended] == [seen["session"]]
+        assert ended[0].payload["reason"] in ("channel_closed", "peer_closed")
+        assert harness.client.app[media_key].sessions == 1  # the host's desk only
