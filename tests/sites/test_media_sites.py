@@ -17,19 +17,35 @@ from evaluator_client.session import Session
 from tests.conftest import tender_spec
 from tests.e2e.test_media_crash import enrol, tender_events
 from tests.media_peers import PatternVideo, ToneAudio, frames
+from tests.redis_server import RedisServer
 from tests.sites.cluster import NodeProcess, enrol_offline
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 pytestmark = pytest.mark.timeout(120)
 TIMEOUT = 30.0
 
 
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[str]:
+    """A Redis of this test's own: its node processes never share the session's with the
+    tests that follow, whatever they leave behind while they stop."""
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    server = RedisServer(directory)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
 async def test_a_watcher_at_one_site_sees_the_host_publishing_at_another(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, own_redis: str
 ) -> None:
-    redis = ["--redis", redis_url]
+    redis = ["--redis", own_redis]
     home = NodeProcess("home", tmp_path / "main", ["--site", "main", "--home", *redis])
     edge = NodeProcess("edge", tmp_path / "venue", ["--site", "venue", *redis])
     admin_key = SigningKey.generate()
@@ -86,3 +102,4 @@ async def test_a_watcher_at_one_site_sees_the_host_publishing_at_another(
         for session in sessions:
             await session.close()
         await asyncio.gather(home.stop(), edge.stop())
+        await asyncio.gather(home.kill(), edge.kill())  # nothing of them outlives the test
