@@ -29,16 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRelay
-from aiortc.mediastreams import MediaStreamError
 
-from recordings.segments import Encoding as SegmentEncoding, TrackRecorder
+from recordings.segments import TrackRecorder
 from server.media.relay import Source, Viewer
 from tests.media_peers import incoming, send
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    import av
     from aiortc.mediastreams import MediaStreamTrack
 
     from recordings.segments import Segment
@@ -72,10 +68,9 @@ class Node:
         encoding = self.source.encoding
         recorder = TrackRecorder(
             Path(self.directory.name), "bench", "opening", "host", "video",
-            encoding=SegmentEncoding.vp8(encoding.width, encoding.height, encoding.time_base),
-            segment_seconds=10.0, on_closed=_nothing,
+            encoding=encoding.recorded(), segment_seconds=10.0, on_closed=_nothing,
         )  # fmt: skip
-        self.recording = asyncio.create_task(recorder.run(_packets(self.source.tap())))
+        self.recording = asyncio.create_task(recorder.run(self.source.tap().packets()))
 
     async def publish(self, sdp: str) -> None:
         pc = RTCPeerConnection()
@@ -135,14 +130,6 @@ class Node:
 
 async def _nothing(segment: Segment) -> None:
     """Segments closed in the benchmark are not logged anywhere."""
-
-
-async def _packets(tap: Viewer) -> AsyncIterator[av.Packet[Any]]:
-    while True:
-        try:
-            yield await tap.recv()
-        except MediaStreamError:
-            return
 
 
 async def main(mode: str) -> None:

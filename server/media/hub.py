@@ -54,7 +54,7 @@ from server.domain.media_events import (
 )
 from server.errors import MediaRefused
 from server.media.directory import Alone
-from server.media.offers import AUDIO_CODEC, VIDEO_CODEC, BadOffer, check_offer
+from server.media.offers import AUDIO_CODEC, VIDEO_CODEC, BadOffer, Offer, check_offer
 from server.media.relay import Source
 from server.media.speech import ProgramAudio, SpeechError, spoken_text, synthesize
 from server.protocol import MediaAnswer
@@ -62,7 +62,7 @@ from server.service.commands import Command
 from server.service.media import media_body, node_actor, record_body
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Coroutine, Sequence
     from datetime import datetime
     from pathlib import Path
 
@@ -288,18 +288,6 @@ class MediaHub:
     def sessions(self) -> int:
         return len(self._sessions)
 
-    def live(self, tender: str) -> list[dict[str, object]]:
-        """What is published on this node for `tender`, per source (for the listing route)."""
-        found: dict[tuple[str, str], dict[str, Any]] = {}
-        for (t, room, source, kind), relay in self._live.items():
-            if t == tender:
-                entry = found.setdefault(
-                    (room, source), {"room": room, "source": source, "tracks": [], "viewers": 0}
-                )
-                entry["tracks"].append(kind)
-                entry["viewers"] = max(entry["viewers"], relay.viewers)
-        return list(found.values())
-
     # Sessions.
 
     async def publish(
@@ -366,6 +354,12 @@ class MediaHub:
 
     # Sources of other nodes (docs/media.md section 9).
 
+    def _forget(self, relay: Source) -> None:
+        """`relay` is no longer live here."""
+        for key, live in list(self._live.items()):
+            if live is relay:
+                del self._live[key]
+
     def _is_live(self, tender: str, room: str, source: str) -> bool:
         return any((tender, room, source, kind) in self._live for kind in ("video", "audio"))
 
@@ -395,9 +389,7 @@ class MediaHub:
             relay.start()
             self._live[(tender, room, source, kind)] = relay
             relayed.append(relay)
-        task = asyncio.create_task(self._relayed(tender, room, source, upstream, relayed))
-        self._cleanups.add(task)
-        task.add_done_callback(self._cleanups.discard)
+        _spawn(self._relayed(tender, room, source, upstream, relayed), self._cleanups)
 
     async def _relayed(
         self, tender: str, room: str, source: str, upstream: Upstream, relayed: list[Source]
@@ -407,9 +399,7 @@ class MediaHub:
             await upstream.ended
         await self._drop_upstream(tender, room, source)
         for relay in relayed:
-            for key, live in list(self._live.items()):
-                if live is relay:
-                    del self._live[key]
+            self._forget(relay)
             await relay.stop()
         for other in list(self._sessions.values()):
             if (other.tender, other.room, other.source) == (tender, room, source):
@@ -441,9 +431,7 @@ class MediaHub:
             stage.show(relay)
         if (audio := upstream.received.get("audio")) is not None:
             stage.program.attach(audio)
-        task = asyncio.create_task(self._host_gone(stage, upstream, relay))
-        stage.tasks.add(task)
-        task.add_done_callback(stage.tasks.discard)
+        _spawn(self._host_gone(stage, upstream, relay), stage.tasks)
 
     async def _host_gone(self, stage: Stage, upstream: Upstream, relay: Source | None) -> None:
         try:
@@ -466,9 +454,7 @@ class MediaHub:
         own, so that a handler cancelled as its client drops can't cut the cleanup short."""
         sessions = [s.id for s in self._sessions.values() if s.owner is owner]
         if sessions:
-            task = asyncio.create_task(self._end_all(sessions, "channel_closed"))
-            self._cleanups.add(task)
-            task.add_done_callback(self._cleanups.discard)
+            _spawn(self._end_all(sessions, "channel_closed"), self._cleanups)
 
     async def _end_all(self, sessions: list[str], reason: str) -> None:
         for session in sessions:
@@ -486,9 +472,7 @@ class MediaHub:
         for track in session.tracks:
             track.stop()
         for source in session.sources:
-            for key, live in list(self._live.items()):
-                if live is source:
-                    del self._live[key]
+            self._forget(source)
             stage = self._stages.get(session.tender)
             if stage is not None and stage.video is source:
                 stage.show(None)
@@ -525,7 +509,7 @@ class MediaHub:
             if not stage.sessions and not stage.tasks:
                 await self._drop_stage(stage)
 
-    def _checked(self, owner: Owner, sdp: str, *, publish: bool) -> Any:
+    def _checked(self, owner: Owner, sdp: str, *, publish: bool) -> Offer:
         if self._closing:
             raise MediaRefused("unavailable", "The node is stopping.")
         held = sum(1 for s in self._sessions.values() if s.owner is owner)
@@ -601,9 +585,7 @@ class MediaHub:
         session.sources.append(source)
         self._live[(session.tender, session.room, session.source, name)] = source
         announce = self._directory.announce(session.tender, session.room, session.source)
-        task = asyncio.create_task(announce)
-        self._cleanups.add(task)
-        task.add_done_callback(self._cleanups.discard)
+        _spawn(announce, self._cleanups)
         if session.room == OPENING_ROOM and name == "video":
             self._stage(session.tender).show(source)
         self._recording(session.tender, session.room, session.source, name, source)
@@ -633,9 +615,7 @@ class MediaHub:
     # Recording.
 
     def _recording(self, tender: str, room: str, source: str, track: str, relay: Source) -> None:
-        task = asyncio.create_task(self._record_track(tender, room, source, track, relay))
-        self._recorders.add(task)
-        task.add_done_callback(self._recorders.discard)
+        _spawn(self._record_track(tender, room, source, track, relay), self._recorders)
 
     async def _record_track(
         self, tender: str, room: str, source: str, track: str, relay: Source
@@ -649,7 +629,7 @@ class MediaHub:
         if encoding is None:  # pragma: no cover - known once a packet exists
             return
         recorder = TrackRecorder(
-            self._root, tender, room, source, track, encoding=_segment_encoding(encoding),
+            self._root, tender, room, source, track, encoding=encoding.recorded(),
             segment_seconds=self._settings.recording_segment_seconds,
             on_closed=self._record_segment, clock=self._node.clock.now,
         )  # fmt: skip
@@ -689,9 +669,7 @@ class MediaHub:
             return
         for record in records:
             if record.type == EventType.OPENING_RECORD_PUBLISHED:
-                task = asyncio.create_task(self._speak(stage, dict(record.payload)))
-                stage.tasks.add(task)
-                task.add_done_callback(stage.tasks.discard)
+                _spawn(self._speak(stage, dict(record.payload)), stage.tasks)
 
     async def _speak(self, stage: Stage, payload: dict[str, Any]) -> None:
         try:
@@ -775,19 +753,18 @@ def _session_id() -> str:
     return "m-" + secrets.token_urlsafe(12)
 
 
-def _segment_encoding(encoding: Any) -> SegmentEncoding:
-    if encoding.kind == "video":
-        return SegmentEncoding.vp8(encoding.width, encoding.height, encoding.time_base)
-    return SegmentEncoding.opus(encoding.sample_rate, encoding.channels, encoding.time_base)
-
-
 async def _packets(first: av.Packet[Any], tap: Viewer) -> AsyncIterator[av.Packet[Any]]:
     yield first
-    while True:
-        try:
-            yield await tap.recv()
-        except MediaStreamError:
-            return
+    async for packet in tap.packets():
+        yield packet
+
+
+def _spawn(work: Coroutine[Any, Any, None], into: set[asyncio.Task[None]]) -> None:
+    """Run `work` in a task held in `into` while it runs (so that it can be awaited or
+    cancelled with the others there)."""
+    task = asyncio.create_task(work)
+    into.add(task)
+    task.add_done_callback(into.discard)
 
 
 async def _iterate(packets: list[av.Packet[Any]]) -> AsyncIterator[av.Packet[Any]]:

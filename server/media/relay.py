@@ -48,7 +48,10 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.video.frame import PictureType
 
+from recordings.segments import Encoding as SegmentEncoding
+
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
     from typing import TypeAlias
 
     from av.audio.codeccontext import AudioCodecContext
@@ -84,6 +87,12 @@ class Encoding:
     sample_rate: int
     channels: int
     time_base: Fraction
+
+    def recorded(self) -> SegmentEncoding:
+        """The same facts as the recorder takes them (recordings/segments.py)."""
+        if self.kind == "video":
+            return SegmentEncoding.vp8(self.width, self.height, self.time_base)
+        return SegmentEncoding.opus(self.sample_rate, self.channels, self.time_base)
 
 
 class _VideoEncoder:
@@ -202,6 +211,14 @@ class Viewer(MediaStreamTrack):
             await self._wake.wait()
         self.delivered += 1
         return self._queue.popleft()
+
+    async def packets(self) -> AsyncIterator[Packet]:
+        """Every packet, until the source ends (for a reader other than an aiortc sender)."""
+        while True:
+            try:
+                yield await self.recv()
+            except MediaStreamError:
+                return
 
     def stop(self) -> None:
         """No more packets wanted (aiortc calls this when the peer connection closes)."""

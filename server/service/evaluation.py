@@ -17,7 +17,7 @@ from recordings.documents import CLARIFICATION_ANSWER_LABEL, clarification_answe
 from recordings.draw import SEED_BYTES, PoolEntry, seed_hash, snapshot_of
 from server.domain.access import Action, Actor, Role
 from server.domain.acts import MAX_TEXT, Act, parse_act
-from server.domain.committee import Arrival, parse_draw_request
+from server.domain.committee import parse_draw_request
 from server.domain.errors import (
     DomainError,
     DrawNotReady,
@@ -86,10 +86,6 @@ class EvaluationService:
         # The site this node serves (settings.site); with the sites of the nodes enrolled
         # here, the sites whose workstations must act through their own node.
         self.site = ""
-
-    async def _served_sites(self) -> frozenset[str]:
-        sites = (await self._participants.registry()).node_sites()
-        return sites | {self.site} if self.site else sites
 
     async def _record(
         self, actor: Actor, action: Action, tender_id: str,
@@ -173,7 +169,7 @@ class EvaluationService:
                 raise SignatureRejected("The document names another expert than the one signed in.")
             return Signed(act.type, act.document, signature)
 
-        arrival = Arrival(actor.site, await self._served_sites())
+        arrival = await self._participants.arrival(actor.site, self.site)
 
         def decide(t: Tender, now: datetime, parsed: tuple[Act, str]) -> list[DomainEvent]:
             act, signature = parsed

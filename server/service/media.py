@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from server.domain.access import Action, Actor, Role
 from server.domain.catalogue import decode_event
-from server.domain.committee import Arrival
 from server.domain.media import Direction, MediaRequest, grant
 from server.domain.media_events import (
     RecordingRead,
@@ -130,7 +129,7 @@ class MediaRecords:
     ) -> Granted:  # fmt: skip
         """Decide and record a publish or watch request (docs/media.md section 2)."""
         direction = Direction.PUBLISH if action is Action.PUBLISH_MEDIA else Direction.WATCH
-        arrival = Arrival(actor.site, await self._served_sites())
+        arrival = await self._participants.arrival(actor.site, self._site)
 
         def parse() -> MediaRequest:
             reader = Reader(body)
@@ -212,10 +211,6 @@ class MediaRecords:
             actor, Action.READ_RECORDINGS, tender_id, lambda tender, now: [event]
         )
         return found
-
-    async def _served_sites(self) -> frozenset[str]:
-        sites = (await self._participants.registry()).node_sites()
-        return sites | {self._site} if self._site else sites
 
 
 def _node_of(actor: Actor) -> str:

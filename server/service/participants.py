@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Final, cast
 
 from crypto import EncryptionPublicKey, KeyFormatError, VerifyKey
 from server.domain.access import Action, Actor, Role
+from server.domain.committee import Arrival
 from server.domain.errors import RegistryError
 from server.domain.participants import Enrolment, Participant, ParticipantLoggedIn, Registry
 from server.protocol import SYSTEM_STREAM
@@ -33,6 +34,12 @@ class Participants:
 
     async def registry(self) -> Registry:
         return cast("Registry", await self._ledger.load(SYSTEM_STREAM))
+
+    async def arrival(self, site: str, here: str) -> Arrival:
+        """Where a request at `site` came in, and the sites that have a node of their own:
+        those of the enrolled nodes, and `here`, this node's (committee.Arrival)."""
+        sites = (await self.registry()).node_sites()
+        return Arrival(site, sites | {here} if here else sites)
 
     async def enroll(self, actor: Actor, document: object) -> Participant:
         """Enrol from an enrolment request (JSON); the role is checked before the body."""

@@ -131,6 +131,9 @@ class Connection:
         if self._turn is not None:
             self._turn.add(frame)
 
+    def _write(self, message: Reply) -> None:
+        self.write_frame(text_frame(server_message_json(message).encode()))
+
     def _flush(self) -> None:
         if self._turn is not None:
             self._turn.flush()
@@ -311,7 +314,7 @@ class Connection:
     def media_ended(self, session: str, reason: str) -> None:
         """One of this connection's media sessions ended (the hub says so)."""
         if not self._evicted:
-            self.write_frame(text_frame(server_message_json(MediaEnded(session, reason)).encode()))
+            self._write(MediaEnded(session, reason))
 
     async def _authenticate(self, token: str, ref: str | None) -> None:
         try:
@@ -401,7 +404,7 @@ class Connection:
         if self._evicted:
             return
         if self._outbox is not None:  # in order with the events, in the same system call
-            self.write_frame(text_frame(server_message_json(message).encode()))
+            self._write(message)
             return
         try:
             await self._ws.send_str(server_message_json(message))
