@@ -1,0 +1,109 @@
+// One tender in the host's console: its summary, the opening and the evaluation, drawn again
+// from the node's views whenever the tender's stream brings an event.
+import { api, ApiError } from "/static/js/lib/api.js";
+import { h, replace } from "/static/js/lib/dom.js";
+import { errorText, formatTime, t } from "/static/js/lib/i18n.js";
+import { evaluationPanel } from "/static/js/host/evaluation.js";
+import { stateText } from "/static/js/host/list.js";
+import { act, openingPanel } from "/static/js/host/opening.js";
+import { button, el } from "/static/js/host/util.js";
+
+const FEED_LENGTH = 30;
+
+function summaryPanel(ctx, tender) {
+  const spec = tender.spec;
+  const where = h("div", { class: "refusal" });
+  const facts = [
+    ["host.summary.tenderer", spec.tenderer],
+    ["host.summary.state", stateText(tender.state)],
+    ["host.summary.bidding_opens_at", formatTime(spec.schedule.bidding_opens_at)],
+    ["host.summary.deadline", formatTime(spec.schedule.deadline)],
+    ["host.summary.lots", spec.lots.map((lot) => `${lot.id} ${lot.name}`).join("、")],
+    ["host.summary.committee", t("host.summary.committee_value", { size: spec.committee.size })],
+    ["host.summary.min_bids", String(spec.min_bids)],
+    ["host.summary.id", tender.id],
+  ];
+  const panel = h("section", { class: "panel summary", "data-testid": "summary", "data-state": tender.state },
+    h("h2", { "data-testid": "tender-title" }, spec.title),
+    h("dl", { class: "facts" }, ...facts.flatMap(([key, value]) => [h("dt", {}, t(key)), h("dd", { "data-fact": key }, value)])));
+  if (tender.ended_reason) panel.append(h("p", { class: "error" }, tender.ended_reason));
+  if (tender.state === "draft") {
+    const publish = button("host.summary.publish", () => act(publish, where, async () => {
+      await api("POST", `/api/tenders/${ctx.id}/publish`);
+      await ctx.apply();
+    }), "primary");
+    panel.append(h("div", { class: "actions" }, publish), where);
+  }
+  return panel;
+}
+
+function feedItem(record) {
+  const key = `host.event.${record.type}`;
+  const known = t(key);
+  return h("li", { "data-type": record.type },
+    h("span", { class: "time" }, formatTime(record.time)), " ",
+    known === key ? record.type : known);
+}
+
+export async function tenderConsole(root, id, live) {
+  const view = { tender: null, opening: null, progress: null };
+  const feed = h("ol", { class: "feed", "data-testid": "feed" });
+  const body = h("div", { class: "console-body" });
+  const errorBox = h("div", { class: "refusal" });
+  replace(root, h("p", {}, el("a", { class: "back", "data-route": "" }, { href: "/host" }, t("host.back"))), errorBox, body,
+    h("aside", { class: "panel activity" }, h("h3", {}, t("host.feed.heading")), feed));
+
+  let running = null;
+  let again = false;
+  async function load() {
+    const tender = await api("GET", `/api/tenders/${encodeURIComponent(id)}`);
+    let opening = null;
+    let progress = null;
+    if (tender.state !== "draft") opening = await api("GET", `/api/tenders/${encodeURIComponent(id)}/opening`);
+    if (["evaluating", "concluded"].includes(tender.state) || (opening && opening.phase === "closed")) {
+      progress = await api("GET", `/api/tenders/${encodeURIComponent(id)}/evaluation`);
+    }
+    Object.assign(view, { tender, opening, progress });
+  }
+  function draw() {
+    const { tender, opening, progress } = view;
+    const panels = [summaryPanel(ctx, tender)];
+    if (opening) panels.push(openingPanel(ctx, tender, opening));
+    if (opening && (opening.phase === "closed" || progress)) panels.push(evaluationPanel(ctx, tender, opening, progress));
+    replace(body, ...panels);
+  }
+  // Refreshes one at a time; events arriving meanwhile ask for one more round.
+  async function refresh() {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        try {
+          await load();
+          errorBox.replaceChildren();
+          draw();
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          replace(errorBox, h("p", { class: "error", role: "alert" }, errorText(err)));
+        }
+      } while (again);
+    })();
+    try {
+      await running;
+    } finally {
+      running = null;
+    }
+  }
+  const ctx = { id, apply: refresh };
+
+  await refresh();
+  if (!view.tender) return () => {};
+  return live.follow(id, view.tender.seq ?? 0, (record) => {
+    feed.prepend(feedItem(record));
+    while (feed.children.length > FEED_LENGTH) feed.lastChild.remove();
+    refresh();
+  });
+}

@@ -1,0 +1,134 @@
+// The evaluation as the host drives it (docs/protocol.md 2.10): start it, commit and reveal
+// each lot's expert draw, and follow each room's stage. The progress view carries counts and
+// stages only; this page never asks for anything that names a member.
+import { api, ApiError } from "/static/js/lib/api.js";
+import { h } from "/static/js/lib/dom.js";
+import { formatTime, t } from "/static/js/lib/i18n.js";
+import { act } from "/static/js/host/opening.js";
+import { clearProblems, showProblems } from "/static/js/host/problems.js";
+import { rowList } from "/static/js/host/rows.js";
+import { button, el, field, input, numberOf } from "/static/js/host/util.js";
+
+// One draw form per lot, kept while the page is drawn again.
+const forms = new Map();
+
+function workstations(text) {
+  return text.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
+    const [id, address] = line.split(/\s+/, 2);
+    return { id, address: address || null };
+  });
+}
+
+function drawForm(ctx, lot) {
+  if (forms.has(lot)) return forms.get(lot);
+  const quotas = rowList({
+    path: "quotas", titleKey: "host.draw.quotas", min: 1, max: 20,
+    columns: [{ name: "specialty", labelKey: "host.draw.specialty" },
+      { name: "count", labelKey: "host.draw.count", read: numberOf, props: { inputMode: "numeric" } }],
+    initial: [{ specialty: "", count: "5" }],
+  });
+  const sites = rowList({
+    path: "sites", titleKey: "host.draw.sites", min: 1, max: 8,
+    columns: [{ name: "site", labelKey: "host.draw.site" }, { name: "region", labelKey: "host.draw.region" },
+      { name: "workstations", labelKey: "host.draw.workstations", kind: "textarea", read: workstations }],
+    initial: [{ site: "main", region: "", workstations: "" }],
+  });
+  const standby = input("text", "2", { inputMode: "numeric" });
+  const summary = h("div", { class: "form-summary" });
+  const submit = el("button", { type: "submit", class: "btn primary" }, {}, t("host.draw.commit"));
+  const form = el("form", { class: "draw-form", "data-lot": lot }, { noValidate: true },
+    h("p", { class: "muted" }, t("host.draw.hint")),
+    quotas.element, sites.element, field("host.draw.standby", standby, "standby"), summary,
+    h("div", { class: "actions" }, submit));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    clearProblems(form);
+    const body = { quotas: quotas.read(), sites: sites.read(), standby: numberOf(standby.value) };
+    act(submit, summary, async () => {
+      try {
+        await api("POST", `/api/tenders/${ctx.id}/lots/${encodeURIComponent(lot)}/draw`, body);
+      } catch (err) {
+        if (err instanceof ApiError && err.problems && err.problems.length) {
+          showProblems(form, summary, err.problems);
+          return;
+        }
+        throw err;
+      }
+      forms.delete(lot);
+      await ctx.apply();
+    });
+  });
+  forms.set(lot, form);
+  return form;
+}
+
+function counts(room) {
+  const items = [
+    ["members", room.members], ["checked_in", room.checked_in], ["pledged", room.pledged],
+    ["signed", room.signed], ["replacements", room.replacements], ["round", room.round],
+  ];
+  return h("dl", { class: "counts" }, ...items.flatMap(([key, value]) => [
+    h("dt", {}, t(`host.room.${key}`)), h("dd", { "data-count": key }, String(value))]));
+}
+
+function hashes(room) {
+  const rows = [["seed_hash", room.seed_hash], ["snapshot_hash", room.snapshot_hash], ["seed", room.seed],
+    ["report_hash", room.report_hash]].filter(([, value]) => value);
+  return h("dl", { class: "hashes" }, ...rows.flatMap(([key, value]) => [
+    h("dt", {}, t(`host.room.${key}`)), h("dd", { class: "mono" }, value)]));
+}
+
+function roomCard(ctx, lot, room, canDraw) {
+  const card = h("article", { class: "room", "data-lot": lot, "data-stage": room ? String(room.stage) : "none" },
+    h("h4", {}, t("host.room.heading", { lot })));
+  const where = h("div", { class: "refusal" });
+  if (!room || room.stage === null) {
+    if (room) card.append(h("p", { class: "error" }, t("host.room.draw_failed")));
+    if (canDraw) card.append(drawForm(ctx, lot));
+    else card.append(h("p", { class: "muted" }, t("host.room.no_bids")));
+    return card;
+  }
+  card.append(h("p", { class: "stage" }, h("span", { class: "label" }, t("host.room.stage")), " ",
+    h("strong", { "data-testid": `stage-${lot}` }, t(`host.stage.${room.stage}`))));
+  if (room.stage === "draw_committed") {
+    const reveal = button("host.draw.reveal", () => act(reveal, where, async () => {
+      await api("POST", `/api/tenders/${ctx.id}/lots/${encodeURIComponent(lot)}/draw/reveal`);
+      await ctx.apply();
+    }), "primary");
+    card.append(h("div", { class: "actions" }, reveal), where);
+  } else {
+    card.append(counts(room));
+  }
+  const times = [];
+  if (room.ends_at) times.push(t("host.room.ends_at", { at: formatTime(room.ends_at) }));
+  if (room.extended) times.push(t("host.room.extended"));
+  if (room.sign_until) times.push(t("host.room.sign_until", { at: formatTime(room.sign_until) }));
+  if (room.published) times.push(t("host.room.published"));
+  if (times.length) card.append(h("p", { class: "timing" }, times.join(" · ")));
+  card.append(hashes(room));
+  return card;
+}
+
+export function evaluationPanel(ctx, tender, opening, progress) {
+  const where = h("div", { class: "refusal" });
+  const refresh = button("host.evaluation.refresh", () => act(refresh, where, () => ctx.apply()), "small");
+  const panel = h("section", { class: "panel evaluation", "data-testid": "evaluation" },
+    h("h3", {}, t("host.evaluation.heading"), " ", refresh),
+    h("p", { class: "muted" }, t("host.evaluation.no_names")));
+  if (tender.state === "opening" && opening && opening.phase === "closed") {
+    const start = button("host.evaluation.start", () => act(start, where, async () => {
+      await api("POST", `/api/tenders/${ctx.id}/evaluation/start`);
+      await ctx.apply();
+    }), "primary");
+    panel.append(h("div", { class: "actions" }, start), where);
+  }
+  if (!progress) {
+    panel.append(h("p", { class: "muted" }, t("host.evaluation.not_yet")));
+    return panel;
+  }
+  const rooms = new Map(progress.lots.map((room) => [room.lot, room]));
+  const lots = tender.spec.lots.map((lot) => lot.id);
+  panel.append(h("div", { class: "rooms" },
+    ...lots.map((lot) => roomCard(ctx, lot, rooms.get(lot), progress.to_evaluate.includes(lot)))));
+  return panel;
+}

@@ -1,0 +1,286 @@
+"""The host console in a real Chromium: a tender created from the form (a refused field shown
+in Chinese next to it), published, its opening run (start, pause with a reason, resume, the
+record read out, an objection answered, closed), then the evaluation started and a lot's
+expert draw committed and revealed, the room followed by its stage and counts, no names.
+
+Bidders act through the API with the existing test helpers (opening_world); the node's clock
+is the harness's ManualClock, moved to the sign-in and the deadline. Text a user typed (the
+title, the objection) carries markup that must stay inert.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from playwright.async_api import expect
+
+from crypto import EncryptionPublicKey
+from evaluator_client import bidding
+from server.domain.access import Role
+from server.protocol.times import format_time, parse_time
+from tests.server.transport.evaluation_world import POOL
+from tests.server.transport.opening_world import Bidder, World
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from playwright.async_api import Page
+
+    from tests.conftest import Harness, Person
+    from tests.pages.conftest import Web
+
+TITLE = '<img src=x data-x="1">照明改造 <b>bold</b>'
+OBJECTION = "<script>window.hacked = 1</script>报价有误 <i>please</i>"
+ANSWER = "已核实，报价无误。"
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+WAIT = 15_000  # ms: the longest a page condition may take
+
+
+async def local_input(page: Page, instant: str) -> str:
+    """The datetime-local value the browser shows for an RFC 3339 instant."""
+    value: str = await page.evaluate(
+        """(iso) => {
+            const d = new Date(iso);
+            return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+        }""",
+        instant,
+    )
+    return value
+
+
+async def fill(page: Page, path: str, value: str) -> None:
+    await page.locator(f'#host-app [data-path="{path}"]').fill(value)
+
+
+async def add_row(page: Page, scope: str, path: str) -> None:
+    await page.locator(f'{scope} .row-list[data-field="{path}"] > .add-row').click()
+
+
+async def ready(page: Page) -> None:
+    await expect(page.locator("#host-app")).to_have_attribute("data-ready", "true", timeout=WAIT)
+
+
+async def fill_form(page: Page, harness: Harness, custodians: list[Person]) -> dict[str, str]:
+    now = harness.clock.now().replace(second=0, microsecond=0)
+    times = {
+        "bidding_opens_at": format_time(now + timedelta(hours=1)),
+        "deadline": format_time(now + timedelta(days=1)),
+    }
+    await fill(page, "title", TITLE)
+    await fill(page, "tenderer", "示范市城市管理局")
+    await fill(page, "lots[0].name", "一标段")
+    for name, instant in times.items():
+        await fill(page, f"schedule.{name}", await local_input(page, instant))
+    await fill(page, "schedule.sign_in_lead_minutes", "30")
+    await fill(page, "committee.size", "4")  # refused: the committee must be odd
+    await fill(page, "scoring.compliance[0].name", "投标函签字盖章")
+    await fill(page, "scoring.criteria[0].name", "施工组织设计")
+    for i, custodian in enumerate(custodians):
+        await fill(page, f"opening.custodians[{i}]", custodian.id)
+    await add_row(page, "form.tender-form", "opening.sheet_fields")
+    await fill(page, "opening.sheet_fields[0].name", "warranty_years")
+    await fill(page, "opening.sheet_fields[0].label", "质保期(年)")
+    return times
+
+
+async def create_tender(web: Web, page: Page, host: Person, custodians: list[Person]) -> str:
+    """The form, refused once (committee size), then accepted; returns the tender id."""
+    await page.get_by_role("button", name="新建招标项目").click()
+    times = await fill_form(page, web.harness, custodians)
+    await page.get_by_role("button", name="创建项目").click()
+    problem = page.locator('[data-field="committee.size"] .problem')
+    await expect(problem).to_contain_text("奇数", timeout=WAIT)
+    await web.screenshot(page, "01-form-refused")
+    await fill(page, "committee.size", "5")
+    await page.get_by_role("button", name="创建项目").click()
+    await page.wait_for_url(re.compile(r"/host/t-"), timeout=WAIT)
+    tender = page.url.rsplit("/", 1)[1]
+    status, view = await web.harness.call("GET", f"/api/tenders/{tender}", host)
+    assert status == 200, view
+    spec = view["spec"]
+    assert (spec["title"], spec["tenderer"], spec["lots"]) == (
+        TITLE, "示范市城市管理局", [{"id": "L1", "name": "一标段"}],
+    )  # fmt: skip
+    assert spec["schedule"]["bidding_opens_at"] == format_time(parse_time(times["bidding_opens_at"]))
+    assert spec["schedule"]["deadline"] == format_time(parse_time(times["deadline"]))
+    assert spec["committee"] == {"size": 5, "large": False}
+    assert spec["opening"]["custodians"] == [c.id for c in custodians]
+    assert spec["opening"]["sheet_fields"] == [{"name": "warranty_years", "label": "质保期(年)"}]
+    assert spec["scoring"]["criteria"][0] == {
+        "id": "T1", "name": "施工组织设计", "kind": "subjective", "max": "70", "step": "0.5",
+    }  # fmt: skip
+    return tender
+
+
+async def bidding_world(web: Web, host: Person, tender: str, tmp: Path) -> World:
+    """Bidding opens; three bidders seal and submit with the opening-test helpers."""
+    harness = web.harness
+    harness.clock.advance(3600)
+    await harness.login(host)
+    await harness.node.scheduler.tick()
+    _, opening = await harness.call("GET", f"/api/tenders/{tender}/opening", host)
+    _, view = await harness.call("GET", f"/api/tenders/{tender}", host)
+    deadline = parse_time(view["spec"]["schedule"]["deadline"])
+    key = EncryptionPublicKey.from_text(opening["opening_key"])
+    world = World(harness, host, tender, [], key, tmp, deadline)
+    for i in range(3):
+        person = await harness.person(Role.BIDDER, f"投标人{i + 1} Bidder {i + 1}")
+        session = await world.login(person)
+        sealed = await world.seal(person, f"bidder{i + 1}", price=f"{1_000_000 + i * 12_345}.00")
+        bidder = Bidder(person, session, sealed)
+        await world.submit(bidder, sealed)
+        world.bidders.append(bidder)
+    return world
+
+
+async def relogin(web: Web, page: Page, host: Person, tender: str) -> None:
+    """The clock jumped past the page's token: open the console again and log in."""
+    await page.goto(web.url(f"/host/{tender}"))
+    await web.login(page, host)
+    await ready(page)
+
+
+async def run_opening(web: Web, page: Page, world: World) -> None:
+    tender, phase = world.tender, page.get_by_test_id("phase")
+    await world.advance_to_sign_in()
+    for bidder in world.bidders:
+        await bidding.sign_in(bidder.session, tender)
+    await world.advance_to_deadline()
+    await relogin(web, page, world.host, tender)
+    await expect(page.get_by_test_id("sign-ins")).to_contain_text("已签到 3 / 3", timeout=WAIT)
+    await web.screenshot(page, "04-signed-in")
+    await page.get_by_role("button", name="开始开标").click()
+    await expect(phase).to_have_text("解密中", timeout=WAIT)
+    first, *others = world.bidders
+    await bidding.decrypt(first.session, tender, "L1", await world.file_key(first))
+    decrypted = page.locator(f'[data-testid="bids"] tr[data-bidder="{first.id}"]')
+    await expect(decrypted).to_have_attribute("data-status", "decrypted", timeout=WAIT)
+    await page.get_by_test_id("pause-reason").fill("网络故障，暂停十分钟")
+    await page.get_by_role("button", name="暂停解密").click()
+    await expect(phase).to_have_text("已暂停", timeout=WAIT)
+    await web.screenshot(page, "05-paused")
+    assert await paused_reason(world) == "网络故障，暂停十分钟"
+    await page.get_by_role("button", name="恢复解密").click()
+    await expect(phase).to_have_text("解密中", timeout=WAIT)
+    for bidder in others:
+        await bidding.decrypt(bidder.session, tender, "L1", await world.file_key(bidder))
+    await expect(page.locator('[data-testid="bids"] tr[data-status="decrypted"]')).to_have_count(3)
+    await page.get_by_role("button", name="唱标（宣读开标记录）").click()
+    record = page.get_by_test_id("record")
+    await expect(record).to_contain_text("1012345.00", timeout=WAIT)
+    await expect(record).to_contain_text("质保期(年)")
+    await web.screenshot(page, "06-record")
+    await answer_objection(web, page, world)
+
+
+async def paused_reason(world: World) -> str:
+    records = await world.harness.node.store.read(world.tender, 0, 10_000)
+    paused = [r for r in records if r.type == "opening.decryption_paused"]
+    return str(paused[-1].payload["reason"])
+
+
+async def answer_objection(web: Web, page: Page, world: World) -> None:
+    first, *others = world.bidders
+    await bidding.object_to(first.session, world.tender, OBJECTION)
+    for bidder in others:
+        await bidding.confirm(bidder.session, world.tender)
+    objection = page.locator(".objection")
+    await expect(objection.locator(".objection-text")).to_have_text(OBJECTION, timeout=WAIT)
+    await web.screenshot(page, "07-objection")
+    await objection.locator("textarea").fill(ANSWER)
+    await objection.get_by_role("button", name="答复").click()
+    await expect(objection.locator(".answer")).to_contain_text(ANSWER, timeout=WAIT)
+    await page.get_by_role("button", name="结束开标").click()
+    await expect(page.get_by_test_id("phase")).to_have_text("开标已结束", timeout=WAIT)
+    _, view = await world.harness.call("GET", f"/api/tenders/{world.tender}/opening", world.host)
+    assert [o["answer"] for o in view["objections"]] == [ANSWER]
+    await web.screenshot(page, "08-closed")
+
+
+async def enrol_experts(harness: Harness) -> list[str]:
+    """The evaluation tests' pool (two regions, two specialties); returns the names."""
+    names = []
+    for i, (specialty, region, employer) in enumerate(POOL, start=1):
+        attributes = {"specialty": specialty, "region": region, "employer": employer or f"设计院{i}"}
+        name = f"专家{i} Expert {i}"
+        await harness.enroll(Role.EXPERT, name, attributes)
+        names.append(name)
+    return names
+
+
+async def draw_experts(web: Web, page: Page, world: World) -> None:
+    names = await enrol_experts(web.harness)
+    await page.get_by_role("button", name="开始评标").click()
+    form = 'form.draw-form[data-lot="L1"]'
+    await page.locator(form).wait_for(timeout=WAIT)
+    values: dict[str, str] = {
+        "quotas[0].specialty": "建筑工程", "quotas[0].count": "3",
+        "quotas[1].specialty": "工程造价", "quotas[1].count": "2",
+        "sites[0].site": "main", "sites[0].region": "广州",
+        "sites[0].workstations": "\n".join(f"M-0{i} 10.1.0.1{i}" for i in range(1, 6)),
+        "sites[1].site": "sub-1", "sites[1].region": "深圳",
+        "sites[1].workstations": "\n".join(f"S-0{i}" for i in range(1, 6)),
+    }  # fmt: skip
+    await add_row(page, form, "quotas")
+    await add_row(page, form, "sites")
+    for path, value in values.items():
+        await page.locator(f'{form} [data-path="{path}"]').fill(value)
+    await page.locator(form).get_by_role("button", name="提交专家抽取").click()
+    stage = page.get_by_test_id("stage-L1")
+    await expect(stage).to_have_text("已提交抽取承诺，待揭示", timeout=WAIT)
+    await web.screenshot(page, "09-draw-committed")
+    await page.get_by_role("button", name="揭示抽取结果").click()
+    await expect(stage).not_to_have_text("已提交抽取承诺，待揭示", timeout=WAIT)
+    await expect(page.locator('.room[data-lot="L1"] [data-count="members"]')).to_have_text("5")
+    await web.screenshot(page, "10-drawn")
+    drawn = await committee_of(world)
+    text = await page.locator("body").inner_text()
+    assert [name for name in names if name in text] == []
+    assert [expert for expert in drawn if expert in text] == []
+
+
+async def committee_of(world: World) -> list[str]:
+    records = await world.harness.node.store.read(world.tender, 0, 10_000)
+    drawn = [r for r in records if r.type == "evaluation.committee_drawn"]
+    assert len(drawn) == 1
+    members: list[dict[str, Any]] = drawn[0].payload["members"]
+    return [m["expert"] for m in members]
+
+
+async def test_host_creates_and_runs_a_tender(web: Web, tmp_path: Path) -> None:
+    harness = web.harness
+    host = await harness.person(Role.HOST, "主持人 Host")
+    custodians = [await harness.person(Role.CUSTODIAN, f"保管人{i}") for i in (1, 2)]
+    page = await web.page()
+    await page.goto(web.url("/host"))
+    await web.login(page, host)
+    await ready(page)
+    await web.screenshot(page, "00-list")
+    tender = await create_tender(web, page, host, custodians)
+    await ready(page)
+    title = page.get_by_test_id("tender-title")
+    await expect(title).to_have_text(TITLE)
+    assert await page.locator("#host-app img, #host-app b, #host-app script").count() == 0
+    await web.screenshot(page, "02-created")
+    assert await page.get_by_role("button", name="开始开标").count() == 0
+    await page.get_by_role("button", name="发布项目").click()
+    await expect(page.get_by_test_id("summary")).to_have_attribute("data-state", "published")
+    await refused_before_time(web, page)
+    world = await bidding_world(web, host, tender, tmp_path)
+    try:
+        await run_opening(web, page, world)
+        await draw_experts(web, page, world)
+    finally:
+        await world.close()
+    assert await page.evaluate("window.hacked === undefined")
+
+
+async def refused_before_time(web: Web, page: Page) -> None:
+    """Starting the opening before the deadline: the node refuses, the page says it in Chinese."""
+    await page.get_by_role("button", name="开始开标").click()
+    refusal = page.get_by_test_id("opening-refusal")
+    await expect(refusal).not_to_be_empty(timeout=WAIT)
+    assert CHINESE.search(await refusal.inner_text())
+    await web.screenshot(page, "03-published-refused")
