@@ -45,6 +45,22 @@ function feedItem(record) {
     known === key ? record.type : known);
 }
 
+// Who is in the sealed lists: before the opening starts, the opening view lists no bids yet,
+// and the host watches sign-ins against this.
+async function sealedBidders(tender) {
+  const bidders = new Set();
+  for (const lot of tender.spec.lots) {
+    try {
+      const { list } = await api("GET", `/api/tenders/${encodeURIComponent(tender.id)}/lots/${encodeURIComponent(lot.id)}/sealed-list`);
+      const receipts = Array.isArray(list.receipts) ? list.receipts : Object.values(list.receipts);
+      for (const receipt of receipts) bidders.add(receipt.bidder);
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 404) throw err;
+    }
+  }
+  return bidders.size;
+}
+
 export async function tenderConsole(root, id, live) {
   const view = { tender: null, opening: null, progress: null };
   const feed = h("ol", { class: "feed", "data-testid": "feed" });
@@ -60,6 +76,7 @@ export async function tenderConsole(root, id, live) {
     let opening = null;
     let progress = null;
     if (tender.state !== "draft") opening = await api("GET", `/api/tenders/${encodeURIComponent(id)}/opening`);
+    if (opening && tender.bids_closed && !opening.bids.length) opening.sealed = await sealedBidders(tender);
     if (["evaluating", "concluded"].includes(tender.state) || (opening && opening.phase === "closed")) {
       progress = await api("GET", `/api/tenders/${encodeURIComponent(id)}/evaluation`);
     }

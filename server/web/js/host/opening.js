@@ -48,9 +48,9 @@ function namesOf(opening) {
 function signIns(opening) {
   const names = namesOf(opening);
   const list = Array.isArray(opening.signed_in) ? opening.signed_in : [];
-  const bidders = new Set(opening.bids.map((bid) => bid.bidder));
+  const total = new Set(opening.bids.map((bid) => bid.bidder)).size || opening.sealed || 0;
   return h("div", { class: "sign-ins", "data-testid": "sign-ins" },
-    h("h4", {}, t("host.opening.signed_in", { count: list.length, total: bidders.size })),
+    h("h4", {}, t("host.opening.signed_in", { count: list.length, total })),
     h("ul", { class: "chips" }, ...list.map((id) => h("li", { "data-bidder": id }, names.get(id) || id))));
 }
 
