@@ -51,7 +51,7 @@ async def local_input(page: Page, instant: str) -> str:
 
 
 async def fill(page: Page, path: str, value: str) -> None:
-    await page.locator(f'#host-app [data-path="{path}"]').fill(value)
+    await page.locator(f'#app [data-path="{path}"]').fill(value)
 
 
 async def add_row(page: Page, scope: str, path: str) -> None:
@@ -59,7 +59,7 @@ async def add_row(page: Page, scope: str, path: str) -> None:
 
 
 async def ready(page: Page) -> None:
-    await expect(page.locator("#host-app")).to_have_attribute("data-ready", "true", timeout=WAIT)
+    await expect(page.locator("#app")).to_have_attribute("data-ready", "true", timeout=WAIT)
 
 
 async def fill_form(page: Page, harness: Harness, custodians: list[Person]) -> dict[str, str]:
@@ -263,7 +263,7 @@ async def test_host_creates_and_runs_a_tender(web: Web, tmp_path: Path) -> None:
     await ready(page)
     title = page.get_by_test_id("tender-title")
     await expect(title).to_have_text(TITLE)
-    assert await page.locator("#host-app img, #host-app b, #host-app script").count() == 0
+    assert await page.locator("#app img, #app b, #app script").count() == 0
     await web.screenshot(page, "02-created")
     assert await page.get_by_role("button", name="开始开标").count() == 0
     await page.get_by_role("button", name="发布项目").click()

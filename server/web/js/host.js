@@ -24,7 +24,7 @@ async function home(root) {
 }
 
 async function route() {
-  const root = document.getElementById("host-app");
+  const root = document.getElementById("app");
   leave();
   leave = () => {};
   root.dataset.ready = "false";
@@ -47,7 +47,7 @@ async function main() {
   await startPage({ page: "host", titleKey: "host.title", roles: ["host"] });
   document.title = `${t("host.title")} · bidroom`;
   // Links inside the console move within the page.
-  document.getElementById("host-app").addEventListener("click", (event) => {
+  document.getElementById("app").addEventListener("click", (event) => {
     const link = event.target.closest("a[data-route]");
     if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
     event.preventDefault();

@@ -2,7 +2,7 @@
 // from the node's views whenever the tender's stream brings an event.
 import { api, ApiError } from "/static/js/lib/api.js";
 import { h, replace } from "/static/js/lib/dom.js";
-import { errorText, formatTime, t } from "/static/js/lib/i18n.js";
+import { errorText, formatTime, has, t } from "/static/js/lib/i18n.js";
 import { evaluationPanel } from "/static/js/host/evaluation.js";
 import { stateText } from "/static/js/host/list.js";
 import { act, openingPanel } from "/static/js/host/opening.js";
@@ -39,10 +39,9 @@ function summaryPanel(ctx, tender) {
 
 function feedItem(record) {
   const key = `host.event.${record.type}`;
-  const known = t(key);
   return h("li", { "data-type": record.type },
     h("span", { class: "time" }, formatTime(record.time)), " ",
-    known === key ? record.type : known);
+    has(key) ? t(key) : record.type);
 }
 
 // Who is in the sealed lists: before the opening starts, the opening view lists no bids yet,
