@@ -135,20 +135,12 @@ async def bidding_world(web: Web, host: Person, tender: str, tmp: Path) -> World
     return world
 
 
-async def relogin(web: Web, page: Page, host: Person, tender: str) -> None:
-    """The clock jumped past the page's token: open the console again and log in."""
-    await page.goto(web.url(f"/host/{tender}"))
-    await web.login(page, host)
-    await ready(page)
-
-
 async def run_opening(web: Web, page: Page, world: World) -> None:
     tender, phase = world.tender, page.get_by_test_id("phase")
     await world.advance_to_sign_in()
     for bidder in world.bidders:
         await bidding.sign_in(bidder.session, tender)
     await world.advance_to_deadline()
-    await relogin(web, page, world.host, tender)
     await expect(page.get_by_test_id("sign-ins")).to_contain_text("已签到 3 / 3", timeout=WAIT)
     await web.screenshot(page, "04-signed-in")
     await page.get_by_role("button", name="开始开标").click()
@@ -160,6 +152,8 @@ async def run_opening(web: Web, page: Page, world: World) -> None:
     await page.get_by_test_id("pause-reason").fill("网络故障，暂停十分钟")
     await page.get_by_role("button", name="暂停解密").click()
     await expect(phase).to_have_text("已暂停", timeout=WAIT)
+    paused = page.locator('[data-testid="feed"] li[data-type="opening.decryption_paused"]')
+    await expect(paused).to_contain_text("网络故障，暂停十分钟", timeout=WAIT)
     await web.screenshot(page, "05-paused")
     assert await paused_reason(world) == "网络故障，暂停十分钟"
     await page.get_by_role("button", name="恢复解密").click()
@@ -237,9 +231,25 @@ async def draw_experts(web: Web, page: Page, world: World) -> None:
     await expect(page.locator('.room[data-lot="L1"] [data-count="members"]')).to_have_text("5")
     await web.screenshot(page, "10-drawn")
     drawn = await committee_of(world)
-    text = await page.locator("body").inner_text()
-    assert [name for name in names if name in text] == []
-    assert [expert for expert in drawn if expert in text] == []
+    await page.locator("#lang-switch").click()  # English: drawn again from the same views
+    await expect(page.get_by_test_id("phase")).to_have_text("closed")
+    await expect(stage).to_have_text(re.compile(r"^(experts drawn|check-in)$"))
+    await web.screenshot(page, "11-english")
+    for shown in (page, await on_a_phone(web, world)):
+        text = await shown.locator("body").inner_text()
+        assert [name for name in names if name in text] == []
+        assert [expert for expert in drawn if expert in text] == []
+
+
+async def on_a_phone(web: Web, world: World) -> Page:
+    """The same console on a phone's screen."""
+    phone = await web.page(phone=True)
+    await phone.goto(web.url(f"/host/{world.tender}"))
+    await web.login(phone, world.host)
+    await ready(phone)
+    await expect(phone.get_by_test_id("stage-L1")).to_be_visible()
+    await web.screenshot(phone, "12-phone")
+    return phone
 
 
 async def committee_of(world: World) -> list[str]:

@@ -2,7 +2,7 @@
 // evaluation at /host/{tender}. Moving between them stays in the page (history API): the
 // session lives in memory only, so a page load would ask to log in again.
 import { h, replace } from "/static/js/lib/dom.js";
-import { t } from "/static/js/lib/i18n.js";
+import { onLangChange, t } from "/static/js/lib/i18n.js";
 import { Live } from "/static/js/lib/live.js";
 import { setLiveStatus, startPage } from "/static/js/lib/shell.js";
 import { tenderConsole } from "/static/js/host/console.js";
@@ -12,9 +12,17 @@ import { button } from "/static/js/host/util.js";
 
 let live = null;
 let leave = () => {};
+// What the current view draws again when the language changes (its data-i18n texts are
+// switched by the shell; text built from data is drawn anew).
+let redraw = () => {};
 
 async function home(root) {
-  const list = await tenderList();
+  let list = await tenderList();
+  redraw = async () => {
+    const fresh = await tenderList();
+    list.replaceWith(fresh);
+    list = fresh;
+  };
   const formBox = h("div", { class: "form-box" });
   const open = button("host.list.new", () => {
     replace(formBox, tenderForm((created) => navigate(`/host/${encodeURIComponent(created.id)}`)));
@@ -27,11 +35,14 @@ async function route() {
   const root = document.getElementById("app");
   leave();
   leave = () => {};
+  redraw = () => {};
   root.dataset.ready = "false";
   const match = /^\/host\/([^/]+)\/?$/.exec(window.location.pathname);
   if (match) {
     if (!live) live = new Live({ onStatus: setLiveStatus });
-    leave = await tenderConsole(root, decodeURIComponent(match[1]), live);
+    leave = await tenderConsole(root, decodeURIComponent(match[1]), live, (fn) => {
+      redraw = fn;
+    });
   } else {
     await home(root);
   }
@@ -54,6 +65,7 @@ async function main() {
     navigate(link.getAttribute("href"));
   });
   window.addEventListener("popstate", () => route());
+  onLangChange(() => redraw());
   await route();
 }
 

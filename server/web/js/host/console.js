@@ -39,9 +39,11 @@ function summaryPanel(ctx, tender) {
 
 function feedItem(record) {
   const key = `host.event.${record.type}`;
+  const reason = record.type === "opening.decryption_paused" ? record.payload.reason : "";
   return h("li", { "data-type": record.type },
     h("span", { class: "time" }, formatTime(record.time)), " ",
-    has(key) ? t(key) : record.type);
+    has(key) ? t(key) : record.type,
+    reason ? h("span", { class: "reason" }, t("host.feed.reason", { reason })) : "");
 }
 
 // Who is in the sealed lists: before the opening starts, the opening view lists no bids yet,
@@ -60,7 +62,7 @@ async function sealedBidders(tender) {
   return bidders.size;
 }
 
-export async function tenderConsole(root, id, live) {
+export async function tenderConsole(root, id, live, onRedraw) {
   const view = { tender: null, opening: null, progress: null };
   const feed = h("ol", { class: "feed", "data-testid": "feed" });
   const body = h("div", { class: "console-body" });
@@ -114,6 +116,9 @@ export async function tenderConsole(root, id, live) {
     }
   }
   const ctx = { id, apply: refresh };
+  onRedraw(() => {
+    if (view.tender) draw();
+  });
 
   await refresh();
   if (!view.tender) return () => {};

@@ -35,9 +35,10 @@ function drawForm(ctx, lot) {
   });
   const standby = input("text", "2", { inputMode: "numeric" });
   const summary = h("div", { class: "form-summary" });
-  const submit = el("button", { type: "submit", class: "btn primary" }, {}, t("host.draw.commit"));
+  const submit = el("button", { type: "submit", class: "btn primary", "data-i18n": "host.draw.commit" }, {},
+    t("host.draw.commit"));
   const form = el("form", { class: "draw-form", "data-lot": lot }, { noValidate: true },
-    h("p", { class: "muted" }, t("host.draw.hint")),
+    h("p", { class: "muted", "data-i18n": "host.draw.hint" }, t("host.draw.hint")),
     quotas.element, sites.element, field("host.draw.standby", standby, "standby"), summary,
     h("div", { class: "actions" }, submit));
   form.addEventListener("submit", (event) => {

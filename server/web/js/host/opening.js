@@ -10,9 +10,10 @@ const kept = { reason: null, answers: new Map() };
 
 function reasonInput() {
   if (!kept.reason) {
-    kept.reason = el("input", { type: "text", class: "pause-reason", "data-testid": "pause-reason" }, {
-      placeholder: t("host.opening.pause_reason"),
-    });
+    kept.reason = el("input", {
+      type: "text", class: "pause-reason", "data-testid": "pause-reason",
+      "data-i18n-placeholder": "host.opening.pause_reason", "data-i18n-aria-label": "host.opening.pause_reason",
+    }, { placeholder: t("host.opening.pause_reason") });
     kept.reason.setAttribute("aria-label", t("host.opening.pause_reason"));
   }
   return kept.reason;
@@ -20,7 +21,9 @@ function reasonInput() {
 
 function answerInput(objection) {
   if (!kept.answers.has(objection)) {
-    const box = el("textarea", { class: "answer-text", "data-objection": objection }, { rows: 2 });
+    const box = el("textarea", {
+      class: "answer-text", "data-objection": objection, "data-i18n-aria-label": "host.opening.answer_text",
+    }, { rows: 2 });
     box.setAttribute("aria-label", t("host.opening.answer_text"));
     kept.answers.set(objection, box);
   }
@@ -171,6 +174,7 @@ function controls(ctx, tender, opening) {
 
 function timing(opening) {
   const parts = [];
+  if (!["decrypting", "paused"].includes(opening.phase)) return "";
   if (opening.remaining_seconds !== undefined) {
     parts.push(t("host.opening.remaining", { time: formatDuration(Math.max(0, opening.remaining_seconds)) }));
   }
@@ -188,7 +192,8 @@ export function openingPanel(ctx, tender, opening) {
     panel.append(h("ul", { class: "failed-lots" }, ...opening.failed_lots.map((f) =>
       h("li", {}, t("host.opening.failed_lot", { lot: f.lot, reason: f.reason })))));
   }
-  panel.append(controls(ctx, tender, opening), signIns(opening), bidsTable(opening));
+  panel.append(controls(ctx, tender, opening), signIns(opening));
+  if (opening.bids.length) panel.append(bidsTable(opening));
   if (opening.record) panel.append(recordTable(opening.record, tender.spec, opening));
   panel.append(objectionsBox(ctx, opening));
   return panel;

@@ -46,6 +46,8 @@ export function rowList({ path, titleKey, columns, initial, min = 0, max = 50 })
       if (column.kind === "number") control.inputMode = "decimal";
       control.dataset.column = column.name || "";
       control.setAttribute("aria-label", t(column.labelKey));
+      control.dataset.i18nAriaLabel = column.labelKey;
+      control.dataset.i18nPlaceholder = column.labelKey;
       control.placeholder = t(column.labelKey);
       row.append(h("div", { class: "cell" }, control));
     }
