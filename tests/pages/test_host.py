@@ -10,6 +10,7 @@ title, the objection) carries markup that must stay inert.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,11 @@ from playwright.async_api import expect
 from crypto import EncryptionPublicKey
 from evaluator_client import bidding
 from server.domain.access import Role
+from server.domain.opening import BidState, Phase
+from server.domain.room import Stage
+from server.domain.tender import TenderState
 from server.protocol.times import format_time, parse_time
+from server.transport.pages import WEB_ROOT as WEB
 from tests.server.transport.evaluation_world import POOL
 from tests.server.transport.opening_world import Bidder, World
 
@@ -295,3 +300,17 @@ async def refused_before_time(web: Web, page: Page) -> None:
     await expect(refusal).not_to_be_empty(timeout=WAIT)
     assert CHINESE.search(await refusal.inner_text())
     await web.screenshot(page, "03-published-refused")
+
+
+def test_the_console_words_every_state_phase_bid_status_and_stage() -> None:
+    """The console names these by catalogue keys it builds (host.state.<state>...): a value the
+    node may send without its words would show as a missing message."""
+    catalogue = json.loads((WEB / "i18n" / "host.json").read_text(encoding="utf-8"))["zh-CN"]
+    families = {
+        "host.state": set(TenderState),
+        "host.phase": {*Phase, "not_started"},
+        "host.bid": set(BidState),
+        "host.stage": set(Stage),
+    }
+    missing = [f"{prefix}.{value}" for prefix, values in families.items() for value in values]
+    assert [key for key in missing if key not in catalogue] == []

@@ -2,7 +2,7 @@
 // pause with a reason and resume, the record read out (唱标), objections answered, close.
 import { api } from "/static/js/lib/api.js";
 import { h, toast } from "/static/js/lib/dom.js";
-import { errorText, formatDuration, formatTime, t } from "/static/js/lib/i18n.js";
+import { errorText, formatDuration, formatTime, has, t } from "/static/js/lib/i18n.js";
 import { button, busy, el } from "/static/js/host/util.js";
 
 // Inputs the host may be typing in survive the view being drawn again on every event.
@@ -57,9 +57,15 @@ function signIns(opening) {
     h("ul", { class: "chips" }, ...list.map((id) => h("li", { "data-bidder": id }, names.get(id) || id))));
 }
 
+// A value the node names (who opened a bid, whose fault it was) in words where the catalogue
+// has them, else as the node wrote it.
+function named(prefix, value) {
+  return has(`${prefix}.${value}`) ? t(`${prefix}.${value}`) : value;
+}
+
 function bidDetail(bid) {
-  if (bid.by) return t(`host.by.${bid.by}`);
-  return [bid.fault ? t(`host.fault.${bid.fault}`) : "", bid.reason || ""].filter(Boolean).join(" · ");
+  if (bid.by) return named("host.by", bid.by);
+  return [bid.fault ? named("host.fault", bid.fault) : "", bid.reason || ""].filter(Boolean).join(" · ");
 }
 
 function bidsTable(opening) {
@@ -87,7 +93,7 @@ function recordTable(record, spec, opening) {
         : [bidDetail(bid), ...names.slice(1).map(() => ""), ...extras.map(() => "")];
       const response = responses[bid.bidder];
       return h("tr", { "data-bidder": bid.bidder },
-        h("td", {}, bid.name, response ? h("span", { class: `badge ${response}` }, t(`host.response.${response}`)) : ""),
+        h("td", {}, bid.name, response ? h("span", { class: `badge ${response}` }, named("host.response", response)) : ""),
         h("td", {}, t(`host.bid.${bid.status}`)), ...cells.map((text) => h("td", {}, text)));
     });
     return h("div", { class: "record-lot", "data-lot": lot.lot },
