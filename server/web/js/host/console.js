@@ -6,6 +6,7 @@ import { errorText, formatTime, has, t } from "/static/js/lib/i18n.js";
 import { evaluationPanel } from "/static/js/host/evaluation.js";
 import { stateText } from "/static/js/host/list.js";
 import { act, openingPanel } from "/static/js/host/opening.js";
+import { countdown } from "/static/js/host/ticker.js";
 import { button, el } from "/static/js/host/util.js";
 
 const FEED_LENGTH = 30;
@@ -27,6 +28,10 @@ function summaryPanel(ctx, tender) {
     h("h2", { "data-testid": "tender-title" }, spec.title),
     h("dl", { class: "facts" }, ...facts.flatMap(([key, value]) => [h("dt", {}, t(key)), h("dd", { "data-fact": key }, value)])));
   if (tender.ended_reason) panel.append(h("p", { class: "error" }, tender.ended_reason));
+  if (["published", "bidding"].includes(tender.state) && !tender.bids_closed) {
+    panel.append(h("p", { class: "timing", "data-testid": "until-opening" }, t("host.summary.until_opening"), " ",
+      countdown(spec.schedule.deadline)));
+  }
   if (tender.state === "draft") {
     const publish = button("host.summary.publish", () => act(publish, where, async () => {
       await api("POST", `/api/tenders/${ctx.id}/publish`);

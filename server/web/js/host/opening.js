@@ -1,8 +1,9 @@
 // The opening as the host runs it (docs/protocol.md 2.8): sign-ins, bid statuses, start,
 // pause with a reason and resume, the record read out (唱标), objections answered, close.
-import { api } from "/static/js/lib/api.js";
-import { h, toast } from "/static/js/lib/dom.js";
+import { api, ApiError } from "/static/js/lib/api.js";
+import { h } from "/static/js/lib/dom.js";
 import { errorText, formatDuration, formatTime, has, t } from "/static/js/lib/i18n.js";
+import { countdown } from "/static/js/host/ticker.js";
 import { button, busy, el } from "/static/js/host/util.js";
 
 // Inputs the host may be typing in survive the view being drawn again on every event.
@@ -30,15 +31,15 @@ function answerInput(objection) {
   return kept.answers.get(objection);
 }
 
-// Calls the node; a refusal shows as a toast and in `where`, in the reader's language.
+// Calls the node; a refusal shows once, in `where` beside the action, in the reader's language.
 export async function act(control, where, call) {
   return busy(control, async () => {
     where.replaceChildren();
     try {
       return await call();
     } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
       where.append(h("p", { class: "error", role: "alert" }, errorText(err)));
-      toast(errorText(err), "error");
       return null;
     }
   });
@@ -178,14 +179,17 @@ function controls(ctx, tender, opening) {
   return h("div", {}, bar, where);
 }
 
+// The decryption window: counting down while it runs, the time kept while paused.
 function timing(opening) {
-  const parts = [];
-  if (!["decrypting", "paused"].includes(opening.phase)) return "";
-  if (opening.remaining_seconds !== undefined) {
-    parts.push(t("host.opening.remaining", { time: formatDuration(Math.max(0, opening.remaining_seconds)) }));
+  if (opening.phase === "decrypting" && opening.ends_at) {
+    return h("p", { class: "timing" }, t("host.opening.remaining_label"), " ", countdown(opening.ends_at),
+      ` · ${t("host.opening.ends_at", { at: formatTime(opening.ends_at) })}`);
   }
-  if (opening.ends_at) parts.push(t("host.opening.ends_at", { at: formatTime(opening.ends_at) }));
-  return h("p", { class: "timing" }, parts.join(" · "));
+  if (opening.phase === "paused" && opening.remaining_seconds !== undefined) {
+    return h("p", { class: "timing" }, t("host.opening.remaining_label"), " ",
+      formatDuration(Math.max(0, opening.remaining_seconds)));
+  }
+  return "";
 }
 
 export function openingPanel(ctx, tender, opening) {
