@@ -280,6 +280,7 @@ async def test_host_creates_and_runs_a_tender(web: Web, tmp_path: Path) -> None:
     await expect(title).to_have_text(TITLE)
     assert await page.locator("#app img, #app b, #app script").count() == 0
     await web.screenshot(page, "02-created")
+    await through_the_list(web, page, tender)
     assert await page.get_by_role("button", name="开始开标").count() == 0
     await page.get_by_role("button", name="发布项目").click()
     await expect(page.get_by_test_id("summary")).to_have_attribute("data-state", "published")
@@ -291,6 +292,18 @@ async def test_host_creates_and_runs_a_tender(web: Web, tmp_path: Path) -> None:
     finally:
         await world.close()
     assert await page.evaluate("window.hacked === undefined")
+
+
+async def through_the_list(web: Web, page: Page, tender: str) -> None:
+    """Back to the list (drafts included), and to the tender again, without leaving the page."""
+    await page.get_by_role("link", name="← 返回项目列表").click()
+    row = page.locator(f'.tender-list tr[data-tender="{tender}"]')
+    await expect(row.locator("a")).to_have_text(TITLE)
+    await expect(row.locator(".state")).to_have_text("草稿")
+    await web.screenshot(page, "02b-list")
+    await row.locator("a").click()
+    await expect(page.get_by_test_id("tender-title")).to_have_text(TITLE)
+    assert page.url.endswith(f"/host/{tender}")
 
 
 async def refused_before_time(web: Web, page: Page) -> None:

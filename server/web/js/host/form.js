@@ -110,7 +110,7 @@ export function tenderForm(onCreated) {
         signing_minutes: numberOf(c.signingMinutes.value),
       },
       opening: {
-        custodians: custodians.read().filter((id) => id !== ""),
+        custodians: custodians.read(),
         threshold: numberOf(c.threshold.value),
         wrap_bids: c.wrapBids.checked,
         confirmation_window_minutes: numberOf(c.confirmMinutes.value),
