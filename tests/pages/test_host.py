@@ -25,7 +25,7 @@ from server.domain.room import Stage
 from server.domain.tender import TenderState
 from server.protocol.times import format_time, parse_time
 from server.transport.pages import WEB_ROOT as WEB
-from tests.server.transport.evaluation_world import POOL
+from tests.server.transport.evaluation_world import POOL, Evaluation
 from tests.server.transport.opening_world import Bidder, World
 
 if TYPE_CHECKING:
@@ -198,20 +198,19 @@ async def answer_objection(web: Web, page: Page, world: World) -> None:
     await web.screenshot(page, "08-closed")
 
 
-async def enrol_experts(harness: Harness) -> list[str]:
+async def enrol_experts(ev: Evaluation) -> list[str]:
     """The evaluation tests' pool (two regions, two specialties); returns the names."""
-    names = []
     for i, (specialty, region, employer) in enumerate(POOL, start=1):
         employer = employer or f"设计院{i}"
         attributes = {"specialty": specialty, "region": region, "employer": employer}
-        name = f"专家{i} Expert {i}"
-        await harness.enroll(Role.EXPERT, name, attributes)
-        names.append(name)
-    return names
+        person = await ev.harness.enroll(Role.EXPERT, f"专家{i} Expert {i}", attributes)
+        ev.experts[person.id] = person
+    return [person.participant.name for person in ev.experts.values()]
 
 
-async def draw_experts(web: Web, page: Page, world: World) -> None:
-    names = await enrol_experts(web.harness)
+async def draw_experts(web: Web, page: Page, ev: Evaluation) -> None:
+    world = ev.world
+    names = await enrol_experts(ev)
     await page.get_by_role("button", name="开始评标").click()
     form = 'form.draw-form[data-lot="L1"]'
     await page.locator(form).wait_for(timeout=WAIT)
@@ -235,10 +234,14 @@ async def draw_experts(web: Web, page: Page, world: World) -> None:
     await expect(stage).not_to_have_text("已提交抽取承诺，待揭示", timeout=WAIT)
     await expect(page.locator('.room[data-lot="L1"] [data-count="members"]')).to_have_text("5")
     await web.screenshot(page, "10-drawn")
+    await ev.seated()  # the members check in and pledge at their workstations: the room moves on
+    await expect(stage).to_have_text("推选组长", timeout=WAIT)
+    await expect(page.locator('.room[data-lot="L1"] [data-count="pledged"]')).to_have_text("5")
+    await web.screenshot(page, "10b-election")
     drawn = await committee_of(world)
     await page.locator("#lang-switch").click()  # English: drawn again from the same views
     await expect(page.get_by_test_id("phase")).to_have_text("closed")
-    await expect(stage).to_have_text(re.compile(r"^(experts drawn|check-in)$"))
+    await expect(stage).to_have_text("leader election")
     await web.screenshot(page, "11-english")
     for shown in (page, await on_a_phone(web, world)):
         text = await shown.locator("body").inner_text()
@@ -286,11 +289,13 @@ async def test_host_creates_and_runs_a_tender(web: Web, tmp_path: Path) -> None:
     await expect(page.get_by_test_id("summary")).to_have_attribute("data-state", "published")
     await refused_before_time(web, page)
     world = await bidding_world(web, host, tender, tmp_path)
+    supervisor = await harness.person(Role.SUPERVISOR, "监督员 Supervisor")
+    ev = Evaluation(world, {}, supervisor)
     try:
         await run_opening(web, page, world)
-        await draw_experts(web, page, world)
+        await draw_experts(web, page, ev)
     finally:
-        await world.close()
+        await ev.close()
     assert await page.evaluate("window.hacked === undefined")
 
 

@@ -10,6 +10,9 @@ import { countdown } from "/static/js/host/ticker.js";
 import { button, el } from "/static/js/host/util.js";
 
 const FEED_LENGTH = 30;
+// The host's stream carries a room's stages but not its members' acts (those are the
+// committee's): while rooms sit, their counts are read again this often.
+const PROGRESS_POLL_MS = 15_000;
 
 function summaryPanel(ctx, tender) {
   const spec = tender.spec;
@@ -72,8 +75,12 @@ export async function tenderConsole(root, id, live, onRedraw) {
   const feed = h("ol", { class: "feed", "data-testid": "feed" });
   const body = h("div", { class: "console-body" });
   const errorBox = h("div", { class: "refusal" });
-  replace(root, h("p", {}, el("a", { class: "back", "data-route": "" }, { href: "/host" }, t("host.back"))), errorBox, body,
-    h("aside", { class: "panel activity" }, h("h3", {}, t("host.feed.heading")), feed));
+  const seen = [];
+  replace(root,
+    h("p", {}, el("a", { class: "back", "data-route": "", "data-i18n": "host.back" }, { href: "/host" }, t("host.back"))),
+    errorBox, body,
+    h("aside", { class: "panel activity" }, h("h3", { "data-i18n": "host.feed.heading" }, t("host.feed.heading")), feed));
+  const drawFeed = () => replace(feed, ...seen.map(feedItem));
 
   let running = null;
   let again = false;
@@ -123,13 +130,22 @@ export async function tenderConsole(root, id, live, onRedraw) {
   const ctx = { id, apply: refresh };
   onRedraw(() => {
     if (view.tender) draw();
+    drawFeed();
   });
 
   await refresh();
   if (!view.tender) return () => {};
-  return live.follow(id, view.tender.seq ?? 0, (record) => {
-    feed.prepend(feedItem(record));
-    while (feed.children.length > FEED_LENGTH) feed.lastChild.remove();
+  const unfollow = live.follow(id, view.tender.seq ?? 0, (record) => {
+    seen.unshift(record);
+    seen.splice(FEED_LENGTH);
+    drawFeed();
     refresh();
   });
+  const poll = setInterval(() => {
+    if (view.tender && view.tender.state === "evaluating" && !document.hidden) refresh();
+  }, PROGRESS_POLL_MS);
+  return () => {
+    unfollow();
+    clearInterval(poll);
+  };
 }
