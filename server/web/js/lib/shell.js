@@ -70,6 +70,7 @@ function loginPanel(roles) {
   // A plain key is read at once; a protected one once its passphrase is given, at sign-in.
   const read = async () => {
     keyFile = await readKeyFile(selected, passphrase.value);
+    passphrase.value = ""; // the key is open; its passphrase is not kept
     fingerprint.textContent = t("login.public_key", { key: keyFile.publicKey });
     return keyFile;
   };
