@@ -94,6 +94,7 @@ async def create_tender(web: Web, page: Page, host: Person, custodians: list[Per
     """The form, refused once (committee size), then accepted; returns the tender id."""
     await page.get_by_role("button", name="新建招标项目").click()
     times = await fill_form(page, web.harness, custodians)
+    await expect(page.get_by_test_id("score-total")).to_contain_text("= 100")
     await page.get_by_role("button", name="创建项目").click()
     problem = page.locator('[data-field="committee.size"] .problem')
     await expect(problem).to_contain_text("奇数", timeout=WAIT)

@@ -119,6 +119,13 @@ export function tenderForm(onCreated) {
     };
   }
 
+  // The comprehensive method's maxima and price weight add up to 100: the running total helps.
+  const total = h("p", { class: "muted sum-hint", "data-testid": "score-total" });
+  const showTotal = () => {
+    const maxima = criteria.read().map((c) => Number.parseFloat(c.max) || 0);
+    const sum = maxima.reduce((a, b) => a + b, Number.parseInt(c.priceWeight.value, 10) || 0);
+    total.textContent = t("host.form.total", { total: Math.round(sum * 100) / 100 });
+  };
   const summary = h("div", { class: "form-summary", "aria-live": "polite" });
   const submit = el("button", { type: "submit", class: "btn primary", "data-i18n": "host.form.create" },
     {}, t("host.form.create"));
@@ -145,7 +152,7 @@ export function tenderForm(onCreated) {
       field("host.form.candidates", c.candidates, "scoring.candidates"),
       field("host.form.evaluation_minutes", c.evaluationMinutes, "scoring.evaluation_minutes"),
       field("host.form.signing_minutes", c.signingMinutes, "scoring.signing_minutes")),
-    h("section", { class: "form-section" }, compliance.element, criteria.element),
+    h("section", { class: "form-section" }, compliance.element, criteria.element, total),
     section("host.form.opening",
       field("host.form.threshold", c.threshold, "opening.threshold"),
       field("host.form.wrap_bids", c.wrapBids, "opening.wrap_bids"),
@@ -155,6 +162,11 @@ export function tenderForm(onCreated) {
     h("div", { class: "actions" }, submit),
   );
 
+  showTotal();
+  form.addEventListener("input", showTotal);
+  form.addEventListener("click", (event) => {
+    if (event.target.closest(".remove-row, .add-row")) showTotal();
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     clearProblems(form);
