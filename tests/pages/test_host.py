@@ -258,6 +258,15 @@ async def on_a_phone(web: Web, world: World) -> Page:
     await ready(phone)
     await expect(phone.get_by_test_id("stage-L1")).to_be_visible()
     await web.screenshot(phone, "12-phone")
+    fits = "document.documentElement.scrollWidth <= window.innerWidth"
+    assert await phone.evaluate(fits)
+    await phone.get_by_role("link", name="← 返回项目列表").click()
+    await phone.get_by_role("button", name="新建招标项目").click()
+    await expect(phone.get_by_test_id("score-total")).to_be_visible()
+    assert await phone.evaluate(fits)
+    await web.screenshot(phone, "13-phone-form")
+    await phone.get_by_role("link", name=TITLE).click()  # and back to the tender
+    await expect(phone.get_by_test_id("stage-L1")).to_be_visible()
     return phone
 
 
