@@ -182,14 +182,21 @@ async def paused_reason(world: World) -> str:
 
 
 async def answer_objection(web: Web, page: Page, world: World) -> None:
-    first, *others = world.bidders
+    first, second, third = world.bidders
     await bidding.object_to(first.session, world.tender, OBJECTION)
-    for bidder in others:
-        await bidding.confirm(bidder.session, world.tender)
+    await bidding.confirm(second.session, world.tender)
     objection = page.locator(".objection")
     await expect(objection.locator(".objection-text")).to_have_text(OBJECTION, timeout=WAIT)
     await web.screenshot(page, "07-objection")
-    await objection.locator("textarea").fill(ANSWER)
+    # The host types; a confirmation arrives mid-sentence and the console is drawn again.
+    answer = objection.locator("textarea")
+    await answer.click()
+    await page.keyboard.type(ANSWER[:4])
+    await bidding.confirm(third.session, world.tender)
+    confirmed = page.locator(f'[data-testid="record"] tr[data-bidder="{third.id}"] .confirmed')
+    await expect(confirmed).to_be_visible(timeout=WAIT)
+    await page.keyboard.type(ANSWER[4:])
+    await expect(answer).to_have_value(ANSWER)
     await objection.get_by_role("button", name="答复").click()
     await expect(objection.locator(".answer")).to_contain_text(ANSWER, timeout=WAIT)
     await page.get_by_role("button", name="结束开标").click()

@@ -54,6 +54,17 @@ function feedItem(record) {
     reason ? h("span", { class: "reason" }, t("host.feed.reason", { reason })) : "");
 }
 
+// Inputs the host types in are kept across redraws (an event may arrive mid-sentence): the
+// one being typed in keeps the focus and the caret.
+function keepingFocus(redraw) {
+  const active = document.activeElement;
+  const caret = active && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
+  redraw();
+  if (!active || active === document.body || !active.isConnected || document.activeElement === active) return;
+  active.focus({ preventScroll: true });
+  if (caret) active.setSelectionRange(...caret);
+}
+
 // Who is in the sealed lists: before the opening starts, the opening view lists no bids yet,
 // and the host watches sign-ins against this.
 async function sealedBidders(tender) {
@@ -95,13 +106,14 @@ export async function tenderConsole(root, id, live, onRedraw) {
     }
     Object.assign(view, { tender, opening, progress });
   }
-  function draw() {
+  // Building the panels moves the kept inputs into them: the focus is noted before.
+  const draw = () => keepingFocus(() => {
     const { tender, opening, progress } = view;
     const panels = [summaryPanel(ctx, tender)];
     if (opening) panels.push(openingPanel(ctx, tender, opening));
     if (opening && (opening.phase === "closed" || progress)) panels.push(evaluationPanel(ctx, tender, opening, progress));
     replace(body, ...panels);
-  }
+  });
   // Refreshes one at a time; events arriving meanwhile ask for one more round.
   async function refresh() {
     if (running) {
