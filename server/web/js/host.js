@@ -2,7 +2,7 @@
 // evaluation at /host/{tender}. Moving between them stays in the page (history API): the
 // session lives in memory only, so a page load would ask to log in again.
 import { h, replace } from "/static/js/lib/dom.js";
-import { onLangChange, t } from "/static/js/lib/i18n.js";
+import { onLangChange } from "/static/js/lib/i18n.js";
 import { Live } from "/static/js/lib/live.js";
 import { setLiveStatus, startPage } from "/static/js/lib/shell.js";
 import { tenderConsole } from "/static/js/host/console.js";
@@ -56,7 +56,6 @@ export function navigate(path) {
 
 async function main() {
   await startPage({ page: "host", titleKey: "host.title", roles: ["host"] });
-  document.title = `${t("host.title")} · bidroom`;
   // Links inside the console move within the page.
   document.getElementById("app").addEventListener("click", (event) => {
     const link = event.target.closest("a[data-route]");
