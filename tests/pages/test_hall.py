@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 # Markup where people type: it must show as text and run nothing.
 XSS_NAME = '<img src=x onerror="window.pwned=1">投标人X'
-XSS_MESSAGE = '<img src=x onerror="window.pwned=2">解密按钮没有反应？'
-XSS_OBJECTION = '<script>window.pwned=3</script>报价大写与小写不一致'
+XSS_MESSAGE = '<img src=x onerror="window.pwned=2">解密按钮没有反应'
+XSS_OBJECTION = "<script>window.pwned=3</script>报价大写与小写不一致"
 ANSWER = "以大写为准 <b>answered</b>"
 ROW_TIMEOUT_MS = 15_000  # the record is read out one row at a time
 
@@ -75,6 +75,7 @@ async def assert_inert(page: Page) -> None:
 
 async def test_bidders_and_a_visitor_through_a_whole_opening(web: Web, tmp_path: Path) -> None:
     harness = web.harness
+    (tmp_path / "bids").mkdir()
     world = await build_world(harness, tmp_path / "bids", count=3)
     try:
         await run_the_opening(web, world)
@@ -123,9 +124,7 @@ async def run_the_opening(web: Web, world: World) -> None:
     table = page.locator("#progress-table")
     await expect(table.locator("tbody tr")).to_have_count(4)
     await expect(table.locator(f'tr[data-bidder="{first.id}"] .bid-status')).to_have_text("待解密")
-    await expect(table.locator(f'tr[data-bidder="{other.id}"] .bidder-name')).to_have_text(
-        XSS_NAME
-    )
+    await expect(table.locator(f'tr[data-bidder="{other.id}"] .bidder-name')).to_have_text(XSS_NAME)
     await expect(page.locator("#countdown-label")).to_have_text("解密剩余时间")
     await expect(page.locator("#decrypt-cli")).to_contain_text("bidroom bidder decrypt")
     await web.screenshot(page, "04-decryption-window-open")

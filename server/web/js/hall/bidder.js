@@ -24,7 +24,6 @@ function busy(button, problem, action) {
       await action();
     } catch (error) {
       problem.textContent = failure(error);
-      toast(failure(error), "error");
     } finally {
       button.disabled = false;
     }

@@ -4,7 +4,7 @@
 // MediaNotLive; the page says so and asks again a little later.
 
 import { h } from "/static/js/lib/dom.js";
-import { errorText, t } from "/static/js/lib/i18n.js";
+import { errorText, onLangChange, t } from "/static/js/lib/i18n.js";
 import { tx } from "./render.js";
 
 const RETRY_MS = 10_000;
@@ -27,18 +27,23 @@ export class HostStream {
     this.video = h("video", { id: "host-video", autoplay: true, playsinline: true, controls: true, muted: true });
     this.video.muted = true; // a page may play sound only after a click; the viewer unmutes
     this.status = h("p", { id: "stream-status", class: "muted" });
+    // Live only once a picture plays: the node grants a watch before the host is on air.
+    this.video.addEventListener("playing", () => this.pc && this.say("stream.live", null, "ok"));
     this.retry = tx("button", "stream.retry", { type: "button", id: "stream-retry", on: { click: () => this.watch() } });
     this.el = h("section", { class: "card", id: "stream" }, tx("h2", "stream.title"), this.video, this.status, h("div", { class: "actions" }, this.retry));
     this.pc = null;
     this.session = null;
     this.timer = null;
     this.say("stream.idle");
+    onLangChange(() => this.say(this.status.dataset.state, this.error, this.status.className));
   }
 
-  say(key, text = null, kind = "muted") {
+  // What the stream is doing, in the page's language (`error` a refusal, shown by errorText).
+  say(key, error = null, kind = "muted") {
     this.status.dataset.state = key;
     this.status.className = kind;
-    this.status.textContent = text || t(key);
+    this.error = error;
+    this.status.textContent = error ? errorText(error) : t(key);
   }
 
   start() {
@@ -78,7 +83,7 @@ export class HostStream {
     });
     pc.addEventListener("connectionstatechange", () => {
       if (pc !== this.pc) return;
-      if (pc.connectionState === "connected") this.say("stream.live", null, "ok");
+      if (pc.connectionState === "connected" && this.video.readyState < 2) this.say("stream.waiting");
       if (pc.connectionState === "failed") {
         this.stop();
         this.say("stream.failed", null, "error");
@@ -102,7 +107,7 @@ export class HostStream {
       else if (error.rule === "MediaClosed") {
         this.say("stream.closed");
         return;
-      } else this.say("stream.failed", errorText(error), "error");
+      } else this.say("stream.failed", error, "error");
       this.later();
     }
   }
