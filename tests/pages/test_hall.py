@@ -10,11 +10,19 @@ cores); each step saves a screenshot under .screenshots/<test>/.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from playwright.async_api import Page, expect
 
-from crypto import b64url_decode, verify
+from crypto import (
+    SigningKey,
+    b64url_decode,
+    b64url_encode,
+    canonical_json,
+    merkle_root,
+    sign,
+    verify,
+)
 from evaluator_client import bidding
 from recordings.documents import CONFIRMATION_LABEL, confirmation_document
 from server.domain.access import Role
@@ -118,6 +126,7 @@ async def run_the_opening(web: Web, world: World) -> None:
     await expect(page.locator("#inclusion-L1")).to_contain_text("共 4 份")
     await expect(page.locator("#countdown-label")).to_have_text("投标已截止，等待主持人开标")
     await web.screenshot(page, "03-receipt-checked-in-the-sealed-list")
+    await the_page_s_check_refuses_what_is_wrong(page, world)
 
     # The opening: every bid pending, then decrypted, live; this bidder decrypts in the page.
     await harness.post_ok(f"/api/tenders/{tender}/opening/start", {}, host)
@@ -129,6 +138,9 @@ async def run_the_opening(web: Web, world: World) -> None:
     await expect(page.locator("#decrypt-cli")).to_contain_text("bidroom bidder decrypt")
     await web.screenshot(page, "04-decryption-window-open")
     await page.locator("#decrypt-sealed").set_input_files(first.sealed)
+    await page.locator("#decrypt-key").set_input_files(web.key_file(first.person))
+    await page.locator("#decrypt-submit").click()  # the identity key is no encryption key
+    await expect(page.locator("#decrypt-error")).to_contain_text("这不是加密密钥（X25519）")
     await page.locator("#decrypt-key").set_input_files(encryption_key_file(web, first.person))
     await page.locator("#decrypt-submit").click()
     await expect(table.locator(f'tr[data-bidder="{first.id}"] .bid-status')).to_have_text(
@@ -139,6 +151,12 @@ async def run_the_opening(web: Web, world: World) -> None:
         await bidding.decrypt(bidder.session, tender, "L1", await world.file_key(bidder))
     await expect(page.locator("#progress-count")).to_contain_text("已处理 4 / 4 份")
     await web.screenshot(page, "05-every-bid-decrypted")
+    # A pause keeps the time left, and the page says so.
+    await harness.post_ok(f"/api/tenders/{tender}/opening/pause", {"reason": "网络故障"}, host)
+    await expect(page.locator("#countdown-label")).to_have_text("解密已暂停，剩余时间")
+    await expect(page.locator("#opening-phase")).to_have_text("解密暂停")
+    await harness.post_ok(f"/api/tenders/{tender}/opening/resume", {}, host)
+    await expect(page.locator("#countdown-label")).to_have_text("解密剩余时间")
 
     # The message box: the bidder writes to the host, the host answers it alone.
     await page.locator("#message-text").fill(XSS_MESSAGE)
@@ -151,13 +169,17 @@ async def run_the_opening(web: Web, world: World) -> None:
     await expect(messages).to_have_count(2)
     await expect(messages.nth(1)).to_contain_text("主持人")
     await expect(messages.nth(1).locator(".message-text")).to_have_text("请稍候，马上唱标")
+    await harness.post_ok(path, {"text": "五分钟后唱标"}, host)  # to every signed-in bidder
+    await expect(messages.nth(2)).to_contain_text("致全体投标人")
     await assert_inert(page)
     await web.screenshot(page, "06-messages-with-the-host")
 
     # 唱标: the record appears row by row; the page checks its hash before anyone signs.
     await harness.post_ok(f"/api/tenders/{tender}/opening/record", {}, host)
     rows = page.locator("#record .record-row")
+    await expect(page.locator("#record-reading")).to_be_visible()  # row by row, as read out
     await expect(rows).to_have_count(4, timeout=ROW_TIMEOUT_MS)
+    await expect(page.locator("#record-reading")).to_have_count(0)
     await expect(page.locator("#record-hash")).to_contain_text("本页已核对开标记录哈希")
     price = page.locator(f'#record .record-row[data-bidder="{first.id}"] .sheet-price')
     await expect(price).to_have_text("1,000,000.00")
@@ -193,8 +215,9 @@ async def run_the_opening(web: Web, world: World) -> None:
         answered = seen.locator('#objection-list [data-objection="o1"] .answer-text')
         await expect(answered).to_have_text(ANSWER)
         await assert_inert(seen)
-    # A message of one bidder is never another's.
-    await expect(objecting.locator("#message-list .message")).to_have_count(0)
+    # A message of one bidder is never another's; a message to all is everyone's.
+    await expect(objecting.locator("#message-list .message")).to_have_count(1)
+    await expect(objecting.locator("#message-list .message-text")).to_have_text("五分钟后唱标")
     await web.screenshot(objecting, "10-objection-answered")
     await web.screenshot(page, "11-answer-seen-by-the-other-bidder")
 
@@ -208,3 +231,59 @@ async def run_the_opening(web: Web, world: World) -> None:
         await expect(visitor.locator(action)).to_have_count(0)
     await assert_inert(visitor)
     await web.screenshot(visitor, "12-visitor-sees-the-hall-without-actions")
+
+
+# What the page's own check of a sealed list refuses (hall/verify.js), run in the page: a list
+# the node did not sign, a list signed over a root that is not its receipts', a receipt not in it.
+CHECK = """
+async ({cases, nodeKey, forger}) => {
+  const verify = await import("/static/js/hall/verify.js");
+  const keys = {
+    node: await verify.importNodeKey(nodeKey),
+    forger: await verify.importNodeKey(forger),
+  };
+  const found = {};
+  for (const [name, c] of Object.entries(cases)) {
+    try {
+      found[name] = await verify.checkInclusion(keys[c.key], c.list, c.signature, c.receipt);
+    } catch (error) {
+      found[name] = error.key;
+    }
+  }
+  return found;
+}
+"""
+
+
+async def the_page_s_check_refuses_what_is_wrong(page: Page, world: World) -> None:
+    first = world.bidders[0]
+    sealed = await first.session.get(f"/api/tenders/{world.tender}/lots/L1/sealed-list")
+    genuine, receipt = sealed["list"], first.receipt
+    node = (await world.harness.call("GET", "/api/node"))[1]
+    forger = SigningKey.generate()  # signs whatever it likes: only the root check is left
+
+    def forged(changes: dict[str, Any]) -> dict[str, Any]:
+        document = genuine | changes
+        return {"list": document, "receipt": receipt, "key": "forger",
+                "signature": b64url_encode(sign(forger, "sealed-list", document))}  # fmt: skip
+
+    cases = {
+        "genuine": {"list": genuine, "signature": sealed["signature"], "receipt": receipt,
+                    "key": "node"},
+        "tampered": {"list": genuine | {"root": "00" * 32}, "signature": sealed["signature"],
+                     "receipt": receipt, "key": "node"},
+        "bad_root": forged({"root": "00" * 32}),
+        "dropped": forged({"receipts": genuine["receipts"][1:]}),
+        "stranger": {"list": genuine, "signature": sealed["signature"], "key": "node",
+                     "receipt": receipt | {"sha256": "ab" * 32}},
+    }  # fmt: skip
+    keys = {"nodeKey": node["public_key"], "forger": forger.verify_key.to_text()}
+    found = await page.evaluate(CHECK, {"cases": cases, **keys})
+    leaves = [canonical_json(r) for r in genuine["receipts"]]
+    assert found == {
+        "genuine": merkle_root(leaves).hex(),  # the root the node's own code computes
+        "tampered": "verify.bad_signature",
+        "bad_root": "verify.bad_root",
+        "dropped": "verify.bad_root",
+        "stranger": "verify.not_listed",
+    }

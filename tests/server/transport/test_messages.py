@@ -56,6 +56,8 @@ async def test_messages_between_the_host_and_bidders(world: World) -> None:
     host_reads = [m["text"] for m in await messages(world, host)]
     assert host_reads == ["<b>解密</b>失败怎么办", "请稍候", "五分钟后开标"]
     assert [m["text"] for m in await messages(world, first)] == host_reads
+    supervisor = await harness.person(Role.SUPERVISOR, "监督员 supervisor")
+    assert [m["text"] for m in await messages(world, supervisor)] == host_reads
     assert await messages(world, second) == []  # not signed in: no broadcast either
     public = await harness.person(Role.PUBLIC, "visitor")
     assert await messages(world, public) == []
