@@ -196,6 +196,7 @@ export class BidderPanel {
                 h("dd", {}, formatTime(receipt.received_at)),
                 tx("dt", "receipts.sha256"),
                 h("dd", { class: "mono" }, short(receipt.sha256)),
+                lot.receipts.length > 1 ? [tx("dt", "receipts.history"), h("dd", {}, t("receipts.revisions", { n: lot.receipts.length }))] : null,
               )
             : null,
           h("div", { class: "inclusion", id: `inclusion-${lot.lot}` }, line),
