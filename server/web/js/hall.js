@@ -161,7 +161,10 @@ class Hall {
     renderRecord(this.record, s);
     renderObjections(this.objections, s);
     if (this.panel) this.panel.update();
-    if (this.box) renderMessages(this.box.list, s);
+    if (this.box) {
+      renderMessages(this.box.list, s);
+      this.box.update(s);
+    }
   }
 }
 

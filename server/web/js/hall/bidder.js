@@ -245,6 +245,13 @@ export function messageBox(hall) {
       send.disabled = false;
     }
   });
-  const el = h("section", { class: "card", id: "messages" }, tx("h2", "messages.title"), tx("p", "messages.explain", { class: "muted" }), list, form);
-  return { el, list };
+  const note = h("p", { class: "muted", id: "message-note" });
+  const el = h("section", { class: "card", id: "messages" }, tx("h2", "messages.title"), tx("p", "messages.explain", { class: "muted" }), list, note, form);
+  // The box opens at the deadline (who bid is secret until then) and closes with the opening.
+  const update = (s) => {
+    const closed = !s.tender.bids_closed || (s.opening && s.opening.phase === "closed") || !["bidding", "opening"].includes(s.tender.state);
+    send.disabled = closed;
+    note.textContent = closed ? t(s.tender.bids_closed ? "messages.closed" : "messages.not_yet") : "";
+  };
+  return { el, list, update };
 }
