@@ -5,7 +5,7 @@
 // hall/bidder.js, the sections in hall/render.js, the checks it makes itself in hall/verify.js.
 
 import { api } from "/static/js/lib/api.js";
-import { $, h, replace } from "/static/js/lib/dom.js";
+import { $, h, replace, toast } from "/static/js/lib/dom.js";
 import { errorText, onLangChange, t } from "/static/js/lib/i18n.js";
 import { Live } from "/static/js/lib/live.js";
 import { node } from "/static/js/lib/session.js";
@@ -73,8 +73,9 @@ class Hall {
     this.s.tender = await api("GET", this.base);
     this.s.signInOpens = signInOpens(this.s);
     this.build(app);
+    this.nodeKey = importNodeKey((await node()).public_key); // what sealed lists are checked with
+    this.nodeKey.catch(() => {}); // a bad key is reported where a list is checked
     await this.refresh();
-    this.nodeKey = importNodeKey((await node()).public_key);
     this.live = new Live({ onStatus: setLiveStatus });
     this.live.follow(this.tenderId, 0, (event) => this.onEvent(event), {
       onCaughtUp: () => {
@@ -89,7 +90,7 @@ class Hall {
   }
 
   fail(error) {
-    replace(this.countdown, h("p", { class: "error", role: "alert", id: "hall-error" }, errorText(error)));
+    toast(errorText(error), "error");
   }
 
   onEvent(event) {
@@ -135,7 +136,7 @@ class Hall {
     }
     this.redraw();
     if (s.rowsShown < s.totalRows) this.readOut();
-    if (this.bidder && tender.bids_closed) await this.panel.checkLists(await this.nodeKey);
+    if (this.bidder && tender.bids_closed) await this.panel.checkLists(this.nodeKey);
   }
 
   // 唱标 row by row: the record arrived live; it is shown as it is read out.

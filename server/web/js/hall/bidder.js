@@ -205,14 +205,14 @@ export class BidderPanel {
     );
   }
 
-  // After the deadline, each lot's sealed list, checked here against the node's key.
+  // After the deadline, each lot's sealed list, checked here against the node's key (a promise).
   async checkLists(nodeKey) {
     const s = this.s;
     for (const lot of s.mine) {
       if (!lot.current || s.inclusion.get(lot.lot)?.ok) continue;
       try {
         const { list, signature } = await api("GET", `${this.hall.base}/lots/${encodeURIComponent(lot.lot)}/sealed-list`);
-        const root = await checkInclusion(nodeKey, list, signature, lot.current);
+        const root = await checkInclusion(await nodeKey, list, signature, lot.current);
         s.inclusion.set(lot.lot, { ok: true, root, count: list.receipts.length });
       } catch (error) {
         s.inclusion.set(lot.lot, { ok: false, text: failure(error) });
