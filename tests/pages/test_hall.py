@@ -222,16 +222,29 @@ async def run_the_opening(web: Web, world: World) -> None:
     await web.screenshot(objecting, "10-objection-answered")
     await web.screenshot(page, "11-answer-seen-by-the-other-bidder")
 
+    # The others confirm with the command-line client; the host closes; the page checks the
+    # node's signature over the final record.
+    for bidder in world.bidders[1:-1]:
+        await bidding.confirm(bidder.session, tender)
+    await harness.post_ok(f"/api/tenders/{tender}/opening/close", {}, host)
+    final = page.locator("#record-final")
+    await expect(final).to_contain_text("最终开标记录（确认 3 家，视为认可 0 家，异议 1 项）")
+    await expect(final).to_contain_text("节点签名已在本页核对")
+    await expect(page.locator("#countdown-label")).to_have_text("开标已结束")
+    await expect(page.locator("#message-send")).to_be_disabled()
+    await web.screenshot(page, "12-opening-closed-final-record-checked")
+
     # A visitor: the same hall, the record and the answer, and no action at all.
     visitor = await open_hall(web, world, None)
     await expect(visitor.locator("#record .record-row")).to_have_count(4)
     answered = visitor.locator('#objection-list [data-objection="o1"] .answer-text')
     await expect(answered).to_have_text(ANSWER)
     await expect(visitor.locator("#visitor-note")).to_be_visible()
+    await expect(visitor.locator("#record-final")).to_contain_text("节点签名已在本页核对")
     for action in ("#bidder-panel", "#sign-in", "#confirm", "#object", "#messages", "#decrypt"):
         await expect(visitor.locator(action)).to_have_count(0)
     await assert_inert(visitor)
-    await web.screenshot(visitor, "12-visitor-sees-the-hall-without-actions")
+    await web.screenshot(visitor, "13-visitor-sees-the-hall-without-actions")
 
 
 # What the page's own check of a sealed list refuses (hall/verify.js), run in the page: a list

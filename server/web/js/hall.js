@@ -23,7 +23,7 @@ import {
   tx,
 } from "./hall/render.js";
 import { HostStream } from "./hall/stream.js";
-import { importNodeKey, recordHash } from "./hall/verify.js";
+import { importNodeKey, recordHash, verifySignature } from "./hall/verify.js";
 
 const ROW_MS = 600; // 唱标: one row of the record every so often, as it is read out
 const TENDER_PATH = /^\/hall\/([A-Za-z0-9][A-Za-z0-9-]{0,79})\/?$/;
@@ -98,6 +98,7 @@ class Hall {
       this.addMessage(event.seq, event.payload);
       return;
     }
+    if (event.type === "opening.closed") this.s.final = event.payload; // the node-signed record
     if (!this.caughtUp) return; // the views read after the replay show it all
     if (event.type === "opening.record_published") this.s.rowsShown = 0;
     this.schedule();
@@ -134,9 +135,21 @@ class Hall {
     if (opening.record && s.recordCheck === null) {
       s.recordCheck = (await recordHash(opening.record)) === opening.record_hash ? "ok" : "bad";
     }
+    if (s.final && s.finalCheck === undefined) s.finalCheck = await this.checkFinal(s.final);
     this.redraw();
     if (s.rowsShown < s.totalRows) this.readOut();
     if (this.bidder && tender.bids_closed) await this.panel.checkLists(this.nodeKey);
+  }
+
+  // The final record as the node closed the opening (E-Measures 32): its hash and the node's
+  // signature, checked here.
+  async checkFinal(final) {
+    try {
+      const signed = await verifySignature(await this.nodeKey, "opening-record", final.record, final.signature);
+      return signed && (await recordHash(final.record)) === final.record_hash ? "ok" : "bad";
+    } catch {
+      return "bad";
+    }
   }
 
   // 唱标 row by row: the record arrived live; it is shown as it is read out.

@@ -207,7 +207,16 @@ export function renderRecord(el, s) {
     check === "ok" ? t("record.hash_ok", { hash: short(o.record_hash) }) : check === "bad" ? t("record.hash_bad") : t("record.hash_checking"),
   );
   const reading = s.rowsShown < totalRows(o.record) ? tx("p", "record.reading", { class: "warn", id: "record-reading" }) : null;
-  replace(el, title, h("p", { class: "muted" }, t("record.at", { time: formatTime(o.record.at) })), reading, lots, hashLine);
+  replace(el, title, h("p", { class: "muted" }, t("record.at", { time: formatTime(o.record.at) })), reading, lots, hashLine, finalLine(s));
+}
+
+// Once closed: the final record the node signed, checked in the page (hall.js checkFinal).
+function finalLine(s) {
+  if (!s.final || !s.finalCheck) return null;
+  if (s.finalCheck !== "ok") return tx("p", "record.final_bad", { class: "error", id: "record-final" });
+  const final = s.final.record;
+  const counts = { confirmed: final.confirmed.length, deemed: final.deemed_accepted.length, objections: final.objections.length };
+  return h("p", { class: "ok", id: "record-final" }, t("record.final_ok", counts));
 }
 
 export function totalRows(record) {
