@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from playwright.async_api import expect
 
+from crypto import canonical_json, digest, merkle_root
 from evaluator_client.media import MediaChannel
 from tests.media_peers import PatternVideo, ToneAudio
 from tests.server.media.test_hub import published_tender
@@ -60,3 +61,34 @@ async def test_the_public_finds_a_tender_and_watches_its_opening(web: Web) -> No
         width = await phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, width  # one column, nothing wider than the phone's screen
         await web.screenshot(phone, "04-the-hall-on-a-phone")
+
+
+# The hall's own hashes (hall/verify.js), in the page, against the node's code.
+HASHES = """
+async ({leaves, record}) => {
+  const verify = await import("/static/js/hall/verify.js");
+  const encoder = new TextEncoder();
+  const roots = [];
+  for (let n = 0; n <= leaves.length; n += 1) {
+    const bytes = leaves.slice(0, n).map((l) => encoder.encode(l));
+    roots.push(verify.hex(await verify.merkleRoot(bytes)));
+  }
+  return {roots, record: await verify.recordHash(record)};
+}
+"""
+
+
+async def test_the_hall_s_hashes_are_the_node_s(web: Web) -> None:
+    leaves = [f'{{"bidder":"p-{i:04d}","price":"{i}.00","名称":"投标人{i}"}}' for i in range(9)]
+    bids = [{"price": "1.50", "days": 180, "ok": True}]
+    record = {"v": 1, "type": "opening-record", "title": "路灯 <b>", "at": "2026-11-22T09:00:00Z",
+              "lots": [{"lot": "L1", "bids": bids}]}  # fmt: skip
+    page = await web.page()
+    await page.goto(web.url("/"))
+    await expect(page.locator("#live-tenders")).to_be_visible()
+    found = await page.evaluate(HASHES, {"leaves": leaves, "record": record})
+    # Every size from the empty tree to nine leaves: the unbalanced splits of RFC 6962 too.
+    expected = [merkle_root([leaf.encode() for leaf in leaves[:n]]).hex() for n in range(10)]
+    assert found["roots"] == expected
+    assert found["record"] == digest("opening-record", canonical_json(record)).hex()
+    await expect(page.locator("#no-tenders")).to_have_text("目前没有公开的项目。")
