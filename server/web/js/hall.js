@@ -157,13 +157,13 @@ class Hall {
     if (this.reading) return;
     this.reading = setInterval(() => {
       this.s.rowsShown += 1;
+      renderRecord(this.record, this.s);
+      if (this.panel) this.panel.update();
       if (this.s.rowsShown >= this.s.totalRows) {
         clearInterval(this.reading);
         this.reading = null;
-        this.s.rowsShown = Infinity;
+        this.s.rowsShown = Infinity; // from now on the record is shown whole
       }
-      renderRecord(this.record, this.s);
-      if (this.panel) this.panel.update();
     }, ROW_MS);
   }
 

@@ -154,16 +154,18 @@ export function renderRecord(el, s) {
   }
   const extra = s.tender.spec.opening.sheet_fields || [];
   let left = s.rowsShown;
+  let index = 0;
   const lots = o.record.lots.map((lot) => {
     const rows = [];
     for (const [i, bid] of lot.bids.entries()) {
       if (left <= 0) break;
       left -= 1;
+      index += 1;
       const sheet = bid.sheet;
       rows.push(
         h(
           "tr",
-          { class: "record-row", "data-bidder": bid.bidder },
+          { class: ["record-row", index === s.rowsShown && "just-read"], "data-bidder": bid.bidder },
           h("td", {}, String(i + 1)),
           h("td", { class: "bidder-name" }, bid.name),
           SHEET_COLUMNS.map((c) => h("td", { class: `sheet-${c}` }, sheetCell(sheet, c))),
