@@ -39,6 +39,7 @@ XSS_NAME = '<img src=x onerror="window.pwned=1">投标人X'
 XSS_MESSAGE = '<img src=x onerror="window.pwned=2">解密按钮没有反应'
 XSS_OBJECTION = "<script>window.pwned=3</script>报价大写与小写不一致"
 ANSWER = "以大写为准 <b>answered</b>"
+PASSPHRASE = "开标 passphrase"
 ROW_TIMEOUT_MS = 15_000  # the record is read out one row at a time
 
 
@@ -54,10 +55,10 @@ async def add_bidder(world: World, name: str, price: str) -> Bidder:
 
 
 def encryption_key_file(web: Web, person: Person) -> Path:
-    """The bidder's X25519 key as `bidroom key generate` writes it (PKCS#8 PEM)."""
+    """The bidder's X25519 key as `bidroom key generate` writes it (PKCS#8 PEM, protected)."""
     assert person.encryption is not None
     path = web.keys / f"{person.id}-encryption.pem"
-    path.write_bytes(person.encryption.to_pem())
+    path.write_bytes(person.encryption.to_pem(PASSPHRASE.encode()))
     return path
 
 
@@ -142,7 +143,13 @@ async def run_the_opening(web: Web, world: World) -> None:
     await page.locator("#decrypt-key").set_input_files(web.key_file(first.person))
     await page.locator("#decrypt-submit").click()  # the identity key is no encryption key
     await expect(page.locator("#decrypt-error")).to_contain_text("这不是加密密钥（X25519）")
+    # A passphrase-protected key file, as `bidroom key generate --passphrase-env` writes it.
     await page.locator("#decrypt-key").set_input_files(encryption_key_file(web, first.person))
+    await page.locator("#decrypt-submit").click()
+    await expect(page.locator("#decrypt-error")).to_have_text(
+        "该密钥文件有口令保护，请填写密钥口令。"
+    )
+    await page.locator("#decrypt-passphrase").fill(PASSPHRASE)
     await page.locator("#decrypt-submit").click()
     await expect(table.locator(f'tr[data-bidder="{first.id}"] .bid-status')).to_have_text(
         "解密成功"

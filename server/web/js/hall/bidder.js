@@ -65,12 +65,14 @@ export class BidderPanel {
     const lot = h("select", { id: "decrypt-lot" });
     const sealed = h("input", { type: "file", id: "decrypt-sealed", accept: ".sealed,application/octet-stream" });
     const key = h("input", { type: "file", id: "decrypt-key", accept: ".pem" });
+    const passphrase = h("input", { type: "password", id: "decrypt-passphrase", autocomplete: "off" });
     const button = tx("button", "decrypt.submit", { type: "button", class: "primary", id: "decrypt-submit" });
     const problem = h("p", { class: "error", id: "decrypt-error", role: "alert" });
     const cli = h("code", { id: "decrypt-cli" });
     busy(button, problem, async () => {
       if (!sealed.files[0] || !key.files[0]) throw new CheckFailed("decrypt.choose_files");
-      const own = await readEncryptionKey(key.files[0]);
+      const own = await readEncryptionKey(key.files[0], passphrase.value);
+      passphrase.value = ""; // the key is open: its passphrase is not kept
       const expected = { tender: this.s.tender.id, lot: lot.value, bidder: this.s.me.participant };
       const fileKey = await unwrapFileKey(sealed.files[0], own, expected);
       const status = await api("POST", `${this.hall.base}/lots/${encodeURIComponent(lot.value)}/decrypt`, { file_key: b64url(fileKey) });
@@ -89,6 +91,8 @@ export class BidderPanel {
       sealed,
       tx("label", "decrypt.key_file", { for: "decrypt-key" }),
       key,
+      tx("label", "decrypt.passphrase", { for: "decrypt-passphrase" }),
+      passphrase,
       h("div", { class: "actions" }, button),
       problem,
       h("details", {}, tx("summary", "decrypt.cli"), h("pre", {}, cli)),

@@ -5,7 +5,9 @@
 // back the 32-byte file key. The key file and the bid never leave the browser: only the file
 // key is sent, as `bidroom bidder decrypt` does.
 
+import { ApiError } from "/static/js/lib/api.js";
 import { canonicalize } from "/static/js/lib/jcs.js";
+import { decryptPkcs8 } from "/static/js/lib/pkcs8.js";
 import { fromB64url } from "/static/js/lib/session.js";
 import { CheckFailed } from "./verify.js";
 
@@ -13,24 +15,28 @@ const PREFIX = "BIDROOM-SEALED-BID/1\n";
 const MAX_HEADER = 65_536;
 const encoder = new TextEncoder();
 
-function pemBody(text) {
-  if (text.includes("BEGIN ENCRYPTED PRIVATE KEY")) throw new CheckFailed("decrypt.key_encrypted");
-  const match = text.match(/-----BEGIN PRIVATE KEY-----([A-Za-z0-9+/=\s]+)-----END PRIVATE KEY-----/);
-  if (!match) throw new CheckFailed("decrypt.key_unreadable");
-  return Uint8Array.from(atob(match[1].replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+function pemBody(text, label) {
+  const match = text.match(new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`));
+  return match ? Uint8Array.from(atob(match[1].replace(/\s+/g, "")), (c) => c.charCodeAt(0)) : null;
 }
 
-// The bidder's X25519 key: the private key for deriving, and its public key as the header
-// names recipients ("x25519:<base64url>").
-export async function readEncryptionKey(file) {
+// The bidder's X25519 key, plain or protected by a passphrase (as `bidroom key generate`
+// writes it): the private key for deriving, and its public key as the header names recipients
+// ("x25519:<base64url>").
+export async function readEncryptionKey(file, passphrase = "") {
   if (file.size > 16_384) throw new CheckFailed("decrypt.key_unreadable");
-  const der = pemBody(await file.text());
+  const text = await file.text();
+  const sealed = pemBody(text, "ENCRYPTED PRIVATE KEY");
+  if (sealed && !passphrase) throw new CheckFailed("decrypt.key_encrypted");
+  const der = sealed ? await decryptPkcs8(sealed, passphrase) : pemBody(text, "PRIVATE KEY");
+  if (!der) throw new CheckFailed("decrypt.key_unreadable");
   let jwk;
   try {
     const probe = await crypto.subtle.importKey("pkcs8", der, { name: "X25519" }, true, ["deriveBits"]);
     jwk = await crypto.subtle.exportKey("jwk", probe);
   } catch {
-    throw new CheckFailed("decrypt.key_not_x25519");
+    // A wrong passphrase can decrypt to bytes that only fail here.
+    throw sealed ? new ApiError({ code: "key_passphrase" }) : new CheckFailed("decrypt.key_not_x25519");
   }
   const key = await crypto.subtle.importKey("pkcs8", der, { name: "X25519" }, false, ["deriveBits"]);
   return { key, publicKey: `x25519:${jwk.x}`, raw: fromB64url(jwk.x) };
