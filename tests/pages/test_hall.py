@@ -150,6 +150,13 @@ async def run_the_opening(web: Web, world: World) -> None:
         "该密钥文件有口令保护，请填写密钥口令。"
     )
     await page.locator("#decrypt-passphrase").fill(PASSPHRASE)
+    await page.locator("#decrypt-sealed").set_input_files(world.bidders[1].sealed)
+    await page.locator("#decrypt-submit").click()  # another bidder's file: refused in the page
+    await expect(page.locator("#decrypt-error")).to_have_text(
+        "该文件不是您在本项目此标段的投标文件。"
+    )
+    await page.locator("#decrypt-sealed").set_input_files(first.sealed)
+    await page.locator("#decrypt-passphrase").fill(PASSPHRASE)
     await page.locator("#decrypt-submit").click()
     await expect(table.locator(f'tr[data-bidder="{first.id}"] .bid-status')).to_have_text(
         "解密成功"
