@@ -4,14 +4,17 @@ watch the record read out row by row, confirm and object (signed in the page), s
 answer and write to the host; a visitor sees the same hall with no action; what people typed
 stays text.
 
-One opening runs through the whole file's scenario (sealing and opening cost time on two
-cores); each step saves a screenshot under .screenshots/<test>/.
+Two tests share one scenario: a bidder up to its decryption and its messages, then the record,
+confirmations, an objection and its answer, the close and a visitor (the second brings the
+opening to its decrypted state with the command-line client). Each step saves a screenshot
+under .screenshots/<test>/.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from playwright.async_api import Page, expect
 
 from crypto import (
@@ -29,6 +32,7 @@ from server.domain.access import Role
 from tests.server.transport.opening_world import Bidder, World, build_world
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
     from pathlib import Path
 
     from tests.conftest import Person
@@ -82,20 +86,23 @@ async def assert_inert(page: Page) -> None:
     await expect(page.locator("main script, main b")).to_have_count(0)
 
 
-async def test_bidders_and_a_visitor_through_a_whole_opening(web: Web, tmp_path: Path) -> None:
-    harness = web.harness
+@pytest.fixture
+async def world(web: Web, tmp_path: Path) -> AsyncIterator[World]:
+    """Three bidders sealed and submitted by the Python sealer, and one whose name is markup."""
     (tmp_path / "bids").mkdir()
-    world = await build_world(harness, tmp_path / "bids", count=3)
+    built = await build_world(web.harness, tmp_path / "bids", count=3)
     try:
-        await run_the_opening(web, world)
+        await add_bidder(built, XSS_NAME, "990000.00")
+        yield built
     finally:
-        await world.close()
+        await built.close()
 
 
-async def run_the_opening(web: Web, world: World) -> None:
+async def test_a_bidder_signs_in_checks_its_receipt_and_decrypts_in_the_page(
+    web: Web, world: World
+) -> None:
     harness, tender, host = web.harness, world.tender, world.host
-    first = world.bidders[0]
-    other = await add_bidder(world, XSS_NAME, "990000.00")
+    first, other = world.bidders[0], world.bidders[-1]
 
     # Before the sign-in window: the countdown, the receipt, and a refusal shown in Chinese.
     page = await open_hall(web, world, first.person)
@@ -188,6 +195,31 @@ async def run_the_opening(web: Web, world: World) -> None:
     await expect(messages.nth(2)).to_contain_text("致全体投标人")
     await assert_inert(page)
     await web.screenshot(page, "06-messages-with-the-host")
+
+
+async def decrypted_by_their_tools(world: World) -> None:
+    """Every bidder signs in and decrypts with the command-line client: the window is open."""
+    await world.advance_to_sign_in()
+    for bidder in world.bidders:
+        await bidding.sign_in(bidder.session, world.tender)
+    await world.advance_to_deadline()
+    await world.harness.post_ok(f"/api/tenders/{world.tender}/opening/start", {}, world.host)
+    for bidder in world.bidders:
+        await bidding.decrypt(bidder.session, world.tender, "L1", await world.file_key(bidder))
+
+
+async def test_the_record_is_read_out_confirmed_objected_answered_and_closed(
+    web: Web, world: World
+) -> None:
+    harness, tender, host = web.harness, world.tender, world.host
+    first, other = world.bidders[0], world.bidders[-1]
+    await decrypted_by_their_tools(world)
+    page = await open_hall(web, world, first.person)
+    await expect(page.locator("#progress-count")).to_contain_text("已处理 4 / 4 份")
+    await harness.post_ok(
+        f"/api/tenders/{tender}/opening/messages", {"text": "五分钟后唱标"}, host
+    )  # to every signed-in bidder
+    await expect(page.locator("#message-list .message-text")).to_have_text("五分钟后唱标")
 
     # 唱标: the record appears row by row; the page checks its hash before anyone signs.
     await harness.post_ok(f"/api/tenders/{tender}/opening/record", {}, host)
