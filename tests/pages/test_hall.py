@@ -279,6 +279,12 @@ async def test_the_record_is_read_out_confirmed_objected_answered_and_closed(
     await expect(page.locator("#countdown-label")).to_have_text("开标已结束")
     await expect(page.locator("#message-send")).to_be_disabled()
     await web.screenshot(page, "12-opening-closed-final-record-checked")
+    await page.locator("#lang-switch").click()  # what the page drew from data, in English too
+    await expect(page.locator("#record-final")).to_contain_text("The opening is closed.")
+    await expect(page.locator("#respond-status")).to_have_text("You confirmed the record.")
+    await expect(page.locator("#countdown-label")).to_have_text("The opening is over")
+    await expect(page.locator("#progress-count")).to_contain_text("4 of 4 bids settled")
+    await web.screenshot(page, "12b-closed-in-english")
 
     # A visitor: the same hall, the record and the answer, and no action at all.
     visitor = await open_hall(web, world, None)
