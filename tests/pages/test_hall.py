@@ -177,6 +177,7 @@ async def test_a_bidder_signs_in_checks_its_receipt_and_decrypts_in_the_page(
     await harness.post_ok(f"/api/tenders/{tender}/opening/pause", {"reason": "网络故障"}, host)
     await expect(page.locator("#countdown-label")).to_have_text("解密已暂停，剩余时间")
     await expect(page.locator("#opening-phase")).to_have_text("解密暂停")
+    await expect(page.locator("#pause-reason")).to_have_text("暂停原因：网络故障")
     await harness.post_ok(f"/api/tenders/{tender}/opening/resume", {}, host)
     await expect(page.locator("#countdown-label")).to_have_text("解密剩余时间")
 

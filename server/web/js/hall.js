@@ -99,6 +99,8 @@ class Hall {
       return;
     }
     if (event.type === "opening.closed") this.s.final = event.payload; // the node-signed record
+    if (event.type === "opening.decryption_paused") this.s.pause = event.payload; // and why
+    if (event.type === "opening.decryption_resumed") this.s.pause = null;
     if (!this.caughtUp) return; // the views read after the replay show it all
     if (event.type === "opening.record_published") this.s.rowsShown = 0;
     this.schedule();

@@ -76,6 +76,7 @@ export function renderCountdown(el, s) {
   const phase = o ? o.phase : "not_started";
   let label;
   let value = "";
+  let reason = null;
   if (["draft", "published", "bidding"].includes(s.tender.state) && !s.tender.bids_closed) {
     label = t("countdown.deadline");
     value = formatDuration(seconds(s.tender.opening_time));
@@ -87,13 +88,20 @@ export function renderCountdown(el, s) {
   } else if (phase === "paused") {
     label = t("countdown.paused");
     value = formatDuration(o.remaining_seconds || 0);
+    if (s.pause) reason = t("countdown.pause_reason", { reason: s.pause.reason });
   } else if (phase === "record_published" && o.confirm_until) {
     label = t("countdown.confirm");
     value = formatDuration(seconds(o.confirm_until));
   } else {
     label = t(`countdown.over.${s.tender.state === "failed" || s.tender.state === "cancelled" ? s.tender.state : "done"}`);
   }
-  replace(el, h("span", { id: "countdown-label" }, label), " ", h("strong", { id: "countdown-value" }, value));
+  replace(
+    el,
+    h("span", { id: "countdown-label" }, label),
+    " ",
+    h("strong", { id: "countdown-value" }, value),
+    reason ? h("span", { id: "pause-reason", class: "warn" }, reason) : null,
+  );
 }
 
 // Decryption progress: every bid of every lot, with its status, live.
