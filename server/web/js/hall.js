@@ -131,11 +131,12 @@ class Hall {
       this.bidder ? api("GET", `${this.base}/bids/mine`) : null,
     ]);
     s.tender = tender;
-    s.opening = opening;
+    // Two reads in flight may come back in either order: a view never replaces a later one.
+    if (!s.opening || !(opening.seq < s.opening.seq)) s.opening = opening;
     if (mine) s.mine = mine.bids;
-    s.totalRows = totalRows(opening.record);
-    if (opening.record && s.recordCheck === null) {
-      s.recordCheck = (await recordHash(opening.record)) === opening.record_hash ? "ok" : "bad";
+    s.totalRows = totalRows(s.opening.record);
+    if (s.opening.record && s.recordCheck === null) {
+      s.recordCheck = (await recordHash(s.opening.record)) === s.opening.record_hash ? "ok" : "bad";
     }
     if (s.final && s.finalCheck === undefined) s.finalCheck = await this.checkFinal(s.final);
     this.redraw();
