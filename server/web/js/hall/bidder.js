@@ -62,7 +62,7 @@ export class BidderPanel {
   }
 
   buildDecrypt() {
-    const lot = h("select", { id: "decrypt-lot" });
+    const lot = h("select", { id: "decrypt-lot", on: { change: () => this.update() } });
     const sealed = h("input", { type: "file", id: "decrypt-sealed", accept: ".sealed,application/octet-stream" });
     const key = h("input", { type: "file", id: "decrypt-key", accept: ".pem" });
     const passphrase = h("input", { type: "password", id: "decrypt-passphrase", autocomplete: "off" });
