@@ -562,6 +562,10 @@ async def _answer_objection(node: Node, c: Command) -> None:
     await node.opening.answer(c.actor, c.tender_id, c.target.objection, c.body)
 
 
+async def _message(node: Node, c: Command) -> Any:
+    return await node.opening.send_message(c.actor, c.tender_id, c.body)
+
+
 async def _close(node: Node, c: Command) -> Any:
     return await node.opening.close(c.actor, c.tender_id)
 
@@ -701,6 +705,7 @@ HANDLERS: Final[Mapping[Action, Mapping[str, Handler]]] = {
     Action.CONFIRM_RECORD: {"": _then_opening(_confirm)},
     Action.OBJECT_RECORD: {"": _then_opening(_object)},
     Action.ANSWER_OBJECTION: {"": _then_opening(_answer_objection)},
+    Action.SEND_MESSAGE: {"": _message},
     Action.CLOSE_OPENING: {"": _close},
     Action.START_EVALUATION: {"": _then_progress(_start_evaluation)},
     Action.DRAW_EXPERTS: {"": _then_progress(_draw), "reveal": _then_progress(_reveal)},
