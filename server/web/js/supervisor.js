@@ -6,9 +6,10 @@ import { api } from "/static/js/lib/api.js";
 import { $, h } from "/static/js/lib/dom.js";
 import { formatTime, onLangChange, t } from "/static/js/lib/i18n.js";
 import { Live } from "/static/js/lib/live.js";
+import { node } from "/static/js/lib/session.js";
 import { setLiveStatus, startPage } from "/static/js/lib/shell.js";
 import { ALERT_KINDS, AlertBoard, alertOf } from "/static/js/supervisor/alerts.js";
-import { Chain } from "/static/js/supervisor/chain.js";
+import { Chain, importNodeKey } from "/static/js/supervisor/chain.js";
 import { Feed } from "/static/js/supervisor/feed.js";
 import { BOX_SUFFIX, streamLabel } from "/static/js/supervisor/labels.js";
 import { Presence } from "/static/js/supervisor/presence.js";
@@ -23,6 +24,7 @@ const ROLES = ["admin", "host", "bidder", "expert", "supervisor", "custodian", "
 
 const names = new Map();
 const chains = new Map();
+let nodeKey = null;
 let live;
 let feed;
 let board;
@@ -35,14 +37,14 @@ function alertItem(alert) {
     "li",
     { class: ["alert", `alert-${alert.kind}`], "data-kind": alert.kind, "data-stream": alert.stream, "data-seq": alert.seq ?? "" },
     h("span", { class: "badge" }, t(`sup.alert.kind.${alert.kind}`)),
-    h("span", { class: "alert-text" }, t(`sup.alert.${alert.kind}`, params)),
+    h("span", { class: "alert-text" }, t(alert.key, params)),
     h("span", { class: "muted" }, ` ${streamLabel(alert.stream)}${alert.seq ? ` #${alert.seq}` : ""} ${alert.time ? formatTime(alert.time) : ""}`),
   );
 }
 
 function chainChanged(state) {
   if (state.failed !== null) {
-    board.add({ kind: "chain", stream: state.stream, seq: state.failed, params: { stream: streamLabel(state.stream), seq: state.failed, reason: t(`sup.chain.reason.${state.reason}`) } });
+    board.add({ kind: "chain", key: "sup.alert.chain", stream: state.stream, seq: state.failed, params: { stream: streamLabel(state.stream), seq: state.failed, reason: t(`sup.chain.reason.${state.reason}`) } });
   }
   renderChains();
   scheduleTenders();
@@ -71,7 +73,6 @@ function scheduleTenders() {
 
 function received(record, hash) {
   if (record.type === "participant.enrolled" && record.payload) names.set(record.payload.id, record.payload.name);
-  if (record.type === "audit.tree_head") chains.get(record.stream).state.signed = record.payload.tree_head.size;
   feed.add(record, hash);
   const alert = alertOf(record, (id) => names.get(id) || id);
   if (alert) board.add(alert);
@@ -87,7 +88,7 @@ function scheduleRefresh() {
 
 function follow(stream) {
   if (chains.has(stream)) return;
-  chains.set(stream, new Chain(stream, chainChanged));
+  chains.set(stream, new Chain(stream, chainChanged, nodeKey));
   live.follow(stream, 0, received, { onError: () => {} }); // a box with no record yet: nothing to follow
   addStreamOption(stream);
 }
@@ -158,6 +159,7 @@ async function main() {
   board = new AlertBoard($("#alert-list"), counts, alertItem);
   tenders = new TenderBoard($("#tender-list"), { chains, onWatch: watch, onRoom: room, onFollow: (id) => { followTender(id); tenders.render(); } });
   await loadNames();
+  nodeKey = await importNodeKey((await node()).public_key);
   live = new Live({ onStatus: setLiveStatus });
   follow("system");
   await refreshTenders();

@@ -1,0 +1,162 @@
+"""The supervisor's console (远程监控窗口) in a real Chromium, on one running tender: the feed of
+its streams with filters, alerts as they happen (a failed login, a wrong decryption key, an
+objection), presence per site, and every chain verified in the page; a chain that does not
+hold is caught by the page's own check."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from playwright.async_api import Page, expect
+
+from evaluator_client import bidding
+from server.domain.access import Role
+from tests.server.transport.opening_world import World, build_world
+from tests.server.transport.test_opening import decrypt, refusal, to_opening
+from tests.server.transport.test_ws import open_live
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from tests.conftest import Harness, Person
+    from tests.pages.conftest import Web
+
+XSS = '<img src=x id=pwned onerror="document.body.dataset.pwned=1">'
+
+
+@pytest.fixture
+async def world(harness: Harness, tmp_path: Path) -> AsyncIterator[World]:
+    built = await build_world(harness, tmp_path, count=3)
+    yield built
+    await built.close()
+
+
+async def console(web: Web, supervisor: Person, *, phone: bool = False) -> Page:
+    page = await web.page(phone=phone)
+    await page.goto(web.url("/supervisor"))
+    await web.login(page, supervisor)
+    await expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    return page
+
+
+async def head(harness: Harness, stream: str) -> int:
+    return (await harness.node.store.head(stream)).seq
+
+
+async def fail_a_login(harness: Harness, claimed: str) -> None:
+    """A login answer with a signature that is not the participant's: refused, on record."""
+    challenge = await harness.post_ok("/api/auth/challenge", {"participant": claimed})
+    answer = {
+        "challenge": challenge["challenge"], "participant": claimed,
+        "time": "2026-11-21T09:00:00Z", "signature": "A" * 86,
+    }  # fmt: skip
+    status, _ = await harness.call("POST", "/api/auth/login", body=answer)
+    assert status == 401
+
+
+async def test_a_supervisor_follows_a_tender_sees_alerts_and_verified_chains(
+    web: Web, world: World
+) -> None:
+    harness, tender = web.harness, world.tender
+    supervisor = await harness.person(Role.SUPERVISOR, "监督员 王")
+    page = await console(web, supervisor)
+    card = page.locator(f'.tender-card[data-tender="{tender}"]')
+    await expect(card.locator(".chain-tender")).to_contain_text(
+        f"已校验至 #{await head(harness, tender)}，签名树头已核验至 #"
+    )
+    await expect(card.locator(".chain-box")).to_contain_text(
+        f"已校验至 #{await head(harness, tender + '-box')}"
+    )
+    await expect(page.locator("#system-chain")).to_have_attribute("data-chain", "verified")
+
+    # The feed of the bid box, narrowed to the bids: three submissions, nothing else.
+    await page.locator("#filter-stream").select_option(f"{tender}-box")
+    await page.locator("#filter-type").fill("bid.")
+    rows = page.locator("#feed-list .feed-row")
+    await expect(rows).to_have_count(3)
+    for row in await rows.all():
+        await expect(row).to_have_attribute("data-type", "bid.submitted")
+    await web.screenshot(page, "feed-filtered")
+
+    # A failed login, made through the API: a refusal alert, live.
+    await fail_a_login(harness, "p-intruder01")
+    refused = page.locator('#alert-list .alert[data-kind="refusal"]', has_text="p-intruder01")
+    await expect(refused).to_have_count(1)
+
+    # The opening: a wrong key, then an objection, each an alert as it happens.
+    await to_opening(world)
+    assert await refusal(decrypt(world, world.bidders[0], bytes(32))) == (422, "WrongFileKey")
+    failed = page.locator('#alert-list .alert[data-kind="decryption"]')
+    await expect(failed).to_have_count(1)
+    await expect(failed).to_contain_text(world.bidders[0].person.participant.name)
+    for bidder in world.bidders:
+        await decrypt(world, bidder)
+    await harness.post_ok(f"/api/tenders/{tender}/opening/record", {}, world.host)
+    await bidding.object_to(world.bidders[1].session, tender, f"报价有误 {XSS}")
+    objection = page.locator('#alert-list .alert[data-kind="objection"]')
+    await expect(objection).to_contain_text("报价有误 <img")  # shown as text, never as markup
+    await expect(page.locator("#pwned")).to_have_count(0)
+    await expect(card.locator(".phase")).to_have_text("已唱标")
+    await expect(card.locator(".chain-tender")).to_contain_text(
+        f"已校验至 #{await head(harness, tender)}"
+    )
+    await page.locator("#filter-stream").select_option(tender)
+    await page.locator("#filter-type").fill("opening.objection")
+    await expect(rows).to_have_count(1)
+    await web.screenshot(page, "alerts")
+    assert await page.evaluate("() => document.body.dataset.pwned") is None
+
+
+async def test_presence_per_site_and_a_broken_chain_is_caught(web: Web, world: World) -> None:
+    harness = web.harness
+    supervisor = await harness.person(Role.SUPERVISOR, "监督员 李")
+    host_live = await open_live(harness, await harness.login(world.host))
+    try:
+        page = await console(web, supervisor, phone=True)
+        site = page.locator('#presence-list .site[data-site="main"]')
+        await expect(site.locator(f'[data-participant="{world.host.id}"]')).to_have_count(1)
+        await expect(site.locator(f'[data-participant="{supervisor.id}"]')).to_have_count(1)
+        await web.screenshot(page, "presence-phone")
+    finally:
+        await host_live.close()
+    await expect(site.locator(f'[data-participant="{world.host.id}"]')).to_have_count(0)
+
+    # The page's own check, fed the tender's log as the node sent it, then altered records.
+    path = f"/api/tenders/{world.tender}/events?after_seq=0&limit=1000"
+    status, events = await harness.call("GET", path, supervisor)
+    assert status == 200
+    verdicts: dict[str, Any] = await page.evaluate(CHECK, events["events"])
+    size = len(events["events"])
+    assert verdicts["honest"] == {"verified": size, "failed": None, "reason": None}
+    assert verdicts["altered"] == {"verified": 1, "failed": 2, "reason": "altered"}
+    assert verdicts["removed"] == {"verified": 1, "failed": 3, "reason": "gap"}
+    assert verdicts["relinked"]["reason"] == "link"
+
+
+# Runs in the page: the console's chain module over the events as given, and over copies with
+# one record altered, one removed, and one re-hashed after its change (its link then breaks).
+CHECK = """
+async (events) => {
+  const { Chain, chainHash } = await import("/static/js/supervisor/chain.js");
+  const run = async (list) => {
+    const chain = new Chain(list[0].event.stream);
+    for (const { event, hash } of list) await chain.add(event, hash);
+    const { verified, failed, reason } = chain.state;
+    return { verified, failed, reason };
+  };
+  const copy = () => structuredClone(events);
+  const altered = copy();
+  altered[1].event.payload = { ...altered[1].event.payload, forged: true };
+  const removed = copy();
+  removed.splice(1, 1);
+  const relinked = copy();
+  relinked[1].event.time = "2026-11-21T09:00:00.000001Z";
+  relinked[1].hash = await chainHash(relinked[1].event);
+  return {
+    honest: await run(events), altered: await run(altered),
+    removed: await run(removed), relinked: await run(relinked),
+  };
+}
+"""
