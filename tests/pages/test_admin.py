@@ -57,7 +57,7 @@ async def test_an_admin_enrols_an_expert_with_its_pool_attributes(web: Web) -> N
     # The list, the pool: the name is text, never markup.
     row = page.locator(f'#participant-rows tr[data-participant="{expert_id}"]')
     await expect(row.locator(".name")).to_have_text(f"张专家 {XSS}")
-    await expect(row).to_contain_text("specialty: 市政工程")
+    await expect(row.locator('[data-attribute="specialty"]')).to_have_text("专业: 市政工程")
     await expect(page.locator('#pool-summary [data-specialty="市政工程"]')).to_contain_text("东区")
     await expect(page.locator("#pwned")).to_have_count(0)
     assert await page.evaluate("() => document.body.dataset.pwned") is None
@@ -103,3 +103,18 @@ async def test_refusals_are_shown_in_chinese_next_to_their_fields(web: Web) -> N
     await expect(page.locator("#error-name")).to_have_text("")
     names = [p.name for p in (await web.harness.node.participants.registry()).all()]
     assert "保管人 甲" not in names
+
+
+async def test_the_page_switches_to_english_and_back(web: Web) -> None:
+    admin = await web.harness.person(Role.ADMIN, "管理员")
+    await web.harness.enroll(Role.EXPERT, "李专家", {"specialty": "电气", "region": "西区"})
+    page = await admin_page(web, admin)
+    heading = page.locator("#participants h2")
+    await expect(heading).to_have_text("已登记参与人")
+    await page.locator("#lang-switch").click()
+    await expect(heading).to_have_text("Enrolled participants")
+    await expect(page.locator('[data-attribute="specialty"]')).to_have_text("specialty: 电气")
+    await expect(page.locator("#enrol-submit")).to_have_text("Enrol")
+    await web.screenshot(page, "english")
+    await page.locator("#lang-switch").click()
+    await expect(page.locator('[data-attribute="region"]')).to_have_text("地区: 西区")

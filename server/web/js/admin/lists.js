@@ -1,10 +1,15 @@
 // The enrolled participants, the expert pool by specialty and region, the sites.
 
 import { h, replace } from "/static/js/lib/dom.js";
-import { t } from "/static/js/lib/i18n.js";
+import { has, t } from "/static/js/lib/i18n.js";
+
+// Attributes are free-form; those the page knows are named in the page's language.
+function attributeName(key) {
+  return has(`adm.attr.${key}`) ? t(`adm.attr.${key}`) : key;
+}
 
 function attributes(p) {
-  return Object.entries(p.attributes || {}).map(([k, v]) => h("span", { class: "attr" }, h("span", { class: "muted" }, `${k}: `), v));
+  return Object.entries(p.attributes || {}).map(([k, v]) => h("span", { class: "attr", "data-attribute": k }, h("span", { class: "muted" }, `${attributeName(k)}: `), v));
 }
 
 function shortKey(key) {
