@@ -12,7 +12,9 @@ from playwright.async_api import Page, expect
 
 from evaluator_client import bidding
 from server.domain.access import Role
+from tests.server.transport.evaluation_world import build_evaluation
 from tests.server.transport.opening_world import World, build_world
+from tests.server.transport.test_evaluation import sheet
 from tests.server.transport.test_opening import decrypt, refusal, to_opening
 from tests.server.transport.test_ws import open_live
 
@@ -133,6 +135,48 @@ async def test_presence_per_site_and_a_broken_chain_is_caught(web: Web, world: W
     assert verdicts["altered"] == {"verified": 1, "failed": 2, "reason": "altered"}
     assert verdicts["removed"] == {"verified": 1, "failed": 3, "reason": "gap"}
     assert verdicts["relinked"]["reason"] == "link"
+
+
+async def test_a_supervisor_watches_a_room_its_flags_and_an_expert_leaving(
+    web: Web, tmp_path: Path
+) -> None:
+    ev = await build_evaluation(web.harness, tmp_path)
+    try:
+        await ev.draw()
+        await ev.start()
+        rooms = await ev.seated()
+        ids = [r.session.participant for r in rooms]
+        page = await console(web, ev.supervisor)
+        await ev.elect(rooms, ids[1])
+        await ev.comply(rooms)
+        bidders = [b.id for b in ev.world.bidders]
+        for i, room in enumerate(rooms):  # member 0 scores bidder 1 abnormally low
+            for bidder in bidders:
+                low = (i, bidder) == (0, bidders[0])
+                await room.score(bidder, sheet(i, T1="5", T2="3") if low else sheet(i), "按细则")
+        for room in rooms:
+            await room.wait_stage("scoring", 2)
+        flagged = page.locator('#alert-list .alert[data-kind="flags"]')
+        await expect(flagged).to_contain_text("标段 L1 第 1 轮评分有 1 处预警")
+
+        # The room as the supervisor sees it: the stage, the members by name and seat.
+        card = page.locator(f'.tender-card[data-tender="{ev.tender}"]')
+        await card.locator('.room[data-lot="L1"] button').click()
+        panel = page.locator("#room")
+        await expect(panel.locator(".room-stage")).to_contain_text("详细评审（第 2 轮）")
+        await expect(panel.locator(".members tbody tr")).to_have_count(5)
+        leader = ev.experts[ids[1]].participant.name
+        await expect(panel.locator(f'tr[data-expert="{ids[1]}"]')).to_contain_text(leader)
+        await expect(panel.locator(".warn")).to_have_text("评分预警 1 处")
+
+        # An expert's workstation drops out: on record, and an alert.
+        await rooms[2].close()
+        gone = ev.experts[ids[2]].participant.name
+        offline = page.locator('#alert-list .alert[data-kind="offline"]')
+        await expect(offline).to_contain_text(gone)
+        await web.screenshot(page, "room-and-alerts")
+    finally:
+        await ev.close()
 
 
 # Runs in the page: the console's chain module over the events as given, and over copies with
