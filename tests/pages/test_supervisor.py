@@ -5,12 +5,14 @@ hold is caught by the page's own check."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from playwright.async_api import Page, expect
 
 from evaluator_client import bidding
+from recordings.verify_bundle import verify_bundle
 from server.domain.access import Role
 from tests.server.transport.evaluation_world import build_evaluation
 from tests.server.transport.opening_world import World, build_world
@@ -124,6 +126,19 @@ async def test_presence_per_site_and_a_broken_chain_is_caught(web: Web, world: W
     finally:
         await host_live.close()
     await expect(site.locator(f'[data-participant="{world.host.id}"]')).to_have_count(0)
+
+    # The bundle, exported from the tender's card: it verifies with no server, and the tree
+    # heads the export signed reach the page and are checked there too.
+    card = page.locator(f'.tender-card[data-tender="{world.tender}"]')
+    async with page.expect_download() as download:
+        await card.locator("button.export").click()
+    saved = await (await download.value).path()
+    lines = (await asyncio.to_thread(saved.read_text, encoding="utf-8")).splitlines(True)
+    assert verify_bundle(lines).failures == []
+    tender_head = await head(harness, world.tender)
+    await expect(card.locator(".chain-tender")).to_contain_text(
+        f"已校验至 #{tender_head}，签名树头已核验至 #{tender_head - 1}"
+    )
 
     # The page's own check, fed the tender's log as the node sent it, then altered records.
     path = f"/api/tenders/{world.tender}/events?after_seq=0&limit=1000"
