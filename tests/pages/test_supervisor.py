@@ -6,6 +6,7 @@ hold is caught by the page's own check."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -14,6 +15,8 @@ from playwright.async_api import Page, expect
 from evaluator_client import bidding
 from recordings.verify_bundle import verify_bundle
 from server.domain.access import Role
+from tests.media_peers import PatternVideo, ToneAudio
+from tests.server.media.test_hub import Channels, published_tender, wait_for
 from tests.server.transport.evaluation_world import build_evaluation
 from tests.server.transport.opening_world import World, build_world
 from tests.server.transport.test_evaluation import sheet
@@ -24,10 +27,17 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
+    from server.config import Settings
     from tests.conftest import Harness, Person
     from tests.pages.conftest import Web
 
 XSS = '<img src=x id=pwned onerror="document.body.dataset.pwned=1">'
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Short recording segments, so that a few seconds of the host's desk close several.
+    return dataclasses.replace(settings, recording_segment_seconds=1.0)
 
 
 @pytest.fixture
@@ -192,6 +202,46 @@ async def test_a_supervisor_watches_a_room_its_flags_and_an_expert_leaving(
         await web.screenshot(page, "room-and-alerts")
     finally:
         await ev.close()
+
+
+async def test_a_supervisor_watches_the_host_s_desk_live_and_plays_its_recording(
+    web: Web,
+) -> None:
+    harness = web.harness
+    channels = Channels(harness)
+    try:
+        tender, host = await published_tender(harness)
+        page = await console(web, await harness.person(Role.SUPERVISOR, "监督员 赵"))
+        channel = await channels.open(host)
+        desk = await channel.publish(tender, "opening", [PatternVideo(160, 120), ToneAudio()])
+        tile = page.locator(f'.media-tile[data-tender="{tender}"][data-room="opening"]')
+        await tile.locator("button.watch").click()
+        await page.wait_for_function(DECODED, timeout=20_000)  # the browser decodes the desk
+        await web.screenshot(page, "live-desk")
+        await wait_for(harness, tender, "media.segment_closed", 2)
+        await channel.end(desk)
+        await expect(tile).to_have_count(0)  # the desk is gone from the grid when it ends
+
+        card = page.locator(f'.tender-card[data-tender="{tender}"]')
+        await card.locator("button.recordings").click()
+        video = page.locator('#recordings .recording[data-track="video"]').first
+        await video.locator("button.play").click()
+        await page.wait_for_function(PLAYABLE, timeout=10_000)
+        await web.screenshot(page, "recording")
+        reads = await harness.node.store.read(tender)
+        assert [r.type for r in reads].count("media.recording_read") == 1  # on record
+    finally:
+        await channels.close()
+
+
+DECODED = """() => {
+  const video = document.querySelector(".media-tile video");
+  return video !== null && video.videoWidth > 0 && video.currentTime > 0;
+}"""
+PLAYABLE = """() => {
+  const player = document.querySelector("#recordings video.recording-player");
+  return player !== null && player.src.startsWith("blob:") && player.readyState >= 1;
+}"""
 
 
 # Runs in the page: the console's chain module over the events as given, and over copies with

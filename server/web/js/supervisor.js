@@ -12,6 +12,7 @@ import { ALERT_KINDS, AlertBoard, alertOf } from "/static/js/supervisor/alerts.j
 import { Chain, importNodeKey } from "/static/js/supervisor/chain.js";
 import { Feed } from "/static/js/supervisor/feed.js";
 import { BOX_SUFFIX, streamLabel } from "/static/js/supervisor/labels.js";
+import { MediaBoard, showRecordings } from "/static/js/supervisor/media.js";
 import { Presence } from "/static/js/supervisor/presence.js";
 import { showRoom } from "/static/js/supervisor/room.js";
 import { TenderBoard } from "/static/js/supervisor/tenders.js";
@@ -30,6 +31,7 @@ let feed;
 let board;
 let tenders;
 let presence;
+let media;
 
 function alertItem(alert) {
   const params = alert.params || {};
@@ -74,6 +76,7 @@ function scheduleTenders() {
 function received(record, hash) {
   if (record.type === "participant.enrolled" && record.payload) names.set(record.payload.id, record.payload.name);
   feed.add(record, hash);
+  media.record(record);
   const alert = alertOf(record, (id) => names.get(id) || id);
   if (alert) board.add(alert);
   chains.get(record.stream).add(record, hash);
@@ -144,6 +147,12 @@ async function room(tender, lot) {
   await showRoom(panel, tender, lot);
 }
 
+async function recordings(tender) {
+  const panel = $("#recordings");
+  panel.hidden = false;
+  await showRecordings(panel, tender);
+}
+
 async function refreshTenders() {
   const list = await tenders.refresh();
   for (const tender of list) followTender(tender.id);
@@ -157,10 +166,12 @@ async function main() {
   setUpFilters();
   feed = new Feed($("#feed-list"), $("#feed-count"), names);
   board = new AlertBoard($("#alert-list"), counts, alertItem);
-  tenders = new TenderBoard($("#tender-list"), { chains, onWatch: watch, onRoom: room, onFollow: (id) => { followTender(id); tenders.render(); } });
+  tenders = new TenderBoard($("#tender-list"), { chains, onWatch: watch, onRoom: room, onRecordings: recordings, onFollow: (id) => { followTender(id); tenders.render(); } });
   await loadNames();
   nodeKey = await importNodeKey((await node()).public_key);
-  live = new Live({ onStatus: setLiveStatus });
+  live = new Live({ onStatus: setLiveStatus, onMessage: (m) => m.type === "media_ended" && media.ended(m.session) });
+  media = new MediaBoard($("#media-grid"), live);
+  media.render();
   follow("system");
   await refreshTenders();
   setInterval(refreshTenders, TENDERS_POLL_MS);
@@ -179,6 +190,7 @@ function redraw() {
   tenders.render();
   renderChains();
   presence.render();
+  media.render();
 }
 
 main();

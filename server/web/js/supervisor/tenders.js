@@ -42,11 +42,12 @@ async function exportBundle(tender, button) {
 }
 
 export class TenderBoard {
-  constructor(root, { chains, onWatch, onRoom, onFollow }) {
+  constructor(root, { chains, onWatch, onRoom, onRecordings, onFollow }) {
     this.root = root;
     this.chains = chains; // stream -> Chain
     this.onWatch = onWatch;
     this.onRoom = onRoom;
+    this.onRecordings = onRecordings;
     this.onFollow = onFollow;
     this.tenders = [];
     this.overview = new Map();
@@ -80,6 +81,7 @@ export class TenderBoard {
     exportButton.addEventListener("click", () => exportBundle(tender.id, exportButton));
     const actions = [
       h("button", { type: "button", class: "watch", on: { click: () => this.onWatch(tender.id) } }, t("sup.tenders.watch")),
+      h("button", { type: "button", class: "recordings", on: { click: () => this.onRecordings(tender.id) } }, t("sup.media.recordings")),
       exportButton,
     ];
     if (!chain) actions.unshift(h("button", { type: "button", class: "follow", on: { click: () => this.onFollow(tender.id) } }, t("sup.tenders.follow")));
