@@ -47,9 +47,11 @@ async def world(harness: Harness, tmp_path: Path) -> AsyncIterator[World]:
     await built.close()
 
 
-async def console(web: Web, supervisor: Person, *, phone: bool = False) -> Page:
+async def console(
+    web: Web, supervisor: Person, *, phone: bool = False, path: str = "/supervisor"
+) -> Page:
     page = await web.page(phone=phone)
-    await page.goto(web.url("/supervisor"))
+    await page.goto(web.url(path))
     await web.login(page, supervisor)
     await expect(page.locator("body")).to_have_attribute("data-ready", "true")
     return page
@@ -128,11 +130,16 @@ async def test_presence_per_site_and_a_broken_chain_is_caught(web: Web, world: W
     supervisor = await harness.person(Role.SUPERVISOR, "监督员 李")
     host_live = await open_live(harness, await harness.login(world.host))
     try:
-        page = await console(web, supervisor, phone=True)
+        page = await console(web, supervisor, phone=True, path=f"/supervisor/{world.tender}")
+        await expect(page.locator("#filter-stream")).to_have_value(world.tender)
         site = page.locator('#presence-list .site[data-site="main"]')
         await expect(site.locator(f'[data-participant="{world.host.id}"]')).to_have_count(1)
         await expect(site.locator(f'[data-participant="{supervisor.id}"]')).to_have_count(1)
         await web.screenshot(page, "presence-phone")
+        await page.locator("#lang-switch").click()
+        await expect(page.locator("#presence h2")).to_have_text("Presence by site")
+        await expect(site.locator("h3")).to_have_text("Site main: 2 online")
+        await page.locator("#lang-switch").click()
     finally:
         await host_live.close()
     await expect(site.locator(f'[data-participant="{world.host.id}"]')).to_have_count(0)

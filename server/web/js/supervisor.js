@@ -3,8 +3,8 @@
 // verified in this page as its records arrive.
 
 import { api } from "/static/js/lib/api.js";
-import { $, h } from "/static/js/lib/dom.js";
-import { formatTime, onLangChange, t } from "/static/js/lib/i18n.js";
+import { $, h, toast } from "/static/js/lib/dom.js";
+import { errorText, formatTime, onLangChange, t } from "/static/js/lib/i18n.js";
 import { Live } from "/static/js/lib/live.js";
 import { node } from "/static/js/lib/session.js";
 import { setLiveStatus, startPage } from "/static/js/lib/shell.js";
@@ -92,7 +92,7 @@ function scheduleRefresh() {
 function follow(stream) {
   if (chains.has(stream)) return;
   chains.set(stream, new Chain(stream, chainChanged, nodeKey));
-  live.follow(stream, 0, received, { onError: () => {} }); // a box with no record yet: nothing to follow
+  live.follow(stream, 0, received, { onError: (error) => toast(`${streamLabel(stream)}: ${errorText(error)}`, "error") });
   addStreamOption(stream);
 }
 
@@ -147,6 +147,12 @@ async function room(tender, lot) {
   await showRoom(panel, tender, lot);
 }
 
+// A tender the page does not follow yet: followed if the live channel has room for it.
+function followAsked(tender) {
+  if (!followTender(tender)) toast(t("sup.tenders.too_many", { max: MAX_TENDERS }), "error");
+  tenders.render();
+}
+
 async function recordings(tender) {
   const panel = $("#recordings");
   panel.hidden = false;
@@ -166,7 +172,7 @@ async function main() {
   setUpFilters();
   feed = new Feed($("#feed-list"), $("#feed-count"), names);
   board = new AlertBoard($("#alert-list"), counts, alertItem);
-  tenders = new TenderBoard($("#tender-list"), { chains, onWatch: watch, onRoom: room, onRecordings: recordings, onFollow: (id) => { followTender(id); tenders.render(); } });
+  tenders = new TenderBoard($("#tender-list"), { chains, onWatch: watch, onRoom: room, onRecordings: recordings, onFollow: followAsked });
   await loadNames();
   nodeKey = await importNodeKey((await node()).public_key);
   live = new Live({ onStatus: setLiveStatus, onMessage: (m) => m.type === "media_ended" && media.ended(m.session) });
@@ -175,6 +181,8 @@ async function main() {
   follow("system");
   await refreshTenders();
   setInterval(refreshTenders, TENDERS_POLL_MS);
+  const asked = location.pathname.match(/^\/supervisor\/(t-[0-9]{8}-[0-9a-f]{12})$/);
+  if (asked) watch(asked[1]); // /supervisor/{tender}: that tender's feed
   presence = new Presence($("#presence-list"), names);
   presence.start();
   feed.render();
