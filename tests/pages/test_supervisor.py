@@ -200,6 +200,8 @@ async def test_a_supervisor_watches_a_room_its_flags_and_an_expert_leaving(
         leader = ev.experts[ids[1]].participant.name
         await expect(panel.locator(f'tr[data-expert="{ids[1]}"]')).to_contain_text(leader)
         await expect(panel.locator(".warn")).to_have_text("评分预警 1 处")
+        low = ev.experts[ids[0]].participant.name
+        await expect(panel.locator(".room-flags li")).to_contain_text(f"{low} 对 投标人1")
 
         # An expert's workstation drops out: on record, and an alert.
         await rooms[2].close()

@@ -33,6 +33,24 @@ function members(room) {
   );
 }
 
+// The node's flags (GP87 64): who scored whom out of line, and how it was answered.
+function flags(room) {
+  const expert = (id) => (room.members.find((m) => m.expert === id) || {}).name || id;
+  const bidder = (id) => (room.bids.find((b) => b.bidder === id) || {}).name || id;
+  return h(
+    "ul",
+    { class: "room-flags" },
+    room.flags.map((f) =>
+      h(
+        "li",
+        { "data-expert": f.expert, "data-bidder": f.bidder },
+        t("sup.room.flag", { expert: expert(f.expert), bidder: bidder(f.bidder), kind: t(`sup.flag.${f.kind === "objective" ? "objective" : "abnormal"}`), round: f.round ?? "" }),
+        f.detail ? h("span", { class: "muted" }, ` ${f.detail}`) : null,
+      ),
+    ),
+  );
+}
+
 export async function showRoom(root, tender, lot) {
   replace(root, h("p", { class: "muted" }, t("sup.loading")));
   let room;
@@ -50,5 +68,6 @@ export async function showRoom(root, tender, lot) {
     h("p", {}, t("sup.room.bids", { count: room.bids.length })),
     h("ul", { class: "room-bids" }, room.bids.map((b) => h("li", {}, `${b.name} · ${b.price} · ${t(`sup.review.${b.status}`)}`))),
     h("p", { class: room.flags.length ? "warn" : "muted" }, t("sup.room.flags", { count: room.flags.length })),
+    room.flags.length ? flags(room) : null,
   );
 }
