@@ -141,6 +141,7 @@ async def test_presence_per_site_and_a_broken_chain_is_caught(web: Web, world: W
         await page.locator("#lang-switch").click()
         await expect(page.locator("#presence h2")).to_have_text("Presence by site")
         await expect(site.locator("h3")).to_have_text("Site main: 2 online")
+        await web.screenshot(page, "presence-phone-english")
         await page.locator("#lang-switch").click()
     finally:
         await host_live.close()
