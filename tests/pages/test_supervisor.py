@@ -166,12 +166,16 @@ async def test_presence_per_site_and_a_broken_chain_is_caught(web: Web, world: W
     path = f"/api/tenders/{world.tender}/events?after_seq=0&limit=1000"
     status, events = await harness.call("GET", path, supervisor)
     assert status == 200
-    verdicts: dict[str, Any] = await page.evaluate(CHECK, events["events"])
+    key = (await harness.call("GET", "/api/node"))[1]["public_key"]
+    verdicts: dict[str, Any] = await page.evaluate(CHECK, {"events": events["events"], "key": key})
     size = len(events["events"])
     assert verdicts["honest"] == {"verified": size, "failed": None, "reason": None}
     assert verdicts["altered"] == {"verified": 1, "failed": 2, "reason": "altered"}
     assert verdicts["removed"] == {"verified": 1, "failed": 3, "reason": "gap"}
     assert verdicts["relinked"]["reason"] == "link"
+    first = verdicts["head"]  # the first signed tree head
+    assert verdicts["root"] == {"verified": first - 1, "failed": first, "reason": "tree_head"}
+    assert verdicts["signature"] == {"verified": first - 1, "failed": first, "reason": "signature"}
 
 
 async def test_a_supervisor_watches_a_room_its_flags_and_an_expert_leaving(
@@ -259,12 +263,14 @@ PLAYABLE = """() => {
 
 
 # Runs in the page: the console's chain module over the events as given, and over copies with
-# one record altered, one removed, and one re-hashed after its change (its link then breaks).
+# one record altered, one removed, one re-hashed after its change (its link then breaks), and a
+# signed tree head re-hashed after its root or its signature was changed.
 CHECK = """
-async (events) => {
-  const { Chain, chainHash } = await import("/static/js/supervisor/chain.js");
+async ({ events, key }) => {
+  const { Chain, chainHash, importNodeKey } = await import("/static/js/supervisor/chain.js");
+  const nodeKey = await importNodeKey(key);
   const run = async (list) => {
-    const chain = new Chain(list[0].event.stream);
+    const chain = new Chain(list[0].event.stream, null, nodeKey);
     for (const { event, hash } of list) await chain.add(event, hash);
     const { verified, failed, reason } = chain.state;
     return { verified, failed, reason };
@@ -277,9 +283,18 @@ async (events) => {
   const relinked = copy();
   relinked[1].event.time = "2026-11-21T09:00:00.000001Z";
   relinked[1].hash = await chainHash(relinked[1].event);
+  const head = events.findIndex(({ event }) => event.type === "audit.tree_head");
+  const forge = async (change) => {
+    const list = copy().slice(0, head + 1);
+    change(list[head].event.payload);
+    list[head].hash = await chainHash(list[head].event);
+    return run(list);
+  };
   return {
     honest: await run(events), altered: await run(altered),
-    removed: await run(removed), relinked: await run(relinked),
+    removed: await run(removed), relinked: await run(relinked), head: head + 1,
+    root: await forge((p) => { p.tree_head.root = "00".repeat(32); }),
+    signature: await forge((p) => { p.signature = p.signature.split("").reverse().join(""); }),
   };
 }
 """
