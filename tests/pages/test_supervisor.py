@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, WebSocketRoute, expect
 
 from evaluator_client import bidding
 from recordings.verify_bundle import verify_bundle
@@ -260,6 +262,42 @@ PLAYABLE = """() => {
   const player = document.querySelector("#recordings video.recording-player");
   return player !== null && player.src.startsWith("blob:") && player.readyState >= 1;
 }"""
+
+
+async def test_a_record_altered_on_its_way_to_the_page_raises_a_chain_alert(web: Web) -> None:
+    harness = web.harness
+    tender, _ = await published_tender(harness)
+    supervisor = await harness.person(Role.SUPERVISOR, "监督员 钱")
+    page = await web.page()
+
+    def relay(route: WebSocketRoute) -> None:
+        """Between page and node, one record of the tender altered in flight."""
+        server = route.connect_to_server()
+
+        def down(message: str | bytes) -> None:
+            data = json.loads(message)
+            event = data.get("event") or {}
+            if data["type"] == "event" and (event["stream"], event["seq"]) == (tender, 2):
+                event["payload"]["forged"] = True
+                message = json.dumps(data)
+            route.send(message)
+
+        server.on_message(down)
+        route.on_message(server.send)
+
+    await page.route_web_socket(re.compile(r"/ws$"), relay)
+    await page.goto(web.url("/supervisor"))
+    await web.login(page, supervisor)
+    card = page.locator(f'.tender-card[data-tender="{tender}"]')
+    failed = "链校验失败于 #2：哈希不符（记录被篡改）"
+    await expect(card.locator(".chain-tender")).to_have_text(failed)
+    await expect(card).to_have_class(re.compile(r"\balarm\b"))
+    alert = page.locator('#alert-list .alert[data-kind="chain"]')
+    await expect(alert).to_have_count(1)
+    await expect(page.locator("#system-chain")).to_have_attribute("data-chain", "verified")
+    await web.screenshot(page, "chain-alert")
+    await page.locator("#lang-switch").click()
+    await expect(alert).to_contain_text(f"{tender}: chain fails at seq 2: hash mismatch")
 
 
 # Runs in the page: the console's chain module over the events as given, and over copies with

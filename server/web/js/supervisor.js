@@ -34,7 +34,10 @@ let presence;
 let media;
 
 function alertItem(alert) {
-  const params = alert.params || {};
+  // A chain alert names its stream and reason by key, so that it reads in either language.
+  const params = alert.kind === "chain"
+    ? { seq: alert.seq, stream: streamLabel(alert.stream), reason: t(`sup.chain.reason.${alert.reason}`) }
+    : alert.params || {};
   return h(
     "li",
     { class: ["alert", `alert-${alert.kind}`], "data-kind": alert.kind, "data-stream": alert.stream, "data-seq": alert.seq ?? "" },
@@ -46,7 +49,7 @@ function alertItem(alert) {
 
 function chainChanged(state) {
   if (state.failed !== null) {
-    board.add({ kind: "chain", key: "sup.alert.chain", stream: state.stream, seq: state.failed, params: { stream: streamLabel(state.stream), seq: state.failed, reason: t(`sup.chain.reason.${state.reason}`) } });
+    board.add({ kind: "chain", key: "sup.alert.chain", stream: state.stream, seq: state.failed, reason: state.reason });
   }
   renderChains();
   scheduleTenders();

@@ -51,6 +51,7 @@ export class TenderBoard {
     this.onFollow = onFollow;
     this.tenders = [];
     this.overview = new Map();
+    this.failing = false;
   }
 
   async refresh() {
@@ -58,8 +59,10 @@ export class TenderBoard {
       const [list, overview] = await Promise.all([api("GET", "/api/tenders"), api("GET", "/api/overview")]);
       this.tenders = sortTenders(list.tenders);
       this.overview = new Map(overview.tenders.map((o) => [o.id, o]));
+      this.failing = false;
     } catch (error) {
-      toast(errorText(error), "error");
+      if (!this.failing) toast(errorText(error), "error"); // once, not at every poll
+      this.failing = true;
     }
     this.render();
     return this.tenders;
