@@ -220,6 +220,12 @@ async def test_a_supervisor_watches_a_room_its_flags_and_an_expert_leaving(
         offline = page.locator('#alert-list .alert[data-kind="offline"]')
         await expect(offline).to_contain_text(gone)
         await web.screenshot(page, "room-and-alerts")
+        # A whole opening and evaluation so far, every kind of record: the chain holds.
+        await expect(card.locator(".chain-tender")).to_contain_text(
+            f"已校验至 #{await head(web.harness, ev.tender)}，签名树头已核验至 #"
+        )
+        await expect(page.locator("#system-chain")).to_have_attribute("data-chain", "verified")
+        assert await page.locator('#alert-list .alert[data-kind="chain"]').count() == 0
     finally:
         await ev.close()
 
