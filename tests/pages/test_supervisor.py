@@ -302,8 +302,18 @@ async def test_a_record_altered_on_its_way_to_the_page_raises_a_chain_alert(web:
     await expect(alert).to_have_count(1)
     await expect(page.locator("#system-chain")).to_have_attribute("data-chain", "verified")
     await web.screenshot(page, "chain-alert")
+    # Followed again, the tender's chain is checked anew (the relay alters it again), and the
+    # feed and the alerts hold each record once.
+    await card.locator("button.unfollow").click()
+    await expect(card.locator(".chain-tender")).to_have_text("未跟踪")
+    await card.locator("button.follow").click()
+    await expect(card.locator(".chain-tender")).to_have_text(failed)
+    await expect(
+        page.locator(f'#feed-list .feed-row[data-stream="{tender}"][data-seq="1"]')
+    ).to_have_count(1)
+    await expect(alert).to_have_count(2)
     await page.locator("#lang-switch").click()
-    await expect(alert).to_contain_text(f"{tender}: chain fails at seq 2: hash mismatch")
+    await expect(alert.first).to_contain_text(f"{tender}: chain fails at seq 2: hash mismatch")
 
 
 # Runs in the page: the console's chain module over the events as given, and over copies with

@@ -25,6 +25,7 @@ const ROLES = ["admin", "host", "bidder", "expert", "supervisor", "custodian", "
 
 const names = new Map();
 const chains = new Map();
+const unfollows = new Map(); // stream -> the function that stops following it
 let nodeKey = null;
 let live;
 let feed;
@@ -77,12 +78,13 @@ function scheduleTenders() {
 }
 
 function received(record, hash) {
+  const chain = chains.get(record.stream);
+  if (chain) chain.add(record, hash);
+  if (!feed.add(record, hash)) return; // a stream followed again: its chain is checked anew, once
   if (record.type === "participant.enrolled" && record.payload) names.set(record.payload.id, record.payload.name);
-  feed.add(record, hash);
   media.record(record);
   const alert = alertOf(record, (id) => names.get(id) || id);
   if (alert) board.add(alert);
-  chains.get(record.stream).add(record, hash);
   if (!record.stream.endsWith(BOX_SUFFIX) && record.stream !== "system") scheduleRefresh();
 }
 
@@ -95,8 +97,22 @@ function scheduleRefresh() {
 function follow(stream) {
   if (chains.has(stream)) return;
   chains.set(stream, new Chain(stream, chainChanged, nodeKey));
-  live.follow(stream, 0, received, { onError: (error) => toast(`${streamLabel(stream)}: ${errorText(error)}`, "error") });
+  const stop = live.follow(stream, 0, received, { onError: (error) => toast(`${streamLabel(stream)}: ${errorText(error)}`, "error") });
+  unfollows.set(stream, stop);
   addStreamOption(stream);
+}
+
+// Frees a tender's two subscriptions for another; its records stay in the feed.
+function unfollowTender(id) {
+  for (const stream of [id, id + BOX_SUFFIX]) {
+    const stop = unfollows.get(stream);
+    if (stop) stop();
+    unfollows.delete(stream);
+    chains.delete(stream);
+    const option = $("#filter-stream").querySelector(`option[data-stream="${CSS.escape(stream)}"]`);
+    if (option) option.remove();
+  }
+  tenders.render();
 }
 
 function followTender(id) {
@@ -162,9 +178,15 @@ async function recordings(tender) {
   await showRecordings(panel, tender);
 }
 
+// New tenders are followed as they appear (while there is room); one the supervisor stopped
+// following is not taken up again by itself.
+const seen = new Set();
 async function refreshTenders() {
   const list = await tenders.refresh();
-  for (const tender of list) followTender(tender.id);
+  for (const tender of list) {
+    if (!seen.has(tender.id)) followTender(tender.id);
+    seen.add(tender.id);
+  }
   tenders.render();
 }
 
@@ -175,7 +197,7 @@ async function main() {
   setUpFilters();
   feed = new Feed($("#feed-list"), $("#feed-count"), names);
   board = new AlertBoard($("#alert-list"), counts, alertItem);
-  tenders = new TenderBoard($("#tender-list"), { chains, onWatch: watch, onRoom: room, onRecordings: recordings, onFollow: followAsked });
+  tenders = new TenderBoard($("#tender-list"), { chains, onWatch: watch, onRoom: room, onRecordings: recordings, onFollow: followAsked, onUnfollow: unfollowTender });
   await loadNames();
   nodeKey = await importNodeKey((await node()).public_key);
   live = new Live({ onStatus: setLiveStatus, onMessage: (m) => m.type === "media_ended" && media.ended(m.session) });

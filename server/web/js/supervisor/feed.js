@@ -30,14 +30,19 @@ export class Feed {
     this.countEl = countEl;
     this.names = names; // id -> display name
     this.entries = [];
+    this.seen = new Set(); // "stream#seq": a stream followed again replays what the feed holds
     this.filter = { stream: "", type: "", role: "", text: "" };
     this.pending = false;
   }
 
   add(record, hash) {
+    const key = `${record.stream}#${record.seq}`;
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
     const haystack = `${record.type} ${JSON.stringify(record.actor)} ${JSON.stringify(record.payload)}`.toLowerCase();
     this.entries.push({ record, hash, haystack });
     this.schedule();
+    return true;
   }
 
   setFilter(changes) {

@@ -42,13 +42,14 @@ async function exportBundle(tender, button) {
 }
 
 export class TenderBoard {
-  constructor(root, { chains, onWatch, onRoom, onRecordings, onFollow }) {
+  constructor(root, { chains, onWatch, onRoom, onRecordings, onFollow, onUnfollow }) {
     this.root = root;
     this.chains = chains; // stream -> Chain
     this.onWatch = onWatch;
     this.onRoom = onRoom;
     this.onRecordings = onRecordings;
     this.onFollow = onFollow;
+    this.onUnfollow = onUnfollow;
     this.tenders = [];
     this.overview = new Map();
     this.failing = false;
@@ -88,6 +89,7 @@ export class TenderBoard {
       exportButton,
     ];
     if (!chain) actions.unshift(h("button", { type: "button", class: "follow", on: { click: () => this.onFollow(tender.id) } }, t("sup.tenders.follow")));
+    else actions.push(h("button", { type: "button", class: "unfollow link", on: { click: () => this.onUnfollow(tender.id) } }, t("sup.tenders.unfollow")));
     return h(
       "article",
       { class: ["card", "tender-card", chain && chain.state.failed !== null ? "alarm" : ""], "data-tender": tender.id },
