@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 TITLE = '<img src=x data-x="1">照明改造 <b>bold</b>'
 OBJECTION = "<script>window.hacked = 1</script>报价有误 <i>please</i>"
 ANSWER = "已核实，报价无误。"
+QUESTION = "<b>请问</b>解密失败怎么办"
+REPLY = "请重新选择密钥文件<script>window.hacked = 2</script>"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 WAIT = 15_000  # ms: the longest a page condition may take
 
@@ -151,6 +153,7 @@ async def run_opening(web: Web, page: Page, world: World) -> None:
     await web.screenshot(page, "04-signed-in")
     await page.get_by_role("button", name="开始开标").click()
     await expect(phase).to_have_text("解密中", timeout=WAIT)
+    await exchange_messages(web, page, world)
     first, *others = world.bidders
     await bidding.decrypt(first.session, tender, "L1", await world.file_key(first))
     decrypted = page.locator(f'[data-testid="bids"] tr[data-bidder="{first.id}"]')
@@ -173,6 +176,25 @@ async def run_opening(web: Web, page: Page, world: World) -> None:
     await expect(record).to_contain_text("质保期(年)")
     await web.screenshot(page, "06-record")
     await answer_objection(web, page, world)
+
+
+async def exchange_messages(web: Web, page: Page, world: World) -> None:
+    """A bidder writes to the host (through the API); the host answers it alone, in the page."""
+    first = world.bidders[0]
+    await first.session.post(f"/api/tenders/{world.tender}/opening/messages", {"text": QUESTION})
+    box = page.get_by_test_id("messages")
+    await expect(box.locator(".theirs .message-body")).to_have_text([QUESTION], timeout=WAIT)
+    await page.get_by_test_id("message-to").select_option(first.id)
+    await page.get_by_test_id("message-text").fill(REPLY)
+    await box.get_by_role("button", name="发送").click()
+    await expect(box.locator(".mine .message-body")).to_have_text([REPLY], timeout=WAIT)
+    await web.screenshot(page, "04b-messages")
+    records = await world.harness.node.store.read(world.tender, 0, 10_000)
+    sent = [r.payload for r in records if r.type == "opening.message_sent"]
+    assert [(m["sender"], m["to"], m["text"]) for m in sent] == [
+        (first.id, [], QUESTION),  # a bidder writes to the host
+        (world.host.id, [first.id], REPLY),
+    ]
 
 
 async def paused_reason(world: World) -> str:

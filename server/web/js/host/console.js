@@ -3,8 +3,10 @@
 import { api, ApiError } from "/static/js/lib/api.js";
 import { h, replace } from "/static/js/lib/dom.js";
 import { errorText, formatTime, has, t } from "/static/js/lib/i18n.js";
+import { current } from "/static/js/lib/session.js";
 import { evaluationPanel } from "/static/js/host/evaluation.js";
 import { stateText } from "/static/js/host/list.js";
+import { MESSAGE_SENT, messagesPanel, readMessages } from "/static/js/host/messages.js";
 import { act, openingPanel } from "/static/js/host/opening.js";
 import { countdown } from "/static/js/host/ticker.js";
 import { button, el } from "/static/js/host/util.js";
@@ -83,6 +85,8 @@ async function sealedBidders(tender) {
 
 export async function tenderConsole(root, id, live, onRedraw) {
   const view = { tender: null, opening: null, progress: null };
+  const messages = new Map(); // message id -> the opening.message_sent payload
+  let messagesRead = false;
   const feed = h("ol", { class: "feed", "data-testid": "feed" });
   const body = h("div", { class: "console-body" });
   const errorBox = h("div", { class: "refusal" });
@@ -104,6 +108,10 @@ export async function tenderConsole(root, id, live, onRedraw) {
     if (["evaluating", "concluded"].includes(tender.state) || (opening && opening.phase === "closed")) {
       progress = await api("GET", `/api/tenders/${encodeURIComponent(id)}/evaluation`);
     }
+    if (!messagesRead && tender.bids_closed) {
+      await readMessages(id, messages);
+      messagesRead = true;
+    }
     Object.assign(view, { tender, opening, progress });
   }
   // Building the panels moves the kept inputs into them: the focus is noted before.
@@ -111,6 +119,7 @@ export async function tenderConsole(root, id, live, onRedraw) {
     const { tender, opening, progress } = view;
     const panels = [summaryPanel(ctx, tender)];
     if (opening) panels.push(openingPanel(ctx, tender, opening));
+    if (opening) panels.push(messagesPanel(ctx, tender, opening, messages, (current() || {}).participant));
     if (opening && (opening.phase === "closed" || progress)) panels.push(evaluationPanel(ctx, tender, opening, progress));
     replace(body, ...panels);
   });
@@ -148,6 +157,7 @@ export async function tenderConsole(root, id, live, onRedraw) {
   await refresh();
   if (!view.tender) return () => {};
   const unfollow = live.follow(id, view.tender.seq ?? 0, (record) => {
+    if (record.type === MESSAGE_SENT) messages.set(record.payload.message, record.payload);
     seen.unshift(record);
     seen.splice(FEED_LENGTH);
     drawFeed();

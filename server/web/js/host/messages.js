@@ -58,9 +58,11 @@ function composer(ctx, opening, names) {
 
 function line(message, names, host) {
   const sender = message.sender === host ? t("host.messages.me") : names.get(message.sender) || message.sender;
+  // A bidder's message names no one: it is for the host.
+  const to = message.to && message.to.length ? message.to : [host];
   const recipients = message.broadcast
     ? t("host.messages.to_all")
-    : (message.to || []).map((id) => (id === host ? t("host.messages.me") : names.get(id) || id)).join("、");
+    : to.map((id) => (id === host ? t("host.messages.me") : names.get(id) || id)).join("、");
   return h("li", { class: message.sender === host ? "mine" : "theirs", "data-message": message.message },
     h("p", { class: "meta" }, t("host.messages.from_to", { from: sender, to: recipients }), " · ",
       h("span", { class: "time" }, formatTime(message.at))),
