@@ -286,6 +286,9 @@ async def on_a_phone(web: Web, world: World) -> Page:
     await web.login(phone, world.host)
     await ready(phone)
     await expect(phone.get_by_test_id("stage-L1")).to_be_visible()
+    # A fresh page reads the message box from the log.
+    bodies = phone.locator('[data-testid="messages"] .message-body')
+    await expect(bodies).to_have_text([QUESTION, REPLY])
     await web.screenshot(phone, "12-phone")
     fits = "document.documentElement.scrollWidth <= window.innerWidth"
     assert await phone.evaluate(fits)
