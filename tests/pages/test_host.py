@@ -359,6 +359,7 @@ async def refused_before_time(web: Web, page: Page) -> None:
     refusal = page.get_by_test_id("opening-refusal")
     await expect(refusal).not_to_be_empty(timeout=WAIT)
     assert CHINESE.search(await refusal.inner_text())
+    await expect(page.get_by_test_id("sign-ins")).to_contain_text("保密")
     await web.screenshot(page, "03-published-refused")
 
 

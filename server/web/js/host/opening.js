@@ -49,7 +49,11 @@ function namesOf(opening) {
   return new Map(opening.bids.map((bid) => [bid.bidder, bid.name]));
 }
 
-function signIns(opening) {
+function signIns(tender, opening) {
+  if (!tender.bids_closed) {
+    // Who bid stays secret until the deadline, sign-ins included (E-Measures 21).
+    return h("p", { class: "muted sign-ins", "data-testid": "sign-ins" }, t("host.opening.sign_ins_secret"));
+  }
   const names = namesOf(opening);
   const list = Array.isArray(opening.signed_in) ? opening.signed_in : [];
   const total = new Set(opening.bids.map((bid) => bid.bidder)).size || opening.sealed || 0;
@@ -202,7 +206,7 @@ export function openingPanel(ctx, tender, opening) {
     panel.append(h("ul", { class: "failed-lots" }, ...opening.failed_lots.map((f) =>
       h("li", {}, t("host.opening.failed_lot", { lot: f.lot, reason: f.reason })))));
   }
-  panel.append(controls(ctx, tender, opening), signIns(opening));
+  panel.append(controls(ctx, tender, opening), signIns(tender, opening));
   if (opening.bids.length) panel.append(bidsTable(opening));
   if (opening.record) panel.append(recordTable(opening.record, tender.spec, opening));
   panel.append(objectionsBox(ctx, opening));
