@@ -152,7 +152,7 @@ function controls(ctx, tender, opening) {
   });
   const bar = h("div", { class: "actions" });
   const phase = opening.phase;
-  if (phase === "not_started" && ["published", "bidding", "opening"].includes(tender.state)) {
+  if (phase === "not_started" && ["bidding", "opening"].includes(tender.state)) {
     const start = button("host.opening.start", () => post(start, "opening/start"), "primary");
     bar.append(start);
   }
