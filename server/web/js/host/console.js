@@ -6,7 +6,7 @@ import { errorText, formatTime, has, t } from "/static/js/lib/i18n.js";
 import { current } from "/static/js/lib/session.js";
 import { evaluationPanel } from "/static/js/host/evaluation.js";
 import { stateText } from "/static/js/host/list.js";
-import { MESSAGE_SENT, messagesPanel, readMessages } from "/static/js/host/messages.js";
+import { MESSAGE_SENT, messagesPanel, readLog } from "/static/js/host/messages.js";
 import { act, openingPanel } from "/static/js/host/opening.js";
 import { countdown } from "/static/js/host/ticker.js";
 import { button, el } from "/static/js/host/util.js";
@@ -86,7 +86,6 @@ async function sealedBidders(tender) {
 export async function tenderConsole(root, id, live, onRedraw) {
   const view = { tender: null, opening: null, progress: null };
   const messages = new Map(); // message id -> the opening.message_sent payload
-  let messagesRead = false;
   const feed = h("ol", { class: "feed", "data-testid": "feed" });
   const body = h("div", { class: "console-body" });
   const errorBox = h("div", { class: "refusal" });
@@ -107,10 +106,6 @@ export async function tenderConsole(root, id, live, onRedraw) {
     if (opening && tender.bids_closed && !opening.bids.length) opening.sealed = await sealedBidders(tender);
     if (["evaluating", "concluded"].includes(tender.state) || (opening && opening.phase === "closed")) {
       progress = await api("GET", `/api/tenders/${encodeURIComponent(id)}/evaluation`);
-    }
-    if (!messagesRead && tender.bids_closed) {
-      await readMessages(id, messages);
-      messagesRead = true;
     }
     Object.assign(view, { tender, opening, progress });
   }
@@ -156,10 +151,23 @@ export async function tenderConsole(root, id, live, onRedraw) {
 
   await refresh();
   if (!view.tender) return () => {};
-  const unfollow = live.follow(id, view.tender.seq ?? 0, (record) => {
+  const take = (record) => {
     if (record.type === MESSAGE_SENT) messages.set(record.payload.message, record.payload);
     seen.unshift(record);
     seen.splice(FEED_LENGTH);
+  };
+  // What happened before the page opened: the feed's last entries and the message box.
+  const upTo = view.tender.seq ?? 0;
+  try {
+    await readLog(id, upTo, take);
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    replace(errorBox, h("p", { class: "error", role: "alert" }, errorText(err)));
+  }
+  drawFeed();
+  draw();
+  const unfollow = live.follow(id, upTo, (record) => {
+    take(record);
     drawFeed();
     refresh();
   });

@@ -11,13 +11,15 @@ import { button, el, select } from "/static/js/host/util.js";
 export const MESSAGE_SENT = "opening.message_sent";
 const PAGE = 1000;
 
-// Every message of the tender's log so far (the log's pages, as protocol.md 2.6 reads them).
-export async function readMessages(id, into) {
+// The tender's log up to `upTo` (the view's seq; what follows comes live), page by page as
+// protocol.md 2.6 reads it: each record the host may see is handed to `take`.
+export async function readLog(id, upTo, take) {
   let after = 0;
-  for (;;) {
-    const page = await api("GET", `/api/tenders/${encodeURIComponent(id)}/events?after_seq=${after}&limit=${PAGE}`);
+  while (after < upTo) {
+    const path = `/api/tenders/${encodeURIComponent(id)}/events?after_seq=${after}&limit=${Math.min(PAGE, upTo - after)}`;
+    const page = await api("GET", path);
     for (const item of page.events) {
-      if (item.event.type === MESSAGE_SENT) into.set(item.event.payload.message, item.event.payload);
+      if (item.event.seq <= upTo) take(item.event);
     }
     if (!page.more) return;
     after = page.next_after_seq;
