@@ -254,9 +254,14 @@ async def draw_experts(web: Web, page: Page, ev: Evaluation) -> None:
     }  # fmt: skip
     await add_row(page, form, "quotas")
     await add_row(page, form, "sites")
-    for path, value in values.items():
+    for path, value in (values | {"quotas[1].count": "0"}).items():
         await page.locator(f'{form} [data-path="{path}"]').fill(value)
-    await page.locator(form).get_by_role("button", name="提交专家抽取").click()
+    commit = page.locator(form).get_by_role("button", name="提交专家抽取")
+    await commit.click()  # refused: a quota of none
+    problem = page.locator(f'{form} [data-field="quotas[1].count"] .problem')
+    await expect(problem).to_have_text("须在 1 至 49 之间。", timeout=WAIT)
+    await page.locator(f'{form} [data-path="quotas[1].count"]').fill("2")
+    await commit.click()
     stage = page.get_by_test_id("stage-L1")
     await expect(stage).to_have_text("已提交抽取承诺，待揭示", timeout=WAIT)
     await web.screenshot(page, "09-draw-committed")
