@@ -380,3 +380,29 @@ def test_the_console_words_every_state_phase_bid_status_and_stage() -> None:
     }
     missing = [f"{prefix}.{value}" for prefix, values in families.items() for value in values]
     assert [key for key in missing if key not in catalogue] == []
+
+
+async def test_host_cancels_a_tender_with_a_reason(web: Web) -> None:
+    harness = web.harness
+    host = await harness.person(Role.HOST, "主持人 Host")
+    tender = await harness.tender(host)
+    await harness.post_ok(f"/api/tenders/{tender}/publish", {}, host)
+    page = await web.page()
+    await page.goto(web.url(f"/host/{tender}"))
+    await web.login(page, host)
+    await ready(page)
+    cancel = page.get_by_test_id("cancel")
+    await cancel.locator("summary").click()
+    await cancel.get_by_role("button", name="确认终止").click()  # no reason: not even sent
+    await expect(cancel.locator(".error")).to_have_text("请填写终止原因。")
+    reason = "<i>招标文件有误</i>，重新招标"
+    await page.get_by_test_id("cancel-reason").fill(reason)
+    await cancel.get_by_role("button", name="确认终止").click()
+    summary = page.get_by_test_id("summary")
+    await expect(summary).to_have_attribute("data-state", "cancelled")
+    await expect(page.get_by_test_id("ended-reason")).to_have_text(reason)
+    assert await page.locator("#app i").count() == 0
+    await expect(page.get_by_test_id("cancel")).to_have_count(0)
+    await web.screenshot(page, "cancelled")
+    _, view = await harness.call("GET", f"/api/tenders/{tender}", host)
+    assert (view["state"], view["ended_reason"]) == ("cancelled", reason)

@@ -16,6 +16,36 @@ const FEED_LENGTH = 30;
 // committee's): while rooms sit, their counts are read again this often.
 const PROGRESS_POLL_MS = 15_000;
 
+// A tender may be cancelled until it concludes (the lifecycle of docs/protocol.md 2.5), with a
+// reason, on record; the reason typed is kept while the panel is drawn again.
+const CANCELLABLE = ["draft", "published", "bidding", "opening", "evaluating"];
+const cancelReason = el("input", {
+  type: "text", class: "cancel-reason", "data-testid": "cancel-reason",
+  "data-i18n-placeholder": "host.cancel.reason", "data-i18n-aria-label": "host.cancel.reason",
+}, {});
+
+function cancelBox(ctx) {
+  const where = h("div", { class: "refusal" });
+  cancelReason.placeholder = t("host.cancel.reason");
+  cancelReason.setAttribute("aria-label", t("host.cancel.reason"));
+  const confirm = button("host.cancel.confirm", () => {
+    const reason = cancelReason.value.trim();
+    if (!reason) {
+      where.replaceChildren(h("p", { class: "error", role: "alert" }, t("host.cancel.reason_needed")));
+      return;
+    }
+    act(confirm, where, async () => {
+      await api("POST", `/api/tenders/${ctx.id}/cancel`, { reason });
+      cancelReason.value = "";
+      await ctx.apply();
+    });
+  }, "danger");
+  return h("details", { class: "cancel", "data-testid": "cancel" },
+    h("summary", { "data-i18n": "host.cancel.open" }, t("host.cancel.open")),
+    h("p", { class: "muted", "data-i18n": "host.cancel.explain" }, t("host.cancel.explain")),
+    h("div", { class: "inline" }, cancelReason, confirm), where);
+}
+
 function summaryPanel(ctx, tender) {
   const spec = tender.spec;
   const where = h("div", { class: "refusal" });
@@ -32,7 +62,11 @@ function summaryPanel(ctx, tender) {
   const panel = h("section", { class: "panel summary", "data-testid": "summary", "data-state": tender.state },
     h("h2", { "data-testid": "tender-title" }, spec.title),
     h("dl", { class: "facts" }, ...facts.flatMap(([key, value]) => [h("dt", {}, t(key)), h("dd", { "data-fact": key }, value)])));
-  if (tender.ended_reason) panel.append(h("p", { class: "error" }, tender.ended_reason));
+  if (tender.ended_reason) {
+    const label = has(`host.summary.ended.${tender.state}`) ? `host.summary.ended.${tender.state}` : "host.summary.ended_reason";
+    panel.append(h("p", { class: "error" }, t(label), " ",
+      h("span", { "data-testid": "ended-reason" }, tender.ended_reason)));
+  }
   if (["published", "bidding"].includes(tender.state) && !tender.bids_closed) {
     panel.append(h("p", { class: "timing", "data-testid": "until-opening" }, t("host.summary.until_opening"), " ",
       countdown(spec.schedule.deadline)));
@@ -44,6 +78,7 @@ function summaryPanel(ctx, tender) {
     }), "primary");
     panel.append(h("div", { class: "actions" }, publish), where);
   }
+  if (CANCELLABLE.includes(tender.state)) panel.append(cancelBox(ctx));
   return panel;
 }
 
@@ -113,7 +148,8 @@ export async function tenderConsole(root, id, live, onRedraw) {
   const draw = () => keepingFocus(() => {
     const { tender, opening, progress } = view;
     const panels = [summaryPanel(ctx, tender)];
-    if (opening) panels.push(openingPanel(ctx, tender, opening));
+    const opened = opening && !(opening.phase === "not_started" && tender.state === "cancelled");
+    if (opened) panels.push(openingPanel(ctx, tender, opening));
     if (opening) panels.push(messagesPanel(ctx, tender, opening, messages, (current() || {}).participant));
     if (opening && (opening.phase === "closed" || progress)) panels.push(evaluationPanel(ctx, tender, opening, progress));
     replace(body, ...panels);
