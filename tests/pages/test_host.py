@@ -273,6 +273,7 @@ async def draw_experts(web: Web, page: Page, ev: Evaluation) -> None:
     await expect(stage).to_have_text("推选组长", timeout=WAIT)
     await expect(page.locator('.room[data-lot="L1"] [data-count="pledged"]')).to_have_text("5")
     await web.screenshot(page, "10b-election")
+    await replace_a_member(web, page, ev)
     drawn = await committee_of(world)
     await page.locator("#lang-switch").click()  # English: drawn again from the same views
     await expect(page.get_by_test_id("phase")).to_have_text("closed")
@@ -305,6 +306,24 @@ async def on_a_phone(web: Web, world: World) -> Page:
     await phone.get_by_role("link", name=TITLE).click()  # and back to the tender
     await expect(phone.get_by_test_id("stage-L1")).to_be_visible()
     return phone
+
+
+async def replace_a_member(web: Web, page: Page, ev: Evaluation) -> None:
+    """The host replaces a member by workstation (one a standby expert can succeed)."""
+    view = await ev.view()
+    specialty = ev.experts[view["standby"][0]].participant.attributes["specialty"]
+    seat = next(m for m in view["members"] if m["specialty"] == specialty)
+    box = page.locator('details.replace[data-lot="L1"]')
+    await box.locator("summary").click()
+    await box.locator(".replace-workstation").fill(seat["workstation"])
+    await box.locator(".replace-reason").fill("身体不适")
+    await box.get_by_role("button", name="确认更换").click()
+    count = page.locator('.room[data-lot="L1"] [data-count="replacements"]')
+    await expect(count).to_have_text("1", timeout=WAIT)
+    await web.screenshot(page, "10c-replaced")
+    after = await ev.view()
+    replaced = [(r["leaving"], r["by"], r["reason"]) for r in after["replaced"]]
+    assert replaced == [(seat["expert"], "host", "身体不适")]
 
 
 async def committee_of(world: World) -> list[str]:

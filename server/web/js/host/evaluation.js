@@ -9,8 +9,45 @@ import { clearProblems, showProblems } from "/static/js/host/problems.js";
 import { rowList } from "/static/js/host/rows.js";
 import { button, el, field, input, numberOf } from "/static/js/host/util.js";
 
-// One draw form per lot, kept while the page is drawn again.
+// One draw form per lot, kept while the page is drawn again; so are replacement requests.
 const forms = new Map();
+const replacements = new Map();
+// A member may be replaced while the room sits (docs/spec/evaluation.md 2.4).
+const IN_SESSION = ["check_in", "election", "compliance", "scoring"];
+
+function replaceBox(ctx, lot) {
+  if (!replacements.has(lot)) {
+    const workstation = el("input", { type: "text", class: "replace-workstation", "data-i18n-placeholder": "host.replace.workstation",
+      "data-i18n-aria-label": "host.replace.workstation" }, { placeholder: t("host.replace.workstation") });
+    const reason = el("input", { type: "text", class: "replace-reason", "data-i18n-placeholder": "host.replace.reason",
+      "data-i18n-aria-label": "host.replace.reason" }, { placeholder: t("host.replace.reason") });
+    workstation.setAttribute("aria-label", t("host.replace.workstation"));
+    reason.setAttribute("aria-label", t("host.replace.reason"));
+    replacements.set(lot, { workstation, reason, open: false });
+  }
+  const kept = replacements.get(lot);
+  const where = h("div", { class: "refusal" });
+  const confirm = button("host.replace.confirm", () => {
+    const body = { workstation: kept.workstation.value.trim(), reason: kept.reason.value.trim() };
+    if (!body.workstation || !body.reason) {
+      where.replaceChildren(h("p", { class: "error", role: "alert" }, t("host.replace.needed")));
+      return;
+    }
+    act(confirm, where, async () => {
+      await api("POST", `/api/tenders/${ctx.id}/lots/${encodeURIComponent(lot)}/evaluation/replace`, body);
+      replacements.delete(lot);
+      await ctx.apply();
+    });
+  }, "danger");
+  const box = h("details", { class: "replace", "data-lot": lot, open: kept.open },
+    h("summary", { "data-i18n": "host.replace.open" }, t("host.replace.open")),
+    h("p", { class: "muted", "data-i18n": "host.replace.explain" }, t("host.replace.explain")),
+    h("div", { class: "inline" }, kept.workstation, kept.reason, confirm), where);
+  box.addEventListener("toggle", () => {
+    kept.open = box.open;
+  });
+  return box;
+}
 
 function workstations(text) {
   return text.split("\n").map((line) => line.trim()).filter(Boolean).map((line) => {
@@ -99,6 +136,7 @@ function roomCard(ctx, lot, room, canDraw) {
     card.append(h("div", { class: "actions" }, reveal), where);
   } else {
     card.append(counts(room));
+    if (IN_SESSION.includes(room.stage)) card.append(replaceBox(ctx, lot));
   }
   const times = [];
   if (room.ends_at) times.push(t("host.room.ends_at", { at: formatTime(room.ends_at) }));
