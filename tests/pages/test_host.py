@@ -1,11 +1,15 @@
 """The host console in a real Chromium: a tender created from the form (a refused field shown
-in Chinese next to it), published, its opening run (start, pause with a reason, resume, the
-record read out, an objection answered, closed), then the evaluation started and a lot's
-expert draw committed and revealed, the room followed by its stage and counts, no names.
+in Chinese next to it; times typed in Beijing time reach the node in UTC), published, its
+opening run (start refused before the deadline, then started, messages with a bidder, pause
+with a reason, resume, the record read out, an objection answered, closed), then the evaluation
+started, a lot's expert draw committed (refused once) and revealed, the room followed by its
+stage and counts as the committee sits, a member replaced, and never a name on the page, in
+Chinese, in English or on a phone. A second tender is cancelled with a reason.
 
-Bidders act through the API with the existing test helpers (opening_world); the node's clock
-is the harness's ManualClock, moved to the sign-in and the deadline. Text a user typed (the
-title, the objection) carries markup that must stay inert.
+Bidders and experts act through the API with the existing test helpers (opening_world,
+evaluation_world); the node's clock is the harness's ManualClock, moved to the sign-in and the
+deadline (the page renews its own session). Text a user typed (the title, the objection, the
+messages, the reason) carries markup that must stay inert.
 """
 
 from __future__ import annotations
@@ -339,9 +343,13 @@ async def test_host_creates_and_runs_a_tender(web: Web, tmp_path: Path) -> None:
     host = await harness.person(Role.HOST, "主持人 Host")
     custodians = [await harness.person(Role.CUSTODIAN, f"保管人{i}") for i in (1, 2)]
     page = await web.page()
+    # The host's browser keeps Beijing time: what it types is local, what it sends is UTC.
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Shanghai"})
     await page.goto(web.url("/host"))
     await web.login(page, host)
     await ready(page)
+    assert await page.evaluate("new Date().getTimezoneOffset()") == -480
     await web.screenshot(page, "00-list")
     tender = await create_tender(web, page, host, custodians)
     await ready(page)
