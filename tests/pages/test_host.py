@@ -2,9 +2,10 @@
 in Chinese next to it; times typed in Beijing time reach the node in UTC), published, its
 opening run (start refused before the deadline, then started, messages with a bidder, pause
 with a reason, resume, the record read out, an objection answered, closed), then the evaluation
-started, a lot's expert draw committed (refused once) and revealed, the room followed by its
-stage and counts as the committee sits, a member replaced, and never a name on the page, in
-Chinese, in English or on a phone. A second tender is cancelled with a reason.
+started, a lot's expert draw refused (a field), failed (too few experts) and then revealed, the
+room followed by its stage and counts as the committee sits, a member replaced, and never a
+name on the page, in Chinese, in English or on a phone. A second tender is cancelled with a
+reason.
 
 Bidders and experts act through the API with the existing test helpers (opening_world,
 evaluation_world); the node's clock is the harness's ManualClock, moved to the sign-in and the
@@ -35,7 +36,7 @@ from tests.server.transport.opening_world import Bidder, World
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from playwright.async_api import Page
+    from playwright.async_api import Locator, Page
 
     from tests.conftest import Harness, Person
     from tests.pages.conftest import Web
@@ -258,19 +259,21 @@ async def draw_experts(web: Web, page: Page, ev: Evaluation) -> None:
     }  # fmt: skip
     await add_row(page, form, "quotas")
     await add_row(page, form, "sites")
-    for path, value in (values | {"quotas[1].count": "0"}).items():
-        await page.locator(f'{form} [data-path="{path}"]').fill(value)
+    # First a quota of none (refused as a field), then four building experts of 广州 alone,
+    # where there are three (the draw fails at its reveal), then the request that can be met.
+    wrong = {"quotas[0].count": "4", "quotas[1].count": "0", "sites[1].region": "北京"}
+    await fill_draw(page, form, values | wrong)
     commit = page.locator(form).get_by_role("button", name="提交专家抽取")
-    await commit.click()  # refused: a quota of none
+    await commit.click()
     problem = page.locator(f'{form} [data-field="quotas[1].count"] .problem')
     await expect(problem).to_have_text("须在 1 至 49 之间。", timeout=WAIT)
-    await page.locator(f'{form} [data-path="quotas[1].count"]').fill("2")
-    await commit.click()
+    await fill_draw(page, form, {"quotas[1].count": "1"})
     stage = page.get_by_test_id("stage-L1")
-    await expect(stage).to_have_text("已提交抽取承诺，待揭示", timeout=WAIT)
-    await web.screenshot(page, "09-draw-committed")
-    await page.get_by_role("button", name="揭示抽取结果").click()
-    await expect(stage).not_to_have_text("已提交抽取承诺，待揭示", timeout=WAIT)
+    await reveal_draw(page, commit)
+    await expect(page.locator('.room[data-lot="L1"] .error')).to_contain_text("上次抽取失败")
+    await web.screenshot(page, "09-draw-failed")
+    await fill_draw(page, form, {k: values[k] for k in wrong})  # the request is still there
+    await reveal_draw(page, commit)
     await expect(page.locator('.room[data-lot="L1"] [data-count="members"]')).to_have_text("5")
     await web.screenshot(page, "10-drawn")
     await ev.seated()  # the members check in and pledge at their workstations: the room moves on
@@ -310,6 +313,21 @@ async def on_a_phone(web: Web, world: World) -> Page:
     await phone.get_by_role("link", name=TITLE).click()  # and back to the tender
     await expect(phone.get_by_test_id("stage-L1")).to_be_visible()
     return phone
+
+
+async def fill_draw(page: Page, form: str, values: dict[str, str]) -> None:
+    for path, value in values.items():
+        await page.locator(f'{form} [data-path="{path}"]').fill(value)
+
+
+async def reveal_draw(page: Page, commit: Locator) -> None:
+    """Commit the draw request, then reveal it."""
+    await commit.click()
+    stage = page.get_by_test_id("stage-L1")
+    await expect(stage).to_have_text("已提交抽取承诺，待揭示", timeout=WAIT)
+    reveal = page.get_by_role("button", name="揭示抽取结果")
+    await reveal.click()
+    await expect(reveal).to_have_count(0, timeout=WAIT)
 
 
 async def replace_a_member(web: Web, page: Page, ev: Evaluation) -> None:
