@@ -401,6 +401,11 @@ async def through_the_list(web: Web, page: Page, tender: str) -> None:
     await row.locator("a").click()
     await expect(page.get_by_test_id("tender-title")).to_have_text(TITLE)
     assert page.url.endswith(f"/host/{tender}")
+    await page.go_back()  # the browser's own buttons too, still logged in
+    await expect(row).to_be_visible()
+    await page.go_forward()
+    await expect(page.get_by_test_id("tender-title")).to_have_text(TITLE)
+    await expect(page.locator("#login")).to_have_count(0)
 
 
 async def refused_before_time(web: Web, page: Page) -> None:
