@@ -1,0 +1,401 @@
+// The room on screen. Each panel is rebuilt only when what it shows changes (its key), so that a
+// form being filled in is never wiped by another member's act arriving on the live feed.
+
+import { h, replace } from "/static/js/lib/dom.js";
+import { errorText, formatTime, t } from "/static/js/lib/i18n.js";
+import { DocumentReader } from "/static/js/expert/documents.js";
+import {
+  actButton,
+  checkInForm,
+  complianceForm,
+  pledgeForm,
+  ScoringPanel,
+  voteForm,
+} from "/static/js/expert/forms.js";
+import { renderReport, reportDownload, responseForm } from "/static/js/expert/report.js";
+import { IN_SESSION } from "/static/js/expert/room.js";
+
+const LOG_LIMIT = 200;
+
+function statusLine(el) {
+  const set = (kind, text) => {
+    el.className = `act-status ${kind}`;
+    el.setAttribute("role", kind === "error" ? "alert" : "status");
+    replace(el, text);
+  };
+  return {
+    clear: () => set("", ""),
+    ok: (text) => set("ok", text),
+    warn: (text) => set("warn", text),
+    error: (err) => set("error", errorText(err)),
+  };
+}
+
+function section(name, titleKey) {
+  const body = h("div", { class: "panel-body" });
+  const el = h("section", { class: "card", "data-panel": name }, titleKey ? h("h2", {}, t(titleKey)) : "", body);
+  return { el, body };
+}
+
+export class RoomPage {
+  constructor(root, room) {
+    this.root = root;
+    this.room = room;
+    this.keys = new Map();
+    this.timeAsked = false;
+    this.scoring = null;
+    const statusEl = h("div", { class: "act-status", "data-role": "act-status", role: "status" });
+    this.status = statusLine(statusEl);
+    this.summary = section("summary");
+    this.action = section("action", "expert.action.title");
+    this.report = section("report", "expert.report.title");
+    this.clarify = section("clarify", "expert.clarify.title");
+    this.time = section("time", "expert.time.title");
+    this.members = section("members", "expert.members.title");
+    this.bids = section("bids", "expert.bids.title");
+    this.record = section("record", "expert.record.title");
+    this.log = section("log", "expert.log.title");
+    this.logList = h("ol", { class: "log", "data-role": "log", reversed: "" });
+    replace(this.log.body, this.logList);
+    this.documents = h("div", { class: "documents", "data-role": "documents" });
+    this.reader = new DocumentReader(this.documents);
+    this.bids.el.append(this.documents);
+    room.onError = (err) => this.status.error(err);
+    replace(
+      root,
+      h(
+        "div",
+        { class: "room", "data-role": "room" },
+        this.summary.el,
+        h(
+          "div",
+          { class: "room-grid" },
+          h("div", { class: "col-main" }, statusEl, this.action.el, this.report.el, this.clarify.el, this.time.el),
+          h("div", { class: "col-side" }, this.members.el, this.bids.el, this.record.el, this.log.el),
+        ),
+      ),
+    );
+  }
+
+  /** Rebuild `panel` with `build()` when `key` differs from what it shows. */
+  panel(name, target, key, build) {
+    if (this.keys.get(name) === key) {
+      return;
+    }
+    this.keys.set(name, key);
+    replace(target.body, ...build());
+  }
+
+  render(view) {
+    const room = this.room;
+    const me = room.me();
+    const inSession = IN_SESSION.includes(view.stage);
+    this.panel("summary", this.summary, JSON.stringify([view.stage, view.round, view.leader, view.ends_at, view.extended, me !== null]), () =>
+      this.summaryBody(view, me),
+    );
+    const mine = {
+      me,
+      voted: view.voted.includes(room.expert),
+      compliance: view.compliance_in.includes(room.expert),
+      sheets: view.sheets.filter((s) => s.expert === room.expert).map((s) => [s.bidder, s.version]),
+      flags: view.flags.filter((f) => f.expert === room.expert).map((f) => [f.bidder, f.kind, f.answer]),
+      bids: view.bids.map((b) => [b.bidder, b.status]),
+    };
+    const scoring = view.stage === "scoring" && Boolean(me?.pledged);
+    const actionKey = JSON.stringify(scoring ? ["scoring", room.expert] : [view.stage, view.round, mine]);
+    this.panel("action", this.action, actionKey, () => [this.actionBody(view, me, mine)]);
+    if (scoring) {
+      this.scoring.update();
+    }
+    this.panel("report", this.report, JSON.stringify([view.report_hash, view.responses?.[room.expert] ?? null, view.stage, view.result !== null]), () =>
+      this.reportBody(view),
+    );
+    this.report.el.hidden = view.report === null && view.result === null;
+    this.panel("clarify", this.clarify, JSON.stringify([view.clarifications, view.leader, view.stage, view.bids.length]), () =>
+      this.clarifyBody(view),
+    );
+    this.panel("time", this.time, JSON.stringify([inSession, view.ends_at, view.extended, this.timeAsked, me?.pledged ?? false]), () =>
+      this.timeBody(view, inSession && Boolean(me?.pledged)),
+    );
+    this.panel("members", this.members, JSON.stringify([view.members, view.leader]), () => [this.membersBody(view)]);
+    this.panel("bids", this.bids, JSON.stringify([view.bids, me?.pledged ?? false]), () => [this.bidsBody(view, Boolean(me?.pledged))]);
+    this.panel("record", this.record, view.opening_record ? "1" : "0", () => [this.recordBody(view)]);
+  }
+
+  summaryBody(view, me) {
+    const seat = this.room.seat;
+    const facts = [
+      ["expert.summary.tender", view.tender],
+      ["expert.summary.lot", view.lot],
+      ["expert.summary.stage", view.stage ? t(`expert.stage.${view.stage}`) : "—"],
+      ["expert.summary.round", String(view.round)],
+      ["expert.summary.leader", view.leader ? this.room.name(view.leader) : t("expert.summary.no_leader")],
+      ["expert.summary.seat", t("expert.seats.where", { site: String(seat.site), workstation: String(seat.workstation) })],
+      ["expert.summary.ends_at", view.ends_at ? formatTime(view.ends_at) + (view.extended ? ` ${t("expert.summary.extended")}` : "") : "—"],
+    ];
+    const items = facts.map(([key, value]) =>
+      h("div", { class: "fact" }, h("dt", {}, t(key)), h("dd", { "data-fact": key.split(".").pop() }, value)),
+    );
+    const parts = [h("h2", {}, t("expert.room.title")), h("dl", { class: "facts" }, ...items)];
+    if (me === null) {
+      parts.push(h("p", { class: "error", role: "alert", "data-role": "not-member" }, t("expert.room.not_member")));
+    }
+    return parts;
+  }
+
+  actionBody(view, me, mine) {
+    const room = this.room;
+    const status = this.status;
+    if (me === null) {
+      return h("p", { class: "muted" }, t("expert.room.not_member"));
+    }
+    if (view.stage === "draw_committed" || view.stage === "drawn") {
+      return h("p", { class: "muted", "data-role": "waiting" }, t("expert.action.not_started"));
+    }
+    if (IN_SESSION.includes(view.stage)) {
+      if (!me.checked_in) {
+        return checkInForm(room, status);
+      }
+      if (!me.pledged) {
+        return pledgeForm(room, status);
+      }
+    }
+    switch (view.stage) {
+      case "check_in":
+        return this.waiting("expert.action.wait_checkin");
+      case "election":
+        return mine.voted ? this.waiting("expert.action.wait_votes") : voteForm(room, status);
+      case "compliance":
+        return mine.compliance ? this.waiting("expert.action.wait_compliance") : complianceForm(room, status);
+      case "scoring":
+        this.scoring = new ScoringPanel(room, status);
+        return this.scoring.el;
+      case "report":
+        return this.waiting(view.responses?.[room.expert] ? "expert.action.wait_signatures" : "expert.action.read_report");
+      case "done":
+        return this.waiting("expert.action.done");
+      default:
+        return this.waiting("expert.action.not_started");
+    }
+  }
+
+  waiting(key) {
+    return h("p", { class: "muted", "data-role": "waiting" }, t(key));
+  }
+
+  reportBody(view) {
+    if (view.result !== null) {
+      const result = view.result;
+      return [
+        h("p", { class: "ok", "data-role": "result" }, t("expert.report.published", { at: formatTime(result.at) })),
+        renderReport(result.report, result.report_hash),
+        reportDownload(this.room, this.status),
+      ];
+    }
+    if (view.report === null) {
+      return [];
+    }
+    return [renderReport(view.report, view.report_hash), reportDownload(this.room, this.status), responseForm(this.room, this.status)];
+  }
+
+  clarifyBody(view) {
+    const room = this.room;
+    const list = view.clarifications.length
+      ? h(
+          "ul",
+          { class: "clarifications", "data-role": "clarifications" },
+          ...view.clarifications.map((c) =>
+            h(
+              "li",
+              {},
+              h("strong", {}, `${c.id} · ${room.name(c.bidder)}`),
+              h("p", {}, t("expert.clarify.q"), " ", c.question),
+              h("p", { class: c.answer === null ? "muted" : "" }, t("expert.clarify.a"), " ", c.answer ?? t("expert.clarify.waiting")),
+            ),
+          ),
+        )
+      : h("p", { class: "muted" }, t("expert.clarify.none"));
+    const parts = [list];
+    const asking = ["compliance", "scoring"].includes(view.stage);
+    if (asking && view.leader === room.expert) {
+      const select = h("select", { "data-role": "clarify-bidder" }, ...view.bids.map((b) => h("option", { value: b.bidder }, b.name)));
+      select.id = "clarify-bidder";
+      const question = h("textarea", { "data-role": "clarify-question", rows: "3" });
+      question.id = "clarify-question";
+      parts.push(
+        h(
+          "div",
+          { class: "clarify-form", "data-form": "clarify" },
+          h("div", { class: "field" }, h("label", { for: "clarify-bidder" }, t("expert.clarify.bidder")), select),
+          h("div", { class: "field" }, h("label", { for: "clarify-question" }, t("expert.clarify.question")), question),
+          actButton(t("expert.clarify.button"), this.status, async () => {
+            const text = question.value.trim();
+            if (!text) {
+              this.status.warn(t("expert.clarify.question_required"));
+              return;
+            }
+            await room.ask(select.value, text);
+            question.value = "";
+            this.status.ok(t("expert.clarify.sent"));
+          }),
+        ),
+      );
+    } else if (asking) {
+      parts.push(h("p", { class: "muted" }, t("expert.clarify.leader_only")));
+    }
+    return parts;
+  }
+
+  timeBody(view, open) {
+    if (!open) {
+      return [h("p", { class: "muted" }, t("expert.time.closed"))];
+    }
+    if (this.timeAsked) {
+      return [h("p", { class: "ok" }, t("expert.time.asked"))];
+    }
+    const reason = h("input", { type: "text", "data-role": "time-reason" });
+    reason.id = "time-reason";
+    return [
+      h("p", { class: "muted" }, t("expert.time.help")),
+      h("div", { class: "field" }, h("label", { for: "time-reason" }, t("expert.time.reason")), reason),
+      actButton(t("expert.time.button"), this.status, async () => {
+        const text = reason.value.trim();
+        if (!text) {
+          this.status.warn(t("expert.time.reason_required"));
+          return;
+        }
+        await this.room.moreTime(text);
+        this.timeAsked = true;
+        this.status.ok(t("expert.time.asked"));
+        this.render(this.room.view);
+      }),
+    ];
+  }
+
+  membersBody(view) {
+    const yes = (flag) => (flag ? "✓" : "—");
+    return h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        { class: "grid", "data-role": "members" },
+        h(
+          "thead",
+          {},
+          h(
+            "tr",
+            {},
+            ...["name", "specialty", "site", "checked_in", "pledged"].map((k) => h("th", {}, t(`expert.member.${k}`))),
+          ),
+        ),
+        h(
+          "tbody",
+          {},
+          ...view.members.map((m) =>
+            h(
+              "tr",
+              { "data-expert": m.expert, class: m.expert === this.room.expert ? "me" : "" },
+              h(
+                "td",
+                {},
+                m.name,
+                m.expert === view.leader ? h("span", { class: "badge" }, t("expert.member.leader")) : "",
+                m.expert === this.room.expert ? h("span", { class: "badge" }, t("expert.member.you")) : "",
+              ),
+              h("td", {}, m.specialty),
+              h("td", {}, `${m.site} / ${m.workstation}`),
+              h("td", {}, yes(m.checked_in)),
+              h("td", {}, yes(m.pledged)),
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
+  bidsBody(view, pledged) {
+    const rows = view.bids.map((bid) => {
+      const read = h("button", { type: "button", "data-role": "read-bid" }, t("expert.bids.read"));
+      read.disabled = !pledged;
+      read.addEventListener("click", () => void this.reader.open(this.room, bid));
+      return h(
+        "tr",
+        { "data-bidder": bid.bidder },
+        h("td", { "data-role": "bid-name" }, bid.name),
+        h("td", {}, bid.price),
+        h("td", {}, t(`expert.bids.status.${bid.status}`)),
+        h("td", {}, read),
+      );
+    });
+    return h(
+      "div",
+      {},
+      pledged ? "" : h("p", { class: "muted" }, t("expert.bids.after_pledge")),
+      h(
+        "div",
+        { class: "table-wrap" },
+        h(
+          "table",
+          { class: "grid", "data-role": "bids" },
+          h("thead", {}, h("tr", {}, ...["name", "price", "status", "documents"].map((k) => h("th", {}, t(`expert.bids.${k}`))))),
+          h("tbody", {}, ...rows),
+        ),
+      ),
+    );
+  }
+
+  recordBody(view) {
+    const record = view.opening_record;
+    if (!record) {
+      return h("p", { class: "muted" }, t("expert.record.none"));
+    }
+    const lot = (record.lots ?? []).find((l) => l.lot === this.room.lot);
+    const rows = (lot?.bids ?? []).map((b) =>
+      h(
+        "tr",
+        {},
+        h("td", {}, b.name),
+        h("td", {}, t(`expert.record.status.${b.status}`)),
+        h("td", {}, String(b.sheet?.price ?? "")),
+        h("td", {}, String(b.sheet?.duration_days ?? "")),
+        h("td", {}, String(b.sheet?.quality ?? b.reason ?? "")),
+      ),
+    );
+    return h(
+      "details",
+      { class: "record" },
+      h("summary", {}, t("expert.record.summary", { at: formatTime(record.at) })),
+      h(
+        "div",
+        { class: "table-wrap" },
+        h(
+          "table",
+          { class: "grid" },
+          h(
+            "thead",
+            {},
+            h("tr", {}, ...["name", "status", "price", "duration", "quality"].map((k) => h("th", {}, t(`expert.record.${k}`)))),
+          ),
+          h("tbody", {}, ...rows),
+        ),
+      ),
+    );
+  }
+
+  logEvent(record) {
+    const type = String(record.type ?? "");
+    const doc = record.payload?.document;
+    if (type === "evaluation.time_requested" && doc?.expert === this.room.expert) {
+      this.timeAsked = true;
+    }
+    const known = t(`expert.event.${type}`);
+    const text = known === `expert.event.${type}` ? type : known;
+    this.logList.prepend(
+      h("li", { "data-type": type, "data-seq": String(record.seq) }, h("time", {}, formatTime(record.time)), " ", text),
+    );
+    while (this.logList.children.length > LOG_LIMIT) {
+      this.logList.lastElementChild.remove();
+    }
+  }
+}

@@ -1,0 +1,156 @@
+// The evaluation report (docs/spec/evaluation.md section 6), rendered from the JSON the node
+// issued, its hash, the node's HTML rendering as a download, and the member's signature or
+// dissent. Every name and text in it is data: text nodes only.
+
+import { apiBlob } from "/static/js/lib/api.js";
+import { h } from "/static/js/lib/dom.js";
+import { formatTime, lang, t } from "/static/js/lib/i18n.js";
+import { actButton } from "/static/js/expert/forms.js";
+
+function table(headKeys, rows, attrs = {}) {
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "grid", ...attrs },
+      h("thead", {}, h("tr", {}, ...headKeys.map((k) => h("th", {}, t(k))))),
+      h("tbody", {}, ...rows.map((cells) => h("tr", {}, ...cells.map((c) => h("td", {}, String(c ?? "")))))),
+    ),
+  );
+}
+
+export function renderReport(report, reportHash) {
+  const names = new Map((report.bids ?? []).map((b) => [b.bidder, b.name]));
+  const nameOf = (bidder) => names.get(bidder) ?? bidder;
+  const basic = report.basic ?? {};
+  const members = report.committee?.members ?? [];
+  const rejected = report.rejected ?? [];
+  const parts = [
+    h("h3", {}, t("expert.report.heading", { title: String(basic.title ?? ""), lot: String(basic.lot_name ?? basic.lot ?? "") })),
+    h(
+      "p",
+      { class: "muted" },
+      t("expert.report.tenderer", { tenderer: String(basic.tenderer ?? "") }),
+      " · ",
+      t("expert.report.issued", { at: formatTime(report.issued_at) }),
+    ),
+    h("p", { class: "hash" }, t("expert.report.hash"), " ", h("code", { "data-role": "report-hash" }, String(reportHash ?? ""))),
+    h("h4", {}, t("expert.report.committee")),
+    table(
+      ["expert.member.name", "expert.member.specialty", "expert.member.site", "expert.member.role"],
+      members.map((m) => [m.name, m.specialty, m.site, m.leader ? t("expert.member.leader") : t("expert.member.member")]),
+    ),
+    h("h4", {}, t("expert.report.bids")),
+    table(
+      ["expert.bids.name", "expert.bids.price", "expert.report.compliance"],
+      (report.bids ?? []).map((b) => [
+        b.name,
+        b.price,
+        (report.compliant ?? []).includes(b.bidder) ? t("expert.bids.status.compliant") : t("expert.bids.status.rejected"),
+      ]),
+    ),
+  ];
+  if (rejected.length) {
+    parts.push(
+      h("h4", {}, t("expert.report.rejected")),
+      table(
+        ["expert.bids.name", "expert.compliance.criterion", "expert.compliance.reason"],
+        rejected.flatMap((r) =>
+          (r.failures ?? []).map((f) => [nameOf(r.bidder), `${f.criterion} ${f.name ?? ""}`, (f.reasons ?? []).join("；")]),
+        ),
+      ),
+    );
+  }
+  const ranking = report.ranking ?? [];
+  parts.push(
+    h("h4", {}, t("expert.report.ranking")),
+    table(
+      ["expert.report.rank", "expert.bids.name", "expert.bids.price", "expert.report.score"],
+      ranking.map((r) => [r.rank, nameOf(r.bidder), r.price, r.score ?? "—"]),
+      { "data-role": "ranking" },
+    ),
+    h(
+      "p",
+      {},
+      t("expert.report.candidates"),
+      " ",
+      (report.candidates ?? []).map((c) => nameOf(typeof c === "string" ? c : c.bidder)).join("、") || "—",
+    ),
+  );
+  const clarifications = report.clarifications ?? [];
+  if (clarifications.length) {
+    parts.push(
+      h("h4", {}, t("expert.report.clarifications")),
+      table(
+        ["expert.clarify.id", "expert.bids.name", "expert.clarify.question", "expert.clarify.answer"],
+        clarifications.map((c) => [c.id, nameOf(c.bidder), c.question, c.answer ?? t("expert.clarify.waiting")]),
+      ),
+    );
+  }
+  return h("div", { class: "report", "data-role": "report" }, ...parts);
+}
+
+/** The node's HTML rendering (it wants the Bearer header): fetched, then saved as a file. */
+export function reportDownload(room, status) {
+  const button = h("button", { type: "button", "data-role": "report-html" }, t("expert.report.download"));
+  button.addEventListener("click", async () => {
+    try {
+      const blob = await apiBlob(room.reportPath(lang()));
+      const link = h("a", { class: "hidden" });
+      link.href = URL.createObjectURL(new Blob([blob], { type: "text/html" }));
+      link.download = `report-${room.tender}-${room.lot}.html`;
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+    } catch (err) {
+      status.error(err);
+    }
+  });
+  return button;
+}
+
+/** Sign the report as issued, or dissent with reasons; once. */
+export function responseForm(room, status) {
+  const view = room.view;
+  const answered = view.responses?.[room.expert];
+  if (answered) {
+    return h(
+      "p",
+      { class: "ok", "data-role": "responded" },
+      t(answered === "report-signature" ? "expert.report.signed" : "expert.report.dissented"),
+    );
+  }
+  const reasons = h("textarea", { "data-role": "dissent-reasons", rows: "3" });
+  reasons.id = "dissent-reasons";
+  return h(
+    "div",
+    { class: "response", "data-form": "report" },
+    h("p", {}, t("expert.report.sign_until", { at: formatTime(view.sign_until) })),
+    actButton(
+      t("expert.report.sign"),
+      status,
+      async () => {
+        await room.signReport();
+        status.ok(t("expert.report.signed"));
+      },
+      { "data-role": "sign-report" },
+    ),
+    h("div", { class: "field" }, h("label", { for: "dissent-reasons" }, t("expert.report.dissent_reasons")), reasons),
+    actButton(
+      t("expert.report.dissent"),
+      status,
+      async () => {
+        const text = reasons.value.trim();
+        if (!text) {
+          status.warn(t("expert.report.reasons_required"));
+          return;
+        }
+        await room.dissent(text);
+        status.ok(t("expert.report.dissented"));
+      },
+      { class: "danger", "data-role": "dissent-report" },
+    ),
+  );
+}

@@ -1,0 +1,259 @@
+"""The expert workstation (评标工作台) in a real headless Chromium, against a real node.
+
+One committee, drawn from a closed opening of three bids (one bidder's name and one of its file
+names carry markup). In the page one expert checks in, is refused a conflict the standby can't
+cover (in Chinese), pledges, reads a bid's documents inline (an image, a PDF, text), votes,
+fills the compliance and score forms (a score above the maximum is caught in the page), sees
+the node's flag on its sheet and revises it, and signs the report; the other four members act
+through the Python client. The node's log holds every act of the page, signed by the expert.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from typing import TYPE_CHECKING, Any
+
+from playwright.async_api import expect
+
+from crypto import b64url_decode, verify
+from evaluator_client.room import RoomClient
+from server.domain.access import Role
+from tests.server.transport.evaluation_world import build_evaluation, draw_request
+from tests.server.transport.opening_world import Bidder, build_world
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.conftest import Person
+    from tests.pages.conftest import Web
+    from tests.server.transport.evaluation_world import Evaluation
+
+TIMEOUT_MS = 15_000
+MARKUP = '<img src=x data-xss="name">'
+BIDDER_NAME = f"{MARKUP}投标人X"
+FILE_NAME = '图纸/<b data-xss="file">plan</b>.txt'
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def png() -> bytes:
+    """A 2x2 red PNG, made here."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2))
+    header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def pdf() -> bytes:
+    """A one-page PDF with a correct cross-reference table."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+async def committee(web: Web, tmp: Path) -> tuple[Evaluation, Bidder]:
+    """Two ordinary bids and one with markup in its bidder's and a file's name; opened, drawn
+    (no standby: a declared conflict can't be covered), the evaluation started."""
+    harness = web.harness
+    world = await build_world(harness, tmp, count=2)
+    person = await harness.person(Role.BIDDER, BIDDER_NAME)
+    files = {"资格文件/营业执照.png": png(), "技术标.pdf": pdf(), FILE_NAME: b"plan <b>text</b>\n"}
+    sealed = await world.seal(person, "bidder-x", price="990000.00", files=files)
+    marked = Bidder(person, await world.login(person), sealed)
+    await world.submit(marked, sealed)
+    world.bidders.append(marked)
+    evaluation = await build_evaluation(harness, tmp, world)
+    await evaluation.draw(draw_request(standby=0))
+    await evaluation.start()
+    return evaluation, marked
+
+
+async def records(ev: Evaluation, kind: str) -> list[dict[str, Any]]:
+    return [dict(r.payload) for r in await ev.harness.node.store.read(ev.tender) if r.type == kind]
+
+
+async def test_an_expert_evaluates_and_signs_in_the_page(web: Web, tmp_path: Path) -> None:
+    ev, marked = await committee(web, tmp_path)
+    try:
+        await evaluate(web, ev, marked)
+    finally:
+        await ev.close()
+
+
+async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
+    members = await ev.members()
+    expert: Person = ev.experts[members[0]]
+    others: list[RoomClient] = []
+    page = await web.page()
+    await page.goto(web.url("/expert"))
+    await web.login(page, expert)
+    # One seat: the room opens by itself, at check-in.
+    await expect(page.locator("[data-fact=stage]")).to_have_text("签到与承诺", timeout=TIMEOUT_MS)
+    await page.locator("[data-form=check-in] button").click()
+    await expect(page.locator("[data-form=pledge]")).to_be_visible(timeout=TIMEOUT_MS)
+    web.screenshot(page, "01-pledge")
+
+    # A conflict the standby can't cover is refused by the node, in Chinese; then the pledge.
+    await page.locator("[data-role=add-conflict]").click()
+    await page.locator("[data-role=organisation]").fill("投标人1 Bidder 1")
+    await page.locator("[data-role=reason]").fill("近三年曾在该单位任职")
+    await page.locator("[data-form=pledge] button.primary").click()
+    alert = page.locator("[data-role=act-status].error")
+    await expect(alert).to_be_visible(timeout=TIMEOUT_MS)
+    assert HAN.search(await alert.inner_text()), await alert.inner_text()
+    web.screenshot(page, "02-conflict-refused")
+    await page.locator(".conflict-row button.link").click()
+    await page.locator("[data-form=pledge] button.primary").click()
+    await expect(page.locator("[data-role=waiting]")).to_be_visible(timeout=TIMEOUT_MS)
+
+    # The bid documents, unpacked in the page: the image and the PDF inline, names as text.
+    row = page.locator(f"[data-role=bids] tr[data-bidder='{marked.id}']")
+    await expect(row.locator("[data-role=bid-name]")).to_have_text(BIDDER_NAME)
+    await row.locator("[data-role=read-bid]").click()
+    files = page.locator(".doc-files li")
+    await expect(files).to_have_count(4, timeout=TIMEOUT_MS)
+    await page.locator("li[data-file='资格文件/营业执照.png'] button").first.click()
+    image = page.locator("[data-role=doc-image]")
+    await expect(image).to_be_visible(timeout=TIMEOUT_MS)
+    await page.wait_for_function(
+        "() => document.querySelector('[data-role=doc-image]').naturalWidth === 2",
+        timeout=TIMEOUT_MS,
+    )
+    await page.locator("li[data-file='技术标.pdf'] button").first.click()
+    frame = page.locator("[data-role=doc-pdf]")
+    await expect(frame).to_have_attribute("src", re.compile(r"^blob:"), timeout=TIMEOUT_MS)
+    await page.locator(f"li[data-file='{FILE_NAME}'] button").first.click()
+    await expect(page.locator("[data-role=doc-text]")).to_have_text("plan <b>text</b>\n")
+    await expect(page.locator(".doc-files")).to_contain_text(FILE_NAME)
+    assert await page.locator("[data-xss]").count() == 0  # markup stayed text
+    web.screenshot(page, "03-documents")
+
+    # The others check in and pledge through the Python client; everyone votes for the page.
+    for member in members[1:]:
+        room = await ev.join(member)
+        await room.check_in()
+        await room.pledge()
+        others.append(room)
+    await expect(page.locator("[data-form=vote]")).to_be_visible(timeout=TIMEOUT_MS)
+    await page.locator(f"[data-form=vote] input[value='{expert.id}']").check()
+    await page.locator("[data-form=vote] button").click()
+    await expect(page.locator("[data-role=waiting]")).to_be_visible(timeout=TIMEOUT_MS)
+    for room in others:
+        await room.vote(expert.id)
+    await expect(page.locator("[data-form=compliance]")).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(page.locator("[data-fact=leader]")).to_contain_text("专家")
+
+    # The leader asks a clarification; the compliance form, every bid passing.
+    await page.locator("[data-role=clarify-question]").fill("请说明 <i>工期</i> 安排")
+    await page.locator("[data-form=clarify] button").click()
+    await expect(page.locator("[data-role=clarifications]")).to_contain_text("请说明 <i>工期</i> 安排")
+    bidders = [b.id for b in ev.world.bidders]
+    await page.locator("[data-form=compliance] button.primary").click()
+    await expect(page.locator("[data-role=waiting]")).to_be_visible(timeout=TIMEOUT_MS)
+    passing = {b: {"C1": (True, ""), "C2": (True, "")} for b in bidders}
+    for room in others:
+        await room.compliance(passing)
+    await expect(page.locator("[data-form=scoring]")).to_be_visible(timeout=TIMEOUT_MS)
+    web.screenshot(page, "04-scoring")
+
+    # Score forms: above the maximum is caught in the page; the page's T3 differs from the
+    # others' on one bid, so the node flags it and the expert revises it.
+    cards = page.locator(".score-card")
+    await expect(cards).to_have_count(3)
+    first = cards.first
+    await first.locator("[data-criterion=T1]").fill("35")
+    await first.locator("button.primary").click()
+    await expect(page.locator("[data-role=act-status].warn")).to_contain_text("满分")
+    assert await records(ev, "evaluation.sheet_submitted") == []
+    for i, bidder in enumerate(bidders):
+        card = page.locator(f".score-card[data-bidder='{bidder}']")
+        await card.locator("[data-criterion=T1]").fill("24")
+        await card.locator("[data-criterion=T2]").fill("15.5")
+        await card.locator("[data-criterion=T3]").fill("10" if i == 0 else "16")
+        await card.locator("[data-role=comment]").fill("施工组织合理")
+        await card.locator("button.primary").click()
+        await expect(card.locator("[data-role=sheet-summary]")).to_be_visible(timeout=TIMEOUT_MS)
+    for i, room in enumerate(others):
+        for bidder in bidders:
+            await room.score(bidder, {"T1": str(23 + i), "T2": "15", "T3": "16"})
+    flagged = page.locator(f".score-card[data-bidder='{bidders[0]}']")
+    await expect(flagged.locator("[data-role=flag]")).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(page.locator("[data-fact=round]")).to_have_text("2")
+    web.screenshot(page, "05-flagged")
+    await flagged.locator("[data-criterion=T3]").fill("16")
+    await flagged.locator("button.primary").click()
+
+    # The report: read, signed in the page; the others sign; the result is published.
+    await expect(page.locator("[data-role=sign-report]")).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(page.locator("[data-role=ranking] tbody tr")).to_have_count(3)
+    web.screenshot(page, "06-report")
+    await page.locator("[data-role=sign-report]").click()
+    await expect(page.locator("[data-role=responded]")).to_be_visible(timeout=TIMEOUT_MS)
+    for room in others:
+        await room.wait_stage("report")
+        await room.sign_report()
+    await expect(page.locator("[data-role=result]")).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(page.locator("[data-fact=stage]")).to_have_text("评标结束，结果已公布")
+    assert await page.locator("[data-xss]").count() == 0
+    web.screenshot(page, "07-result")
+
+    # Every act of the page is on record under the expert's name, with its valid signature.
+    await assert_signed(ev, expert)
+
+
+async def assert_signed(ev: Evaluation, expert: Person) -> None:
+    expected = {
+        "evaluation.checked_in": 1,
+        "evaluation.pledged": 1,
+        "evaluation.vote_cast": 1,
+        "evaluation.clarification_requested": 1,
+        "evaluation.compliance_submitted": 1,
+        "evaluation.sheet_submitted": 4,
+        "evaluation.report_signed": 1,
+    }
+    for kind, count in expected.items():
+        mine = [p for p in await records(ev, kind) if p["document"]["expert"] == expert.id]
+        assert len(mine) == count, (kind, mine)
+        for payload in mine:
+            document = payload["document"]
+            verify(
+                expert.key.verify_key,
+                document["type"],
+                document,
+                b64url_decode(payload["signature"]),
+            )
+    versions = [
+        p["document"]["version"]
+        for p in await records(ev, "evaluation.sheet_submitted")
+        if p["document"]["expert"] == expert.id
+    ]
+    assert sorted(versions) == [1, 1, 1, 2]
+    refused = [
+        p for p in await records(ev, "command.rejected") if p.get("rule") == "NoStandbyLeft"
+    ]
+    assert len(refused) == 1, refused
