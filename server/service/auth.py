@@ -54,6 +54,7 @@ TOKEN_PREFIX: Final = "v1."  # noqa: S105 - a format marker, not a secret
 TOKEN_LABEL: Final = "token"  # noqa: S105 - a signature purpose label, not a secret
 # Verified tokens are cached so that the hot path does not verify a signature per request.
 TOKEN_CACHE_SIZE: Final = 10_000
+VISITOR_PREFIX: Final = "v-"  # a visitor's id: never a participant's (p-) nor a node's (n-)
 _DECOY_CHALLENGE: Final = {"challenge": "", "participant": "", "nonce": "", "node": ""}
 
 
@@ -210,6 +211,20 @@ class Authenticator:
             participant=participant.id,
             role=participant.role,
             scopes=scopes,
+            issued_at=now,
+            expires_at=now + timedelta(seconds=self._settings.token_ttl_seconds),
+            node=self.node_id,
+        )
+
+    def visitor(self) -> Claims:
+        """A read-only visitor of public openings (docs/pages.md 3): role `public`, an id of its
+        own (`v-` and 16 hex digits) that no enrolled participant can have, no key, nothing
+        recorded. It may do what the role table lets `public` do, which is to read."""
+        now = self._clock.now()
+        return Claims(
+            participant=f"{VISITOR_PREFIX}{secrets.token_hex(8)}",
+            role=Role.PUBLIC,
+            scopes=frozenset({ALL_TENDERS}),
             issued_at=now,
             expires_at=now + timedelta(seconds=self._settings.token_ttl_seconds),
             node=self.node_id,

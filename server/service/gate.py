@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-from server.domain.access import Action, Actor, authorize
+from server.domain.access import Action, Actor, Role, authorize
 from server.domain.errors import AccessDenied, DomainError, OutOfScope
 from server.domain.events import AccessRefused, AccessThrottled, CommandRejected, DomainEvent
 from server.protocol import SYSTEM_STREAM, box_tender
@@ -78,13 +78,21 @@ class Gate:
         async def write(recorded: DomainEvent) -> None:
             await self._ledger.execute(target, origin, lambda _: [recorded])
 
-        await self._throttle.record([actor.id], write, event, throttled)
+        await self._throttle.record(_throttle_keys(actor), write, event, throttled)
 
     async def _exists(self, stream: str) -> bool:
         if stream == SYSTEM_STREAM:
             return True
         tender = box_tender(stream)  # a bid box exists with its tender, even before any bid
         return (await self._ledger.head(tender or stream)).seq > 0
+
+
+def _throttle_keys(actor: Actor) -> list[str]:
+    """Whose refusals count together: the participant's; for the public, whose visitors mint a
+    fresh id with every token (docs/pages.md 3), also the address's."""
+    if actor.role is Role.PUBLIC:
+        return [actor.id, f"public@{actor.address}"]
+    return [actor.id]
 
 
 async def _same_stream(actor: Actor, stream: str) -> str:

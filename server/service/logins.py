@@ -55,7 +55,9 @@ class Logins:
 
     async def login_json(self, document: object, address: str) -> dict[str, object]:
         """Log in with a signed answer (POST /api/auth/login): the token and what it grants."""
-        claims = await self.login(LoginAnswer.parse(document), address)
+        return self._answer(await self.login(LoginAnswer.parse(document), address))
+
+    def _answer(self, claims: Claims) -> dict[str, object]:
         return {
             "token": self._auth.issue(claims),
             "participant": claims.participant,
@@ -63,6 +65,10 @@ class Logins:
             "scopes": sorted(claims.scopes),
             "expires_at": format_time(claims.expires_at),
         }
+
+    def visit(self) -> dict[str, object]:
+        """A visitor's token (POST /api/auth/visitor): the same answer as a login's."""
+        return self._answer(self._auth.visitor())
 
     async def login(self, answer: LoginAnswer, address: str) -> Claims:
         participant = await self._participants.find(answer.participant)

@@ -192,6 +192,10 @@ class Node:
             return await self.remote.login(document, address)
         return await self.logins.login_json(document, address)
 
+    def visit(self) -> dict[str, object]:
+        """A read-only visitor's token, issued by this node (an edge issues its own)."""
+        return self.logins.visit()
+
     def authenticate(self, token: str, address: str) -> Actor:
         """The actor a bearer token speaks for, from `address`; Unauthorized if none."""
         return self.auth.verify(token).actor(address, self.settings.site)

@@ -170,6 +170,11 @@ async def login(request: web.Request) -> web.Response:
     return respond(await _node(request).login(body, address_of(request)))
 
 
+async def visit(request: web.Request) -> web.Response:
+    """A read-only visitor's token for the public pages (docs/pages.md 3); no body."""
+    return respond(_node(request).visit())
+
+
 # Participants.
 
 
@@ -269,6 +274,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/node", node_info),
         web.post("/api/auth/challenge", challenge),
         web.post("/api/auth/login", login),
+        web.post("/api/auth/visitor", visit),
         web.post("/api/admin/participants", enroll),
         web.get("/api/admin/participants", participants),
         web.get("/api/system/events", system_events),
