@@ -116,7 +116,7 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     await expect(page.locator("[data-fact=stage]")).to_have_text("签到与承诺", timeout=TIMEOUT_MS)
     await page.locator("[data-form=check-in] button").click()
     await expect(page.locator("[data-form=pledge]")).to_be_visible(timeout=TIMEOUT_MS)
-    web.screenshot(page, "01-pledge")
+    await web.screenshot(page, "01-pledge")
 
     # A conflict the standby can't cover is refused by the node, in Chinese; then the pledge.
     await page.locator("[data-role=add-conflict]").click()
@@ -126,7 +126,7 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     alert = page.locator("[data-role=act-status].error")
     await expect(alert).to_be_visible(timeout=TIMEOUT_MS)
     assert HAN.search(await alert.inner_text()), await alert.inner_text()
-    web.screenshot(page, "02-conflict-refused")
+    await web.screenshot(page, "02-conflict-refused")
     await page.locator(".conflict-row button.link").click()
     await page.locator("[data-form=pledge] button.primary").click()
     await expect(page.locator("[data-role=waiting]")).to_be_visible(timeout=TIMEOUT_MS)
@@ -151,7 +151,7 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     await expect(page.locator("[data-role=doc-text]")).to_have_text("plan <b>text</b>\n")
     await expect(page.locator(".doc-files")).to_contain_text(FILE_NAME)
     assert await page.locator("[data-xss]").count() == 0  # markup stayed text
-    web.screenshot(page, "03-documents")
+    await web.screenshot(page, "03-documents")
 
     # The others check in and pledge through the Python client; everyone votes for the page.
     for member in members[1:]:
@@ -179,7 +179,7 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     for room in others:
         await room.compliance(passing)
     await expect(page.locator("[data-form=scoring]")).to_be_visible(timeout=TIMEOUT_MS)
-    web.screenshot(page, "04-scoring")
+    await web.screenshot(page, "04-scoring")
 
     # Score forms: above the maximum is caught in the page; the page's T3 differs from the
     # others' on one bid, so the node flags it and the expert revises it.
@@ -204,14 +204,14 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     flagged = page.locator(f".score-card[data-bidder='{bidders[0]}']")
     await expect(flagged.locator("[data-role=flag]")).to_be_visible(timeout=TIMEOUT_MS)
     await expect(page.locator("[data-fact=round]")).to_have_text("2")
-    web.screenshot(page, "05-flagged")
+    await web.screenshot(page, "05-flagged")
     await flagged.locator("[data-criterion=T3]").fill("16")
     await flagged.locator("button.primary").click()
 
     # The report: read, signed in the page; the others sign; the result is published.
     await expect(page.locator("[data-role=sign-report]")).to_be_visible(timeout=TIMEOUT_MS)
     await expect(page.locator("[data-role=ranking] tbody tr")).to_have_count(3)
-    web.screenshot(page, "06-report")
+    await web.screenshot(page, "06-report")
     await page.locator("[data-role=sign-report]").click()
     await expect(page.locator("[data-role=responded]")).to_be_visible(timeout=TIMEOUT_MS)
     for room in others:
@@ -220,7 +220,7 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     await expect(page.locator("[data-role=result]")).to_be_visible(timeout=TIMEOUT_MS)
     await expect(page.locator("[data-fact=stage]")).to_have_text("评标结束，结果已公布")
     assert await page.locator("[data-xss]").count() == 0
-    web.screenshot(page, "07-result")
+    await web.screenshot(page, "07-result")
 
     # Every act of the page is on record under the expert's name, with its valid signature.
     await assert_signed(ev, expert)

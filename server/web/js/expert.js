@@ -1,13 +1,17 @@
 // 评标工作台: the expert's workstation. Logs in with the expert's key, lists its seats, opens a
 // room and follows it live; every act is signed here and waits for the node's ack.
 
-import { errorText, t } from "/static/js/lib/i18n.js";
+import { errorText, onLangChange, t } from "/static/js/lib/i18n.js";
 import { h, replace } from "/static/js/lib/dom.js";
 import { api } from "/static/js/lib/api.js";
 import { Live } from "/static/js/lib/live.js";
 import { setLiveStatus, startPage } from "/static/js/lib/shell.js";
 import { Room } from "/static/js/expert/room.js";
 import { RoomPage } from "/static/js/expert/page.js";
+
+function failed(root, err) {
+  replace(root, h("p", { class: "error", role: "alert" }, errorText(err)));
+}
 
 async function main() {
   const session = await startPage({ page: "expert", titleKey: "expert.title", roles: ["expert"] });
@@ -17,41 +21,39 @@ async function main() {
   try {
     seats = (await api("GET", "/api/evaluation/seats")).seats;
   } catch (err) {
-    replace(root, h("p", { class: "error", role: "alert" }, errorText(err)));
+    failed(root, err);
     return;
   }
-  if (!seats.length) {
-    replace(root, h("p", { class: "muted", "data-role": "no-seats" }, t("expert.seats.none")));
-    return;
-  }
-  let current = null;
+  const seatsRoot = h("section", { class: "card seats-card" });
   const roomRoot = h("div", { class: "room-root" });
+  replace(root, seatsRoot, roomRoot);
+  let room = null;
+  let page = null;
+
   const open = async (seat) => {
-    current?.close();
-    const room = new Room({
+    room?.close();
+    room = new Room({
       live,
       seat,
       expert: session.participant,
       onView: (view) => page.render(view),
       onEvent: (record) => page.logEvent(record),
     });
-    const page = new RoomPage(roomRoot, room);
-    current = room;
+    page = new RoomPage(roomRoot, room);
     try {
       await room.open();
     } catch (err) {
-      replace(roomRoot, h("p", { class: "error", role: "alert" }, errorText(err)));
+      failed(roomRoot, err);
     }
   };
-  const list = h(
-    "ul",
-    { class: "seats", "data-role": "seats" },
-    ...seats.map((seat) => {
-      const button = h(
-        "button",
-        { type: "button", "data-tender": seat.tender, "data-lot": seat.lot },
-        t("expert.seats.open"),
-      );
+
+  const showSeats = () => {
+    if (!seats.length) {
+      replace(seatsRoot, h("p", { class: "muted", "data-role": "no-seats" }, t("expert.seats.none")));
+      return;
+    }
+    const items = seats.map((seat) => {
+      const button = h("button", { type: "button", "data-tender": seat.tender, "data-lot": seat.lot }, t("expert.seats.open"));
       button.addEventListener("click", () => void open(seat));
       return h(
         "li",
@@ -61,9 +63,19 @@ async function main() {
         h("span", { class: "badge" }, seat.stage ? t(`expert.stage.${seat.stage}`) : "—"),
         button,
       );
-    }),
-  );
-  replace(root, h("section", { class: "card seats-card" }, h("h2", {}, t("expert.seats.title")), list), roomRoot);
+    });
+    replace(seatsRoot, h("h2", {}, t("expert.seats.title")), h("ul", { class: "seats", "data-role": "seats" }, ...items));
+  };
+
+  // Another language: the same room, built again in it (what the feed showed is kept).
+  onLangChange(() => {
+    showSeats();
+    if (room !== null && room.view !== null) {
+      page = new RoomPage(roomRoot, room, page.records);
+      page.render(room.view);
+    }
+  });
+  showSeats();
   if (seats.length === 1) {
     await open(seats[0]);
   }
@@ -72,6 +84,6 @@ async function main() {
 main().catch((err) => {
   const root = document.getElementById("workstation");
   if (root) {
-    replace(root, h("p", { class: "error", role: "alert" }, errorText(err)));
+    failed(root, err);
   }
 });

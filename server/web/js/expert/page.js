@@ -2,7 +2,7 @@
 // form being filled in is never wiped by another member's act arriving on the live feed.
 
 import { h, replace } from "/static/js/lib/dom.js";
-import { errorText, formatTime, t } from "/static/js/lib/i18n.js";
+import { errorText, formatTime, has, t } from "/static/js/lib/i18n.js";
 import { DocumentReader } from "/static/js/expert/documents.js";
 import {
   actButton,
@@ -38,9 +38,10 @@ function section(name, titleKey) {
 }
 
 export class RoomPage {
-  constructor(root, room) {
+  constructor(root, room, records = []) {
     this.root = root;
     this.room = room;
+    this.records = [];
     this.keys = new Map();
     this.timeAsked = false;
     this.scoring = null;
@@ -61,6 +62,9 @@ export class RoomPage {
     this.reader = new DocumentReader(this.documents);
     this.bids.el.append(this.documents);
     room.onError = (err) => this.status.error(err);
+    for (const record of records) {
+      this.logEvent(record);
+    }
     replace(
       root,
       h(
@@ -384,13 +388,16 @@ export class RoomPage {
   }
 
   logEvent(record) {
+    this.records.push(record);
+    if (this.records.length > LOG_LIMIT) {
+      this.records.shift();
+    }
     const type = String(record.type ?? "");
     const doc = record.payload?.document;
     if (type === "evaluation.time_requested" && doc?.expert === this.room.expert) {
       this.timeAsked = true;
     }
-    const known = t(`expert.event.${type}`);
-    const text = known === `expert.event.${type}` ? type : known;
+    const text = has(`expert.event.${type}`) ? t(`expert.event.${type}`) : type;
     this.logList.prepend(
       h("li", { "data-type": type, "data-seq": String(record.seq) }, h("time", {}, formatTime(record.time)), " ", text),
     );
