@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from playwright.async_api import expect
 
 from crypto import b64url_decode, verify
-from evaluator_client.room import RoomClient
 from server.domain.access import Role
 from tests.server.transport.evaluation_world import build_evaluation, draw_request
 from tests.server.transport.opening_world import Bidder, build_world
@@ -26,6 +25,7 @@ from tests.server.transport.opening_world import Bidder, build_world
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from evaluator_client.room import RoomClient
     from tests.conftest import Person
     from tests.pages.conftest import Web
     from tests.server.transport.evaluation_world import Evaluation
@@ -169,9 +169,10 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     await expect(page.locator("[data-fact=leader]")).to_contain_text("专家")
 
     # The leader asks a clarification; the compliance form, every bid passing.
-    await page.locator("[data-role=clarify-question]").fill("请说明 <i>工期</i> 安排")
+    question = "请说明 <i>工期</i> 安排"
+    await page.locator("[data-role=clarify-question]").fill(question)
     await page.locator("[data-form=clarify] button").click()
-    await expect(page.locator("[data-role=clarifications]")).to_contain_text("请说明 <i>工期</i> 安排")
+    await expect(page.locator("[data-role=clarifications]")).to_contain_text(question)
     bidders = [b.id for b in ev.world.bidders]
     await page.locator("[data-form=compliance] button.primary").click()
     await expect(page.locator("[data-role=waiting]")).to_be_visible(timeout=TIMEOUT_MS)
@@ -253,7 +254,5 @@ async def assert_signed(ev: Evaluation, expert: Person) -> None:
         if p["document"]["expert"] == expert.id
     ]
     assert sorted(versions) == [1, 1, 1, 2]
-    refused = [
-        p for p in await records(ev, "command.rejected") if p.get("rule") == "NoStandbyLeft"
-    ]
+    refused = [p for p in await records(ev, "command.rejected") if p.get("rule") == "NoStandbyLeft"]
     assert len(refused) == 1, refused

@@ -32,6 +32,8 @@ export class DocumentReader {
   /** Fetch, unpack and list one bid's documents. */
   async open(room, bid) {
     this.forget();
+    this.root.hidden = false;
+    this.root.scrollIntoView({ block: "start" });
     replace(this.root, h("p", { class: "muted" }, t("expert.docs.loading")));
     let sheet;
     let entries;

@@ -180,7 +180,7 @@ export function complianceForm(room, status) {
     "section",
     { class: "card", "data-form": "compliance" },
     h("h3", {}, t("expert.compliance.title")),
-    h("div", { class: "table-wrap" }, h("table", { class: "grid" }, h("thead", {}, head), h("tbody", {}, ...rows))),
+    h("div", { class: "table-wrap" }, h("table", { class: "data" }, h("thead", {}, head), h("tbody", {}, ...rows))),
     actButton(t("expert.compliance.button"), status, async () => {
       const results = {};
       for (const cell of cells) {

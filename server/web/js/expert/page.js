@@ -58,9 +58,8 @@ export class RoomPage {
     this.log = section("log", "expert.log.title");
     this.logList = h("ol", { class: "log", "data-role": "log", reversed: "" });
     replace(this.log.body, this.logList);
-    this.documents = h("div", { class: "documents", "data-role": "documents" });
+    this.documents = h("section", { class: "card documents", "data-role": "documents", hidden: true });
     this.reader = new DocumentReader(this.documents);
-    this.bids.el.append(this.documents);
     room.onError = (err) => this.status.error(err);
     for (const record of records) {
       this.logEvent(record);
@@ -74,7 +73,7 @@ export class RoomPage {
         h(
           "div",
           { class: "room-grid" },
-          h("div", { class: "col-main" }, statusEl, this.action.el, this.report.el, this.clarify.el, this.time.el),
+          h("div", { class: "col-main" }, statusEl, this.action.el, this.documents, this.report.el, this.clarify.el, this.time.el),
           h("div", { class: "col-side" }, this.members.el, this.bids.el, this.record.el, this.log.el),
         ),
       ),
@@ -283,7 +282,7 @@ export class RoomPage {
       { class: "table-wrap" },
       h(
         "table",
-        { class: "grid", "data-role": "members" },
+        { class: "data", "data-role": "members" },
         h(
           "thead",
           {},
@@ -341,7 +340,7 @@ export class RoomPage {
         { class: "table-wrap" },
         h(
           "table",
-          { class: "grid", "data-role": "bids" },
+          { class: "data", "data-role": "bids" },
           h("thead", {}, h("tr", {}, ...["name", "price", "status", "documents"].map((k) => h("th", {}, t(`expert.bids.${k}`))))),
           h("tbody", {}, ...rows),
         ),
@@ -375,7 +374,7 @@ export class RoomPage {
         { class: "table-wrap" },
         h(
           "table",
-          { class: "grid" },
+          { class: "data" },
           h(
             "thead",
             {},

@@ -13,7 +13,7 @@ function table(headKeys, rows, attrs = {}) {
     { class: "table-wrap" },
     h(
       "table",
-      { class: "grid", ...attrs },
+      { class: "data", ...attrs },
       h("thead", {}, h("tr", {}, ...headKeys.map((k) => h("th", {}, t(k))))),
       h("tbody", {}, ...rows.map((cells) => h("tr", {}, ...cells.map((c) => h("td", {}, String(c ?? "")))))),
     ),

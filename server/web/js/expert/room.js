@@ -45,7 +45,8 @@ export class Room {
 
   received(record) {
     const payload = record.payload ?? {};
-    if (payload.lot !== this.lot) {
+    // A node's step names the lot; a signed act carries it in its document.
+    if ((payload.lot ?? payload.document?.lot) !== this.lot) {
       return;
     }
     this.onEvent(record);
