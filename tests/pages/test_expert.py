@@ -223,6 +223,17 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     assert await page.locator("[data-xss]").count() == 0
     await web.screenshot(page, "07-result")
 
+    # The node's HTML rendering, fetched with the session's token and saved; English; a phone.
+    report_hash = await page.locator("[data-role=report-hash]").inner_text()
+    async with page.expect_download() as started:
+        await page.locator("[data-role=report-html]").click()
+    saved = await (await started.value).path()
+    assert report_hash in saved.read_text(encoding="utf-8")
+    await page.locator("#lang-switch").click()
+    await expect(page.locator("[data-fact=stage]")).to_have_text("Done, result published")
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await web.screenshot(page, "08-result-en-phone")
+
     # Every act of the page is on record under the expert's name, with its valid signature.
     await assert_signed(ev, expert)
 

@@ -36,7 +36,14 @@ async function main() {
       live,
       seat,
       expert: session.participant,
-      onView: (view) => page.render(view),
+      onView: (view) => {
+        seat.stage = view.stage;
+        const badge = seatsRoot.querySelector(`[data-seat="${seats.indexOf(seat)}"]`);
+        if (badge) {
+          badge.textContent = view.stage ? t(`expert.stage.${view.stage}`) : "—";
+        }
+        page.render(view);
+      },
       onEvent: (record) => page.logEvent(record),
     });
     page = new RoomPage(roomRoot, room);
@@ -60,7 +67,7 @@ async function main() {
         { class: "seat" },
         h("span", {}, t("expert.seats.seat", { tender: seat.tender, lot: seat.lot })),
         h("span", { class: "muted" }, t("expert.seats.where", { site: seat.site, workstation: seat.workstation })),
-        h("span", { class: "badge" }, seat.stage ? t(`expert.stage.${seat.stage}`) : "—"),
+        h("span", { class: "badge", "data-seat": String(seats.indexOf(seat)) }, seat.stage ? t(`expert.stage.${seat.stage}`) : "—"),
         button,
       );
     });

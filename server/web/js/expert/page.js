@@ -396,7 +396,14 @@ export class RoomPage {
     if (type === "evaluation.time_requested" && doc?.expert === this.room.expert) {
       this.timeAsked = true;
     }
-    const text = has(`expert.event.${type}`) ? t(`expert.event.${type}`) : type;
+    const payload = record.payload ?? {};
+    let text = has(`expert.event.${type}`) ? t(`expert.event.${type}`) : type;
+    if (type === "evaluation.stage_opened" && has(`expert.stage.${payload.stage}`)) {
+      text += t("expert.log.stage", { stage: t(`expert.stage.${payload.stage}`), round: String(payload.round ?? 0) });
+    }
+    if (type === "evaluation.member_replaced" && payload.leaving === this.room.expert) {
+      this.status.error({ rule: "NotACommitteeMember" });
+    }
     this.logList.prepend(
       h("li", { "data-type": type, "data-seq": String(record.seq) }, h("time", {}, formatTime(record.time)), " ", text),
     );
