@@ -25,6 +25,8 @@ from tests.server.transport.opening_world import Bidder, build_world
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from playwright.async_api import Page
+
     from evaluator_client.room import RoomClient
     from tests.conftest import Person
     from tests.pages.conftest import Web
@@ -76,9 +78,9 @@ def pdf() -> bytes:
     return bytes(out)
 
 
-async def committee(web: Web, tmp: Path) -> tuple[Evaluation, Bidder]:
+async def committee(web: Web, tmp: Path, standby: int = 0) -> tuple[Evaluation, Bidder]:
     """Two ordinary bids and one with markup in its bidder's and a file's name; opened, drawn
-    (no standby: a declared conflict can't be covered), the evaluation started."""
+    (by default with no standby: a declared conflict can't be covered), evaluation started."""
     harness = web.harness
     world = await build_world(harness, tmp, count=2)
     person = await harness.person(Role.BIDDER, BIDDER_NAME)
@@ -88,13 +90,33 @@ async def committee(web: Web, tmp: Path) -> tuple[Evaluation, Bidder]:
     await world.submit(marked, sealed)
     world.bidders.append(marked)
     evaluation = await build_evaluation(harness, tmp, world)
-    await evaluation.draw(draw_request(standby=0))
+    await evaluation.draw(draw_request(standby=standby))
     await evaluation.start()
     return evaluation, marked
 
 
 async def records(ev: Evaluation, kind: str) -> list[dict[str, Any]]:
     return [dict(r.payload) for r in await ev.harness.node.store.read(ev.tender) if r.type == kind]
+
+
+async def workstation(web: Web, expert: Person) -> Page:
+    """The expert signs in at /expert; with one seat, its room opens by itself, at check-in."""
+    page = await web.page()
+    await page.goto(web.url("/expert"))
+    await web.login(page, expert)
+    await expect(page.locator("[data-fact=stage]")).to_have_text("签到与承诺", timeout=TIMEOUT_MS)
+    return page
+
+
+async def seated(ev: Evaluation, members: list[str]) -> list[RoomClient]:
+    """Those members join through the Python client, check in and pledge."""
+    rooms = []
+    for member in members:
+        room = await ev.join(member)
+        await room.check_in()
+        await room.pledge()
+        rooms.append(room)
+    return rooms
 
 
 async def test_an_expert_evaluates_and_signs_in_the_page(web: Web, tmp_path: Path) -> None:
@@ -108,12 +130,7 @@ async def test_an_expert_evaluates_and_signs_in_the_page(web: Web, tmp_path: Pat
 async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     members = await ev.members()
     expert: Person = ev.experts[members[0]]
-    others: list[RoomClient] = []
-    page = await web.page()
-    await page.goto(web.url("/expert"))
-    await web.login(page, expert)
-    # One seat: the room opens by itself, at check-in.
-    await expect(page.locator("[data-fact=stage]")).to_have_text("签到与承诺", timeout=TIMEOUT_MS)
+    page = await workstation(web, expert)
     await page.locator("[data-form=check-in] button").click()
     await expect(page.locator("[data-form=pledge]")).to_be_visible(timeout=TIMEOUT_MS)
     await web.screenshot(page, "01-pledge")
@@ -154,11 +171,7 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     await web.screenshot(page, "03-documents")
 
     # The others check in and pledge through the Python client; everyone votes for the page.
-    for member in members[1:]:
-        room = await ev.join(member)
-        await room.check_in()
-        await room.pledge()
-        others.append(room)
+    others = await seated(ev, members[1:])
     await expect(page.locator("[data-form=vote]")).to_be_visible(timeout=TIMEOUT_MS)
     await page.locator(f"[data-form=vote] input[value='{expert.id}']").check()
     await page.locator("[data-form=vote] button").click()
@@ -238,6 +251,17 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     await assert_signed(ev, expert)
 
 
+async def signed_by(ev: Evaluation, expert: Person, kind: str) -> list[dict[str, Any]]:
+    """The expert's acts of that kind on record, each checked against its signature."""
+    mine = [p for p in await records(ev, kind) if p["document"]["expert"] == expert.id]
+    for payload in mine:
+        document = payload["document"]
+        verify(
+            expert.key.verify_key, document["type"], document, b64url_decode(payload["signature"])
+        )
+    return [p["document"] for p in mine]
+
+
 async def assert_signed(ev: Evaluation, expert: Person) -> None:
     expected = {
         "evaluation.checked_in": 1,
@@ -249,16 +273,7 @@ async def assert_signed(ev: Evaluation, expert: Person) -> None:
         "evaluation.report_signed": 1,
     }
     for kind, count in expected.items():
-        mine = [p for p in await records(ev, kind) if p["document"]["expert"] == expert.id]
-        assert len(mine) == count, (kind, mine)
-        for payload in mine:
-            document = payload["document"]
-            verify(
-                expert.key.verify_key,
-                document["type"],
-                document,
-                b64url_decode(payload["signature"]),
-            )
+        assert len(await signed_by(ev, expert, kind)) == count, kind
     versions = [
         p["document"]["version"]
         for p in await records(ev, "evaluation.sheet_submitted")
@@ -267,3 +282,103 @@ async def assert_signed(ev: Evaluation, expert: Person) -> None:
     assert sorted(versions) == [1, 1, 1, 2]
     refused = [p for p in await records(ev, "command.rejected") if p.get("rule") == "NoStandbyLeft"]
     assert len(refused) == 1, refused
+
+
+async def test_a_conflict_hands_the_seat_on_and_the_successor_dissents(
+    web: Web, tmp_path: Path
+) -> None:
+    ev, _ = await committee(web, tmp_path, standby=2)
+    try:
+        await hand_on(web, ev)
+    finally:
+        await ev.close()
+
+
+async def hand_on(web: Web, ev: Evaluation) -> None:
+    drawn = await ev.members()
+    leaving = ev.experts[drawn[0]]
+    page = await workstation(web, leaving)
+    await page.locator("[data-form=check-in] button").click()
+    await page.locator("[data-role=add-conflict]").click()
+    await page.locator("[data-role=organisation]").fill("投标人2 Bidder 2")
+    await page.locator("[data-role=reason]").fill("配偶在该单位任职")
+    await page.locator("[data-form=pledge] button.primary").click()
+    await expect(page.locator("[data-role=not-member]")).to_be_visible(timeout=TIMEOUT_MS)
+    await web.screenshot(page, "01-replaced")
+    members = await ev.members()
+    assert leaving.id not in members
+    successor = ev.experts[next(m for m in members if m not in drawn)]
+
+    # The successor signs in once seated, checks in, pledges and asks for more time.
+    page = await workstation(web, successor)
+    await page.locator("[data-form=check-in] button").click()
+    await page.locator("[data-form=pledge] button.primary").click()
+    await page.locator("[data-role=time-reason]").fill("投标文件篇幅较大")
+    await page.locator("[data-panel=time] button").click()
+    await expect(page.locator("[data-panel=time] .ok")).to_be_visible(timeout=TIMEOUT_MS)
+    others = await seated(ev, [m for m in members if m != successor.id])
+    leader = others[0].session.participant
+    await page.locator(f"[data-form=vote] input[value='{leader}']").check()
+    await page.locator("[data-form=vote] button").click()
+    for room in others:
+        await room.vote(leader)
+
+    # Compliance: a fail needs its reason (caught in the page); one bid fails C1 here only.
+    await expect(page.locator("[data-form=compliance]")).to_be_visible(timeout=TIMEOUT_MS)
+    await expect(page.locator("[data-form=clarify]")).to_have_count(0)  # the leader's alone
+    bidders = [b.id for b in ev.world.bidders]
+    row = page.locator(f"tr[data-bidder='{bidders[0]}'][data-criterion=C1]")
+    await row.locator("[data-role=fail]").check()
+    await page.locator("[data-form=compliance] button.primary").click()
+    await expect(page.locator("[data-role=act-status].warn")).to_contain_text("理由")
+    await row.locator("[data-role=reason]").fill("投标函未盖章")
+    await page.locator("[data-form=compliance] button.primary").click()
+    passing = {b: {"C1": (True, ""), "C2": (True, "")} for b in bidders}
+    for room in others:
+        await room.compliance(passing)
+
+    # Scoring: the successor's subjective scores for one bid are far below the others': the
+    # node flags them abnormal, and the successor confirms them with a reason.
+    await expect(page.locator("[data-form=scoring]")).to_be_visible(timeout=TIMEOUT_MS)
+    for i, bidder in enumerate(bidders):
+        card = page.locator(f".score-card[data-bidder='{bidder}']")
+        await card.locator("[data-criterion=T1]").fill("5" if i == 0 else "24")
+        await card.locator("[data-criterion=T2]").fill("5" if i == 0 else "15")
+        await card.locator("[data-criterion=T3]").fill("16")
+        await card.locator("button.primary").click()
+        await expect(card.locator("[data-role=sheet-summary]")).to_be_visible(timeout=TIMEOUT_MS)
+    for i, room in enumerate(others):
+        for bidder in bidders:
+            await room.score(bidder, {"T1": str(23 + i), "T2": "15", "T3": "16"})
+    flagged = page.locator(f".score-card[data-bidder='{bidders[0]}']")
+    await expect(flagged.locator("[data-role=confirm-form]")).to_be_visible(timeout=TIMEOUT_MS)
+    await flagged.locator("[data-role=confirm-reason]").fill("技术方案存在重大缺陷")
+    await flagged.locator("[data-role=confirm-form] button").click()
+
+    # The report: the successor dissents with its reasons; the others sign.
+    await expect(page.locator("[data-role=dissent-report]")).to_be_visible(timeout=TIMEOUT_MS)
+    await page.locator("[data-role=dissent-reasons]").fill("对第一名的技术评分有不同意见")
+    await page.locator("[data-role=dissent-report]").click()
+    await expect(page.locator("[data-role=responded]")).to_have_text(
+        "您已提出不同意见，已记录。", timeout=TIMEOUT_MS
+    )
+    await web.screenshot(page, "02-dissented")
+    for room in others:
+        await room.wait_stage("report")
+        await room.sign_report()
+    await expect(page.locator("[data-role=result]")).to_be_visible(timeout=TIMEOUT_MS)
+
+    (pledge,) = await signed_by(ev, leaving, "evaluation.pledged")
+    assert pledge["conflicts"] == [
+        {"organisation": "投标人2 Bidder 2", "reason": "配偶在该单位任职"}
+    ]
+    (replaced,) = await records(ev, "evaluation.member_replaced")
+    assert (replaced["leaving"], replaced["by"]) == (leaving.id, "declaration")
+    (sheet,) = await signed_by(ev, successor, "evaluation.compliance_submitted")
+    assert sheet["results"][bidders[0]]["C1"] == {"pass": False, "reason": "投标函未盖章"}
+    (asked,) = await signed_by(ev, successor, "evaluation.time_requested")
+    assert asked["reason"] == "投标文件篇幅较大"
+    (confirmed,) = await signed_by(ev, successor, "evaluation.flag_confirmed")
+    assert (confirmed["bidder"], confirmed["round"]) == (bidders[0], 2)
+    (dissent,) = await signed_by(ev, successor, "evaluation.report_dissented")
+    assert dissent["reasons"] == "对第一名的技术评分有不同意见"

@@ -60,7 +60,12 @@ export class RoomPage {
     replace(this.log.body, this.logList);
     this.documents = h("section", { class: "card documents", "data-role": "documents", hidden: true });
     this.reader = new DocumentReader(this.documents);
-    room.onError = (err) => this.status.error(err);
+    room.onError = (err) => {
+      if (err?.rule === "NotACommitteeMember") {
+        this.left();
+      }
+      this.status.error(err);
+    };
     for (const record of records) {
       this.logEvent(record);
     }
@@ -78,6 +83,12 @@ export class RoomPage {
         ),
       ),
     );
+  }
+
+  /** The node no longer counts this expert a member (replaced): nothing left to do here. */
+  left() {
+    this.keys.set("action", "left");
+    replace(this.action.body, h("p", { class: "error", role: "alert", "data-role": "not-member" }, t("expert.room.not_member")));
   }
 
   /** Rebuild `panel` with `build()` when `key` differs from what it shows. */
@@ -141,7 +152,7 @@ export class RoomPage {
     );
     const parts = [h("h2", {}, t("expert.room.title")), h("dl", { class: "facts" }, ...items)];
     if (me === null) {
-      parts.push(h("p", { class: "error", role: "alert", "data-role": "not-member" }, t("expert.room.not_member")));
+      parts.push(h("p", { class: "error", role: "alert" }, t("expert.room.not_member")));
     }
     return parts;
   }
