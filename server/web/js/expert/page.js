@@ -410,7 +410,8 @@ export class RoomPage {
     const payload = record.payload ?? {};
     let text = has(`expert.event.${type}`) ? t(`expert.event.${type}`) : type;
     if (type === "evaluation.stage_opened" && has(`expert.stage.${payload.stage}`)) {
-      text += t("expert.log.stage", { stage: t(`expert.stage.${payload.stage}`), round: String(payload.round ?? 0) });
+      const round = Number(payload.round ?? 0);
+      text += t(round ? "expert.log.stage_round" : "expert.log.stage", { stage: t(`expert.stage.${payload.stage}`), round: String(round) });
     }
     if (type === "evaluation.member_replaced" && payload.leaving === this.room.expert) {
       this.status.error({ rule: "NotACommitteeMember" });

@@ -62,6 +62,50 @@ export function renderReport(report, reportHash) {
       ),
     );
   }
+  const scores = report.scores ?? {};
+  const aggregates = scores.aggregates ?? {};
+  if (Object.keys(aggregates).length) {
+    const memberName = new Map(members.map((m) => [m.expert, m.name]));
+    const experts = members.map((m) => m.expert);
+    const head = h(
+      "tr",
+      {},
+      h("th", {}, t("expert.bids.name")),
+      h("th", {}, t("expert.report.price_score")),
+      ...experts.map((e) => h("th", {}, memberName.get(e) ?? e)),
+      h("th", {}, t("expert.report.aggregate")),
+    );
+    const rows = Object.keys(aggregates).map((bidder) =>
+      h(
+        "tr",
+        {},
+        h("td", {}, nameOf(bidder)),
+        h("td", {}, String(scores.price_scores?.[bidder] ?? "—")),
+        ...experts.map((e) => h("td", {}, String(scores.totals?.[bidder]?.[e] ?? "—"))),
+        h("td", {}, String(aggregates[bidder])),
+      ),
+    );
+    parts.push(
+      h("h4", {}, t("expert.report.scores")),
+      h("div", { class: "table-wrap" }, h("table", { class: "data", "data-role": "totals" }, h("thead", {}, head), h("tbody", {}, ...rows))),
+    );
+    const flags = report.flags ?? [];
+    if (flags.length) {
+      parts.push(
+        h("h4", {}, t("expert.report.flags")),
+        table(
+          ["expert.member.name", "expert.bids.name", "expert.report.flag_kind", "expert.report.flag_answer", "expert.compliance.reason"],
+          flags.map((f) => [
+            memberName.get(f.expert) ?? f.expert,
+            nameOf(f.bidder),
+            t(`expert.report.kind.${f.kind}`),
+            t(`expert.report.answer.${f.answer}`),
+            f.reason || f.detail,
+          ]),
+        ),
+      );
+    }
+  }
   const ranking = report.ranking ?? [];
   parts.push(
     h("h4", {}, t("expert.report.ranking")),
