@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal as signal_module
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from aiohttp import web
@@ -31,6 +32,7 @@ from server.config import Settings
 from server.demo.evaluation import REQUEST, Evaluation
 from server.demo.media import LiveMedia, recorded, summary
 from server.demo.opening import Opening
+from server.demo.stage import Identity, StagedOpening, keep_serving
 from server.demo.watch import Watcher
 from server.service.node import CONSOLE, load_node_key
 from server.service.node_keys import NodeKeys
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from server.backends import StoredLog
+
+_ANY_ADDRESS: Final = frozenset({"0.0.0.0", "::"})  # noqa: S104 - recognised, not bound
 
 # Short recording segments, so that several close while the demo runs (docs/media.md 6).
 SEGMENT_SECONDS: Final = 2.0
@@ -76,9 +80,11 @@ class Person:
 
 
 class Demo:
-    def __init__(self, data_dir: Path, out: TextIO) -> None:
+    def __init__(self, data_dir: Path, out: TextIO, *, serve: Serving | None = None) -> None:
         self.data_dir = data_dir
         self.out = out
+        self.serve = serve
+        self.identities: list[Identity] = []
         self.started = time.monotonic()
         self.sessions: list[Session] = []
         self.tasks: list[asyncio.Task[None]] = []
@@ -101,10 +107,12 @@ class Demo:
         )
         runner = NodeRunner(create_app(settings), settings)  # as `bidroom serve` runs it
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        host, port = (self.serve.host, self.serve.port) if self.serve else ("127.0.0.1", 0)
+        site = web.TCPSite(runner, host, port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        base = f"http://127.0.0.1:{port}"
+        shown = "127.0.0.1" if host in _ANY_ADDRESS else host  # a URL a browser here can open
+        base = f"http://{shown}:{port}"
         self.node_id = runner.app[node_key].id
         self.say(f"Node {self.node_id} listening on {base}; data in {self.data_dir}")
         self.bases = {"main": base}
@@ -118,6 +126,11 @@ class Demo:
             admin = await runner.app[node_key].participants.enroll(CONSOLE, first)
             people = await self.enroll_everyone(admin.id, admin_key)
             await self.story(people, runner.app[node_key].key.verify_key)
+            if self.serve is not None:
+                story = StagedOpening(
+                    self, people, runner.app[node_key].key.verify_key, self.serve.opening_in
+                )
+                await keep_serving(story, self.identities, base, self.serve.stop)
         finally:
             await self.close()
             await runner.cleanup()
@@ -129,7 +142,10 @@ class Demo:
         story = Opening(self, people, key)
         await story.run()
         self.tender = story.tender
-        await Evaluation(self, people, story.tender).run()
+        evaluation = Evaluation(self, people, story.tender)
+        await evaluation.run()
+        for participant, name in evaluation.ids.items():
+            self.identities.append(Identity(name, participant, "expert", evaluation.keys[name]))
 
     async def close(self) -> None:
         await self.media.close()
@@ -167,6 +183,9 @@ class Demo:
             )
             session = await self.login(name, str(enrolled["id"]), keys[name])
             people[name] = await self.person(name, display, session, keys, encryption)
+            sealing = encryption[name].to_pem() if role in ("bidder", "custodian") else None
+            self.identities.append(Identity(name, str(enrolled["id"]), role, keys[name], sealing))
+        self.identities.insert(0, Identity("admin", admin_id, "admin", admin_key))
         return people
 
     def media_here(self, site: str) -> bool:
@@ -260,5 +279,31 @@ class Demo:
         return len(report.failures)
 
 
+@dataclass
+class Serving:
+    """What `--keep-serving` asks: where to listen, when the staged tender opens, and the
+    event that stops the node (Ctrl+C)."""
+
+    host: str
+    port: int
+    opening_in: timedelta
+    stop: asyncio.Event
+
+
 def run(data_dir: Path, out: TextIO = sys.stdout) -> int:
     return asyncio.run(Demo(data_dir, out).run())
+
+
+def run_serving(
+    data_dir: Path, host: str, port: int, opening_in: timedelta, out: TextIO = sys.stdout
+) -> int:
+    """The demo, then the node keeps serving with a staged tender until SIGINT or SIGTERM."""
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal in (signal_module.SIGINT, signal_module.SIGTERM):
+            loop.add_signal_handler(signal, stop.set)
+        return await Demo(data_dir, out, serve=Serving(host, port, opening_in, stop)).run()
+
+    return asyncio.run(main())

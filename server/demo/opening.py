@@ -53,6 +53,7 @@ class Opening:
         self.receipts: dict[str, dict[str, Any]] = {}
         self.record_hash = ""
         self.witnessed = Witness(demo.data_dir / "supervisor-witness.json")
+        self.bids_folder = "bidders"  # under the data directory: each bidder's own machine
 
     def say(self, text: str) -> None:
         self.demo.say(text)
@@ -147,7 +148,7 @@ class Opening:
 
     async def seal_and_submit(self, name: str, price: str, *, revision: bool = False) -> None:
         person = self.people[name]
-        folder = self.demo.data_dir / "bidders" / name
+        folder = self.demo.data_dir / self.bids_folder / name
         sealed = folder / f"bid-{'2' if revision else '1'}.sealed"
         sheet = {
             "price": price, "duration_days": 150, "quality": "合格 pass",

@@ -124,12 +124,20 @@ async def test_the_demo_of_several_sites_says_plainly_when_redis_server_is_missi
 
 
 @pytest.mark.parametrize(
-    ("sites", "redis", "said"),
-    [(1, None, "--sites needs at least 2"), (None, "redis://127.0.0.1:1/0", "--redis is for")],
+    ("sites", "redis", "keep", "opening_in", "said"),
+    [
+        (1, None, False, 5.0, "--sites needs at least 2"),
+        (None, "redis://127.0.0.1:1/0", False, 5.0, "--redis is for"),
+        (3, None, True, 5.0, "leave out --sites"),
+        (None, None, True, 0.5, "--opening-in takes 1 to 1440 minutes"),
+    ],
 )
 def test_the_demo_refuses_what_it_cannot_run(
-    tmp_path: Path, sites: int | None, redis: str | None, said: str
+    tmp_path: Path, sites: int | None, redis: str | None, keep: bool, opening_in: float, said: str
 ) -> None:
-    args = argparse.Namespace(data_dir=tmp_path / "d", sites=sites, redis=redis)
+    args = argparse.Namespace(
+        data_dir=tmp_path / "d", sites=sites, redis=redis, keep_serving=keep,
+        host="127.0.0.1", port=0, opening_in=opening_in,
+    )  # fmt: skip
     with pytest.raises(SystemExit, match=said):
         demo_command.run(args)

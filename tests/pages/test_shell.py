@@ -227,14 +227,26 @@ async def test_a_participant_logs_in_with_a_key_file_and_signs_in_the_page(web: 
     assert [r.payload["participant"] for r in logins] == [host.id]
 
 
+async def test_a_key_protected_by_a_passphrase_opens_in_the_page_with_it(web: Web) -> None:
+    host = await web.harness.enroll(Role.HOST, "host")
+    protected = web.keys / f"{host.id}.pem"
+    protected.write_bytes(host.key.to_pem("口令 passphrase".encode()))
+    page = await open_shell(web)
+    await page.locator("#login-key").set_input_files(protected)
+    await expect(page.locator("#login-passphrase")).to_be_visible()
+    await page.locator("#login-passphrase").fill("wrong")
+    await page.locator("#login-submit").click()
+    await expect(page.locator("#login-error")).to_have_text("口令不正确。")
+    await page.locator("#login-passphrase").fill("口令 passphrase")
+    await page.locator("#login-submit").click()
+    await expect(page.locator("#login")).to_have_count(0)
+    await expect(page.locator("#who")).to_contain_text(host.id)
+
+
 async def test_a_key_the_page_can_t_use_is_refused_in_chinese_and_english(
     web: Web, tmp_path: Path
 ) -> None:
     page = await open_shell(web)
-    protected = tmp_path / "p-protected1.pem"
-    protected.write_bytes(SigningKey.generate().to_pem(b"a passphrase"))
-    await page.locator("#login-key").set_input_files(protected)
-    await expect(page.locator("#login-error")).to_contain_text("口令保护")
     public = tmp_path / "p-public0001.pem"
     public.write_bytes(SigningKey.generate().verify_key.to_pem())
     await page.locator("#login-key").set_input_files(public)

@@ -7,6 +7,7 @@
 
 import { ApiError, api, onUnauthorized, setBearer } from "./api.js";
 import { canonicalize } from "./jcs.js";
+import { decryptPkcs8 } from "./pkcs8.js";
 
 const RENEW_BEFORE_MS = 60_000;
 const encoder = new TextEncoder();
@@ -55,20 +56,29 @@ function pemBody(text, label) {
   return Uint8Array.from(atob(match[1].replace(/\s+/g, "")), (c) => c.charCodeAt(0));
 }
 
+// Whether a key file is protected by a passphrase (the login panel then asks for it).
+export async function isProtected(file) {
+  return file.size <= 16_384 && (await file.text()).includes("BEGIN ENCRYPTED PRIVATE KEY");
+}
+
 // A key file the participant selected: PKCS#8 PEM of an Ed25519 key, as `bidroom key generate`
-// writes it. Its public key ("ed25519:...") is shown so the participant can check it.
-export async function readKeyFile(file) {
+// writes it, plain or protected by a passphrase. Its public key ("ed25519:...") is shown so the
+// participant can check it.
+export async function readKeyFile(file, passphrase = "") {
   if (file.size > 16_384) throw new ApiError({ code: "key_unreadable" });
   const text = await file.text();
-  if (text.includes("BEGIN ENCRYPTED PRIVATE KEY")) throw new ApiError({ code: "key_encrypted" });
-  const der = pemBody(text, "PRIVATE KEY");
+  let der = pemBody(text, "PRIVATE KEY");
+  const sealed = pemBody(text, "ENCRYPTED PRIVATE KEY");
+  if (sealed && !passphrase) throw new ApiError({ code: "key_encrypted" });
+  if (sealed) der = await decryptPkcs8(sealed, passphrase);
   if (!der) throw new ApiError({ code: "key_unreadable" });
   let jwk;
   try {
     const probe = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, true, ["sign"]);
     jwk = await crypto.subtle.exportKey("jwk", probe);
   } catch {
-    throw new ApiError({ code: "key_not_ed25519" });
+    // A wrong passphrase can decrypt to bytes that only fail here.
+    throw new ApiError({ code: sealed ? "key_passphrase" : "key_not_ed25519" });
   }
   const key = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, false, ["sign"]);
   return { key, publicKey: `ed25519:${jwk.x}` };

@@ -3,7 +3,7 @@
 
 import { $, h, replace, toast } from "./dom.js";
 import { applyTranslations, errorText, lang, loadCatalogue, onLangChange, setLang, t } from "./i18n.js";
-import { current, end, login, onSession, readKeyFile, visit } from "./session.js";
+import { current, end, isProtected, login, onSession, readKeyFile, visit } from "./session.js";
 
 const NAV = [
   ["/", "nav.home"],
@@ -60,20 +60,34 @@ export function setLiveStatus(state) {
 function loginPanel(roles) {
   const id = h("input", { id: "login-participant", name: "participant", autocomplete: "username", required: true, pattern: "p-[a-z0-9]{4,32}", "data-i18n-placeholder": "login.participant_placeholder" });
   const file = h("input", { id: "login-key", type: "file", accept: ".pem,application/x-pem-file", required: true });
+  const passphrase = h("input", { id: "login-passphrase", type: "password", autocomplete: "current-password" });
+  const passphraseRow = h("div", { hidden: true }, h("label", { for: "login-passphrase", "data-i18n": "login.passphrase" }), passphrase);
   const fingerprint = h("p", { class: "muted", id: "login-fingerprint" });
   const problem = h("p", { class: "error", id: "login-error", role: "alert" });
   const submit = h("button", { type: "submit", class: "primary", id: "login-submit", "data-i18n": "login.submit" });
   let keyFile = null;
+  let selected = null;
+  // A plain key is read at once; a protected one once its passphrase is given, at sign-in.
+  const read = async () => {
+    keyFile = await readKeyFile(selected, passphrase.value);
+    passphrase.value = ""; // the key is open; its passphrase is not kept
+    fingerprint.textContent = t("login.public_key", { key: keyFile.publicKey });
+    return keyFile;
+  };
   file.addEventListener("change", async () => {
-    problem.textContent = "";
+    problem.textContent = fingerprint.textContent = "";
     keyFile = null;
-    const selected = file.files[0];
+    selected = file.files[0] || null;
     if (!selected) return;
     const named = selected.name.match(KEY_FILE_NAME);
     if (named && !id.value) id.value = named[1];
+    passphraseRow.hidden = !(await isProtected(selected));
+    if (!passphraseRow.hidden) {
+      passphrase.focus();
+      return;
+    }
     try {
-      keyFile = await readKeyFile(selected);
-      fingerprint.textContent = t("login.public_key", { key: keyFile.publicKey });
+      await read();
     } catch (error) {
       problem.textContent = errorText(error);
     }
@@ -87,6 +101,7 @@ function loginPanel(roles) {
     id,
     h("label", { for: "login-key", "data-i18n": "login.key_file" }),
     file,
+    passphraseRow,
     fingerprint,
     problem,
     h("div", { class: "actions" }, submit),
@@ -96,7 +111,7 @@ function loginPanel(roles) {
     panel.append(h("div", { class: "card visit" }, h("p", { "data-i18n": "login.visit_explain" }), h("button", { type: "button", id: "visit", "data-i18n": "login.visit" })));
   }
   applyTranslations(panel);
-  return { panel, form, id, problem, submit, keyFile: () => keyFile };
+  return { panel, form, id, problem, submit, keyFile: async () => keyFile || (selected && read()) };
 }
 
 // Builds the page's frame; with `roles`, resolves once someone of those roles is signed in
@@ -121,13 +136,14 @@ export async function startPage({ page, titleKey, roles = null }) {
         problem.textContent = t("login.bad_participant");
         return;
       }
-      if (!keyFile()) {
-        problem.textContent = t("login.no_key");
-        return;
-      }
       submit.disabled = true;
       try {
-        const session = await login(id.value, keyFile().key);
+        const key = await keyFile();
+        if (!key) {
+          problem.textContent = t("login.no_key");
+          return;
+        }
+        const session = await login(id.value, key.key);
         if (!roles.includes(session.role)) {
           end();
           problem.textContent = t("login.wrong_role", { role: t(`role.${session.role}`) });
