@@ -15,10 +15,12 @@ import struct
 import zlib
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from playwright.async_api import expect
 
 from crypto import b64url_decode, verify
 from server.domain.access import Role
+from tests.pages.conftest import FLAGS
 from tests.server.transport.evaluation_world import build_evaluation, draw_request
 from tests.server.transport.opening_world import Bidder, build_world
 
@@ -37,6 +39,12 @@ MARKUP = '<img src=x data-xss="name">'
 BIDDER_NAME = f"{MARKUP}投标人X"
 FILE_NAME = '图纸/<b data-xss="file">plan</b>.txt'
 HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture
+def chromium_flags() -> list[str]:
+    """A camera and a microphone that Chromium makes up, granted without asking."""
+    return [*FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 
 
 def png() -> bytes:
@@ -382,3 +390,49 @@ async def hand_on(web: Web, ev: Evaluation) -> None:
     assert (confirmed["bidder"], confirmed["round"]) == (bidders[0], 2)
     (dissent,) = await signed_by(ev, successor, "evaluation.report_dissented")
     assert dissent["reasons"] == "对第一名的技术评分有不同意见"
+
+
+async def test_the_intercom_shows_one_member_to_another(web: Web, tmp_path: Path) -> None:
+    ev, _ = await committee(web, tmp_path)
+    try:
+        await intercom(web, ev)
+    finally:
+        await ev.close()
+
+
+async def intercom(web: Web, ev: Evaluation) -> None:
+    view = await ev.view()
+    seats = {m["expert"]: m["workstation"] for m in view["members"]}
+    first, second = (ev.experts[m["expert"]] for m in view["members"][:2])
+    desk = seats[first.id]
+    speaker = await workstation(web, first)
+    listener = await workstation(web, second)
+    tile = listener.locator(f".intercom-tile[data-workstation='{desk}']")
+
+    # Nobody publishes at that desk yet: the node refuses, the page says so in Chinese.
+    await tile.locator("[data-role=intercom-watch]").click()
+    await expect(tile.locator(".error[data-role=intercom-note]")).to_have_text(
+        "该音视频尚未开始。", timeout=TIMEOUT_MS
+    )
+    await speaker.locator("[data-role=intercom-publish]").click()
+    await expect(speaker.locator("[data-role=intercom-live]")).to_be_visible(timeout=TIMEOUT_MS)
+    await tile.locator("[data-role=intercom-watch]").click()
+    await listener.wait_for_function(
+        "(desk) => { const v = document.querySelector("
+        "`.intercom-tile[data-workstation='${desk}'] video`); return v && v.videoWidth > 0; }",
+        arg=desk,
+        timeout=20_000,
+    )
+    await web.screenshot(speaker, "01-speaking")
+    await web.screenshot(listener, "02-watching")
+
+    # The speaker turns it off: the listener's session ends with the source.
+    await speaker.locator("[data-role=intercom-stop]").click()
+    await expect(tile.locator("[data-role=intercom-note]")).to_have_text(
+        "对方已关闭或连接中断。", timeout=TIMEOUT_MS
+    )
+    started = {
+        (s["direction"], s["participant"], s["source"])
+        for s in await records(ev, "media.session_started")
+    }
+    assert started == {("publish", first.id, desk), ("watch", second.id, desk)}

@@ -8,6 +8,7 @@ import { Live } from "/static/js/lib/live.js";
 import { setLiveStatus, startPage } from "/static/js/lib/shell.js";
 import { Room } from "/static/js/expert/room.js";
 import { RoomPage } from "/static/js/expert/page.js";
+import { Intercom } from "/static/js/expert/intercom.js";
 
 function failed(root, err) {
   replace(root, h("p", { class: "error", role: "alert" }, errorText(err)));
@@ -15,7 +16,15 @@ function failed(root, err) {
 
 async function main() {
   const session = await startPage({ page: "expert", titleKey: "expert.title", roles: ["expert"] });
-  const live = new Live({ onStatus: setLiveStatus });
+  let intercom = null;
+  const live = new Live({
+    onStatus: setLiveStatus,
+    onMessage: (message) => {
+      if (message.type === "media_ended") {
+        intercom?.ended(message);
+      }
+    },
+  });
   const root = document.getElementById("workstation");
   let seats;
   try {
@@ -32,6 +41,7 @@ async function main() {
 
   const open = async (seat) => {
     room?.close();
+    intercom?.stopAll();
     room = new Room({
       live,
       seat,
@@ -46,7 +56,8 @@ async function main() {
       },
       onEvent: (record) => page.logEvent(record),
     });
-    page = new RoomPage(roomRoot, room);
+    intercom = new Intercom(live, room);
+    page = new RoomPage(roomRoot, room, [], intercom);
     try {
       await room.open();
     } catch (err) {
@@ -78,7 +89,7 @@ async function main() {
   onLangChange(() => {
     showSeats();
     if (room !== null && room.view !== null) {
-      page = new RoomPage(roomRoot, room, page.records);
+      page = new RoomPage(roomRoot, room, page.records, intercom);
       page.render(room.view);
     }
   });

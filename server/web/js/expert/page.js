@@ -38,7 +38,7 @@ function section(name, titleKey) {
 }
 
 export class RoomPage {
-  constructor(root, room, records = []) {
+  constructor(root, room, records = [], intercom = null) {
     this.root = root;
     this.room = room;
     this.records = [];
@@ -56,6 +56,11 @@ export class RoomPage {
     this.bids = section("bids", "expert.bids.title");
     this.record = section("record", "expert.record.title");
     this.log = section("log", "expert.log.title");
+    this.intercom = intercom;
+    this.media = section("intercom", "expert.intercom.title");
+    if (intercom !== null) {
+      this.media.body.append(intercom.el);
+    }
     this.logList = h("ol", { class: "log", "data-role": "log", reversed: "" });
     replace(this.log.body, this.logList);
     this.documents = h("section", { class: "card documents", "data-role": "documents", hidden: true });
@@ -79,7 +84,7 @@ export class RoomPage {
           "div",
           { class: "room-grid" },
           h("div", { class: "col-main" }, statusEl, this.action.el, this.documents, this.report.el, this.clarify.el, this.time.el),
-          h("div", { class: "col-side" }, this.members.el, this.bids.el, this.record.el, this.log.el),
+          h("div", { class: "col-side" }, this.members.el, this.media.el, this.bids.el, this.record.el, this.log.el),
         ),
       ),
     );
@@ -133,6 +138,8 @@ export class RoomPage {
     );
     this.panel("members", this.members, JSON.stringify([view.members, view.leader]), () => [this.membersBody(view)]);
     this.panel("bids", this.bids, JSON.stringify([view.bids, me?.pledged ?? false]), () => [this.bidsBody(view, Boolean(me?.pledged))]);
+    this.intercom?.render(view);
+    this.media.el.hidden = this.intercom === null;
     this.panel("record", this.record, view.opening_record ? "1" : "0", () => [this.recordBody(view)]);
   }
 
