@@ -139,6 +139,7 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     members = await ev.members()
     expert: Person = ev.experts[members[0]]
     page = await workstation(web, expert)
+    await expect(page.locator("[data-fact=time_left]")).to_have_text(re.compile(r"^0?3:5\d:\d\d$"))
     await page.locator("[data-form=check-in] button").click()
     await expect(page.locator("[data-form=pledge]")).to_be_visible(timeout=TIMEOUT_MS)
     await web.screenshot(page, "01-pledge")
@@ -236,6 +237,8 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     await web.screenshot(page, "06-report")
     await page.locator("[data-role=sign-report]").click()
     await expect(page.locator("[data-role=responded]")).to_be_visible(timeout=TIMEOUT_MS)
+    signed = page.locator(f"li[data-expert='{expert.id}'][data-response=signed]")
+    await expect(signed).to_have_count(1)
     for room in others:
         await room.wait_stage("report")
         await room.sign_report()

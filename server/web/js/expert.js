@@ -57,6 +57,7 @@ async function main() {
       onEvent: (record) => page.logEvent(record),
     });
     intercom = new Intercom(live, room);
+    page?.dispose();
     page = new RoomPage(roomRoot, room, [], intercom);
     try {
       await room.open();
@@ -89,6 +90,7 @@ async function main() {
   onLangChange(() => {
     showSeats();
     if (room !== null && room.view !== null) {
+      page.dispose();
       page = new RoomPage(roomRoot, room, page.records, intercom);
       page.render(room.view);
     }

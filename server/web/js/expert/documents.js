@@ -8,6 +8,7 @@ import { errorText, t } from "/static/js/lib/i18n.js";
 import { PackageError, baseName, kindOf, listArchive, readEntry, splitPackage } from "/static/js/expert/package.js";
 
 const SHEET_FIELDS = ["price", "duration_days", "quality", "project_manager"];
+const TEXT_PREVIEW = 1024 * 1024; // a text file shows its first MiB; the download has it all
 
 export class DocumentReader {
   constructor(root) {
@@ -131,7 +132,9 @@ export class DocumentReader {
       shown.title = entry.name;
       shown.src = this.url(data, kind.type);
     } else {
-      shown = h("pre", { class: "doc-text", "data-role": "doc-text" }, new TextDecoder("utf-8").decode(data));
+      const cut = data.length > TEXT_PREVIEW;
+      const text = new TextDecoder("utf-8").decode(data.subarray(0, TEXT_PREVIEW));
+      shown = h("div", {}, h("pre", { class: "doc-text", "data-role": "doc-text" }, text), cut ? h("p", { class: "muted" }, t("expert.docs.cut")) : "");
     }
     replace(preview, h("p", { class: "file-name" }, entry.name), shown);
   }

@@ -2,7 +2,8 @@
 // form being filled in is never wiped by another member's act arriving on the live feed.
 
 import { h, replace } from "/static/js/lib/dom.js";
-import { errorText, formatTime, has, t } from "/static/js/lib/i18n.js";
+import { errorText, formatDuration, formatTime, has, t } from "/static/js/lib/i18n.js";
+import { serverNow } from "/static/js/lib/session.js";
 import { DocumentReader } from "/static/js/expert/documents.js";
 import {
   actButton,
@@ -65,6 +66,7 @@ export class RoomPage {
     replace(this.log.body, this.logList);
     this.documents = h("section", { class: "card documents", "data-role": "documents", hidden: true });
     this.reader = new DocumentReader(this.documents);
+    this.clock = setInterval(() => this.tick(), 1000);
     room.onError = (err) => {
       if (err?.rule === "NotACommitteeMember") {
         this.left();
@@ -90,6 +92,26 @@ export class RoomPage {
     );
   }
 
+  /** The time left until the evaluation's end, or the signing's: shown, never enforced here. */
+  tick() {
+    const view = this.room.view;
+    const el = this.summary.body.querySelector("[data-fact=time_left], [data-fact=sign_left]");
+    if (!view || !el) {
+      return;
+    }
+    const until = view.stage === "report" ? view.sign_until : IN_SESSION.includes(view.stage) ? view.ends_at : null;
+    if (!until) {
+      el.textContent = "—";
+      return;
+    }
+    const left = (Date.parse(until) - serverNow().getTime()) / 1000;
+    el.textContent = left > 0 ? formatDuration(left) : t("expert.summary.time_up");
+  }
+
+  dispose() {
+    clearInterval(this.clock);
+  }
+
   /** The node no longer counts this expert a member (replaced): nothing left to do here. */
   left() {
     this.keys.set("action", "left");
@@ -112,6 +134,7 @@ export class RoomPage {
     this.panel("summary", this.summary, JSON.stringify([view.stage, view.round, view.leader, view.ends_at, view.extended, me !== null]), () =>
       this.summaryBody(view, me),
     );
+    this.tick();
     const mine = {
       me,
       voted: view.voted.includes(room.expert),
@@ -126,7 +149,7 @@ export class RoomPage {
     if (scoring) {
       this.scoring.update();
     }
-    this.panel("report", this.report, JSON.stringify([view.report_hash, view.responses?.[room.expert] ?? null, view.stage, view.result !== null]), () =>
+    this.panel("report", this.report, JSON.stringify([view.report_hash, view.responses, view.stage, view.result !== null]), () =>
       this.reportBody(view),
     );
     this.report.el.hidden = view.report === null && view.result === null;
@@ -153,6 +176,7 @@ export class RoomPage {
       ["expert.summary.leader", view.leader ? this.room.name(view.leader) : t("expert.summary.no_leader")],
       ["expert.summary.seat", t("expert.seats.where", { site: String(seat.site), workstation: String(seat.workstation) })],
       ["expert.summary.ends_at", view.ends_at ? formatTime(view.ends_at) + (view.extended ? ` ${t("expert.summary.extended")}` : "") : "—"],
+      [view.stage === "report" ? "expert.summary.sign_left" : "expert.summary.time_left", ""],
     ];
     const items = facts.map(([key, value]) =>
       h("div", { class: "fact" }, h("dt", {}, t(key)), h("dd", { "data-fact": key.split(".").pop() }, value)),
@@ -216,7 +240,18 @@ export class RoomPage {
     if (view.report === null) {
       return [];
     }
-    return [renderReport(view.report, view.report_hash), reportDownload(this.room, this.status), responseForm(this.room, this.status)];
+    const answers = view.members.map((m) => {
+      const answer = view.responses?.[m.expert];
+      const state = answer === "report-signature" ? "signed" : answer === "report-dissent" ? "dissented" : "pending";
+      return h("li", { "data-expert": m.expert, "data-response": state }, `${m.name}：`, t(`expert.report.response.${state}`));
+    });
+    return [
+      renderReport(view.report, view.report_hash),
+      reportDownload(this.room, this.status),
+      h("h4", {}, t("expert.report.responses")),
+      h("ul", { class: "responses" }, ...answers),
+      responseForm(this.room, this.status),
+    ];
   }
 
   clarifyBody(view) {
