@@ -160,6 +160,9 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     # The bid documents, unpacked in the page: the image and the PDF inline, names as text.
     row = page.locator(f"[data-role=bids] tr[data-bidder='{marked.id}']")
     await expect(row.locator("[data-role=bid-name]")).to_have_text(BIDDER_NAME)
+    await page.locator("[data-panel=record] summary").click()  # the opening record, read here
+    await expect(page.locator("[data-panel=record] tbody tr")).to_have_count(3)
+    await expect(page.locator("[data-panel=record] tbody")).to_contain_text(BIDDER_NAME)
     await row.locator("[data-role=read-bid]").click()
     files = page.locator(".doc-files li")
     await expect(files).to_have_count(4, timeout=TIMEOUT_MS)

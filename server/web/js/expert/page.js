@@ -15,6 +15,7 @@ import {
 } from "/static/js/expert/forms.js";
 import { renderReport, reportDownload, responseForm } from "/static/js/expert/report.js";
 import { IN_SESSION } from "/static/js/expert/room.js";
+import { bidsTable, membersTable, openingRecord } from "/static/js/expert/panels.js";
 
 const LOG_LIMIT = 200;
 
@@ -159,11 +160,13 @@ export class RoomPage {
     this.panel("time", this.time, JSON.stringify([inSession, view.ends_at, view.extended, this.timeAsked, me?.pledged ?? false]), () =>
       this.timeBody(view, inSession && Boolean(me?.pledged)),
     );
-    this.panel("members", this.members, JSON.stringify([view.members, view.leader]), () => [this.membersBody(view)]);
-    this.panel("bids", this.bids, JSON.stringify([view.bids, me?.pledged ?? false]), () => [this.bidsBody(view, Boolean(me?.pledged))]);
+    this.panel("members", this.members, JSON.stringify([view.members, view.leader]), () => [membersTable(view, room.expert)]);
+    this.panel("bids", this.bids, JSON.stringify([view.bids, me?.pledged ?? false]), () => [
+      bidsTable(view, Boolean(me?.pledged), (bid) => void this.reader.open(room, bid)),
+    ]);
     this.intercom?.render(view);
     this.media.el.hidden = this.intercom === null;
-    this.panel("record", this.record, view.opening_record ? "1" : "0", () => [this.recordBody(view)]);
+    this.panel("record", this.record, view.opening_record ? "1" : "0", () => [openingRecord(view, room.lot)]);
   }
 
   summaryBody(view, me) {
@@ -326,117 +329,6 @@ export class RoomPage {
         this.render(this.room.view);
       }),
     ];
-  }
-
-  membersBody(view) {
-    const yes = (flag) => (flag ? "✓" : "—");
-    return h(
-      "div",
-      { class: "table-wrap" },
-      h(
-        "table",
-        { class: "data", "data-role": "members" },
-        h(
-          "thead",
-          {},
-          h(
-            "tr",
-            {},
-            ...["name", "specialty", "site", "checked_in", "pledged"].map((k) => h("th", {}, t(`expert.member.${k}`))),
-          ),
-        ),
-        h(
-          "tbody",
-          {},
-          ...view.members.map((m) =>
-            h(
-              "tr",
-              { "data-expert": m.expert, class: m.expert === this.room.expert ? "me" : "" },
-              h(
-                "td",
-                {},
-                m.name,
-                m.expert === view.leader ? h("span", { class: "badge" }, t("expert.member.leader")) : "",
-                m.expert === this.room.expert ? h("span", { class: "badge" }, t("expert.member.you")) : "",
-              ),
-              h("td", {}, m.specialty),
-              h("td", {}, `${m.site} / ${m.workstation}`),
-              h("td", {}, yes(m.checked_in)),
-              h("td", {}, yes(m.pledged)),
-            ),
-          ),
-        ),
-      ),
-    );
-  }
-
-  bidsBody(view, pledged) {
-    const rows = view.bids.map((bid) => {
-      const read = h("button", { type: "button", "data-role": "read-bid" }, t("expert.bids.read"));
-      read.disabled = !pledged;
-      read.addEventListener("click", () => void this.reader.open(this.room, bid));
-      return h(
-        "tr",
-        { "data-bidder": bid.bidder },
-        h("td", { "data-role": "bid-name" }, bid.name),
-        h("td", {}, bid.price),
-        h("td", {}, t(`expert.bids.status.${bid.status}`)),
-        h("td", {}, read),
-      );
-    });
-    return h(
-      "div",
-      {},
-      pledged ? "" : h("p", { class: "muted" }, t("expert.bids.after_pledge")),
-      h(
-        "div",
-        { class: "table-wrap" },
-        h(
-          "table",
-          { class: "data", "data-role": "bids" },
-          h("thead", {}, h("tr", {}, ...["name", "price", "status", "documents"].map((k) => h("th", {}, t(`expert.bids.${k}`))))),
-          h("tbody", {}, ...rows),
-        ),
-      ),
-    );
-  }
-
-  recordBody(view) {
-    const record = view.opening_record;
-    if (!record) {
-      return h("p", { class: "muted" }, t("expert.record.none"));
-    }
-    const lot = (record.lots ?? []).find((l) => l.lot === this.room.lot);
-    const rows = (lot?.bids ?? []).map((b) =>
-      h(
-        "tr",
-        {},
-        h("td", {}, b.name),
-        h("td", {}, t(`expert.record.status.${b.status}`)),
-        h("td", {}, String(b.sheet?.price ?? "")),
-        h("td", {}, String(b.sheet?.duration_days ?? "")),
-        h("td", {}, String(b.sheet?.quality ?? b.reason ?? "")),
-      ),
-    );
-    return h(
-      "details",
-      { class: "record" },
-      h("summary", {}, t("expert.record.summary", { at: formatTime(record.at) })),
-      h(
-        "div",
-        { class: "table-wrap" },
-        h(
-          "table",
-          { class: "data" },
-          h(
-            "thead",
-            {},
-            h("tr", {}, ...["name", "status", "price", "duration", "quality"].map((k) => h("th", {}, t(`expert.record.${k}`)))),
-          ),
-          h("tbody", {}, ...rows),
-        ),
-      ),
-    );
   }
 
   logEvent(record) {
