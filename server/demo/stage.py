@@ -153,6 +153,7 @@ async def keep_serving(
     demo.say("密钥文件 Key files to sign in with (select one in the page's login panel)")
     for identity in identities:
         demo.line(f"{identity.role:<10} {identity.name:<12} {files[identity.name]}")
+    demo.line(f"sealed bid   bidder-1     {story.sealed['bidder-1']} (to decrypt in the hall)")
     demo.line(
         f"the opening of {tender} is at {story.opens_at}; bidders B to E sign in, decrypt "
         "and confirm by themselves, bidder-1 is yours"

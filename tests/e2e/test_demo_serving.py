@@ -18,6 +18,10 @@ from tests.conftest import free_port
 READY = "bidder-1 is yours"
 
 
+def all_files(*paths: Path) -> bool:
+    return all(path.is_file() for path in paths)
+
+
 async def test_the_demo_keeps_serving_a_staged_tender_with_key_files(tmp_path: Path) -> None:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
@@ -42,6 +46,10 @@ async def test_the_demo_keeps_serving_a_staged_tender_with_key_files(tmp_path: P
             for role, _name, path in re.findall(r"^  (\w+) +(\S+) +(/\S+\.pem)$", text, re.M)
         }
         assert set(keys) >= {"admin", "host", "supervisor", "bidder", "expert", "custodian"}
+        sealed = re.search(r"^  sealed bid +bidder-1 +(/\S+\.sealed) ", text, re.M)
+        assert sealed is not None
+        encryption = keys["bidder"].with_suffix(".encryption.pem")
+        assert await asyncio.to_thread(all_files, encryption, Path(sealed[1]))
         async with aiohttp.ClientSession() as http:
             for url in urls.values():
                 async with http.get(url) as page:
