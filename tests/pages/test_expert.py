@@ -237,6 +237,8 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     # The report: read, signed in the page; the others sign; the result is published.
     await expect(page.locator("[data-role=sign-report]")).to_be_visible(timeout=TIMEOUT_MS)
     await expect(page.locator("[data-role=ranking] tbody tr")).to_have_count(3)
+    check = page.locator("[data-role=report-check]")
+    await expect(check).to_have_attribute("data-state", "same")  # the hash, recomputed here
     await web.screenshot(page, "06-report")
     await page.locator("[data-role=sign-report]").click()
     await expect(page.locator("[data-role=responded]")).to_be_visible(timeout=TIMEOUT_MS)

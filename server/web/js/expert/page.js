@@ -13,7 +13,7 @@ import {
   ScoringPanel,
   voteForm,
 } from "/static/js/expert/forms.js";
-import { renderReport, reportDownload, responseForm } from "/static/js/expert/report.js";
+import { hashCheck, renderReport, reportDownload, responseForm } from "/static/js/expert/report.js";
 import { IN_SESSION } from "/static/js/expert/room.js";
 import { bidsTable, membersTable, openingRecord } from "/static/js/expert/panels.js";
 
@@ -243,6 +243,8 @@ export class RoomPage {
     if (view.report === null) {
       return [];
     }
+    const form = responseForm(this.room, this.status);
+    const check = hashCheck(view.report, view.report_hash, form);
     const answers = view.members.map((m) => {
       const answer = view.responses?.[m.expert];
       const state = answer === "report-signature" ? "signed" : answer === "report-dissent" ? "dissented" : "pending";
@@ -253,7 +255,8 @@ export class RoomPage {
       reportDownload(this.room, this.status),
       h("h4", {}, t("expert.report.responses")),
       h("ul", { class: "responses" }, ...answers),
-      responseForm(this.room, this.status),
+      check,
+      form,
     ];
   }
 

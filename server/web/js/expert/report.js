@@ -5,7 +5,46 @@
 import { apiBlob } from "/static/js/lib/api.js";
 import { h } from "/static/js/lib/dom.js";
 import { formatTime, lang, t } from "/static/js/lib/i18n.js";
+import { canonicalize } from "/static/js/lib/jcs.js";
 import { actButton } from "/static/js/expert/forms.js";
+
+/** hex(D("evaluation-report", JCS(report))) (docs/protocol.md 1.3): what a member signs. */
+export async function reportDigest(report) {
+  const text = new TextEncoder();
+  const parts = [text.encode("bidroom-hash-v1"), [0], text.encode("evaluation-report"), [0], text.encode(canonicalize(report))];
+  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    bytes.set(part, at);
+    at += part.length;
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Checks in the page that the hash to be signed is the hash of the report shown; if it is
+ *  not, the signature and dissent buttons are disabled. */
+export function hashCheck(report, reportHash, form) {
+  const line = h("p", { class: "muted", "data-role": "report-check" }, t("expert.report.checking"));
+  reportDigest(report).then(
+    (digest) => {
+      const same = digest === reportHash;
+      line.className = same ? "ok" : "error";
+      line.dataset.state = same ? "same" : "differs";
+      line.textContent = t(same ? "expert.report.check_ok" : "expert.report.check_bad");
+      if (!same) {
+        for (const button of form.querySelectorAll("button")) {
+          button.disabled = true;
+        }
+      }
+    },
+    () => {
+      line.className = "error";
+      line.textContent = t("expert.report.check_bad");
+    },
+  );
+  return line;
+}
 
 function table(headKeys, rows, attrs = {}) {
   return h(
