@@ -133,7 +133,7 @@ export function renderReport(report, reportHash) {
       parts.push(
         h("h4", {}, t("expert.report.flags")),
         table(
-          ["expert.member.name", "expert.bids.name", "expert.report.flag_kind", "expert.report.flag_answer", "expert.compliance.reason"],
+          ["expert.member.name", "expert.bids.name", "expert.report.flag_kind", "expert.report.flag_answer", "expert.report.flag_reason"],
           flags.map((f) => [
             memberName.get(f.expert) ?? f.expert,
             nameOf(f.bidder),
