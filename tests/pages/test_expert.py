@@ -107,9 +107,9 @@ async def records(ev: Evaluation, kind: str) -> list[dict[str, Any]]:
     return [dict(r.payload) for r in await ev.harness.node.store.read(ev.tender) if r.type == kind]
 
 
-async def workstation(web: Web, expert: Person) -> Page:
+async def workstation(web: Web, expert: Person, *, phone: bool = False) -> Page:
     """The expert signs in at /expert; with one seat, its room opens by itself, at check-in."""
-    page = await web.page()
+    page = await web.page(phone=phone)
     await page.goto(web.url("/expert"))
     await web.login(page, expert)
     await expect(page.locator("[data-fact=stage]")).to_have_text("签到与承诺", timeout=TIMEOUT_MS)
@@ -325,8 +325,9 @@ async def hand_on(web: Web, ev: Evaluation) -> None:
     assert leaving.id not in members
     successor = ev.experts[next(m for m in members if m not in drawn)]
 
-    # The successor signs in once seated, checks in, pledges and asks for more time.
-    page = await workstation(web, successor)
+    # The successor signs in once seated (on a phone's screen), checks in, pledges and asks
+    # for more time.
+    page = await workstation(web, successor, phone=True)
     await page.locator("[data-form=check-in] button").click()
     await page.locator("[data-form=pledge] button.primary").click()
     await page.locator("[data-role=time-reason]").fill("投标文件篇幅较大")
@@ -348,6 +349,7 @@ async def hand_on(web: Web, ev: Evaluation) -> None:
     await page.locator("[data-form=compliance] button.primary").click()
     await expect(page.locator("[data-role=act-status].warn")).to_contain_text("理由")
     await row.locator("[data-role=reason]").fill("投标函未盖章")
+    await web.screenshot(page, "02-compliance-phone")
     await page.locator("[data-form=compliance] button.primary").click()
     passing = {b: {"C1": (True, ""), "C2": (True, "")} for b in bidders}
     for room in others:
@@ -378,7 +380,7 @@ async def hand_on(web: Web, ev: Evaluation) -> None:
     await expect(page.locator("[data-role=responded]")).to_have_text(
         "您已提出不同意见，已记录。", timeout=TIMEOUT_MS
     )
-    await web.screenshot(page, "02-dissented")
+    await web.screenshot(page, "03-dissented-phone")
     for room in others:
         await room.wait_stage("report")
         await room.sign_report()

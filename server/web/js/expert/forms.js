@@ -158,15 +158,15 @@ export function complianceForm(room, status) {
         h(
           "tr",
           { "data-bidder": bid.bidder, "data-criterion": criterion.id },
-          h("td", {}, bid.name),
-          h("td", {}, `${criterion.id} ${criterion.name}`),
+          h("td", { "data-label": t("expert.compliance.bid") }, bid.name),
+          h("td", { "data-label": t("expert.compliance.criterion") }, `${criterion.id} ${criterion.name}`),
           h(
             "td",
-            { class: "verdict" },
+            { class: "verdict", "data-label": t("expert.compliance.verdict") },
             h("label", { class: "choice" }, pass, t("expert.compliance.pass")),
             h("label", { class: "choice" }, fail, t("expert.compliance.fail")),
           ),
-          h("td", {}, reason),
+          h("td", { "data-label": t("expert.compliance.reason") }, reason),
         ),
       );
     }
@@ -180,7 +180,7 @@ export function complianceForm(room, status) {
     "section",
     { class: "card", "data-form": "compliance" },
     h("h3", {}, t("expert.compliance.title")),
-    h("div", { class: "table-wrap" }, h("table", { class: "data" }, h("thead", {}, head), h("tbody", {}, ...rows))),
+    h("div", { class: "table-wrap" }, h("table", { class: "data stack" }, h("thead", {}, head), h("tbody", {}, ...rows))),
     actButton(t("expert.compliance.button"), status, async () => {
       const results = {};
       for (const cell of cells) {

@@ -46,7 +46,6 @@ export function membersTable(view, expert) {
   );
 }
 
-
 export function bidsTable(view, pledged, onRead) {
   const rows = view.bids.map((bid) => {
     const read = h("button", { type: "button", "data-role": "read-bid" }, t("expert.bids.read"));
@@ -55,9 +54,9 @@ export function bidsTable(view, pledged, onRead) {
     return h(
       "tr",
       { "data-bidder": bid.bidder },
-      h("td", { "data-role": "bid-name" }, bid.name),
-      h("td", {}, bid.price),
-      h("td", {}, t(`expert.bids.status.${bid.status}`)),
+      h("td", { "data-role": "bid-name", "data-label": t("expert.bids.name") }, bid.name),
+      h("td", { "data-label": t("expert.bids.price") }, bid.price),
+      h("td", { "data-label": t("expert.bids.status") }, t(`expert.bids.status.${bid.status}`)),
       h("td", {}, read),
     );
   });
@@ -70,7 +69,7 @@ export function bidsTable(view, pledged, onRead) {
       { class: "table-wrap" },
       h(
         "table",
-        { class: "data", "data-role": "bids" },
+        { class: "data stack", "data-role": "bids" },
         h("thead", {}, h("tr", {}, ...["name", "price", "status", "documents"].map((k) => h("th", {}, t(`expert.bids.${k}`))))),
         h("tbody", {}, ...rows),
       ),
