@@ -20,6 +20,8 @@ from playwright.async_api import expect
 
 from crypto import b64url_decode, verify
 from server.domain.access import Role
+from server.transport.app_keys import connections_key
+from server.transport.ws import Connection
 from tests.pages.conftest import FLAGS
 from tests.server.transport.evaluation_world import build_evaluation, draw_request
 from tests.server.transport.opening_world import Bidder, build_world
@@ -188,8 +190,11 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     await page.locator(f"[data-form=vote] input[value='{expert.id}']").check()
     await page.locator("[data-form=vote] button").click()
     await expect(page.locator("[data-role=waiting]")).to_be_visible(timeout=TIMEOUT_MS)
+    # The page's connection drops while the others vote: it comes back and catches up.
+    assert await drop(web, expert) == 1
     for room in others:
         await room.vote(expert.id)
+    await expect(page.locator("#live-status")).to_have_text("实时", timeout=TIMEOUT_MS)
     await expect(page.locator("[data-form=compliance]")).to_be_visible(timeout=TIMEOUT_MS)
     await expect(page.locator("[data-fact=leader]")).to_contain_text("专家")
 
@@ -265,6 +270,17 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
 
     # Every act of the page is on record under the expert's name, with its valid signature.
     await assert_signed(ev, expert)
+
+
+async def drop(web: Web, person: Person) -> int:
+    """The node drops the person's live connections (as when it restarts: 1001)."""
+    dropped = 0
+    for connection in list(web.harness.client.app[connections_key]):
+        assert isinstance(connection, Connection)
+        if connection.actor is not None and connection.actor.id == person.id:
+            await connection.shutdown()
+            dropped += 1
+    return dropped
 
 
 async def signed_by(ev: Evaluation, expert: Person, kind: str) -> list[dict[str, Any]]:

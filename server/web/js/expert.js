@@ -16,9 +16,17 @@ function failed(root, err) {
 
 async function main() {
   const session = await startPage({ page: "expert", titleKey: "expert.title", roles: ["expert"] });
+  let room = null;
+  let page = null;
   let intercom = null;
   const live = new Live({
-    onStatus: setLiveStatus,
+    onStatus: (status) => {
+      setLiveStatus(status);
+      // Back after a drop: read the room again (an ack lost in the drop is read here, not resent).
+      if (status === "live" && room?.view) {
+        room.refresh().catch((err) => room.onError?.(err));
+      }
+    },
     onMessage: (message) => {
       if (message.type === "media_ended") {
         intercom?.ended(message);
@@ -36,8 +44,6 @@ async function main() {
   const seatsRoot = h("section", { class: "card seats-card" });
   const roomRoot = h("div", { class: "room-root" });
   replace(root, seatsRoot, roomRoot);
-  let room = null;
-  let page = null;
 
   const open = async (seat) => {
     room?.close();
