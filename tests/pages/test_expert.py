@@ -10,9 +10,12 @@ through the Python client. The node's log holds every act of the page, signed by
 
 from __future__ import annotations
 
+import io
 import re
 import struct
+import zipfile
 import zlib
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -20,6 +23,8 @@ from playwright.async_api import expect
 
 from crypto import b64url_decode, verify
 from server.domain.access import Role
+from server.domain.scores import value_problem
+from server.domain.spec import Criterion, CriterionKind
 from server.transport.app_keys import connections_key
 from server.transport.ws import Connection
 from tests.pages.conftest import FLAGS
@@ -462,3 +467,70 @@ async def intercom(web: Web, ev: Evaluation) -> None:
         for s in await records(ev, "media.session_started")
     }
     assert started == {("publish", first.id, desk), ("watch", second.id, desk)}
+
+
+SCORES = ["0", "30", "29.5", "30.5", "29.25", "01", "0.0", "1e1", "", " 3", "-1", "3.00001",
+          "999999", "1000000", "0.5", "7.", ".5", "٣"]  # fmt: skip
+CRITERIA = [("30", "0.5"), ("20", "1"), ("0.75", "0.25"), ("100", "0.01")]
+
+
+async def test_the_page_checks_a_score_as_the_node_does(web: Web) -> None:
+    """The score form's check (decimal.js) and the node's (value_problem) agree on every
+    sample: what the page lets through the node takes, what it stops the node refuses."""
+    page = await web.page()
+    await page.goto(web.url("/expert"))
+    criteria = [{"max": m, "step": s} for m, s in CRITERIA]
+    found = await page.evaluate(
+        """async ({criteria, scores}) => {
+             const {scoreProblem} = await import("/static/js/expert/decimal.js");
+             return criteria.map((c) => scores.map((s) => scoreProblem(c, s)));
+           }""",
+        {"criteria": criteria, "scores": SCORES},
+    )
+    rules = {
+        None: None,
+        "expert.score.not_decimal": "ScoreOutOfRange",
+        "expert.score.above_max": "ScoreOutOfRange",
+        "expert.score.off_step": "ScoreOffStep",
+    }
+    for (top, step), answers in zip(CRITERIA, found, strict=True):
+        criterion = Criterion("T1", "t", CriterionKind.SUBJECTIVE, Decimal(top), Decimal(step))
+        for score, answer in zip(SCORES, answers, strict=True):
+            problem = value_problem(criterion, score)
+            assert rules[answer] == (problem and problem[0]), (top, step, score, answer)
+
+
+async def test_a_package_that_is_not_one_is_named_not_shown(web: Web) -> None:
+    """The bid reader refuses what is not a bid package or holds a broken archive, by name."""
+    page = await web.page()
+    await page.goto(web.url("/expert"))
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("a.txt", "a" * 100, compress_type=zipfile.ZIP_DEFLATED)
+    sheet = b'{"v":1}'
+    good = b"BIDROOM-BID-PACKAGE/1\n" + struct.pack(">I", len(sheet)) + sheet + archive.getvalue()
+    broken = bytearray(good)
+    broken[-30] ^= 0xFF  # inside the end of the central directory
+    found = await page.evaluate(
+        """async (samples) => {
+             const p = await import("/static/js/expert/package.js");
+             const out = [];
+             for (const sample of samples) {
+               try {
+                 const {sheet, archive} = p.splitPackage(new Uint8Array(sample));
+                 const entries = p.listArchive(archive);
+                 const text = new TextDecoder().decode(await p.readEntry(archive, entries[0]));
+                 out.push([sheet.v, entries.map((e) => e.name), text.length]);
+               } catch (err) {
+                 out.push(err.key ?? String(err));
+               }
+             }
+             return out;
+           }""",
+        [list(good), list(b"PK\x03\x04 not a package"), list(broken)],
+    )
+    assert found == [
+        [1, ["a.txt"], 100],
+        "expert.package.not_package",
+        "expert.package.bad_archive",
+    ]
