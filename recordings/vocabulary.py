@@ -87,6 +87,7 @@ class EventType(enum.StrEnum):
     OPENING_DECRYPTION_STARTED = "opening.decryption_started"
     OPENING_KEY_ISSUED = "opening.key_issued"
     OPENING_KEY_SHARE_ISSUED = "opening.key_share_issued"
+    OPENING_MESSAGE_SENT = "opening.message_sent"
     OPENING_OBJECTION_ANSWERED = "opening.objection_answered"
     OPENING_OBJECTION_RAISED = "opening.objection_raised"
     OPENING_RECORD_PUBLISHED = "opening.record_published"
@@ -178,6 +179,7 @@ EVENT_LABELS: Final[Mapping[EventType, tuple[str, str]]] = MappingProxyType(
         EventType.OPENING_CONFIRMED: ("确认", "confirmed"),
         EventType.OPENING_OBJECTION_RAISED: ("异议", "objection"),
         EventType.OPENING_OBJECTION_ANSWERED: ("答复", "answered"),
+        EventType.OPENING_MESSAGE_SENT: ("开标留言", "message"),
         EventType.OPENING_CLOSED: ("开标结束", "closed"),
         EventType.EVALUATION_DRAW_COMMITTED: ("抽取承诺", "draw committed"),
         EventType.EVALUATION_COMMITTEE_DRAWN: ("专家抽取", "committee drawn"),

@@ -41,6 +41,7 @@ class Action(enum.StrEnum):
     CONFIRM_RECORD = "opening.confirm"
     OBJECT_RECORD = "opening.object"
     ANSWER_OBJECTION = "opening.answer"
+    SEND_MESSAGE = "opening.message"
     CLOSE_OPENING = "opening.close"
     START_EVALUATION = "evaluation.start"
     DRAW_EXPERTS = "evaluation.draw"
@@ -118,6 +119,8 @@ PERMISSIONS: Final[Mapping[Action, frozenset[Role]]] = MappingProxyType(
         Action.CONFIRM_RECORD: frozenset({Role.BIDDER}),
         Action.OBJECT_RECORD: frozenset({Role.BIDDER}),
         Action.ANSWER_OBJECTION: frozenset({Role.HOST}),
+        # The message box between the host and the bidders of the opening (on record).
+        Action.SEND_MESSAGE: frozenset({Role.HOST, Role.BIDDER}),
         Action.CLOSE_OPENING: frozenset({Role.HOST}),
         Action.START_EVALUATION: frozenset({Role.HOST}),
         # The host asks for the draw and sees the room's progress, never who sits in it.

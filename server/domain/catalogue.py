@@ -72,6 +72,7 @@ from server.domain.opening_events import (
     DecryptionStarted,
     DocumentRead,
     KeyShareIssued,
+    MessageSent,
     ObjectionAnswered,
     ObjectionRaised,
     OpeningClosed,
@@ -178,6 +179,7 @@ _ENTRIES: Final = (
     _folded(RecordConfirmed, Fold.OPENING),
     _folded(ObjectionRaised, Fold.OPENING),
     _folded(ObjectionAnswered, Fold.OPENING),
+    _folded(MessageSent, Fold.OPENING),  # counted: each sender sends a bounded number
     _folded(OpeningClosed, Fold.OPENING),
     _kept(DocumentRead, "every read of a bid's documents is on record for supervisors"),
     # The evaluation rooms.

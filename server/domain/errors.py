@@ -16,6 +16,7 @@ DomainError                     base; `rule` is the class name, `cite` the artic
 │   │   BidNotPending, WrongFileKey, NotACustodian, OpeningKeyMismatch,
 │   │   DecryptionInProgress, ConfirmationWindowClosed, AlreadyResponded,
 │   │   UnknownObjection, OpeningStillOpen, SignatureRejected  (the opening)
+│   ├── MessagesClosed, UnknownRecipient, TooManyMessages      (the opening's message box)
 │   ├── MediaNotLive, MediaClosed                                   (live media)
 └── RegistryError               enrolment refusals (409)
     ├── DuplicateParticipant
@@ -169,6 +170,22 @@ class OpeningStillOpen(RuleViolation):
     """The opening closes once every objection is answered and the window is over (Regs 44)."""
 
     cite = "Regs 44"
+
+
+class MessagesClosed(RuleViolation):
+    """The message box opens at the deadline (who bid is secret until then, E-Measures 21)
+    and closes with the opening."""
+
+    cite = "E-Measures 21"
+
+
+class UnknownRecipient(RuleViolation):
+    """The host writes to a bidder of the opening or to all signed-in bidders; bidders write
+    to the host."""
+
+
+class TooManyMessages(RuleViolation):
+    """Each participant sends a bounded number of messages in one opening."""
 
 
 class SignatureRejected(RuleViolation):

@@ -34,6 +34,7 @@ from server.domain.opening_events import (
     DecryptionPaused,
     DecryptionResumed,
     DecryptionStarted,
+    MessageSent,
     ObjectionAnswered,
     ObjectionRaised,
     OpeningClosed,
@@ -57,6 +58,8 @@ if TYPE_CHECKING:
 # Deployed systems give a bidder a few tries at decrypting before its bid counts as revoked.
 MAX_ATTEMPTS: Final = 3
 MAX_TEXT: Final = 2000
+# Messages one participant may send in one opening: enough for any opening, bounded for the log.
+MAX_MESSAGES: Final = 200
 
 
 class Phase(enum.StrEnum):
@@ -133,6 +136,7 @@ class Opening:
     confirm_until: datetime | None = None
     responses: dict[str, str] = field(default_factory=dict)
     objections: dict[str, Objection] = field(default_factory=dict)
+    messages: dict[str, int] = field(default_factory=dict)  # sender -> messages sent
 
     # Decryption.
 
@@ -439,6 +443,8 @@ class Opening:
             )
         elif isinstance(event, ObjectionAnswered):
             self.objections[event.objection].answer = event.answer
+        elif isinstance(event, MessageSent):
+            self.messages[event.sender] = self.messages.get(event.sender, 0) + 1
         elif isinstance(event, OpeningClosed):
             self._enter(Phase.CLOSED)
 

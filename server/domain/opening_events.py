@@ -233,6 +233,28 @@ class ObjectionAnswered(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class MessageSent(DomainEvent):
+    """The message box of the opening: the host and the bidders, on record.
+
+    `to` names the bidders it goes to (every signed-in bidder for a `broadcast` of the host);
+    empty, it goes to the host. Seen by the host, supervisors, the sender and those it names:
+    never by other bidders, nor by the public.
+    """
+
+    TYPE: ClassVar[str] = EventType.OPENING_MESSAGE_SENT
+    VISIBILITY: ClassVar[frozenset[str]] = STAFF
+    message: str
+    sender: str
+    to: tuple[str, ...]
+    broadcast: bool
+    text: str
+    at: datetime
+
+    def visibility(self) -> frozenset[str]:
+        return STAFF | {participant_audience(p) for p in (self.sender, *self.to)}
+
+
+@dataclass(frozen=True, slots=True)
 class OpeningClosed(DomainEvent):
     """The final opening record, signed by the node and kept with the tender (E-Measures 32)."""
 

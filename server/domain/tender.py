@@ -15,6 +15,7 @@ from server.domain.errors import (
     DeadlinePassed,
     DrawNotReady,
     InvalidTransition,
+    MessagesClosed,
     NoBid,
     OpeningKeyMismatch,
     OpeningNotReady,
@@ -22,14 +23,17 @@ from server.domain.errors import (
     ReasonRequired,
     ScheduleInPast,
     SignInNotOpen,
+    TooManyMessages,
     UnknownLot,
+    UnknownRecipient,
     WrongStage,
 )
 from server.domain.evaluation import Evaluation
-from server.domain.opening import BidState, Opening, Phase
+from server.domain.opening import MAX_MESSAGES, BidState, Opening, Phase
 from server.domain.opening_events import (
     DecryptionStarted,
     KeyShareIssued,
+    MessageSent,
     OpeningKeyIssued,
     SignedIn,
 )
@@ -213,6 +217,42 @@ class Tender:
         if bidder not in self.bids.bidders():
             raise NoBid("Only bidders with a sealed bid take part in the opening.")
         return [] if bidder in self.opening.signed_in else [SignedIn(bidder, now)]
+
+    def message(
+        self, now: datetime, sender: str, from_host: bool, to: str | None, text: str
+    ) -> list[DomainEvent]:
+        """The opening's message box, from the deadline until the opening closes.
+
+        The host writes to one bidder with a bid (`to`) or to every signed-in bidder (no `to`);
+        a bidder with a bid writes to the host. Before the deadline who bid is secret
+        (E-Measures 21), so nobody writes then.
+        """
+        closed = self.opening.phase is Phase.CLOSED
+        if not self.bids_closed or self.state not in (_S.BIDDING, _S.OPENING) or closed:
+            raise MessagesClosed(
+                "Messages with bidders open at the deadline and close with the opening."
+            )
+        bidders = self.bids.bidders()
+        if from_host:
+            if to is None:
+                recipients = tuple(sorted(self.opening.signed_in))
+                if not recipients:
+                    raise UnknownRecipient("No bidder has signed in yet to write to.")
+            elif to in bidders:
+                recipients = (to,)
+            else:
+                raise UnknownRecipient(f"{to} has no bid in this opening.")
+        else:
+            if sender not in bidders:
+                raise NoBid("Only bidders with a sealed bid take part in the opening.")
+            if to is not None:
+                raise UnknownRecipient("Bidders write to the host only.")
+            recipients = ()
+        if self.opening.messages.get(sender, 0) >= MAX_MESSAGES:
+            raise TooManyMessages(f"At most {MAX_MESSAGES} messages per participant and opening.")
+        number = sum(self.opening.messages.values()) + 1
+        broadcast = from_host and to is None
+        return [MessageSent(f"m{number}", sender, recipients, broadcast, text, now)]
 
     def start_opening(self, now: datetime) -> list[DomainEvent]:
         """开标: opens the decryption window, or fails lots (or the tender) with too few bids."""

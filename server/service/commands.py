@@ -35,6 +35,7 @@ from server.domain.errors import DomainError, SignatureRejected
 from server.errors import BadRequest, NotFound
 from server.protocol import MAX_SEQ, SYSTEM_STREAM, box_stream
 from server.protocol.times import format_time, parse_time
+from server.service.bundles import collect_bundle
 from server.service.ledger import Origin
 from server.service.tenders import summary
 
@@ -423,6 +424,18 @@ async def _verify_audit(node: Node, c: Command) -> Any:
     raise NotFound("Audit bundles are verified offline: `bidroom audit verify`.")
 
 
+async def _export_bundle(node: Node, c: Command) -> Any:
+    """The tender's audit bundle, as JSON Lines. It holds the bid box and the system log, so
+    only who may read those gets it: supervisors (the admin may verify, not read tenders)."""
+    await node.pipeline.authorize(c.actor, c.action, c.tender_id)
+    await node.tenders.authorize_read(c.actor, box_stream(c.tender_id))
+    lines, _ = await collect_bundle(
+        node.store, node.ledger, node=node.id, node_key=node.key.verify_key.to_text(),
+        tender=c.tender_id, now=c.arrived,
+    )  # fmt: skip
+    return lines
+
+
 # Tenders.
 
 
@@ -562,6 +575,10 @@ async def _answer_objection(node: Node, c: Command) -> None:
     await node.opening.answer(c.actor, c.tender_id, c.target.objection, c.body)
 
 
+async def _message(node: Node, c: Command) -> Any:
+    return await node.opening.send_message(c.actor, c.tender_id, c.body)
+
+
 async def _close(node: Node, c: Command) -> Any:
     return await node.opening.close(c.actor, c.tender_id)
 
@@ -678,7 +695,7 @@ HANDLERS: Final[Mapping[Action, Mapping[str, Handler]]] = {
     Action.LIST_TENDERS: {"": _list},
     Action.VIEW_TENDER: {"": _view},
     Action.READ_TENDER_LOG: _LOG_READS,
-    Action.VERIFY_AUDIT: {"": _verify_audit},
+    Action.VERIFY_AUDIT: {"": _verify_audit, "export": _export_bundle},
     Action.SUBMIT_BID: {
         "": _complete,
         "upload": _start_upload,
@@ -701,6 +718,7 @@ HANDLERS: Final[Mapping[Action, Mapping[str, Handler]]] = {
     Action.CONFIRM_RECORD: {"": _then_opening(_confirm)},
     Action.OBJECT_RECORD: {"": _then_opening(_object)},
     Action.ANSWER_OBJECTION: {"": _then_opening(_answer_objection)},
+    Action.SEND_MESSAGE: {"": _message},
     Action.CLOSE_OPENING: {"": _close},
     Action.START_EVALUATION: {"": _then_progress(_start_evaluation)},
     Action.DRAW_EXPERTS: {"": _then_progress(_draw), "reveal": _then_progress(_reveal)},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from crypto import (
     EncryptionKey,
@@ -217,6 +217,18 @@ class OpeningService:
             lambda t, now, objection: t.session().object(now, actor.id, *objection),
             signed=signed,
         )  # fmt: skip
+
+    # The message box: the host and the bidders, on record.
+
+    async def send_message(self, actor: Actor, tender_id: str, document: object) -> dict[str, Any]:
+        """A message to the host (a bidder's) or to one or all bidders (the host's)."""
+        host = actor.role is Role.HOST
+        records, _ = await self._pipeline.run(
+            actor, Action.SEND_MESSAGE, tender_id, lambda: bodies.message(document),
+            lambda t, now, body: t.message(now, actor.id, host, body[1], body[0]),
+        )  # fmt: skip
+        record = records[0]
+        return {"seq": record.seq, "hash": record.hash, "message": dict(record.payload)}
 
     # The host.
 

@@ -54,3 +54,18 @@ def text(document: object, name: str) -> str:
     text = reader.text(name, max_len=MAX_TEXT)
     reader.finish()
     return text
+
+
+def message(document: object) -> tuple[str, str | None]:
+    """A message of the opening's box: its text, and whom it is for (a bidder id, or none)."""
+    reader = Reader(document)
+    text = reader.text("text", max_len=MAX_TEXT)
+    to = reader.optional_text("to", max_len=64) if "to" in _members(document) else None
+    reader.finish()
+    if not text.strip():
+        raise InvalidFields([Problem("text", "must not be blank")])
+    return text, to
+
+
+def _members(document: object) -> set[str]:
+    return set(document) if isinstance(document, dict) else set()

@@ -3,7 +3,7 @@ proofs (docs/protocol.md 2.9, docs/spec/audit-bundle.md)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
@@ -12,6 +12,9 @@ from server.transport.http import _tender_id, authenticated, respond, submit
 
 if TYPE_CHECKING:
     from server.domain.access import Actor
+
+# Lines per write of a bundle: a few hundred records per piece, not one write per record.
+BUNDLE_WRITE_LINES: Final = 256
 
 
 def _read(request: web.Request) -> tuple[Action, str]:
@@ -42,6 +45,26 @@ async def consistency(request: web.Request, actor: Actor) -> web.Response:
     )
 
 
+@authenticated
+async def bundle(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """The tender's audit bundle (docs/spec/audit-bundle.md), for supervisors, as a download."""
+    tender = _tender_id(request)
+    lines: list[str] = await submit(
+        request, actor, Action.VERIFY_AUDIT, tender=tender, step="export"
+    )
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "application/jsonl; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{tender}.bundle.jsonl"',
+        }
+    )
+    await response.prepare(request)
+    for start in range(0, len(lines), BUNDLE_WRITE_LINES):
+        await response.write("".join(lines[start : start + BUNDLE_WRITE_LINES]).encode("utf-8"))
+    await response.write_eof()
+    return response
+
+
 def _query(request: web.Request, *names: str) -> dict[str, str | None]:
     """The proof's query parameters as sent: the command checks them once the read is allowed."""
     return {name: request.query.get(name) for name in names}
@@ -55,4 +78,5 @@ def routes() -> list[web.RouteDef]:
             web.get(f"{prefix}/proofs/inclusion", inclusion),
             web.get(f"{prefix}/proofs/consistency", consistency),
         ]
+    routes.append(web.get("/api/tenders/{tender}/audit/bundle", bundle))
     return routes

@@ -177,6 +177,11 @@ async def answer(request: web.Request, actor: Actor) -> web.Response:
 
 
 @authenticated
+async def message(request: web.Request, actor: Actor) -> web.Response:
+    return await _opening(request, actor, Action.SEND_MESSAGE, body=True, status=201)
+
+
+@authenticated
 async def close(request: web.Request, actor: Actor) -> web.Response:
     return await _opening(request, actor, Action.CLOSE_OPENING)
 
@@ -219,5 +224,6 @@ def routes() -> list[web.RouteDef]:
         web.post(f"{tender}/opening/confirm", confirm),
         web.post(f"{tender}/opening/objections", objection),
         web.post(f"{tender}/opening/objections/{{objection}}/answer", answer),
+        web.post(f"{tender}/opening/messages", message),
         web.post(f"{tender}/opening/close", close),
     ]

@@ -26,12 +26,12 @@ EXPECTED = {
     Role.HOST: READS | {
         "tender.create", "tender.publish", "tender.cancel", "tender.opening.start",
         "opening.view", "opening.pause", "opening.resume", "opening.record", "opening.answer",
-        "opening.close", "evaluation.start", "evaluation.draw", "evaluation.replace",
-        "evaluation.progress", "media.publish",
+        "opening.close", "opening.message", "evaluation.start", "evaluation.draw",
+        "evaluation.replace", "evaluation.progress", "media.publish",
     },
     Role.BIDDER: READS | {
         "bid.submit", "bid.withdraw", "opening.view", "opening.sign_in", "opening.decrypt",
-        "opening.confirm", "opening.object", "evaluation.answer",
+        "opening.confirm", "opening.object", "opening.message", "evaluation.answer",
     },
     # Experts never attend the opening (GP87 40); they read decrypted bids in their room.
     Role.EXPERT: READS | {

@@ -25,6 +25,7 @@ from server.domain.opening_events import (
     DecryptionClosed,
     DecryptionPaused,
     DecryptionResumed,
+    MessageSent,
     ObjectionAnswered,
     ObjectionRaised,
     ShareSubmitted,
@@ -112,6 +113,7 @@ def _off_the_journeys() -> list[tuple[Tender, list[DomainEvent]]]:
             AttemptFailed("L1", BIDDERS[0], 1, "wrong key"),
             BidFailed("L1", BIDDERS[1], "bidder", "no key", DEADLINE),
             ShareSubmitted(custodian, 1, DEADLINE),
+            MessageSent("m1", BIDDERS[0], (), False, "解密遇到问题", DEADLINE),
             DecryptionClosed(DEADLINE),
         ]),
         (read_out(), [
