@@ -22,6 +22,7 @@ import pytest
 from playwright.async_api import expect
 
 from crypto import b64url_decode, verify
+from evaluator_client import bidding
 from server.domain.access import Role
 from server.domain.scores import value_problem
 from server.domain.spec import Criterion, CriterionKind
@@ -208,6 +209,11 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     await page.locator("[data-role=clarify-question]").fill(question)
     await page.locator("[data-form=clarify] button").click()
     await expect(page.locator("[data-role=clarifications]")).to_contain_text(question)
+    (sent,) = await records(ev, "evaluation.clarification_sent")
+    asked = next(b for b in ev.world.bidders if b.id == sent["bidder"])
+    answer = "工期 <b>180</b> 天"
+    await bidding.answer_clarification(asked.session, ev.tender, "L1", "c1", answer)
+    await expect(page.locator("[data-role=clarifications]")).to_contain_text(answer)
     bidders = [b.id for b in ev.world.bidders]
     await page.locator("[data-form=compliance] button.primary").click()
     await expect(page.locator("[data-role=waiting]")).to_be_visible(timeout=TIMEOUT_MS)
