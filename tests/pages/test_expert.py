@@ -160,6 +160,8 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     alert = page.locator("[data-role=act-status].error")
     await expect(alert).to_be_visible(timeout=TIMEOUT_MS)
     assert HAN.search(await alert.inner_text()), await alert.inner_text()
+    beside = page.locator("[data-form=pledge] [data-role=act-note].error")  # and by the button
+    await expect(beside).to_have_text(await alert.inner_text())
     await web.screenshot(page, "02-conflict-refused")
     await page.locator(".conflict-row button.link").click()
     await page.locator("[data-form=pledge] button.primary").click()

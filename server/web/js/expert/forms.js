@@ -8,15 +8,18 @@ import { scoreProblem } from "/static/js/expert/decimal.js";
 
 const MAX_CONFLICTS = 20;
 
-/** A submit button that runs `work` once at a time and reports into `status`. */
+/** A submit button that runs `work` once at a time and reports into `status`, both at the top
+ *  of the room and beside the button (which may be far down the page, or on a phone's screen). */
 export function actButton(label, status, work, attrs = {}) {
   const button = h("button", { type: "button", class: "primary", ...attrs }, label);
+  const note = h("span", { class: "act-note", "data-role": "act-note", role: "status" });
   button.addEventListener("click", async () => {
     if (button.disabled) {
       return;
     }
     button.disabled = true;
     status.clear();
+    status.beside(note);
     try {
       await work();
     } catch (err) {
@@ -25,7 +28,7 @@ export function actButton(label, status, work, attrs = {}) {
       button.disabled = false;
     }
   });
-  return button;
+  return h("span", { class: "act" }, button, note);
 }
 
 function field(labelText, input, hint) {

@@ -20,13 +20,24 @@ import { bidsTable, membersTable, openingRecord } from "/static/js/expert/panels
 const LOG_LIMIT = 200;
 
 function statusLine(el) {
+  let beside = null; // the note next to the button last pressed
   const set = (kind, text) => {
-    el.className = `act-status ${kind}`;
-    el.setAttribute("role", kind === "error" ? "alert" : "status");
-    replace(el, text);
+    for (const target of [el, beside]) {
+      if (target !== null && target.isConnected) {
+        target.className = `${target === el ? "act-status" : "act-note"} ${kind}`;
+        target.setAttribute("role", kind === "error" ? "alert" : "status");
+        replace(target, text);
+      }
+    }
   };
   return {
-    clear: () => set("", ""),
+    beside: (note) => {
+      beside = note;
+    },
+    clear: () => {
+      set("", "");
+      beside = null;
+    },
     ok: (text) => set("ok", text),
     warn: (text) => set("warn", text),
     error: (err) => set("error", errorText(err)),
