@@ -278,6 +278,8 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     assert report_hash in saved.read_text(encoding="utf-8")
     await page.locator("#lang-switch").click()
     await expect(page.locator("[data-fact=stage]")).to_have_text("Done, result published")
+    closed = "The room has concluded; the intercom is closed."
+    await expect(page.locator("[data-role=intercom-status]")).to_have_text(closed)
     await page.set_viewport_size({"width": 390, "height": 844})
     await web.screenshot(page, "08-result-en-phone")
 

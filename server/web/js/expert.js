@@ -97,6 +97,7 @@ async function main() {
     showSeats();
     if (room !== null && room.view !== null) {
       page.dispose();
+      intercom.relabel();
       page = new RoomPage(roomRoot, room, page.records, intercom);
       page.render(room.view);
     }

@@ -42,6 +42,13 @@ export class Intercom {
     this.el = h("div", { class: "intercom" }, this.status, this.self, this.tiles);
   }
 
+  /** Another language: rebuilt in it unless a session is on (it would be cut). */
+  relabel() {
+    if (this.sessions.size === 0) {
+      this.key = null;
+    }
+  }
+
   render(view) {
     const others = view.members.filter((m) => m.expert !== this.room.expert);
     const open = view.result === null && view.members.some((m) => m.expert === this.room.expert);
