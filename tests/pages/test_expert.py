@@ -391,6 +391,12 @@ async def hand_on(web: Web, ev: Evaluation) -> None:
     # Scoring: the successor's subjective scores for one bid are far below the others': the
     # node flags them abnormal, and the successor confirms them with a reason.
     await expect(page.locator("[data-form=scoring]")).to_be_visible(timeout=TIMEOUT_MS)
+    reader = page.locator("[data-role=documents]")  # a bid's documents, opened from its card
+    await page.locator(f".score-card[data-bidder='{bidders[1]}'] [data-role=read-bid]").click()
+    await expect(reader.locator("h3")).to_contain_text("投标人2 Bidder 2", timeout=TIMEOUT_MS)
+    await expect(reader.locator(".doc-files li")).to_have_count(1)
+    await reader.locator("[data-role=close-documents]").click()
+    await expect(reader).to_be_hidden()
     for i, bidder in enumerate(bidders):
         card = page.locator(f".score-card[data-bidder='{bidder}']")
         await card.locator("[data-criterion=T1]").fill("5" if i == 0 else "24")

@@ -51,7 +51,7 @@ export class DocumentReader {
     const preview = h("div", { class: "doc-preview", "data-role": "preview" });
     replace(
       this.root,
-      h("h3", {}, t("expert.docs.of", { name: bid.name })),
+      h("h3", {}, t("expert.docs.of", { name: bid.name }), " ", this.closeButton()),
       this.sheetTable(sheet),
       h("h4", {}, t("expert.docs.files")),
       entries.length
@@ -59,6 +59,17 @@ export class DocumentReader {
         : h("p", { class: "muted" }, t("expert.docs.no_files")),
       preview,
     );
+  }
+
+  closeButton() {
+    const close = h("button", { type: "button", class: "link", "data-role": "close-documents" }, t("expert.docs.close"));
+    close.addEventListener("click", () => {
+      this.forget();
+      this.archive = null;
+      replace(this.root);
+      this.root.hidden = true;
+    });
+    return close;
   }
 
   fail(err) {

@@ -206,9 +206,10 @@ export function complianceForm(room, status) {
 // Score sheets: one per compliant bid; a flagged one is revised (a new version) or confirmed.
 
 export class ScoringPanel {
-  constructor(room, status) {
+  constructor(room, status, onRead) {
     this.room = room;
     this.status = status;
+    this.onRead = onRead; // opens a bid's documents beside the form
     this.keys = new Map();
     this.cards = new Map();
     this.title = h("h3", {});
@@ -229,7 +230,7 @@ export class ScoringPanel {
         continue;
       }
       this.keys.set(bid.bidder, key);
-      const card = scoreCard(room, bid, this.status);
+      const card = scoreCard(room, bid, this.status, this.onRead);
       const old = this.cards.get(bid.bidder);
       if (old) {
         old.replaceWith(card);
@@ -241,11 +242,13 @@ export class ScoringPanel {
   }
 }
 
-function scoreCard(room, bid, status) {
+function scoreCard(room, bid, status, onRead) {
   const sheet = room.sheet(bid.bidder);
   const flag = room.flag(bid.bidder);
   const open = flag !== null && flag.answer === "open";
-  const card = h("div", { class: "score-card", "data-bidder": bid.bidder }, h("h4", {}, bid.name));
+  const read = h("button", { type: "button", class: "link", "data-role": "read-bid" }, t("expert.bids.read"));
+  read.addEventListener("click", () => onRead(bid));
+  const card = h("div", { class: "score-card", "data-bidder": bid.bidder }, h("h4", {}, bid.name, " ", read));
   if (sheet !== null) {
     card.append(sheetSummary(room, sheet));
   }

@@ -227,7 +227,7 @@ export class RoomPage {
       case "compliance":
         return mine.compliance ? this.waiting("expert.action.wait_compliance") : complianceForm(room, status);
       case "scoring":
-        this.scoring = new ScoringPanel(room, status);
+        this.scoring = new ScoringPanel(room, status, (bid) => void this.reader.open(room, bid));
         return this.scoring.el;
       case "report":
         return this.waiting(view.responses?.[room.expert] ? "expert.action.wait_signatures" : "expert.action.read_report");
