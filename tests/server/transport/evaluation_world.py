@@ -140,9 +140,10 @@ class Evaluation:
             await room.wait_stage("scoring", 1)
 
 
-async def closed_opening(harness: Harness, tmp: Path) -> World:
-    """Five bids submitted, all decrypted, the record confirmed and the opening closed."""
-    world = await build_world(harness, tmp)
+async def closed_opening(harness: Harness, tmp: Path, world: World | None = None) -> World:
+    """Five bids submitted (or those of `world`), all decrypted, the record confirmed and the
+    opening closed."""
+    world = world or await build_world(harness, tmp)
     await world.advance_to_sign_in()
     for bidder in world.bidders:
         await bidder.session.post(f"/api/tenders/{world.tender}/opening/sign-in")
@@ -159,8 +160,8 @@ async def closed_opening(harness: Harness, tmp: Path) -> World:
     return world
 
 
-async def build_evaluation(harness: Harness, tmp: Path) -> Evaluation:
-    world = await closed_opening(harness, tmp)
+async def build_evaluation(harness: Harness, tmp: Path, world: World | None = None) -> Evaluation:
+    world = await closed_opening(harness, tmp, world)
     experts = {}
     for i, (specialty, region, employer) in enumerate(POOL, start=1):
         attributes = {

@@ -65,6 +65,8 @@ class World:
         archive = self.tmp / f"{name}.zip"
         with zipfile.ZipFile(archive, "w") as zipped:
             zipped.writestr("technical.txt", f"Technical proposal of {name}\n" * 50)
+            for file, data in options.get("files", {}).items():  # more documents, deflated
+                zipped.writestr(file, data, compress_type=zipfile.ZIP_DEFLATED)
             if options.get("padding"):  # incompressible bytes, for bids of several chunks
                 zipped.writestr("drawings.bin", os.urandom(options["padding"]))
         sheet = {
