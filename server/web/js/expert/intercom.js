@@ -4,24 +4,7 @@
 
 import { h, replace } from "/static/js/lib/dom.js";
 import { errorText, t } from "/static/js/lib/i18n.js";
-
-const GATHER_MS = 5000;
-
-function gathered(pc) {
-  if (pc.iceGatheringState === "complete") {
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState === "complete") {
-        pc.removeEventListener("icegatheringstatechange", done);
-        resolve();
-      }
-    };
-    pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, GATHER_MS); // what is gathered by then is offered
-  });
-}
+import { negotiate, receiver } from "/static/js/lib/media.js";
 
 function video(muted) {
   const el = h("video", { class: "intercom-video", autoplay: true, playsinline: true });
@@ -91,7 +74,7 @@ export class Intercom {
     }
     let answer;
     try {
-      answer = await this.negotiate(pc, { type: "media_publish", tender: this.room.tender, room: this.room.lot });
+      answer = await negotiate(this.live, pc, { type: "media_publish", tender: this.room.tender, room: this.room.lot });
     } catch (err) {
       pc.close();
       stream.getTracks().forEach((track) => track.stop());
@@ -145,18 +128,11 @@ export class Intercom {
   }
 
   async watch(member, tile, screen, note) {
-    const pc = new RTCPeerConnection({ iceServers: [] });
-    pc.addTransceiver("video", { direction: "recvonly" });
-    pc.addTransceiver("audio", { direction: "recvonly" });
-    const stream = new MediaStream();
     const shown = video(false);
-    pc.addEventListener("track", (event) => {
-      stream.addTrack(event.track);
-      shown.srcObject = stream;
-    });
+    const pc = receiver(shown);
     let answer;
     try {
-      answer = await this.negotiate(pc, {
+      answer = await negotiate(this.live, pc, {
         type: "media_watch",
         tender: this.room.tender,
         room: this.room.lot,
@@ -170,14 +146,6 @@ export class Intercom {
     replace(screen, shown);
     note.className = "ok";
     replace(note, t("expert.intercom.watching"));
-  }
-
-  async negotiate(pc, message) {
-    await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc);
-    const answer = await this.live.request({ ...message, sdp: pc.localDescription.sdp }, "media_answer");
-    await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
-    return answer;
   }
 
   /** The node ended a session (the source stopped, the peer went away...). */

@@ -5,21 +5,10 @@
 
 import { h } from "/static/js/lib/dom.js";
 import { errorText, onLangChange, t } from "/static/js/lib/i18n.js";
+import { negotiate, receiver } from "/static/js/lib/media.js";
 import { tx } from "./render.js";
 
 const RETRY_MS = 10_000;
-const GATHER_MS = 5_000;
-
-function gathered(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState === "complete") resolve();
-    };
-    pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, GATHER_MS); // what was gathered by then is offered
-  });
-}
 
 export class HostStream {
   constructor(hall) {
@@ -73,14 +62,9 @@ export class HostStream {
   async watch() {
     if (this.pc) return;
     clearTimeout(this.timer);
-    const pc = new RTCPeerConnection();
+    const pc = receiver(this.video);
     this.pc = pc;
     this.say("stream.connecting");
-    const media = new MediaStream();
-    pc.addEventListener("track", (event) => {
-      media.addTrack(event.track);
-      this.video.srcObject = media;
-    });
     pc.addEventListener("connectionstatechange", () => {
       if (pc !== this.pc) return;
       if (pc.connectionState === "connected" && this.video.readyState < 2) this.say("stream.waiting");
@@ -90,16 +74,11 @@ export class HostStream {
         this.later();
       }
     });
-    pc.addTransceiver("video", { direction: "recvonly" });
-    pc.addTransceiver("audio", { direction: "recvonly" });
     try {
-      await pc.setLocalDescription(await pc.createOffer());
-      await gathered(pc);
-      const offer = { type: "media_watch", tender: this.hall.tenderId, room: "opening", source: "host", sdp: pc.localDescription.sdp };
-      const answer = await this.hall.live.request(offer, "media_answer");
+      const watch = { type: "media_watch", tender: this.hall.tenderId, room: "opening", source: "host" };
+      const answer = await negotiate(this.hall.live, pc, watch);
       if (pc !== this.pc) return;
       this.session = answer.session;
-      await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     } catch (error) {
       if (pc !== this.pc) return;
       this.stop();

@@ -6,19 +6,7 @@
 import { api, apiBlob } from "/static/js/lib/api.js";
 import { h, replace, toast } from "/static/js/lib/dom.js";
 import { errorText, formatTime, t } from "/static/js/lib/i18n.js";
-
-const GATHER_MS = 5000; // the node takes no trickle: the offer carries every candidate
-
-function gathered(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      if (pc.iceGatheringState === "complete") resolve();
-    };
-    pc.addEventListener("icegatheringstatechange", done);
-    setTimeout(resolve, GATHER_MS);
-  });
-}
+import { negotiate, receiver } from "/static/js/lib/media.js";
 
 export function sourceLabel(room, source) {
   if (room === "opening") return t(`sup.media.opening_${source === "host" ? "host" : "program"}`);
@@ -98,21 +86,10 @@ export class MediaBoard {
   }
 
   async watch(s, video) {
-    const pc = new RTCPeerConnection();
+    const pc = receiver(video);
     s.watching = { pc, session: null };
-    pc.addTransceiver("video", { direction: "recvonly" });
-    pc.addTransceiver("audio", { direction: "recvonly" });
-    const stream = new MediaStream();
-    pc.addEventListener("track", (event) => {
-      stream.addTrack(event.track);
-      video.srcObject = stream;
-    });
-    await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc);
-    const message = { type: "media_watch", tender: s.tender, room: s.room, source: s.source, sdp: pc.localDescription.sdp };
-    const answer = await this.live.request(message, "media_answer");
+    const answer = await negotiate(this.live, pc, { type: "media_watch", tender: s.tender, room: s.room, source: s.source });
     s.watching.session = answer.session;
-    await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
   }
 
   stop(s, tell = true) {
