@@ -5,21 +5,12 @@
 import { apiBlob } from "/static/js/lib/api.js";
 import { h } from "/static/js/lib/dom.js";
 import { formatTime, lang, t } from "/static/js/lib/i18n.js";
-import { canonicalize } from "/static/js/lib/jcs.js";
+import { labelledDigest } from "/static/js/lib/proofs.js";
 import { actButton } from "/static/js/expert/forms.js";
 
 /** hex(D("evaluation-report", JCS(report))) (docs/protocol.md 1.3): what a member signs. */
-export async function reportDigest(report) {
-  const text = new TextEncoder();
-  const parts = [text.encode("bidroom-hash-v1"), [0], text.encode("evaluation-report"), [0], text.encode(canonicalize(report))];
-  const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    bytes.set(part, at);
-    at += part.length;
-  }
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+export function reportDigest(report) {
+  return labelledDigest("evaluation-report", report);
 }
 
 /** Checks in the page that the hash to be signed is the hash of the report shown; if it is
