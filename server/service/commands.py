@@ -609,6 +609,10 @@ async def _draw(node: Node, c: Command) -> None:
     await node.evaluation.draw(c.actor, c.tender_id, c.target.lot, c.body)
 
 
+async def _pool(node: Node, c: Command) -> Any:
+    return await node.evaluation.pool(c.actor)
+
+
 async def _reveal(node: Node, c: Command) -> None:
     await node.evaluation.reveal(c.actor, c.tender_id, c.target.lot)
 
@@ -721,7 +725,11 @@ HANDLERS: Final[Mapping[Action, Mapping[str, Handler]]] = {
     Action.SEND_MESSAGE: {"": _message},
     Action.CLOSE_OPENING: {"": _close},
     Action.START_EVALUATION: {"": _then_progress(_start_evaluation)},
-    Action.DRAW_EXPERTS: {"": _then_progress(_draw), "reveal": _then_progress(_reveal)},
+    Action.DRAW_EXPERTS: {
+        "": _then_progress(_draw),
+        "reveal": _then_progress(_reveal),
+        "pool": _pool,
+    },
     Action.REPLACE_MEMBER: {"": _then_progress(_replace)},
     Action.VIEW_PROGRESS: {"": _progress, "overview": _overview},
     Action.ACT_IN_ROOM: {"": _act},

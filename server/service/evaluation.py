@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -127,6 +128,25 @@ class EvaluationService:
                 now, t.context(lot, {}), request, snapshot, avoid, committed, sealed
             ),
         )  # fmt: skip
+
+    async def pool(self, actor: Actor) -> dict[str, Any]:
+        """What a draw can ask for (GET /api/evaluation/pool): how many experts of the pool
+        have each specialty in each region. Counts only, never who: the host must not learn
+        who evaluates (Law 37, Eval Rules 8), only whether a quota can be met."""
+        await self._pipeline.authorize(actor, Action.DRAW_EXPERTS, None)
+        registry = cast("Registry", await self._ledger.refresh(SYSTEM_STREAM))
+        counts = Counter(
+            (entry.specialty, entry.region)
+            for entry in (
+                PoolEntry.of(p.id, p.attributes) for p in registry.all() if p.role is Role.EXPERT
+            )
+        )
+        return {
+            "pool": [
+                {"specialty": specialty, "region": region, "count": count}
+                for (specialty, region), count in sorted(counts.items())
+            ]
+        }
 
     async def reveal(self, actor: Actor, tender_id: str, lot: str) -> None:
         """专家抽取, step two: reveal the seed; the committee follows from it for all to check."""

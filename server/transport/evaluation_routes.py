@@ -124,6 +124,11 @@ async def report_page(request: web.Request, actor: Actor) -> web.Response:
 
 
 @authenticated
+async def pool(request: web.Request, actor: Actor) -> web.Response:
+    return respond(await submit(request, actor, Action.DRAW_EXPERTS, step="pool"))
+
+
+@authenticated
 async def seats(request: web.Request, actor: Actor) -> web.Response:
     return respond(await submit(request, actor, Action.VIEW_ROOM, step="seats"))
 
@@ -144,4 +149,5 @@ def routes() -> list[web.RouteDef]:
         web.get(f"{lot}/result", result),
         web.get(f"{lot}/report.html", report_page),
         web.get("/api/evaluation/seats", seats),
+        web.get("/api/evaluation/pool", pool),
     ]

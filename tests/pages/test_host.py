@@ -249,6 +249,10 @@ async def draw_experts(web: Web, page: Page, ev: Evaluation) -> None:
     await page.get_by_role("button", name="开始评标").click()
     form = 'form.draw-form[data-lot="L1"]'
     await page.locator(form).wait_for(timeout=WAIT)
+    # What the pool can give, by specialty and region, to plan the quotas: counts, no names.
+    pool = page.locator('.pool[data-lot="L1"] [data-count=pool]')
+    await expect(pool).to_have_count(len({(s, r) for s, r, _ in POOL}), timeout=WAIT)
+    assert sum(int(count) for count in await pool.all_inner_texts()) == len(POOL)
     values: dict[str, str] = {
         "quotas[0].specialty": "建筑工程", "quotas[0].count": "3",
         "quotas[1].specialty": "工程造价", "quotas[1].count": "2",

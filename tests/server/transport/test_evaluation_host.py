@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -158,3 +159,33 @@ async def test_bidders_see_only_their_questions_and_the_result(evaluation: Evalu
     status, page = await harness.call("GET", f"{ev.path}/events", visitor)
     assert status == 200
     assert not [e for e in page["events"] if e["event"]["type"].startswith("evaluation.")]
+
+
+async def test_the_host_sees_what_the_pool_can_give_never_who_is_in_it(harness: Harness) -> None:
+    """GET /api/evaluation/pool: experts counted by specialty and region, for planning quotas;
+    no id or name (the host never learns who evaluates)."""
+    pool = [("建筑工程", "广州"), ("建筑工程", "广州"), ("建筑工程", "深圳"), ("工程造价", "广州")]
+    experts = [
+        await harness.enroll(
+            Role.EXPERT, f"专家{i}", {"specialty": s, "region": r, "employer": f"单位{i}"}
+        )
+        for i, (s, r) in enumerate(pool)
+    ]
+    host = await harness.person(Role.HOST, "host")
+    status, found = await harness.call("GET", "/api/evaluation/pool", host)
+    assert status == 200
+    assert found == {
+        "pool": [
+            {"specialty": "工程造价", "region": "广州", "count": 1},
+            {"specialty": "建筑工程", "region": "广州", "count": 2},
+            {"specialty": "建筑工程", "region": "深圳", "count": 1},
+        ]
+    }
+    text = json.dumps(found, ensure_ascii=False)
+    assert not any(e.id in text or e.participant.name in text for e in experts)
+    for role in (Role.BIDDER, Role.EXPERT, Role.PUBLIC):
+        someone = await harness.person(role, "someone")
+        assert await harness.refused("GET", "/api/evaluation/pool", someone) == (
+            403,
+            "AccessDenied",
+        )

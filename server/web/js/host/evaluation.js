@@ -56,17 +56,48 @@ function workstations(text) {
   });
 }
 
+// What the pool can give, counted by specialty and region (never who): the host plans its
+// quotas from it, and the form offers its specialties and regions as suggestions.
+function poolBox(lot) {
+  const specialties = h("datalist", { id: `pool-specialties-${lot}` });
+  const regions = h("datalist", { id: `pool-regions-${lot}` });
+  const table = h("div", { class: "pool", "data-lot": lot });
+  const refresh = () => api("GET", "/api/evaluation/pool").then(({ pool }) => {
+    const distinct = (key) => [...new Set(pool.map((entry) => entry[key]))];
+    specialties.replaceChildren(...distinct("specialty").map((value) => h("option", { value })));
+    regions.replaceChildren(...distinct("region").map((value) => h("option", { value })));
+    if (pool.length === 0) {
+      table.replaceChildren(h("p", { class: "muted" }, t("host.draw.pool_empty")));
+      return;
+    }
+    const head = ["pool_specialty", "pool_region", "pool_count"].map((key) => h("th", {}, t(`host.draw.${key}`)));
+    const rows = pool.map((entry) => h("tr", {}, h("td", {}, entry.specialty), h("td", {}, entry.region),
+      h("td", { "data-count": "pool" }, String(entry.count))));
+    table.replaceChildren(h("details", { open: true }, h("summary", {}, t("host.draw.pool")),
+      h("table", {}, h("thead", {}, h("tr", {}, head)), h("tbody", {}, rows))));
+  }).catch(() => table.replaceChildren());
+  return { specialties, regions, table, refresh };
+}
+
+// The pool is read again each time the form is shown: experts may be enrolled meanwhile.
 function drawForm(ctx, lot) {
-  if (forms.has(lot)) return forms.get(lot);
+  if (forms.has(lot)) {
+    const kept = forms.get(lot);
+    kept.refreshPool();
+    return kept;
+  }
+  const pool = poolBox(lot);
+  pool.refresh();
   const quotas = rowList({
     path: "quotas", titleKey: "host.draw.quotas", min: 1, max: 20,
-    columns: [{ name: "specialty", labelKey: "host.draw.specialty" },
+    columns: [{ name: "specialty", labelKey: "host.draw.specialty", attrs: { list: pool.specialties.id } },
       { name: "count", labelKey: "host.draw.count", read: numberOf, props: { inputMode: "numeric" } }],
     initial: [{ specialty: "", count: "5" }],
   });
   const sites = rowList({
     path: "sites", titleKey: "host.draw.sites", min: 1, max: 8,
-    columns: [{ name: "site", labelKey: "host.draw.site" }, { name: "region", labelKey: "host.draw.region" },
+    columns: [{ name: "site", labelKey: "host.draw.site" },
+      { name: "region", labelKey: "host.draw.region", attrs: { list: pool.regions.id } },
       { name: "workstations", labelKey: "host.draw.workstations", kind: "textarea", read: workstations }],
     initial: [{ site: "main", region: "", workstations: "" }],
   });
@@ -76,6 +107,7 @@ function drawForm(ctx, lot) {
     t("host.draw.commit"));
   const form = el("form", { class: "draw-form", "data-lot": lot }, { noValidate: true },
     h("p", { class: "muted", "data-i18n": "host.draw.hint" }, t("host.draw.hint")),
+    pool.table, pool.specialties, pool.regions,
     quotas.element, sites.element, field("host.draw.standby", standby, "standby"), summary,
     h("div", { class: "actions" }, submit));
   form.addEventListener("submit", (event) => {
@@ -96,6 +128,7 @@ function drawForm(ctx, lot) {
       await ctx.apply();
     });
   });
+  form.refreshPool = pool.refresh;
   forms.set(lot, form);
   return form;
 }

@@ -4,7 +4,7 @@ import { h } from "/static/js/lib/dom.js";
 import { t } from "/static/js/lib/i18n.js";
 import { button, el, input, select } from "/static/js/host/util.js";
 
-// columns: [{name, labelKey, kind: "text"|"number"|"select", options?, value?, read?}]
+// columns: [{name, labelKey, kind: "text"|"number"|"select", options?, value?, read?, attrs?}]
 // `name` null means the row is a plain string (custodians).
 export function rowList({ path, titleKey, columns, initial, min = 0, max = 50 }) {
   const body = h("div", { class: "rows" });
@@ -44,6 +44,7 @@ export function rowList({ path, titleKey, columns, initial, min = 0, max = 50 })
         control = input("text", value ?? "", column.props);
       }
       if (column.kind === "number") control.inputMode = "decimal";
+      for (const [name, value] of Object.entries(column.attrs || {})) control.setAttribute(name, value);
       control.dataset.column = column.name || "";
       control.setAttribute("aria-label", t(column.labelKey));
       control.dataset.i18nAriaLabel = column.labelKey;
