@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from evaluator_client.errors import ApiError, ClientError
-from server.cli import admin, audit, bidder, demo, draw, expert, keys, recordings, serve
+from server.cli import admin, audit, backup, bidder, demo, draw, expert, keys, recordings, serve
 from server.config import SettingsError
 from server.errors import Refused, ServerError
 from server.protocol.fields import InvalidFields
@@ -15,7 +15,7 @@ from server.protocol.fields import InvalidFields
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-COMMANDS = (serve, demo, keys, admin, audit, recordings, bidder, expert, draw)
+COMMANDS = (serve, demo, keys, admin, audit, recordings, bidder, expert, draw, backup)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,0 +1,105 @@
+"""Backup and restore of a data directory: taken while the node serves, restored elsewhere, and
+the restored log verified by `bidroom audit verify` in a process of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+
+from server.cli.backup import MANIFEST, BackupError, back_up, restore
+from server.domain.access import Role
+from tests.server.transport.opening_world import Bidder, World, build_world
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from server.config import Settings
+    from tests.conftest import Harness
+
+
+@pytest.fixture
+async def world(harness: Harness, tmp_path: Path) -> AsyncIterator[World]:
+    built = await build_world(harness, tmp_path, count=2)
+    yield built
+    await built.close()
+
+
+async def bidroom(*args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(process.communicate(), 45)
+    return await process.wait(), out.decode()
+
+
+def files_under(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+async def test_a_backup_taken_while_serving_restores_and_verifies(
+    world: World, settings: Settings, tmp_path: Path
+) -> None:
+    # A third bid goes in while the backup runs: the snapshot holds it or not, whole either way.
+    person = await world.harness.person(Role.BIDDER, "投标人3 Bidder 3")
+    late = Bidder(person, await world.login(person), await world.seal(person, "bidder3"))
+    world.sessions.append(late.session)
+    backup = tmp_path / "backup"
+    taking = asyncio.create_task(asyncio.to_thread(back_up, settings, backup))
+    await world.submit(late, late.sealed)
+    manifest = await taking
+    bids = [name for name in manifest["files"] if name.startswith("bids/")]
+    assert len(bids) >= 2, manifest["files"].keys()
+    assert oct((backup / "keys" / "node.pem").stat().st_mode & 0o777) == "0o600"
+
+    restored = tmp_path / "restored"
+    await asyncio.to_thread(restore, backup, restored)
+    assert files_under(restored) == set(manifest["files"])
+    code, out = await bidroom("audit", "verify", "--data-dir", str(restored))
+    assert code == 0, out
+    assert f"OK      {world.tender}:" in out, out
+    assert "BROKEN" not in out
+
+
+async def test_a_damaged_or_misplaced_restore_is_refused(
+    world: World, settings: Settings, tmp_path: Path
+) -> None:
+    backup = tmp_path / "backup"
+    manifest = await asyncio.to_thread(back_up, settings, backup)
+    with pytest.raises(BackupError, match="exists"):
+        await asyncio.to_thread(back_up, settings, backup)
+
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "something").write_text("x")
+    with pytest.raises(BackupError, match="not empty"):
+        await asyncio.to_thread(restore, backup, occupied)
+
+    files = manifest["files"]
+    bid = max((name for name in files if name.startswith("bids/")), key=lambda n: files[n]["size"])
+    data = bytearray((backup / bid).read_bytes())
+    data[-1] ^= 1
+    (backup / bid).write_bytes(bytes(data))
+    with pytest.raises(BackupError, match=f"changed since the backup: {bid}"):
+        await asyncio.to_thread(restore, backup, tmp_path / "fresh")
+    assert not (tmp_path / "fresh").exists()
+
+    listed = json.loads((backup / MANIFEST).read_text())
+    listed["files"]["../outside"] = {"size": 1, "sha256": "0" * 64}
+    (backup / MANIFEST).write_text(json.dumps(listed))
+    with pytest.raises(BackupError, match="outside the backup"):
+        await asyncio.to_thread(restore, backup, tmp_path / "fresh")
+
+
+def test_the_cli_backs_up_and_restores(tmp_path: Path) -> None:
+    from server.cli import main
+
+    with pytest.raises(SystemExit, match="no audit log"):
+        main(["backup", "--data-dir", str(tmp_path / "none"), str(tmp_path / "out")])
+    with pytest.raises(SystemExit, match="is not a backup"):
+        main(["restore", "--data-dir", str(tmp_path / "new"), str(tmp_path)])
