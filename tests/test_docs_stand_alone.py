@@ -104,3 +104,45 @@ def test_every_document_is_reachable_from_the_readme() -> None:
                 todo.append(path)
     unreached = sorted(p.relative_to(ROOT).as_posix() for p in set(DOCUMENTS) - reached)
     assert unreached == []
+
+
+GUIDES = sorted([ROOT / "docs" / "deploy.md", *(ROOT / "docs" / "guides").glob("*.md")])
+COMMAND = re.compile(r"\bbidroom((?: [a-z][a-z-]*)+)")
+
+
+def commands_in(text: str) -> list[list[str]]:
+    """The `bidroom ...` commands of a document's code: the words up to the first option."""
+    code = [*re.findall(r"`([^`\n]+)`", text), *(m[0] for m in FENCE.finditer(text))]
+    return [match.split() for block in code for match in COMMAND.findall(block)]
+
+
+def unknown_word(words: list[str]) -> str | None:
+    """The first word the CLI would not take as a command or action; None if all are taken
+    (words after a command without actions are its arguments)."""
+    from server.cli import parser
+
+    command = parser()
+    for word in words:
+        # argparse keeps subcommands as the choices of a sub-parsers action
+        choices = next((a.choices for a in command._actions if isinstance(a.choices, dict)), None)
+        if choices is None:
+            return None
+        if word not in choices:
+            return word
+        command = choices[word]
+    return None
+
+
+@pytest.mark.parametrize("document", GUIDES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_the_guides_show_only_commands_that_exist(document: Path) -> None:
+    for words in commands_in(document.read_text(encoding="utf-8")):
+        assert unknown_word(words) is None, f"bidroom {' '.join(words)}: no such command"
+
+
+def test_the_command_check_knows_a_missing_action() -> None:
+    text = "run `bidroom bidder seal --tender t` or\n```\nbidroom audit verify x\n```\n"
+    assert commands_in(text) == [["bidder", "seal"], ["audit", "verify", "x"]]
+    assert unknown_word(["bidder", "seal"]) is None
+    assert unknown_word(["backup", "somewhere"]) is None
+    assert unknown_word(["bidder", "teleport"]) == "teleport"
+    assert unknown_word(["fly", "away"]) == "fly"
