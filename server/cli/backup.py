@@ -90,6 +90,10 @@ def back_up(settings: Settings, out: Path) -> dict[str, Any]:
     source = settings.data_dir
     if not settings.database_path.is_file():
         raise BackupError(f"没有审计日志 / no audit log at {settings.database_path}")
+    if out.resolve().is_relative_to(source.resolve()):
+        raise BackupError(
+            f"备份不能放在数据目录内 / {out} is inside the data directory: choose a place outside"
+        )
     try:
         out.mkdir(mode=0o700, parents=True)
     except FileExistsError:

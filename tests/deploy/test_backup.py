@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from server.cli import main
 from server.cli.backup import MANIFEST, BackupError, back_up, restore
+from server.config import Settings
 from server.domain.access import Role
 from tests.server.transport.opening_world import Bidder, World, build_world
 
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from server.config import Settings
     from tests.conftest import Harness
 
 
@@ -67,24 +68,29 @@ async def test_a_backup_taken_while_serving_restores_and_verifies(
 
 
 async def test_a_damaged_or_misplaced_restore_is_refused(
-    world: World, settings: Settings, tmp_path: Path
+    world: World, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     backup = tmp_path / "backup"
-    manifest = await asyncio.to_thread(back_up, settings, backup)
-    with pytest.raises(BackupError, match="exists"):
-        await asyncio.to_thread(back_up, settings, backup)
+    source = ["--data-dir", str(settings.data_dir)]
+    assert await asyncio.to_thread(main, ["backup", *source, str(backup)]) == 0
+    assert "backup written" in capsys.readouterr().out
+    manifest = json.loads((backup / MANIFEST).read_text())
+    with pytest.raises(SystemExit, match="exists"):
+        await asyncio.to_thread(main, ["backup", *source, str(backup)])
+    with pytest.raises(BackupError, match="inside the data directory"):
+        await asyncio.to_thread(back_up, settings, settings.data_dir / "backup")
 
     occupied = tmp_path / "occupied"
     occupied.mkdir()
     (occupied / "something").write_text("x")
-    with pytest.raises(BackupError, match="not empty"):
-        await asyncio.to_thread(restore, backup, occupied)
+    with pytest.raises(SystemExit, match="not empty"):
+        await asyncio.to_thread(main, ["restore", "--data-dir", str(occupied), str(backup)])
 
     files = manifest["files"]
     bid = max((name for name in files if name.startswith("bids/")), key=lambda n: files[n]["size"])
-    data = bytearray((backup / bid).read_bytes())
-    data[-1] ^= 1
-    (backup / bid).write_bytes(bytes(data))
+    damaged = bytearray((backup / bid).read_bytes())
+    damaged[-1] ^= 1
+    (backup / bid).write_bytes(bytes(damaged))
     with pytest.raises(BackupError, match=f"changed since the backup: {bid}"):
         await asyncio.to_thread(restore, backup, tmp_path / "fresh")
     assert not (tmp_path / "fresh").exists()
@@ -96,9 +102,12 @@ async def test_a_damaged_or_misplaced_restore_is_refused(
         await asyncio.to_thread(restore, backup, tmp_path / "fresh")
 
 
-def test_the_cli_backs_up_and_restores(tmp_path: Path) -> None:
-    from server.cli import main
-
+def test_the_cli_says_what_it_cannot_back_up(tmp_path: Path) -> None:
+    postgres = Settings(
+        data_dir=tmp_path, event_store="postgres", database_url="postgresql://db/bidroom"
+    )
+    with pytest.raises(BackupError, match="pg_dump"):
+        back_up(postgres, tmp_path / "out")
     with pytest.raises(SystemExit, match="no audit log"):
         main(["backup", "--data-dir", str(tmp_path / "none"), str(tmp_path / "out")])
     with pytest.raises(SystemExit, match="is not a backup"):
