@@ -10,17 +10,19 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from server.app import create_app
 from server.cli import main
 from server.cli.backup import MANIFEST, BackupError, back_up, restore
 from server.config import Settings
 from server.domain.access import Role
+from tests.conftest import Harness
 from tests.server.transport.opening_world import Bidder, World, build_world
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from tests.conftest import Harness
+    from tests.conftest import AiohttpClient
 
 
 @pytest.fixture
@@ -44,7 +46,7 @@ def files_under(root: Path) -> set[str]:
 
 
 async def test_a_backup_taken_while_serving_restores_and_verifies(
-    world: World, settings: Settings, tmp_path: Path
+    world: World, settings: Settings, tmp_path: Path, aiohttp_client: AiohttpClient
 ) -> None:
     # A third bid goes in while the backup runs: the snapshot holds it or not, whole either way.
     person = await world.harness.person(Role.BIDDER, "投标人3 Bidder 3")
@@ -65,6 +67,19 @@ async def test_a_backup_taken_while_serving_restores_and_verifies(
     assert code == 0, out
     assert f"OK      {world.tender}:" in out, out
     assert "BROKEN" not in out
+
+    # A node started on the copy is the same node, and knows each bidder's bid.
+    copy = Harness(await aiohttp_client(create_app(
+        Settings(data_dir=restored, port=0), clock=world.harness.clock, schedule=False
+    )), world.harness.clock)  # fmt: skip
+    assert (await copy.call("GET", "/api/node"))[1] == (
+        await world.harness.call("GET", "/api/node")
+    )[1]
+    bidder = world.bidders[0]
+    await copy.login(bidder.person)
+    status, mine = await copy.call("GET", f"/api/tenders/{world.tender}/bids/mine", bidder.person)
+    assert status == 200, mine
+    assert mine["bids"][0]["current"] == bidder.receipt
 
 
 async def test_a_damaged_or_misplaced_restore_is_refused(

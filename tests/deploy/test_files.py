@@ -172,6 +172,10 @@ def test_the_image_definition_passes_the_lint() -> None:
     entry = next(rest for word, rest in steps if word == "ENTRYPOINT")
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert yaml.safe_load(entry)[0] in scripts
+    health = next(rest for word, rest in steps if word == "HEALTHCHECK")
+    path = re.search(r"127\.0\.0\.1:8080(/[\w/]*)", health)
+    assert path is not None
+    assert path[1] in routes(), f"the health check asks {path[1]}, which the node doesn't serve"
     ignored = (DEPLOY / "Containerfile.dockerignore").read_text(encoding="utf-8")
     assert "!server/" in ignored
     assert "!crypto/" in ignored
@@ -191,6 +195,14 @@ def test_the_image_definition_passes_the_lint() -> None:
 )
 def test_the_lint_catches_what_it_is_for(bad: str, problem: str) -> None:
     assert any(problem in found for found in lint_containerfile(bad)), lint_containerfile(bad)
+
+
+def routes() -> set[str]:
+    from server.app import create_app
+
+    app = create_app(Settings(data_dir=Path("unused"), port=0), schedule=False)
+    resources = [route.resource for route in app.router.routes() if route.resource]
+    return {str(r.get_info().get("path", r.get_info().get("formatter", ""))) for r in resources}
 
 
 def builder() -> str | None:
