@@ -299,5 +299,31 @@ def test_the_proxy_example_upgrades_the_live_channel_and_streams_uploads() -> No
     assert uploads is not None
     assert "proxy_request_buffering off;" in uploads[1]
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in text
-    assert "listen 443 ssl;" in text
+    assert "listen 443 ssl http2;" in text
     assert "ssl_protocols       TLSv1.2 TLSv1.3;" in text
+
+
+@pytest.mark.skipif(not shutil.which("nginx"), reason="nginx is not installed here")
+def test_nginx_accepts_the_proxy_example(tmp_path: Path) -> None:
+    from tests.crypto.certs import self_signed
+
+    cert, key = self_signed(tmp_path)
+    site = (DEPLOY / "nginx" / "bidroom.conf").read_text(encoding="utf-8")
+    site = site.replace("/etc/ssl/bidroom/fullchain.pem", str(cert))
+    site = site.replace("/etc/ssl/bidroom/privkey.pem", str(key))
+    (tmp_path / "bidroom.conf").write_text(site, encoding="utf-8")
+    temp = " ".join(f"{kind}_temp_path {tmp_path}/{kind};" for kind in
+                    ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{ access_log off; {temp} include {tmp_path}/bidroom.conf; }}\n",
+        encoding="utf-8",
+    )
+    nginx = shutil.which("nginx") or ""
+    done = subprocess.run(  # noqa: S603
+        [nginx, "-t", "-q", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
+         "-e", str(tmp_path / "error.log")],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "warn" not in done.stderr, done.stderr
