@@ -113,6 +113,21 @@ def test_systemd_reads_every_line_of_the_unit(tmp_path: Path) -> None:
     assert not complaints, complaints
 
 
+def test_the_example_settings_load_and_trust_the_proxy() -> None:
+    settings = Settings.load({}, config_file=DEPLOY / "bidroom.toml")
+    assert settings.trusted_proxies == ("127.0.0.1/32",)
+    assert settings.public_url.startswith("https://")
+    unit = unit_entries((DEPLOY / "bidroom.service").read_text(encoding="utf-8"))
+    environment = values(unit["Service"], "Environment")
+    assert "BIDROOM_CONFIG=/etc/bidroom/bidroom.toml" in environment
+    # The commented lines for several sites are valid settings too, once uncommented.
+    text = (DEPLOY / "bidroom.toml").read_text(encoding="utf-8")
+    several = re.sub(r"(?m)^# ((?:site|home|redis_url|database_url|ice_servers) = )", r"\1", text)
+    assert several != text
+    both = Settings.load({}, overrides=dict(tomllib.loads(several)))
+    assert (both.home, both.bus, both.event_store) == (True, "redis", "postgres")
+
+
 # --- the image definition -------------------------------------------------------------------
 
 
