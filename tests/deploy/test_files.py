@@ -184,8 +184,16 @@ def test_the_image_definition_passes_the_lint() -> None:
         if word == "ENV":
             for variable in re.findall(r"(BIDROOM_\w+)=", rest):
                 setting_of(variable)
+    # Everything the install needs is copied in: the packages pyproject.toml ships, its readme.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    copied = {Path(source).name for word, rest in steps if word == "COPY"
+              for source in shlex.split(rest)[:-1]}  # fmt: skip
+    shipped = {
+        name.rstrip("*") for name in project["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    assert shipped | {"pyproject.toml", project["project"]["readme"]} <= copied
     entry = next(rest for word, rest in steps if word == "ENTRYPOINT")
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    scripts = project["project"]["scripts"]
     assert yaml.safe_load(entry)[0] in scripts
     health = next(rest for word, rest in steps if word == "HEALTHCHECK")
     path = re.search(r"127\.0\.0\.1:8080(/[\w/]*)", health)
