@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crypto import KeyFormatError, VerifyKey
+from server import logs
 from server.config import Settings
 
 if TYPE_CHECKING:
@@ -26,12 +25,8 @@ def settings_from(args: argparse.Namespace, **overrides: object) -> Settings:
     return Settings.load(os.environ, config_file=args.config, overrides=values)
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(level: str, log_format: str = "text") -> None:
+    logs.configure(level, log_format)
 
 
 def print_json(value: object) -> None:
