@@ -150,3 +150,23 @@ async def test_each_node_counts_on_its_own(
     assert 'bidroom_commands_total{action="tender.create"}' not in text
     counted = await scrape(harness)
     assert value(counted, "bidroom_commands_total", action=Action.CREATE_TENDER.value) == 1
+
+
+async def test_a_cluster_node_checks_redis_and_its_clock_against_redis(
+    aiohttp_client: AiohttpClient, settings: Settings, redis_url: str
+) -> None:
+    cluster = dataclasses.replace(settings, redis_url=redis_url, bus="redis", home=True)
+    clock = ManualClock(datetime.now(UTC))
+    client = await aiohttp_client(create_app(cluster, clock=clock, schedule=False))
+    response = await client.get("/readyz")
+    assert response.status == 200, await response.text()
+    assert (await response.json())["checks"]["bus"] == {"ok": True, "kind": "redis"}
+    clock.advance(cluster.max_clock_skew_seconds + 5)  # this site's clock runs ahead
+    response = await client.get("/readyz")
+    document = await response.json()
+    assert response.status == 503
+    assert document["checks"]["clock"] == {
+        "ok": False,
+        "message": "The clock is off the cluster's (Redis) clock.",
+    }
+    assert document["checks"]["bus"]["ok"]
