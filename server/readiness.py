@@ -28,9 +28,21 @@ CLOCK_FLOOR: Final = datetime(2025, 1, 1, tzinfo=UTC)
 
 Check = dict[str, object]
 
+# What a failing check says: a stable code, and a sentence in Chinese, then in English.
+MESSAGES: Final = {
+    "store_not_writable": "事件存储无法写入。The event store can't take writes.",
+    "bus_unreachable": "Redis 无响应。Redis does not answer.",
+    "clock_reset": "时钟早于 2025 年，已被重置。The clock is before 2025: it was reset.",
+    "clock_skew": "时钟与集群（Redis）时钟不一致。The clock is off the cluster's (Redis) clock.",
+}
+
+
+def _failed(code: str) -> Check:
+    return {"ok": False, "code": code, "message": MESSAGES[code]}
+
 
 async def readiness(node: Node) -> dict[str, Check]:
-    """Each check by name: {"ok": true} or {"ok": false, "message": ...}."""
+    """Each check by name: {"ok": true} or {"ok": false, "code": ..., "message": ...}."""
     bus, redis_now = await _bus(node.settings)
     return {"store": await _store(node), "bus": bus, "clock": _clock(node, redis_now)}
 
@@ -41,7 +53,7 @@ async def _store(node: Node) -> Check:
             await node.store.check_writable()
     except (StorageError, TimeoutError) as exc:
         logger.warning("Not ready: the event store can't take writes: %s", exc)
-        return {"ok": False, "message": "The event store can't take writes."}
+        return _failed("store_not_writable")
     return {"ok": True}
 
 
@@ -56,7 +68,7 @@ async def _bus(settings: Settings) -> tuple[Check, datetime | None]:
             seconds, micros = await client.time()
     except (*LINK_ERRORS, TimeoutError) as exc:
         logger.warning("Not ready: Redis does not answer: %s", type(exc).__name__)
-        return {"ok": False, "kind": "redis", "message": "Redis does not answer."}, None
+        return {"kind": "redis", **_failed("bus_unreachable")}, None
     finally:
         await client.aclose()
     return {"ok": True, "kind": "redis"}, datetime.fromtimestamp(seconds + micros / 1e6, UTC)
@@ -66,10 +78,10 @@ def _clock(node: Node, reference: datetime | None) -> Check:
     now = node.clock.now()
     if now < CLOCK_FLOOR:
         logger.warning("Not ready: the clock says %s", now.isoformat())
-        return {"ok": False, "message": "The clock is before 2025: it was reset."}
+        return _failed("clock_reset")
     if reference is not None:
         skew = abs((now - reference).total_seconds())
         if skew > node.settings.max_clock_skew_seconds:
             logger.warning("Not ready: the clock is %.1f s off Redis's", skew)
-            return {"ok": False, "message": "The clock is off the cluster's (Redis) clock."}
+            return _failed("clock_skew")
     return {"ok": True}

@@ -16,6 +16,7 @@ from server.domain.participants import Registry
 from server.domain.tender import Due, Tender
 from server.errors import Relayed, ServerError
 from server.protocol import SYSTEM_STREAM, box_tender
+from server.protocol.fields import InvalidFields
 from server.service.auth import Authenticator
 from server.service.commands import Command, Commands, Pipeline
 from server.service.evaluation import EvaluationService
@@ -203,6 +204,9 @@ class Node:
             raise
         except ServerError as exc:
             self.observer.refused(action, _reason(exc))
+            raise
+        except InvalidFields:
+            self.observer.refused(action, "invalid_request")
             raise
 
     # Sessions: the one entry for logging in and for reading a token.

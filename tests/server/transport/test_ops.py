@@ -64,7 +64,8 @@ async def test_a_store_that_takes_no_writes_makes_the_node_not_ready(harness: Ha
     assert document["status"] == "not_ready"
     assert document["checks"]["store"] == {
         "ok": False,
-        "message": "The event store can't take writes.",
+        "code": "store_not_writable",
+        "message": "事件存储无法写入。The event store can't take writes.",
     }
     assert document["checks"]["bus"]["ok"]
     assert document["checks"]["clock"]["ok"]
@@ -78,6 +79,7 @@ async def test_a_clock_reset_to_1970_makes_the_node_not_ready(
     response = await client.get("/readyz")
     document = await response.json()
     assert response.status == 503
+    assert document["checks"]["clock"]["code"] == "clock_reset"
     assert document["checks"]["clock"]["ok"] is False
     assert document["checks"]["store"] == {"ok": True}
 
@@ -145,11 +147,17 @@ async def test_each_node_counts_on_its_own(
     other = await aiohttp_client(create_app(other_settings, clock=clock, schedule=False))
     host = await harness.person(Role.HOST)
     await harness.tender(host)
+    assert await harness.refused("POST", "/api/tenders", host, {"title": 7}) == (
+        400,
+        "invalid_request",
+    )
     response = await other.get("/metrics")
     text = await response.text()
     assert 'bidroom_commands_total{action="tender.create"}' not in text
     counted = await scrape(harness)
-    assert value(counted, "bidroom_commands_total", action=Action.CREATE_TENDER.value) == 1
+    create = Action.CREATE_TENDER.value
+    assert value(counted, "bidroom_commands_total", action=create) == 2
+    assert value(counted, "bidroom_refusals_total", action=create, reason="invalid_request") == 1
 
 
 async def test_a_cluster_node_checks_redis_and_its_clock_against_redis(
@@ -165,8 +173,6 @@ async def test_a_cluster_node_checks_redis_and_its_clock_against_redis(
     response = await client.get("/readyz")
     document = await response.json()
     assert response.status == 503
-    assert document["checks"]["clock"] == {
-        "ok": False,
-        "message": "The clock is off the cluster's (Redis) clock.",
-    }
+    assert document["checks"]["clock"]["ok"] is False
+    assert document["checks"]["clock"]["code"] == "clock_skew"
     assert document["checks"]["bus"]["ok"]
