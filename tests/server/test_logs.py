@@ -6,10 +6,16 @@ import asyncio
 import json
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 import pytest
+from aiohttp import web
 
 from server import logs
+from server.transport import ops_routes
+
+if TYPE_CHECKING:
+    from tests.conftest import AiohttpClient
 
 
 def record(message: str, *args: object, **extra: object) -> logging.LogRecord:
@@ -59,3 +65,42 @@ def test_an_adapters_connection_and_a_traceback_are_kept_on_one_line() -> None:
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="json, text"):
         logs.configure("INFO", "xml")
+
+
+class Lines(logging.Handler):
+    """Keeps each record as the JSON formatter writes it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logs.JSONFormatter())
+        self.lines: list[dict[str, object]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+async def test_a_request_about_a_tender_names_it_in_its_lines(
+    aiohttp_client: AiohttpClient,
+) -> None:
+    said = logging.getLogger("server.test.request")
+
+    async def handler(request: web.Request) -> web.Response:
+        said.warning("Handling %s", request.path)
+        return web.Response(text="ok")
+
+    app = web.Application(middlewares=[ops_routes.log_context])
+    app.router.add_get("/api/tenders/{tender}/thing", handler)
+    app.router.add_get("/api/node", handler)
+    client = await aiohttp_client(app)
+    lines = Lines()
+    said.addHandler(lines)
+    try:
+        # One keep-alive connection: the second request must not inherit the first's tender.
+        assert (await client.get("/api/tenders/T-9/thing")).status == 200
+        assert (await client.get("/api/node")).status == 200
+    finally:
+        said.removeHandler(lines)
+    about_tender, about_node = lines.lines
+    assert about_tender["tender"] == "T-9"
+    assert about_tender["message"] == "Handling /api/tenders/T-9/thing"
+    assert "tender" not in about_node
