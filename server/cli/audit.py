@@ -68,6 +68,8 @@ def run_verify(args: argparse.Namespace) -> int:
         anchors = None
         if args.witness_state is not None:
             anchors = _witnessed(args.witness_state)
+        if args.node_key:
+            node_key_from(args.node_key)  # a malformed or weak pinned key ends the command
         return verify_bundle_file(Path(target), args.recordings, args.node_key, anchors)
     settings = settings_from(args)
     path = settings.database_path
@@ -102,6 +104,15 @@ def _witnessed(path: Path) -> dict[str, tuple[int, bytes]]:
         raise SystemExit(f"bidroom: {path} is not a witness's memory: {exc}") from None
 
 
+# audit-bundle.md 4.2: only a pinned key catches a bundle re-signed, whole, under another key.
+NOT_PINNED = (
+    "警告 WARNING 未固定节点公钥：整包用另一把密钥重新签名也会通过校验。"
+    "请用 --node-key 指定从别处得知的节点公钥。"
+    " / no node key pinned: a bundle re-signed under another key would verify too;"
+    " give the node's key, known from elsewhere, with --node-key."
+)
+
+
 def verify_bundle_file(
     path: Path, recordings: Path | None = None, node_key: str | None = None,
     anchors: dict[str, tuple[int, bytes]] | None = None,
@@ -113,6 +124,8 @@ def verify_bundle_file(
     if header is not None:
         pinned = "pinned" if node_key else "as the bundle says: compare it with the node's"
         print(f"node    {header.get('node')} {header.get('node_key')} ({pinned})")
+    if not node_key:
+        print(NOT_PINNED)
     for stream, size in sorted(report.signed_sizes.items()):
         print(f"signed  {stream}: the last tree head covers {size} events")
     for what, count in sorted(report.checked.items()):
@@ -120,6 +133,8 @@ def verify_bundle_file(
     for failure in report.failures:
         print(f"FAILED  {failure}")
     verdict = "verified" if not report.failures else f"{len(report.failures)} failure(s)"
+    if not node_key:
+        verdict += " (未固定节点公钥 node key not pinned)"
     print(f"bundle {path.name}: {verdict}")
     return 1 if report.failures else 0
 
