@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crypto import HASH_BYTES
 from evaluator_client.witness import ForkDetected, TreeHead, Witness, latest_tree_head
 from recordings.errors import ChainBroken
 from recordings.verify_bundle import verify_bundle
@@ -97,11 +98,19 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def _witnessed(path: Path) -> dict[str, tuple[int, bytes]]:
+    """A witness's memory (docs/spec/audit-bundle.md section 5): stream -> (size, root)."""
     try:
         seen = json.loads(path.read_text(encoding="utf-8"))
-        return {s: (int(h["size"]), bytes.fromhex(h["root"])) for s, h in seen.items()}
+        anchors = {s: (h["size"], bytes.fromhex(h["root"])) for s, h in seen.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SystemExit(f"bidroom: {path} is not a witness's memory: {exc}") from None
+    for stream, (size, root) in anchors.items():
+        if type(size) is not int or size < 1 or len(root) != HASH_BYTES:
+            raise SystemExit(
+                f"bidroom: {path} is not a witness's memory: {stream} needs a size of at least 1"
+                " and a root of 64 hex digits"
+            )
+    return anchors
 
 
 # audit-bundle.md 4.2: only a pinned key catches a bundle re-signed, whole, under another key.

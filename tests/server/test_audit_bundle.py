@@ -4,6 +4,7 @@ tamper case named (docs/spec/audit-bundle.md)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -436,3 +437,29 @@ def test_a_bundle_with_lines_swapped_is_reordered_and_with_one_gone_removed() ->
     gone = verify_bundle([*text[:4], *text[5:]]).failures
     assert any("event 2: it is missing: removed" in f for f in gone), gone
     assert not any("reordered" in f for f in gone), gone
+
+
+async def test_opening_closed_carries_the_hash_of_the_final_record(
+    harness: Harness, settings: Settings, tmp_path: Path
+) -> None:
+    """audit-bundle.md 4.6 and audit-log.md: `record_hash` of `opening.closed` is
+    hex(SHA-256("bidroom-hash-v1" 0x00 "opening-record" 0x00 JCS(final record)))."""
+    lines = await bundle(harness, settings, tmp_path)
+    closed = json.loads(lines[event_line(lines, "opening.closed")])["event"]["payload"]
+    read_out = json.loads(lines[event_line(lines, "opening.record_published")])["event"]
+    final = closed["record"]
+    labelled = b"bidroom-hash-v1\x00opening-record\x00" + canonical_json(final)
+    assert closed["record_hash"] == hashlib.sha256(labelled).hexdigest()
+    assert final["type"] == "opening-record-final"
+    assert final["record_hash"] == read_out["payload"]["record_hash"] != closed["record_hash"]
+
+
+async def test_enrolment_records_in_a_bundle_carry_the_encryption_key(
+    harness: Harness, settings: Settings, tmp_path: Path
+) -> None:
+    lines = await bundle(harness, settings, tmp_path)
+    people = [json.loads(lines[i])["event"]["payload"] for i in lines_of("participant", lines)]
+    assert people
+    for person in people:
+        assert set(person) == {"id", "role", "name", "public_key", "encryption_key", "attributes"}
+        assert str(person["encryption_key"]).startswith("x25519:")
