@@ -13,7 +13,13 @@ from recordings.errors import ChainBroken
 from recordings.verify_bundle import verify_bundle
 from server import console
 from server.audit_export import export_bundle
-from server.cli.common import add_settings_flags, node_key_from, print_json, settings_from
+from server.cli.common import (
+    NOT_PINNED,
+    add_settings_flags,
+    node_key_from,
+    print_json,
+    settings_from,
+)
 from server.cli.remote import add_node_flags, with_session
 from server.protocol import box_stream
 
@@ -111,15 +117,6 @@ def _witnessed(path: Path) -> dict[str, tuple[int, bytes]]:
                 " and a root of 64 hex digits"
             )
     return anchors
-
-
-# audit-bundle.md 4.2: only a pinned key catches a bundle re-signed, whole, under another key.
-NOT_PINNED = (
-    "警告 WARNING 未固定节点公钥：整包用另一把密钥重新签名也会通过校验。"
-    "请用 --node-key 指定从别处得知的节点公钥。"
-    " / no node key pinned: a bundle re-signed under another key would verify too;"
-    " give the node's key, known from elsewhere, with --node-key."
-)
 
 
 def verify_bundle_file(

@@ -14,8 +14,7 @@ from recordings.bundle import Report, read_bundle
 from recordings.draw import DrawRequest, PoolEntry, draw
 from recordings.verify_bundle import verify_bundle
 from recordings.vocabulary import EventType
-from server.cli.audit import NOT_PINNED
-from server.cli.common import node_key_from
+from server.cli.common import NOT_PINNED, node_key_from
 
 if TYPE_CHECKING:
     import argparse
