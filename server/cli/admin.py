@@ -39,6 +39,10 @@ def register(commands: Any) -> None:
     listing = actions.add_parser("list", help="list participants")
     add_settings_flags(listing)
     listing.set_defaults(run=run_list)
+    # Imported here: participants.py takes public_key_text from this module.
+    from server.cli import participants
+
+    participants.register(actions)
 
 
 def public_key_text(value: str) -> str:
