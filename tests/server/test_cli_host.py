@@ -17,14 +17,18 @@ import pytest
 from wcwidth import wcswidth
 
 from crypto import SigningKey
+from evaluator_client import bidding
 from server.cli import main
 from server.cli.host import example_text
 from server.cli.jsonc import strip_comments
 from server.cli.messages import EXIT_UNSUPPORTED, table
 from server.domain.access import Role
+from tests.server.transport.evaluation_world import POOL, draw_request
+from tests.server.transport.opening_world import World, build_world
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import AsyncIterator
 
     from server.config import Settings
     from tests.conftest import Harness, Person
@@ -263,3 +267,54 @@ def test_tables_align_chinese_by_display_width() -> None:
     lines = table(["col.lot", "col.name"], [["L1", "一标段"], ["L22", "x"]]).splitlines()
     assert [line.index(value) for line, value in zip(lines[1:], ["一", "x"], strict=True)] == [6, 6]
     assert lines[0].startswith("标段  名称")  # 标段 is four columns wide, then two spaces
+
+
+@pytest.fixture
+async def world(harness: Harness, tmp_path: Path) -> AsyncIterator[World]:
+    built = await build_world(harness, tmp_path)
+    yield built
+    await built.close()
+
+
+async def test_the_host_runs_the_opening_and_the_draw_by_command(
+    harness: Harness, world: World, tmp_path: Path, capsys: Capture
+) -> None:
+    for i, (specialty, region, employer) in enumerate(POOL, start=1):
+        attributes = {"specialty": specialty, "region": region, "employer": employer or f"院{i}"}
+        await harness.enroll(Role.EXPERT, f"专家{i}", attributes)
+    tender = world.tender
+    flags = ["--node", node_url(harness), "--participant", world.host.id]
+    flags += ["--key", str(key_file(tmp_path, world.host))]
+
+    async def host(*argv: str) -> str:
+        code = await asyncio.to_thread(main, ["host", *argv, *flags])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        return out.strip()
+
+    await world.advance_to_sign_in()
+    for bidder in world.bidders:
+        await bidder.session.post(f"/api/tenders/{tender}/opening/sign-in")
+    await world.advance_to_deadline()
+    assert await host("opening", "start", tender) == "开标：开始 start，阶段 opening"
+    assert "paused" in await host("opening", "pause", tender, "--reason", "网络故障")
+    assert "decrypting" in await host("opening", "resume", tender)
+    for bidder in world.bidders:
+        await bidding.decrypt(bidder.session, tender, "L1", await world.file_key(bidder))
+    assert "record_published" in await host("opening", "record", tender)
+    for bidder in world.bidders[1:]:
+        await bidding.confirm(bidder.session, tender)
+    await bidding.object_to(world.bidders[0].session, tender, "报价大写与小写不一致")
+    await host("opening", "answer", tender, "o1", "--text", "以大写为准")
+    harness.clock.advance(16 * 60)
+    assert "closed" in await host("opening", "close", tender)
+    assert "进入评标" in await host("evaluation", "start", tender)
+    request = tmp_path / "draw.jsonc"
+    request.write_text("// 抽取申请\n" + json.dumps(draw_request()), encoding="utf-8")
+    assert "种子哈希" in await host("draw", "request", tender, "L1", str(request))
+    assert "已揭示种子" in await host("draw", "reveal", tender, "L1")
+    status = await host("status", tender)
+    assert "evaluating" in status
+    rooms = status.split("\n\n")[1].splitlines()
+    assert rooms[0].split() == ["标段", "评标阶段", "专家", "已签到", "已签字"]
+    assert rooms[1].split() == ["L1", "check_in", "5", "0", "0"]
