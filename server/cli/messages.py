@@ -61,8 +61,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     ),
     "tender.spec_not_object": ("{path} 应是一个 JSON 对象", "{path} must hold a JSON object"),
     "tender.need_file": (
-        "请给出规格文件，或使用 --interactive",
-        "Give a spec file, or use --interactive",
+        "请给出规格文件（使用 --interactive 时为要写入的文件）",
+        "Give the spec FILE (with --interactive: the file to write)",
     ),
     "tender.exists": ("{path} 已存在，不会覆盖", "{path} exists; refusing to overwrite it"),
     "tender.none": ("没有招标项目", "No tenders"),
@@ -119,12 +119,10 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "Enrolled participant {id} ({role}): {name}",
     ),
     "participant.no_revoke": (
-        "此节点不支持撤销参与者：注册是审计日志中不可撤回的记录，协议中也没有撤销操作。"
-        "请勿再向 {id} 分配任务，并更换其密钥的保管方式。",
+        "此节点不支持撤销参与者：登记是审计日志中的永久记录，协议中没有撤销操作；{id} 仍可登录。",
         "This node cannot revoke participants: an enrolment is a permanent record of the audit "
-        "log and the protocol has no revocation. Assign {id} nothing further, and secure its key.",
+        "log and the protocol has no revocation; {id} can still log in.",
     ),
-    "participant.bad_key": ("--pubkey：{reason}", "--pubkey: {reason}"),
 }
 
 # Exit codes of these commands beyond 0 (done), 1 (refused or failed) and 2 (bad usage).

@@ -21,7 +21,7 @@ from evaluator_client import bidding
 from server.cli import main
 from server.cli.host import example_text
 from server.cli.jsonc import strip_comments
-from server.cli.messages import EXIT_UNSUPPORTED, table
+from server.cli.messages import EXIT_UNSUPPORTED, MESSAGES, table
 from server.domain.access import Role
 from tests.server.transport.evaluation_world import POOL, draw_request
 from tests.server.transport.opening_world import World, build_world
@@ -321,3 +321,11 @@ async def test_the_host_runs_the_opening_and_the_draw_by_command(
     rooms = status.split("\n\n")[1].splitlines()
     assert rooms[0].split() == ["标段", "评标阶段", "专家", "已签到", "已签字"]
     assert rooms[1].split() == ["L1", "check_in", "5", "0", "0"]
+
+
+def test_every_message_has_both_languages_with_the_same_blanks() -> None:
+    blanks = re.compile(r"\{(\w+)\}")
+    for message, (zh, en) in MESSAGES.items():
+        assert zh.strip(), message
+        assert en.strip(), message
+        assert sorted(blanks.findall(zh)) == sorted(blanks.findall(en)), message
