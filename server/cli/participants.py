@@ -9,10 +9,11 @@ route to undo it, so `revoke` says so and ends with its own exit code, 3.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crypto import KeyFormatError, VerifyKey
 from recordings.vocabulary import Role
-from server.cli.admin import public_key_text
 from server.cli.common import print_json
 from server.cli.messages import EXIT_UNSUPPORTED, table, text
 from server.cli.remote import add_node_flags, with_session
@@ -55,6 +56,18 @@ def _command(commands: Any, name: str, run: Any, help_text: str) -> argparse.Arg
     command.add_argument("--json", action="store_true", help="print the node's answer as JSON")
     command.set_defaults(run=run)
     return command
+
+
+def public_key_text(value: str) -> str:
+    """Accept the text form or a PEM file; return the text form."""
+    try:
+        if value.startswith("ed25519:"):
+            return VerifyKey.from_text(value).to_text()
+        return VerifyKey.from_pem(Path(value).read_bytes()).to_text()
+    except OSError as exc:
+        raise SystemExit(f"bidroom: can't read {value}: {exc.strerror}") from None
+    except KeyFormatError as exc:
+        raise SystemExit(f"bidroom: --pubkey: {exc}") from None
 
 
 def run_add(args: argparse.Namespace) -> int:
