@@ -10,6 +10,7 @@ material is never copied into it. Profiles live in `$XDG_CONFIG_HOME/bidroom/pro
     node = "https://bidroom.example"
     participant = "p-0123456789abcdef"
     key = "/home/host/keys/host.pem"
+    passphrase_env = "BIDROOM_PASSPHRASE"   # optional: the variable's name, never the passphrase
 
 A remote command takes `--node`, `--participant` and `--key` from its flags first; what is
 missing comes from `--profile`, else `BIDROOM_PROFILE`, else the current profile; `BIDROOM_NODE`
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 FIELDS: Final = ("node", "participant", "key")
+OPTIONAL: Final = ("passphrase_env",)  # the NAME of the variable holding the key's passphrase
 
 
 def config_path() -> Path:
@@ -65,7 +67,11 @@ def save(config: dict[str, Any]) -> Path:
         lines += [f"current = {_toml(config['current'])}", ""]
     for name, profile in sorted(config["profiles"].items()):
         lines.append(f"[profiles.{name}]")
-        lines += [f"{field} = {_toml(profile[field])}" for field in FIELDS]
+        lines += [
+            f"{field} = {_toml(profile[field])}"
+            for field in (*FIELDS, *OPTIONAL)
+            if field in profile
+        ]
         lines.append("")
     temporary = path.with_name(path.name + ".new")
     temporary.unlink(missing_ok=True)
@@ -91,6 +97,10 @@ def register(commands: Any) -> None:
     add.add_argument("--node", required=True, help="the node's base URL, https://...")
     add.add_argument("--participant", required=True, help="your participant id, p-...")
     add.add_argument("--key", type=Path, required=True, help="your identity key (PEM): its path")
+    add.add_argument(
+        "--passphrase-env", metavar="VAR",
+        help="the variable that will hold the key's passphrase (its name is saved, never a secret)",
+    )  # fmt: skip
     add.set_defaults(run=run_add)
     listing = actions.add_parser("list", help="list the profiles")
     listing.set_defaults(run=run_list)
@@ -110,9 +120,10 @@ def run_add(args: argparse.Namespace) -> int:
     if not key.is_file():
         raise fail("profile.no_key", path=key)
     config = load()
-    config["profiles"][args.name] = {
-        "node": args.node.rstrip("/"), "participant": args.participant, "key": str(key),
-    }  # fmt: skip
+    profile = {"node": args.node.rstrip("/"), "participant": args.participant, "key": str(key)}
+    if args.passphrase_env:
+        profile["passphrase_env"] = args.passphrase_env
+    config["profiles"][args.name] = profile
     config["current"] = args.name
     print(text("profile.added", name=args.name, path=save(config)))
     return 0
@@ -181,3 +192,5 @@ def _from_profile(args: argparse.Namespace) -> None:
     args.participant = args.participant or profile.get("participant")
     if args.key is None and profile.get("key"):
         args.key = Path(profile["key"])
+    if getattr(args, "passphrase_env", None) is None:
+        args.passphrase_env = profile.get("passphrase_env")

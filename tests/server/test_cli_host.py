@@ -198,7 +198,7 @@ def test_profiles_fill_in_what_the_flags_leave_out(
     assert "还没有配置" in capsys.readouterr().out
     for name, node in (("gz", "https://gz.example"), ("sz", "https://sz.example/")):
         add = ["profile", "add", name, "--node", node, "--participant", f"p-{name}"]
-        assert main([*add, "--key", str(key)]) == 0
+        assert main([*add, "--key", str(key), "--passphrase-env", f"PASS_{name}"]) == 0
     assert main(["profile", "use", "gz"]) == 0
     seen: list[argparse.Namespace] = []
 
@@ -218,7 +218,7 @@ def test_profiles_fill_in_what_the_flags_leave_out(
     assert main(["host", "tender", "publish", "t-1", "--json", "--participant", "p-me"]) == 0
     assert (seen[-1].node, seen[-1].participant) == ("https://other.example", "p-me")
     assert main(["host", "tender", "publish", "t-1", "--json", "--profile", "gz"]) == 0
-    assert seen[-1].participant == "p-gz"
+    assert (seen[-1].participant, seen[-1].passphrase_env) == ("p-gz", "PASS_gz")
     capsys.readouterr()
     monkeypatch.setenv("BIDROOM_LANG", "en")
     assert main(["profile", "list"]) == 0
