@@ -39,3 +39,12 @@ def node_key_from(text: str) -> VerifyKey:
         return VerifyKey.from_text(text)
     except KeyFormatError as exc:
         raise SystemExit(f"bidroom: the node's key is refused: {exc}") from None
+
+
+# audit-bundle.md 4.2: only a pinned key catches a bundle re-signed, whole, under another key.
+NOT_PINNED = (
+    "警告 WARNING 未固定节点公钥：整包用另一把密钥重新签名也会通过校验。"
+    "请用 --node-key 指定从别处得知的节点公钥。"
+    " / no node key pinned: a bundle re-signed under another key would verify too;"
+    " give the node's key, known from elsewhere, with --node-key."
+)
