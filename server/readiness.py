@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 # No node ran before this: a clock earlier than it was reset (a dead RTC battery, no NTP).
 CLOCK_FLOOR: Final = datetime(2025, 1, 1, tzinfo=UTC)
 
+# A store busy with a long group commit is still writable: wait for its lock this long.
+STORE_CHECK_SECONDS: Final = 5.0
+
 Check = dict[str, object]
 
 # What a failing check says: a stable code, and a sentence in Chinese, then in English.
@@ -49,7 +52,7 @@ async def readiness(node: Node) -> dict[str, Check]:
 
 async def _store(node: Node) -> Check:
     try:
-        async with asyncio.timeout(node.settings.redis_timeout_seconds):
+        async with asyncio.timeout(STORE_CHECK_SECONDS):
             await node.store.check_writable()
     except (StorageError, TimeoutError) as exc:
         logger.warning("Not ready: the event store can't take writes: %s", exc)

@@ -378,7 +378,7 @@ class SQLiteEventStore:
 
 def _take_write_lock(path: Path) -> None:
     """Begin a write transaction and roll it back: it fails on a read-only file or a full lock."""
-    conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=1.0)
+    conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=3.0)
     try:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("ROLLBACK")
