@@ -210,8 +210,14 @@ class ChainVerifier:
         body in UTF-8 if the caller has it at hand.
         """
         stream, expected = self._stream, self._next
-        if seq != expected:
-            raise ChainBroken(stream, expected, f"it is missing (the next stored event is {seq})")
+        if seq > expected:
+            raise ChainBroken(
+                stream, expected, f"it is missing: removed (the next stored event is {seq})"
+            )
+        if seq < expected:
+            raise ChainBroken(
+                stream, seq, f"moved or reordered: it comes where event {expected} should be"
+            )
         record = parse_canonical(body)
         if type(record) is not dict or not self._fits(record, seq):
             record = self._checked_slowly(seq, body)

@@ -74,54 +74,84 @@ def verify_bundle(
 
 
 def _node_key(bundle: Bundle, pinned: str | None, report: Report) -> VerifyKey | None:
+    """The key every node signature is checked with: the pinned one if given, else the
+    header's. A mismatch is reported and the checks go on with that key (section 4)."""
     header = bundle.header
     try:
-        key = VerifyKey.from_text(str(header["node_key"]))
+        named: VerifyKey | None = VerifyKey.from_text(str(header["node_key"]))
     except CryptoError as exc:
         report.fail("header", f"the node key is not a usable Ed25519 public key: {exc}")
+        named = None
+    key = named
+    if pinned is not None:
+        try:
+            key = VerifyKey.from_text(pinned)
+        except CryptoError as exc:
+            report.fail("pinned key", f"not a usable Ed25519 public key: {exc}")
+            return None
+        if named is None or named.to_text() != key.to_text():
+            report.fail("header", "the node key is not the one given to check it with")
+    if key is None:
         return None
-    if pinned is not None and key.to_text() != pinned:
-        report.fail("header", "the node key is not the one given to check it with")
-        return None
-    node = "n-" + key.fingerprint()[:16]
+    node, sound = "n-" + key.fingerprint()[:16], True
     if header["node"] != node:
         report.fail("header", "the node key is not the key of the node named (swapped key)")
-        return None
+        sound = False
     rows = [*itertools.chain.from_iterable(bundle.streams.values())]
     if bundle.system_tree_head is not None:
         rows.append(bundle.system_tree_head)
-    for seq, event, _ in rows:
-        actor = event.get("actor")
-        if isinstance(actor, dict) and actor.get("role") == "node" and actor.get("id") != node:
-            report.fail(f"{event.get('stream')} event {seq}", "made by another node than the key's")
-            return None
-    report.count("node key")
+    others = [
+        f"{event.get('stream')} event {seq}"
+        for seq, event, _ in rows
+        if isinstance(actor := event.get("actor"), dict)
+        and actor.get("role") == "node" and actor.get("id") != node
+    ]  # fmt: skip
+    if others:
+        more = f" (and {len(others) - 1} more)" if len(others) > 1 else ""
+        report.fail(others[0], f"made by another node than the key's{more}")
+        sound = False
+    if sound and named is not None and named.to_text() == key.to_text():
+        report.count("node key")
     return key
 
 
-def _check_tree_head(row: Row, stream: str, key: VerifyKey | None, report: Report) -> int | None:
-    """The size a signed tree head covers, or None (reported) if it is not one."""
+def _check_tree_head(
+    row: Row, stream: str, key: VerifyKey | None, report: Report
+) -> tuple[int | None, bool]:
+    """The size a tree head covers (None, reported, if it is not one) and whether its
+    signature verified under `key` (a failure is reported; no key is a failure too)."""
     seq, event, _ = row
     where = f"{stream} event {seq}"
     payload = event.get("payload")
-    if not isinstance(payload, dict) or event.get("type") != TREE_HEAD:
+    if not isinstance(payload, dict) or not isinstance(payload.get("tree_head"), dict):
         report.fail(where, "not a tree head")
-        return None
-    document = payload.get("tree_head")
-    if not isinstance(document, dict):
+        return None, False
+    document = payload["tree_head"]
+    if event.get("type") != TREE_HEAD:
         report.fail(where, "not a tree head")
-        return None
-    if key is not None:
-        try:
-            verify(key, TREE_HEAD_LABEL, document, b64url_decode(str(payload.get("signature"))))
-        except CryptoError:
-            report.fail(where, "the tree head's signature does not verify (forged)")
-            return None
+        return None, False
+    signed = _verify_node(key, TREE_HEAD_LABEL, document, payload.get("signature"))
+    if not signed:
+        report.fail(where, _UNSIGNED if key is not None else _NO_KEY)
     size = document.get("size")
     if document.get("stream") != stream or type(size) is not int or not 0 < size < seq:
         report.fail(where, "the tree head names another stream, or a size it can't cover")
-        return None
-    return size
+        return None, signed
+    return size, signed
+
+
+_UNSIGNED: Final = "the tree head's signature does not verify under the node key (forged)"
+_NO_KEY: Final = "the signature was not checked: there is no usable node key"
+
+
+def _verify_node(key: VerifyKey | None, label: str, document: object, signature: object) -> bool:
+    if key is None:
+        return False
+    try:
+        verify(key, label, document, b64url_decode(str(signature)))
+    except CryptoError:
+        return False
+    return True
 
 
 def _participants(
@@ -135,7 +165,7 @@ def _participants(
     if record_hash(canonical_json(head[1])) != head[2]:
         report.fail("system tree head", "its content does not match its hash")
         return {}
-    size = _check_tree_head(head, SYSTEM, key, report)
+    size, signed = _check_tree_head(head, SYSTEM, key, report)
     if size is None:
         return {}
     root = bytes.fromhex(str(head[1]["payload"]["tree_head"]["root"]))
@@ -154,7 +184,12 @@ def _participants(
             report.fail(where, "its enrolment is not in the node's signed system log")
             continue
         found[str(payload["id"])] = payload
-        report.count("participant keys proven")
+    if not signed:  # the proofs were checked, against a root the node key did not sign
+        if found:
+            report.fail("participants", "not proven: the system tree head is not the node's")
+        return {}
+    if found:
+        report.count("participant keys proven", len(found))
     return found
 
 
@@ -174,12 +209,14 @@ def _check_stream(stream: str, rows: list[Row], key: VerifyKey | None, report: R
         report.fail(stream, "an event that has no canonical form")
         return False
     report.count(f"events chained in {stream}", len(rows))
-    sizes = {}
+    sizes, signed = {}, set()
     for row in rows:
         if row[1].get("type") == TREE_HEAD:
-            size = _check_tree_head(row, stream, key, report)
+            size, verified = _check_tree_head(row, stream, key, report)
             if size is not None:
                 sizes[row[0]] = size
+            if verified:
+                signed.add(row[0])
     roots = _roots(bodies, set(sizes.values()))
     last = 0
     for seq, size in sizes.items():
@@ -195,11 +232,15 @@ def _check_stream(stream: str, rows: list[Row], key: VerifyKey | None, report: R
             )
         else:
             last = size
-            report.count("tree heads")
-            report.signed_sizes[stream] = size
-    if rows[-1][1].get("type") != TREE_HEAD or sizes.get(rows[-1][0]) != len(rows) - 1:
+            if seq in signed:  # a root that checks out under no signature proves nothing
+                report.count("tree heads")
+                report.signed_sizes[stream] = size
+    final = rows[-1][0]
+    if final not in signed or sizes.get(final) != len(rows) - 1:
         report.fail(
-            stream, f"its last events are under no signed tree head (added or cut after {last})"
+            stream,
+            "its last events are under no signed tree head"
+            f" (added or cut after {report.signed_sizes.get(stream, 0)})",
         )
     return True
 
@@ -302,13 +343,11 @@ class _Signatures:
 
     def _by_node(self, where: str, label: str, document: object, signature: str) -> None:
         if self._node is None:
-            return  # already reported: no usable node key
-        try:
-            verify(self._node, label, document, b64url_decode(signature))
-        except CryptoError:
+            self._report.fail(where, f"the node's {label} signature: {_NO_KEY}")
+        elif not _verify_node(self._node, label, document, signature):
             self._report.fail(where, f"the node's {label} signature does not verify")
-            return
-        self._report.count(f"{label} signatures")
+        else:
+            self._report.count(f"{label} signatures")
 
     def _sealed_list(self, where: str, payload: dict[str, Any]) -> None:
         listing = payload["list"]

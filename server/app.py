@@ -11,6 +11,8 @@ from aiohttp import web
 from server.clock import Clock, SystemClock
 from server.live import LiveHub
 from server.media.hub import MediaHub
+from server.metrics import Metrics
+from server.protocol.times import parse_time
 from server.service.node import load_node_key
 from server.sites.cascade import NodeCascade
 from server.sites.media_directory import RedisDirectory
@@ -21,6 +23,7 @@ from server.transport import (
     evaluation_routes,
     http,
     media_routes,
+    ops_routes,
     pages,
     view_routes,
     ws,
@@ -31,6 +34,7 @@ from server.transport.app_keys import (
     connections_key,
     hub_key,
     media_key,
+    metrics_key,
     node_key,
     settings_key,
 )
@@ -39,6 +43,7 @@ from server.transport.errors import error_middleware
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
+    from recordings.audit import AuditRecord
     from server.bus.base import Bus
     from server.config import Settings
     from server.service.node import Node
@@ -62,13 +67,15 @@ def create_app(
     (docs/sites.md) calls `on_lost` if it loses the home lease: it must stop serving.
     """
     app = web.Application(
-        client_max_size=settings.max_http_body_bytes, middlewares=[error_middleware]
+        client_max_size=settings.max_http_body_bytes,
+        middlewares=[ops_routes.log_context, error_middleware],
     )
     app[settings_key] = settings
     app[connections_key] = weakref.WeakSet()
     app[admission_key] = Admission(
         settings.ws_max_connections, settings.ws_max_connections_per_address
     )
+    metrics = _metrics(app) if settings.metrics_enabled else None
 
     async def node_context(app: web.Application) -> AsyncIterator[None]:
         key = await asyncio.to_thread(
@@ -79,7 +86,11 @@ def create_app(
             on_lost=on_lost,
         ) as node:  # fmt: skip
             app[node_key] = node
-            app[hub_key] = LiveHub(node.store, node.bus)
+            if metrics is None:
+                app[hub_key] = LiveHub(node.store, node.bus)
+            else:
+                node.observe(metrics)
+                app[hub_key] = LiveHub(node.store, node.bus, fanout_lag(metrics, node.clock))
             media = app[media_key] = _media_hub(settings, node)
             await media.start()
             try:
@@ -97,7 +108,35 @@ def create_app(
     app.router.add_routes(media_routes.routes())
     app.router.add_routes(pages.routes())
     app.router.add_get("/ws", ws.live)
+    app.router.add_routes(ops_routes.routes(metrics=metrics is not None))
     return app
+
+
+def _metrics(app: web.Application) -> Metrics:
+    """The app's own registry, with the gauges read from its live state at each scrape."""
+    metrics = app[metrics_key] = Metrics()
+    metrics.gauge(
+        "bidroom_live_connections", "Live (WebSocket) connections open.",
+        lambda: len(app[connections_key]),
+    )  # fmt: skip
+    metrics.gauge(
+        "bidroom_live_subscribers", "Subscriptions of live connections to streams.",
+        lambda: app[hub_key].total_subscribers() if hub_key in app else 0,
+    )  # fmt: skip
+    metrics.gauge(
+        "bidroom_media_sessions", "Media (WebRTC) sessions open.",
+        lambda: app[media_key].sessions if media_key in app else 0,
+    )  # fmt: skip
+    return metrics
+
+
+def fanout_lag(metrics: Metrics, clock: Clock) -> Callable[[AuditRecord], None]:
+    """Observe, for a record written to live connections, the time since its event's time."""
+
+    def written(record: AuditRecord) -> None:
+        metrics.fanned_out((clock.now() - parse_time(record.time)).total_seconds())
+
+    return written
 
 
 def _media_hub(settings: Settings, node: Node) -> MediaHub:

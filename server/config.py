@@ -74,6 +74,8 @@ MAX_FAILED_LOGINS_PER_MINUTE: Final = 600
 # rewrite of the log could hide is bounded by it (docs/spec/audit-bundle.md).
 TREE_HEAD_EVERY: Final = 256
 LOG_LEVELS: Final = frozenset({"DEBUG", "INFO", "WARNING", "ERROR"})
+# Text for a person at a terminal; JSON lines for a log collector (server/logs.py).
+LOG_FORMATS: Final = frozenset({"text", "json"})
 # What the node runs on, built by server/backends.py: the event store (the audit log), the store
 # of sealed bid files, and the bus that carries commits to the live hubs. One node on one machine
 # needs nothing else; the choices grow with multi-site deployments.
@@ -172,6 +174,9 @@ class Settings:
     recording_segment_seconds: float = RECORDING_SEGMENT_SECONDS
     recording_retention_days: int = RECORDING_RETENTION_DAYS
     speech_voice: str = "cmn-latn-pinyin"  # espeak-ng's Mandarin that reads characters
+    # The operational face (docs/operations.md): log lines as text or JSON, and /metrics.
+    log_format: str = "text"
+    metrics_enabled: bool = True
 
     @property
     def database_path(self) -> Path:
@@ -246,6 +251,8 @@ class Settings:
             problems.append("ws_max_connections_per_address must not exceed ws_max_connections")
         if self.ws_backlog_bytes > self.ws_send_buffer_bytes:
             problems.append("ws_backlog_bytes must not exceed ws_send_buffer_bytes")
+        if self.log_format not in LOG_FORMATS:
+            problems.append(f"log_format must be one of {', '.join(sorted(LOG_FORMATS))}")
         if self.log_level not in LOG_LEVELS:
             problems.append(f"log_level must be one of {', '.join(sorted(LOG_LEVELS))}")
         if not SITE_NAME.fullmatch(self.site):
@@ -372,6 +379,8 @@ _PARSERS: Final[Mapping[str, Callable[[object], Any]]] = {
     "recording_segment_seconds": _number,
     "recording_retention_days": _integer,
     "speech_voice": _text,
+    "log_format": lambda value: _text(value).lower(),
+    "metrics_enabled": lambda value: _flag(value),
 }
 
 

@@ -20,7 +20,7 @@ from server.protocol import CaughtUp, event_frame_text, server_message_json
 from server.protocol.frames import text_frame
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from recordings.audit import AuditRecord
     from server.bus.base import Bus, Subscription as BusSubscription
@@ -95,8 +95,9 @@ def event_frame(record: AuditRecord) -> bytes:
 class _Channel:
     """The subscribers of one stream, grouped by audience, and its bus subscription."""
 
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: str, written: Callable[[AuditRecord], None]) -> None:
         self.stream = stream
+        self.written = written
         self.groups: dict[str, dict[Subscriber, None]] = {}
         self.bus_subscription: BusSubscription | None = None
         self.size = 0
@@ -130,13 +131,29 @@ class _Channel:
                     frame = event_frame(record)
                 for subscriber in group:
                     subscriber.deliver(record, frame)
+            if frame is not None:
+                self.written(record)
+
+
+def _unobserved(record: AuditRecord) -> None:
+    pass
 
 
 class LiveHub:
-    def __init__(self, store: EventStore, bus: Bus) -> None:
+    """`written` is told of each record once its frame went to a channel's subscribers (the
+    node's fan-out lag metric); it runs on the delivery path and must be quick."""
+
+    def __init__(
+        self, store: EventStore, bus: Bus, written: Callable[[AuditRecord], None] = _unobserved
+    ) -> None:
         self._store = store
         self._bus = bus
+        self._written = written
         self._channels: dict[str, _Channel] = {}
+
+    def total_subscribers(self) -> int:
+        """Subscriptions held now, over every stream."""
+        return sum(channel.size for channel in self._channels.values())
 
     def subscribers(self, stream: str) -> int:
         channel = self._channels.get(stream)
@@ -147,7 +164,7 @@ class LiveHub:
         subscriber = Subscriber(sink, stream, after_seq)
         channel = self._channels.get(stream)
         if channel is None:
-            channel = self._channels[stream] = _Channel(stream)
+            channel = self._channels[stream] = _Channel(stream, self._written)
             channel.bus_subscription = self._bus.subscribe(stream, channel.publish)
         channel.add(subscriber)
         try:

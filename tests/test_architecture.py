@@ -246,6 +246,8 @@ def test_transport_submits_commands_and_calls_no_use_case(name: str, path: Path)
 CLIENT_COMMANDS: tuple[str, ...] = (
     "server.cli.bidder", "server.cli.expert", "server.cli.remote", "server.cli.keys",
     "server.cli.draw", "server.cli.common",
+    "server.cli.host", "server.cli.participants", "server.cli.profiles", "server.cli.messages",
+    "server.cli.jsonc", "server.cli.version",
 )  # fmt: skip
 NODE_INTERNALS: tuple[str, ...] = (
     "server.domain", "server.service", "server.storage", "server.bus", "server.transport",

@@ -7,7 +7,21 @@ import sys
 from typing import TYPE_CHECKING
 
 from evaluator_client.errors import ApiError, ClientError
-from server.cli import admin, audit, backup, bidder, demo, draw, expert, keys, recordings, serve
+from server.cli import (
+    admin,
+    audit,
+    backup,
+    bidder,
+    demo,
+    draw,
+    expert,
+    host,
+    keys,
+    profiles,
+    recordings,
+    serve,
+)
+from server.cli.version import version
 from server.config import SettingsError
 from server.errors import Refused, ServerError
 from server.protocol.fields import InvalidFields
@@ -15,7 +29,20 @@ from server.protocol.fields import InvalidFields
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-COMMANDS = (serve, demo, keys, admin, audit, recordings, bidder, expert, draw, backup)
+COMMANDS = (
+    serve,
+    demo,
+    keys,
+    admin,
+    audit,
+    recordings,
+    bidder,
+    expert,
+    draw,
+    host,
+    profiles,
+    backup,
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -23,6 +50,7 @@ def parser() -> argparse.ArgumentParser:
         prog="bidroom",
         description="Remote bid opening and off-site evaluation (不见面开标 / 远程异地评标).",
     )
+    root.add_argument("--version", action="version", version=f"bidroom {version()}")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(commands)
@@ -32,6 +60,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        if hasattr(args, "profile"):  # a remote command: what no flag gave comes from a profile
+            profiles.resolve(args)
         code: int = args.run(args)
     except SettingsError as exc:
         print(exc, file=sys.stderr)

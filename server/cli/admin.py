@@ -7,13 +7,13 @@ running node the same operations are the admin HTTP API.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crypto import KeyFormatError, VerifyKey
 from recordings.vocabulary import Role
 from server import console
+from server.cli import participants
 from server.cli.common import add_settings_flags, print_json, settings_from
+from server.cli.participants import public_key_text
 
 if TYPE_CHECKING:
     import argparse
@@ -39,18 +39,7 @@ def register(commands: Any) -> None:
     listing = actions.add_parser("list", help="list participants")
     add_settings_flags(listing)
     listing.set_defaults(run=run_list)
-
-
-def public_key_text(value: str) -> str:
-    """Accept the text form or a PEM file; return the text form."""
-    try:
-        if value.startswith("ed25519:"):
-            return VerifyKey.from_text(value).to_text()
-        return VerifyKey.from_pem(Path(value).read_bytes()).to_text()
-    except OSError as exc:
-        raise SystemExit(f"bidroom: can't read {value}: {exc.strerror}") from None
-    except KeyFormatError as exc:
-        raise SystemExit(f"bidroom: --pubkey: {exc}") from None
+    participants.register(actions)
 
 
 def run_enroll(args: argparse.Namespace) -> int:

@@ -7,12 +7,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crypto import HASH_BYTES
 from evaluator_client.witness import ForkDetected, TreeHead, Witness, latest_tree_head
 from recordings.errors import ChainBroken
 from recordings.verify_bundle import verify_bundle
 from server import console
 from server.audit_export import export_bundle
-from server.cli.common import add_settings_flags, node_key_from, print_json, settings_from
+from server.cli.common import (
+    NOT_PINNED,
+    add_settings_flags,
+    node_key_from,
+    print_json,
+    settings_from,
+)
 from server.cli.remote import add_node_flags, with_session
 from server.protocol import box_stream
 
@@ -68,6 +75,8 @@ def run_verify(args: argparse.Namespace) -> int:
         anchors = None
         if args.witness_state is not None:
             anchors = _witnessed(args.witness_state)
+        if args.node_key:
+            node_key_from(args.node_key)  # a malformed or weak pinned key ends the command
         return verify_bundle_file(Path(target), args.recordings, args.node_key, anchors)
     settings = settings_from(args)
     path = settings.database_path
@@ -95,11 +104,19 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def _witnessed(path: Path) -> dict[str, tuple[int, bytes]]:
+    """A witness's memory (docs/spec/audit-bundle.md section 5): stream -> (size, root)."""
     try:
         seen = json.loads(path.read_text(encoding="utf-8"))
-        return {s: (int(h["size"]), bytes.fromhex(h["root"])) for s, h in seen.items()}
+        anchors = {s: (h["size"], bytes.fromhex(h["root"])) for s, h in seen.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SystemExit(f"bidroom: {path} is not a witness's memory: {exc}") from None
+    for stream, (size, root) in anchors.items():
+        if type(size) is not int or size < 1 or len(root) != HASH_BYTES:
+            raise SystemExit(
+                f"bidroom: {path} is not a witness's memory: {stream} needs a size of at least 1"
+                " and a root of 64 hex digits"
+            )
+    return anchors
 
 
 def verify_bundle_file(
@@ -113,6 +130,8 @@ def verify_bundle_file(
     if header is not None:
         pinned = "pinned" if node_key else "as the bundle says: compare it with the node's"
         print(f"node    {header.get('node')} {header.get('node_key')} ({pinned})")
+    if not node_key:
+        print(NOT_PINNED)
     for stream, size in sorted(report.signed_sizes.items()):
         print(f"signed  {stream}: the last tree head covers {size} events")
     for what, count in sorted(report.checked.items()):
@@ -120,6 +139,8 @@ def verify_bundle_file(
     for failure in report.failures:
         print(f"FAILED  {failure}")
     verdict = "verified" if not report.failures else f"{len(report.failures)} failure(s)"
+    if not node_key:
+        verdict += " (未固定节点公钥 node key not pinned)"
     print(f"bundle {path.name}: {verdict}")
     return 1 if report.failures else 0
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crypto import KeyFormatError, VerifyKey
+from server import logs
 from server.config import Settings
 
 if TYPE_CHECKING:
@@ -26,12 +25,8 @@ def settings_from(args: argparse.Namespace, **overrides: object) -> Settings:
     return Settings.load(os.environ, config_file=args.config, overrides=values)
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(level: str, log_format: str = "text") -> None:
+    logs.configure(level, log_format)
 
 
 def print_json(value: object) -> None:
@@ -44,3 +39,12 @@ def node_key_from(text: str) -> VerifyKey:
         return VerifyKey.from_text(text)
     except KeyFormatError as exc:
         raise SystemExit(f"bidroom: the node's key is refused: {exc}") from None
+
+
+# audit-bundle.md 4.2: only a pinned key catches a bundle re-signed, whole, under another key.
+NOT_PINNED = (
+    "警告 WARNING 未固定节点公钥：整包用另一把密钥重新签名也会通过校验。"
+    "请用 --node-key 指定从别处得知的节点公钥。"
+    " / no node key pinned: a bundle re-signed under another key would verify too;"
+    " give the node's key, known from elsewhere, with --node-key."
+)

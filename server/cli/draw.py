@@ -14,6 +14,7 @@ from recordings.bundle import Report, read_bundle
 from recordings.draw import DrawRequest, PoolEntry, draw
 from recordings.verify_bundle import verify_bundle
 from recordings.vocabulary import EventType
+from server.cli.common import NOT_PINNED, node_key_from
 
 if TYPE_CHECKING:
     import argparse
@@ -32,6 +33,10 @@ def run_verify(args: argparse.Namespace) -> int:
     path: Path = args.bundle
     if not path.is_file():
         raise SystemExit(f"bidroom: no bundle at {path}")
+    if args.node_key:
+        node_key_from(args.node_key)  # a malformed or weak pinned key ends the command
+    else:
+        print(NOT_PINNED)
     with path.open(encoding="utf-8", errors="replace") as lines:
         report = verify_bundle(lines, node_key=args.node_key)
     with path.open(encoding="utf-8", errors="replace") as lines:

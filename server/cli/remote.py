@@ -23,9 +23,11 @@ T = TypeVar("T")
 
 
 def add_node_flags(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--node", required=True, help="the node's base URL, https://...")
-    command.add_argument("--participant", required=True, help="your participant id, p-...")
-    command.add_argument("--key", type=Path, required=True, help="your identity key (PEM)")
+    """Each of --node, --participant, --key that is not given comes from a profile (profiles.py)."""
+    command.add_argument("--profile", help="a saved profile (bidroom profile; or BIDROOM_PROFILE)")
+    command.add_argument("--node", help="the node's base URL, https://... (or BIDROOM_NODE)")
+    command.add_argument("--participant", help="your participant id, p-...")
+    command.add_argument("--key", type=Path, help="your identity key (PEM)")
     command.add_argument(
         "--passphrase-env", metavar="VAR", help="read the keys' passphrase from this variable"
     )

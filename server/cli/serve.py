@@ -26,6 +26,9 @@ def register(commands: Any) -> None:
     command.add_argument("--port", type=int, help="port to listen on (default 8080)")
     command.add_argument("--tls-cert", type=Path, help="PEM certificate chain for HTTPS/WSS")
     command.add_argument("--tls-key", type=Path, help="PEM private key for the certificate")
+    command.add_argument(
+        "--log-format", choices=("text", "json"), help="log lines as text or JSON (default text)"
+    )
     sites = command.add_argument_group("several sites (docs/sites.md)")
     sites.add_argument("--site", help="the site this node serves, e.g. main or venue-2")
     sites.add_argument(
@@ -45,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(
         args, host=args.host, port=args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
         site=args.site, redis_url=args.redis, database_url=args.database, home=args.home,
-        public_url=args.public_url or None,
+        public_url=args.public_url or None, log_format=args.log_format,
     )  # fmt: skip
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     for warning in key_warnings(settings):
         logger.warning("!!! %s", warning)
     context = None

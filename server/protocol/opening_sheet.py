@@ -37,7 +37,13 @@ def sheet_problem(
     `extra` must hold exactly.
     """
     if set(sheet) != MEMBERS:
-        return "it does not have the members of an opening sheet v1"
+        missing, unknown = sorted(MEMBERS - set(sheet)), sorted(set(sheet) - MEMBERS)
+        named = "; ".join(
+            [*([f"it lacks {', '.join(missing)}"] if missing else []),
+             *([f"unknown members {', '.join(unknown)}"] if unknown else [])]
+        )  # fmt: skip
+        hint = " (extra is required: {} when the tender defines no fields)" * ("extra" in missing)
+        return f"it does not have the members of an opening sheet v1: {named}{hint}"
     if sheet["v"] != 1 or (sheet["tender"], sheet["lot"], sheet["bidder"]) != (tender, lot, bidder):
         return "it names another tender, lot or bidder"
     if not isinstance(sheet["price"], str) or not PRICE.fullmatch(sheet["price"]):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -24,6 +25,7 @@ from crypto import (
 from server.domain.errors import DecryptionRunning, OpeningNotReady
 from server.errors import StorageError
 from server.service.inflight import InFlight
+from server.service.observer import NO_OBSERVER, Observer
 from server.storage.blobs import sha256_of
 
 if TYPE_CHECKING:
@@ -116,6 +118,7 @@ class Decryptions:
     def __init__(self, lanes: int = LANES) -> None:
         self._pool = ThreadPoolExecutor(lanes, thread_name_prefix="decrypt")
         self._bids: set[tuple[str, str, str]] = set()
+        self.observer: Observer = NO_OBSERVER  # throughput, for the node's metrics
         self.in_flight = InFlight(
             lambda: OpeningNotReady("Decryption is pausing or closing; wait for it to resume.")
         )
@@ -130,12 +133,23 @@ class Decryptions:
             raise DecryptionRunning(f"The bid of {bidder} in lot {lot} is being decrypted now.")
         with self.in_flight.running(tender):
             self._bids.add(bid)
+            sizes: list[int] = []
+
+            def measured() -> BlobReader:
+                reader = source()
+                sizes.append(reader.size)
+                return reader
+
+            started = time.perf_counter()
             try:
-                return await asyncio.get_running_loop().run_in_executor(
-                    self._pool, open_bid_file, source, sha256, file_key, opening_key
+                outcome = await asyncio.get_running_loop().run_in_executor(
+                    self._pool, open_bid_file, measured, sha256, file_key, opening_key
                 )
             finally:
                 self._bids.discard(bid)
+        kind = "opened" if isinstance(outcome, Opened) else outcome.fault
+        self.observer.decrypted(kind, sum(sizes), time.perf_counter() - started)
+        return outcome
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from time import perf_counter
 from typing import TYPE_CHECKING, Protocol
 
 from crypto import Frontier, leaf_hash
@@ -12,6 +13,7 @@ from server.domain.catalogue import decode_event
 from server.domain.events import DomainEvent, TreeHeadSigned
 from server.errors import ConflictError
 from server.protocol.times import format_time
+from server.service.observer import NO_OBSERVER, Observer
 from server.storage.base import EventStore, StreamHead
 
 if TYPE_CHECKING:
@@ -85,6 +87,7 @@ class Ledger:
         self._entries: dict[str, _Entry] = {}
         self._loading: dict[str, asyncio.Future[_Entry]] = {}
         self._pending: dict[str, set[asyncio.Future[list[AuditRecord]]]] = {}
+        self.observer: Observer = NO_OBSERVER  # commit latency, for the node's metrics
 
     async def load(self, stream: str) -> Aggregate:
         """The stream's aggregate, folded from the store on first use and cached after."""
@@ -231,7 +234,8 @@ class Ledger:
             raise
         entry.head = StreamHead(records[-1].seq, records[-1].hash)
         entry.tree, entry.since = tree, since
-        return self._await_commit(stream, records, self._store.append(stream, records))
+        started = perf_counter()
+        return self._await_commit(stream, records, self._store.append(stream, records), started)
 
     @staticmethod
     def _record(
@@ -294,8 +298,9 @@ class Ledger:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _await_commit(
-        self, stream: str, records: list[AuditRecord], committed: asyncio.Future[None]
-    ) -> asyncio.Future[list[AuditRecord]]:
+        self, stream: str, records: list[AuditRecord], committed: asyncio.Future[None],
+        started: float,
+    ) -> asyncio.Future[list[AuditRecord]]:  # fmt: skip
         result: asyncio.Future[list[AuditRecord]] = asyncio.get_running_loop().create_future()
         pending = self._pending.setdefault(stream, set())
         pending.add(result)
@@ -310,8 +315,10 @@ class Ledger:
                 self._entries.pop(stream, None)
                 if not result.done():
                     result.set_exception(error)
-            elif not result.done():
-                result.set_result(records)
+            else:
+                self.observer.committed(perf_counter() - started, len(records))
+                if not result.done():
+                    result.set_result(records)
 
         committed.add_done_callback(settle)
         return result

@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from crypto import SigningKey
 from server.domain.access import Actor, Role
 from server.domain.bidbox import BidBox
+from server.domain.errors import DomainError
 from server.domain.participants import Registry
 from server.domain.tender import Due, Tender
+from server.errors import Relayed, ServerError
 from server.protocol import SYSTEM_STREAM, box_tender
+from server.protocol.fields import InvalidFields
 from server.service.auth import Authenticator
 from server.service.commands import Command, Commands, Pipeline
 from server.service.evaluation import EvaluationService
@@ -23,6 +26,7 @@ from server.service.ledger import Aggregate, Ledger, Origin
 from server.service.logins import Logins
 from server.service.media import MediaRecords
 from server.service.node_keys import NodeKeys, node_id
+from server.service.observer import NO_OBSERVER, Observer
 from server.service.opening import OpeningService
 from server.service.participants import Participants
 from server.service.presence import Attendance, LocalPresence
@@ -71,6 +75,13 @@ def load_node_key(path: Path, passphrase: str | None) -> SigningKey:
 
 def node_id_of(key: SigningKey) -> str:
     return node_id(key.verify_key)
+
+
+def _reason(exc: ServerError) -> str:
+    """A refusal's label: the home's rule or code for a relayed one, else the error's code."""
+    if isinstance(exc, Relayed):
+        return str(exc.body.get("rule") or exc.body.get("code") or exc.code)
+    return exc.code
 
 
 class Remote(Protocol):
@@ -169,16 +180,34 @@ class Node:
         )  # fmt: skip
         self.media = MediaRecords(self.pipeline, store, clock, self.participants, settings.site)
         self.commands = Commands(self)
+        self.observer: Observer = NO_OBSERVER
         self._scheduler_task: asyncio.Task[None] | None = None
         if remote is not None:
             store.add_listener(self.ledger.follow)  # the registry stays current for logins
         store.add_listener(bus.publish)
 
+    def observe(self, observer: Observer) -> None:
+        """Report commands, commits, decryptions and uploads to `observer` from now on."""
+        self.observer = self.ledger.observer = self.uploads.observer = observer
+        self.homes.decryptions.observer = observer
+
     async def submit(self, command: Command) -> Any:
         """The one entry for commands and queries (service/commands.py)."""
-        if self.remote is not None:
-            return await self.remote.submit(command)
-        return await self.commands.submit(command)
+        action = command.action.value
+        self.observer.command(action)
+        try:
+            if self.remote is not None:
+                return await self.remote.submit(command)
+            return await self.commands.submit(command)
+        except DomainError as exc:
+            self.observer.refused(action, exc.rule)
+            raise
+        except ServerError as exc:
+            self.observer.refused(action, _reason(exc))
+            raise
+        except InvalidFields:
+            self.observer.refused(action, "invalid_request")
+            raise
 
     # Sessions: the one entry for logging in and for reading a token.
 

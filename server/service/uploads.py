@@ -28,6 +28,7 @@ from server.protocol import box_stream
 from server.protocol.fields import Reader
 from server.protocol.times import format_time
 from server.service.home import RunningDigest
+from server.service.observer import NO_OBSERVER, Observer
 from server.storage.blobs import UploadSession
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class Uploads:
         self._files = files
         self._busy_uploads: set[str] = set()  # uploads a request is working on right now
         self._starting: dict[str, asyncio.Lock] = {}  # per bidder: count, then create
+        self.observer: Observer = NO_OBSERVER  # bytes received, for the node's metrics
 
     async def start(
         self, actor: Actor, tender_id: str, lot: str, document: object
@@ -133,6 +135,7 @@ class Uploads:
                         await self._refuse(actor, session.tender, error)
                     await asyncio.to_thread(_append, handle, chunk, digest)
                     received += len(chunk)
+                    self.observer.uploaded(len(chunk))
             finally:
                 await asyncio.to_thread(handle.close)
             if digest is not None:

@@ -93,6 +93,13 @@ class EventStore(Protocol):
 
     async def streams(self) -> list[str]: ...
 
+    async def check_writable(self) -> None:
+        """Raise StorageError unless an append now could be written (readiness, /readyz).
+
+        Cheap and without side effects: nothing is written to any stream.
+        """
+        ...
+
     def add_listener(self, listener: CommitListener) -> None: ...
 
     async def start(self) -> None: ...

@@ -43,6 +43,10 @@ class MemoryEventStore:
     async def close(self) -> None:
         self._closed = True
 
+    async def check_writable(self) -> None:
+        if self._closed:
+            raise StorageError("The event store is closed.")
+
     def add_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
 

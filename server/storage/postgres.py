@@ -207,6 +207,16 @@ class PostgresEventStore:
     async def _connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(self._url, command_timeout=STATEMENT_SECONDS)
 
+    async def check_writable(self) -> None:
+        """The writer runs and the database is not a read-only standby."""
+        if self._writer is None or self._writer.done():
+            raise StorageError("The event store's writer is not running.")
+        read_only = await self._in_reader(
+            lambda conn: conn.fetchval("SELECT current_setting('transaction_read_only')")
+        )
+        if read_only != "off":
+            raise StorageError("The database takes no writes (a read-only standby).")
+
     async def close(self) -> None:
         writer, self._writer = self._writer, None
         if writer is not None:

@@ -158,6 +158,15 @@ class SQLiteEventStore:
                 conn.close()
             self._reader_connections.clear()
 
+    async def check_writable(self) -> None:
+        """The writer runs and the database takes its write lock (taken and released at once)."""
+        if self._writer is None or not self._writer.is_alive():
+            raise StorageError("The event store's writer is not running.")
+        try:
+            await asyncio.to_thread(_take_write_lock, self.path)
+        except sqlite3.Error as exc:
+            raise StorageError(f"The event store can't be written: {exc}.") from None
+
     def add_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
 
@@ -365,3 +374,13 @@ class SQLiteEventStore:
 
     def _streams(self) -> list[str]:
         return [row[0] for row in self._reader().execute("SELECT stream FROM streams ORDER BY 1")]
+
+
+def _take_write_lock(path: Path) -> None:
+    """Begin a write transaction and roll it back: it fails on a read-only file or a full lock."""
+    conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=3.0)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import WSMsgType, web
 
+from server import logs
 from server.domain.access import Action
 from server.domain.errors import DomainError
 from server.errors import ServerError, Unauthorized
@@ -112,7 +113,8 @@ class Connection:
         self._act_slots = asyncio.Semaphore(MAX_ACTS_IN_FLIGHT)
         self._turn = None if self._outbox is None else TurnBuffer(self._outbox.write)
         self._evicted = False
-        self.log = logging.LoggerAdapter(logger, {"connection": next(_ids)})
+        self.number = next(_ids)
+        self.log = logging.LoggerAdapter(logger, {"connection": self.number})
 
     # The Sink side, used by the hub.
 
@@ -192,6 +194,7 @@ class Connection:
     # The receive side.
 
     async def run(self) -> None:
+        logs.bind_connection(self.number)
         self.log.info("Live connection opened from %s", self.address)
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -237,6 +240,7 @@ class Connection:
         except ProtocolError as exc:
             await self._send(Error(exc.code, str(exc), ref=exc.ref))
             return
+        logs.bind_tender(getattr(message, "tender", None))
         handler = HANDLERS.get(message.KIND)
         if handler is None:
             unknown = f"Unknown message type {message.KIND!r}."

@@ -152,9 +152,20 @@ def test_the_node_is_the_one_of_the_key() -> None:
     records = closed([note(0)])
     assert verify_bundle(lines(records), node_key=NODE.verify_key.to_text()).failures == []
     other = SigningKey.generate().verify_key.to_text()
-    assert verify_bundle(lines(records), node_key=other).failures == [
-        "header: the node key is not the one given to check it with"
+    # Checked against the key it was given, the bundle fails everywhere the node signed:
+    # nothing is skipped, and nothing it did not check is counted.
+    report = verify_bundle(lines(records), node_key=other)
+    assert report.failures == [
+        "header: the node key is not the one given to check it with",
+        "header: the node key is not the key of the node named (swapped key)",
+        f"{TENDER} event 1: made by another node than the key's (and 2 more)",
+        "system event 2: the tree head's signature does not verify under the node key (forged)",
+        "participants: not proven: the system tree head is not the node's",
+        f"{TENDER} event 2: the tree head's signature does not verify under the node key (forged)",
+        f"{TENDER}: its last events are under no signed tree head (added or cut after 0)",
     ]
+    assert report.checked == {f"events chained in {TENDER}": 2}
+    assert report.signed_sizes == {}
     other_node = "n-0000000000000000"
     payloads = [note(0)]
     signed = tree_head(chain(payloads, actor=other_node), 1)

@@ -29,8 +29,14 @@ def plain_verify_chain(stream: str, rows: Iterable[Row]) -> ChainHead:
     """verify_chain as it was written first: every check the plain way, for every row."""
     expected, prev = 1, GENESIS
     for seq, body, stored_hash in rows:
-        if seq != expected:
-            raise ChainBroken(stream, expected, f"it is missing (the next stored event is {seq})")
+        if seq > expected:
+            raise ChainBroken(
+                stream, expected, f"it is missing: removed (the next stored event is {seq})"
+            )
+        if seq < expected:
+            raise ChainBroken(
+                stream, seq, f"moved or reordered: it comes where event {expected} should be"
+            )
         try:
             record = read_body(body)
         except RecordFormatError as exc:
@@ -169,11 +175,26 @@ def test_an_empty_or_intact_chain() -> None:
     assert same_verdict("t-1", rows(records)) == ChainHead("t-1", 4, records[-1].hash)
 
 
-@pytest.mark.parametrize("seq", [0, 2, 1.5])
-def test_a_row_out_of_place_is_a_gap(seq: float) -> None:
+@pytest.mark.parametrize("seq", [2, 1.5])
+def test_a_row_after_a_gap_names_the_missing_event_removed(seq: float) -> None:
     ((_, body, stored),) = rows(chain(1))
     assert same_verdict("t-1", [(seq, body, stored)]) == (  # type: ignore[list-item]
-        "t-1", 1, f"it is missing (the next stored event is {seq})",
+        "t-1", 1, f"it is missing: removed (the next stored event is {seq})",
+    )  # fmt: skip
+
+
+def test_a_number_that_goes_back_is_reordered_and_a_gap_is_removed() -> None:
+    """audit-log.md, Verification steps 1 and 2, on rows read one at a time."""
+    records = rows(chain(3))
+    assert same_verdict("t-1", [records[0], records[2]]) == (
+        "t-1", 2, "it is missing: removed (the next stored event is 3)",
+    )  # fmt: skip
+    assert same_verdict("t-1", [records[0], records[1], records[0]]) == (
+        "t-1", 1, "moved or reordered: it comes where event 3 should be",
+    )  # fmt: skip
+    ((_, body, stored),) = rows(chain(1))
+    assert same_verdict("t-1", [(0, body, stored)]) == (
+        "t-1", 0, "moved or reordered: it comes where event 1 should be",
     )  # fmt: skip
 
 

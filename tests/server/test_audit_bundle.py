@@ -4,6 +4,7 @@ tamper case named (docs/spec/audit-bundle.md)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -356,3 +357,109 @@ def test_export_refuses_what_is_no_tender(
     assert "no audit log" in capsys.readouterr().err
     assert main(["audit", "export", "--data-dir", data, "system", "--out", out]) == 1
     assert "not a tender id" in capsys.readouterr().err
+
+
+def count_events(lines: list[str], event_type: str) -> int:
+    return sum(
+        1 for line in lines
+        if json.loads(line)["kind"] == "event" and json.loads(line)["event"]["type"] == event_type
+    )  # fmt: skip
+
+
+async def test_a_swapped_node_key_is_checked_against_not_skipped(
+    harness: Harness, settings: Settings, tmp_path: Path
+) -> None:
+    """audit-bundle.md 4: every check runs against the key given; nothing unchecked is OK."""
+    lines = swapped_node_key(await bundle(harness, settings, tmp_path))
+    report = verify_bundle(lines)
+    failures = report.failures
+
+    def failing(text: str) -> int:
+        return sum(text in failure for failure in failures)
+
+    assert failing("swapped key") == 1
+    assert failing("receipt signature does not verify") == count_events(lines, "bid.submitted")
+    assert failing("sealed-list signature does not verify") == count_events(lines, "lot.sealed")
+    assert failing("opening-record signature does not verify") == 1
+    heads = count_events(lines, "audit.tree_head") + 1  # and the system stream's
+    assert failing("the tree head's signature does not verify under the node key") == heads
+    assert failing("participants: not proven") == 1
+    confirmations = count_events(lines, "opening.confirmed")
+    assert failing("is no proven bidder") == confirmations + 1  # and the objection
+    assert report.signed_sizes == {}
+    assert all(what.startswith("events chained in ") for what in report.checked), report.checked
+
+
+async def test_a_swapped_header_key_under_a_pinned_key_fails_once_and_checks_the_rest(
+    harness: Harness, settings: Settings, tmp_path: Path
+) -> None:
+    good = await bundle(harness, settings, tmp_path)
+    pinned = json.loads(good[0])["node_key"]
+    report = verify_bundle(swapped_node_key(good), node_key=pinned)
+    assert report.failures == ["header: the node key is not the one given to check it with"]
+    for what in ("tree heads", "participant keys proven", "receipt signatures"):
+        assert report.checked[what] >= 1
+    assert "node key" not in report.checked
+
+
+async def test_the_command_line_says_what_it_did_not_check_and_that_no_key_was_pinned(
+    harness: Harness, settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = await bundle(harness, settings, tmp_path)
+    path = tmp_path / "swapped.jsonl"
+    await asyncio.to_thread(path.write_text, "".join(swapped_node_key(good)), encoding="utf-8")
+    assert await asyncio.to_thread(main, ["audit", "verify", str(path)]) == 1
+    printed = capsys.readouterr().out.splitlines()
+    oks = [line for line in printed if line.startswith("OK")]
+    assert oks
+    assert all("events chained in" in line for line in oks), oks
+    assert "no node key pinned" in printed[1]
+    assert printed[-1].endswith("failure(s) (未固定节点公钥 node key not pinned)"), printed[-1]
+    clean = tmp_path / "good.jsonl"
+    await asyncio.to_thread(clean.write_text, "".join(good), encoding="utf-8")
+    key = json.loads(good[0])["node_key"]
+    assert await asyncio.to_thread(main, ["audit", "verify", str(clean), "--node-key", key]) == 0
+    out = capsys.readouterr().out
+    assert "no node key pinned" not in out
+    assert out.splitlines()[-1] == f"bundle {clean.name}: verified"
+    with pytest.raises(SystemExit, match="the node's key is refused"):
+        await asyncio.to_thread(main, ["audit", "verify", str(clean), "--node-key", "ed25519:x"])
+
+
+def test_a_bundle_with_lines_swapped_is_reordered_and_with_one_gone_removed() -> None:
+    """audit-log.md, Verification: the words the verifier uses say which it was."""
+    from tests.recordings.test_bundle import lines as small, with_tree_heads
+
+    text = small(with_tree_heads(2, extra=5))
+    swapped = verify_bundle([*text[:4], text[5], text[4], *text[6:]]).failures
+    assert any("event 2: moved or reordered (it follows 3)" in f for f in swapped), swapped
+    assert not any("removed" in f or "missing" in f for f in swapped), swapped
+    gone = verify_bundle([*text[:4], *text[5:]]).failures
+    assert any("event 2: it is missing: removed" in f for f in gone), gone
+    assert not any("reordered" in f for f in gone), gone
+
+
+async def test_opening_closed_carries_the_hash_of_the_final_record(
+    harness: Harness, settings: Settings, tmp_path: Path
+) -> None:
+    """audit-bundle.md 4.6 and audit-log.md: `record_hash` of `opening.closed` is
+    hex(SHA-256("bidroom-hash-v1" 0x00 "opening-record" 0x00 JCS(final record)))."""
+    lines = await bundle(harness, settings, tmp_path)
+    closed = json.loads(lines[event_line(lines, "opening.closed")])["event"]["payload"]
+    read_out = json.loads(lines[event_line(lines, "opening.record_published")])["event"]
+    final = closed["record"]
+    labelled = b"bidroom-hash-v1\x00opening-record\x00" + canonical_json(final)
+    assert closed["record_hash"] == hashlib.sha256(labelled).hexdigest()
+    assert final["type"] == "opening-record-final"
+    assert final["record_hash"] == read_out["payload"]["record_hash"] != closed["record_hash"]
+
+
+async def test_enrolment_records_in_a_bundle_carry_the_encryption_key(
+    harness: Harness, settings: Settings, tmp_path: Path
+) -> None:
+    lines = await bundle(harness, settings, tmp_path)
+    people = [json.loads(lines[i])["event"]["payload"] for i in lines_of("participant", lines)]
+    assert people
+    for person in people:
+        assert set(person) == {"id", "role", "name", "public_key", "encryption_key", "attributes"}
+        assert str(person["encryption_key"]).startswith("x25519:")

@@ -95,6 +95,7 @@ async def run(harness: Harness, ev: Any, settings: Settings, tmp: Path, capsys: 
     code, out, _ = await cli("draw", "verify", str(bundle))
     assert code == 0, out
     assert "1 draw(s) and 0 replacement(s) re-run" in out
+    assert "no node key pinned" in out  # audit-bundle.md 4.2: said loudly
     assert all(expert in out for expert in members)
     code, out, _ = await cli("audit", "verify", str(bundle))
     assert code == 0, out

@@ -140,7 +140,7 @@ async def test_verify_passes_then_names_each_problem(
         assert code == 1
         assert lines == [
             f"日志损坏 BROKEN  the log can't be trusted to list the recordings: Stream {tender}: "
-            f"event 2 fails verification: it is missing (the next stored event is 3)"
+            f"event 2 fails verification: it is missing: removed (the next stored event is 3)"
         ], lines
 
 

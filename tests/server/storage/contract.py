@@ -130,6 +130,15 @@ class EventStoreContract:
         with pytest.raises(StorageError, match="closed"):
             await store.append("t-1", chain(1))
 
+    async def test_a_running_store_is_writable_and_a_closed_one_is_not(
+        self, store: EventStore
+    ) -> None:
+        await store.check_writable()
+        assert await store.streams() == []  # the check wrote nothing
+        await store.close()
+        with pytest.raises(StorageError):
+            await store.check_writable()
+
     async def test_each_stream_is_a_merkle_tree_of_its_bodies(self, store: EventStore) -> None:
         records = chain(11)
         for start in (0, 3, 4, 9):  # appends of several sizes grow one tree

@@ -1,0 +1,170 @@
+"""The host's, admin's and profile commands' words, Chinese first, English on request.
+
+One catalogue, id -> (zh-CN, en), so that a fuller catalogue can absorb it whole: no user-facing
+literal of these commands lives elsewhere. `BIDROOM_LANG=en` (or any `en...`) picks English;
+anything else, or nothing, Chinese.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from wcwidth import wcswidth  # display width of CJK text: two columns a character, not one
+
+MESSAGES: Final[dict[str, tuple[str, str]]] = {
+    # Profiles.
+    "profile.added": ("已保存配置 {name}（{path}）", "Saved profile {name} ({path})"),
+    "profile.current": ("当前配置：{name}", "Current profile: {name}"),
+    "profile.removed": ("已删除配置 {name}", "Removed profile {name}"),
+    "profile.none": (
+        "还没有配置；用 bidroom profile add 添加",
+        "No profiles yet; add one with bidroom profile add",
+    ),
+    "profile.unknown": (
+        "没有名为 {name} 的配置（bidroom profile list 查看）",
+        "There is no profile {name} (see bidroom profile list)",
+    ),
+    "profile.bad_name": (
+        "配置名只能用字母、数字、- 和 _（1 到 64 个）：{name}",
+        "A profile name is 1 to 64 letters, digits, - or _: {name}",
+    ),
+    "profile.bad_node": (
+        "节点地址要以 https:// 或 http:// 开头：{node}",
+        "The node's URL must start with https:// or http://: {node}",
+    ),
+    "profile.no_key": ("找不到密钥文件 {path}", "There is no key file at {path}"),
+    "profile.unreadable": (
+        "配置文件 {path} 无法读取：{reason}",
+        "The profile file {path} can't be read: {reason}",
+    ),
+    "profile.missing": (
+        "缺少 {flags}：在命令中给出，或用 bidroom profile add 保存配置",
+        "Missing {flags}: give them, or save a profile with bidroom profile add",
+    ),
+    "col.profile": ("配置", "profile"),
+    "col.node": ("节点", "node"),
+    "col.participant": ("参与者", "participant"),
+    "col.key": ("密钥文件", "key file"),
+    "col.current": ("当前", "current"),
+    # Tenders.
+    "tender.created": (
+        "已创建招标项目 {id}（草稿）：{title}",
+        "Created tender {id} (draft): {title}",
+    ),
+    "tender.published": ("已发布招标项目 {id}", "Published tender {id}"),
+    "tender.spec_written": ("招标文件规格已写入 {path}", "The tender spec is written to {path}"),
+    "tender.spec_unreadable": ("无法读取 {path}：{reason}", "Can't read {path}: {reason}"),
+    "tender.spec_invalid": (
+        "{path} 不是有效的 JSON（注释已去除）：{reason}",
+        "{path} is not valid JSON (comments removed): {reason}",
+    ),
+    "tender.spec_not_object": ("{path} 应是一个 JSON 对象", "{path} must hold a JSON object"),
+    "tender.need_file": (
+        "请给出规格文件（使用 --interactive 时为要写入的文件）",
+        "Give the spec FILE (with --interactive: the file to write)",
+    ),
+    "tender.exists": ("{path} 已存在，不会覆盖", "{path} exists; refusing to overwrite it"),
+    "tender.none": ("没有招标项目", "No tenders"),
+    "ask.title": ("项目名称", "Title"),
+    "ask.tenderer": ("招标人", "Tenderer"),
+    "ask.lots": ("标段名称（逗号分隔）", "Lot names (comma-separated)"),
+    "ask.opens": (
+        "开始投标时间（UTC，如 2026-12-01T01:00:00Z）",
+        "Bidding opens at (UTC, e.g. 2026-12-01T01:00:00Z)",
+    ),
+    "ask.deadline": ("投标截止（开标）时间（UTC）", "Deadline = opening time (UTC)"),
+    "ask.custodians": (
+        "开标密钥保管人的参与者编号（逗号分隔，至少 2 个）",
+        "Opening-key custodians' participant ids (comma-separated, 2 or more)",
+    ),
+    "ask.threshold": ("开标所需的保管人数", "Custodians needed to open"),
+    "ask.committee": ("评标委员会人数（奇数，至少 5）", "Committee size (odd, 5 or more)"),
+    "ask.min_bids": ("最少有效投标数（至少 3）", "Fewest valid bids (3 or more)"),
+    "ask.not_number": ("请输入整数", "Enter a whole number"),
+    "ask.empty": ("不能为空", "This can't be empty"),
+    "col.tender": ("项目编号", "tender"),
+    "col.title": ("名称", "title"),
+    "col.state": ("状态", "state"),
+    "col.deadline": ("开标时间", "opening time"),
+    "col.lot": ("标段", "lot"),
+    "col.stage": ("评标阶段", "stage"),
+    "col.members": ("专家", "members"),
+    "col.checked_in": ("已签到", "checked in"),
+    "col.signed": ("已签字", "signed"),
+    "col.field": ("项目", "item"),
+    "col.value": ("内容", "value"),
+    "col.bids": ("投标", "bids"),
+    "col.name": ("名称", "name"),
+    "col.role": ("角色", "role"),
+    "col.public_key": ("公钥", "public key"),
+    "status.tenderer": ("招标人", "tenderer"),
+    "status.opening": ("开标", "opening"),
+    "status.remaining": ("剩余时间（秒）", "seconds left"),
+    "status.objections": ("异议", "objections"),
+    "status.signed_in": ("已签到投标人", "bidders signed in"),
+    "status.no_opening": ("（尚无开标信息）", "(no opening yet)"),
+    "status.no_rooms": ("（尚无评标室）", "(no evaluation rooms yet)"),
+    # The opening, the draw, the evaluation.
+    "opening.done": ("开标：{step}，阶段 {phase}", "Opening: {step}, phase {phase}"),
+    "draw.committed": (
+        "标段 {lot} 已提交抽取承诺：种子哈希 {seed_hash}",
+        "Lot {lot}: draw committed, seed hash {seed_hash}",
+    ),
+    "draw.revealed": ("标段 {lot} 已揭示种子 {seed}", "Lot {lot}: seed revealed, {seed}"),
+    "evaluation.started": ("招标项目 {id} 进入评标", "Tender {id} is now under evaluation"),
+    # Participants.
+    "participant.added": (
+        "已登记参与者 {id}（{role}）：{name}",
+        "Enrolled participant {id} ({role}): {name}",
+    ),
+    "participant.no_revoke": (
+        "此节点不支持撤销参与者：登记是审计日志中的永久记录，协议中没有撤销操作；{id} 仍可登录。",
+        "This node cannot revoke participants: an enrolment is a permanent record of the audit "
+        "log and the protocol has no revocation; {id} can still log in.",
+    ),
+}
+
+# Exit codes of these commands beyond 0 (done), 1 (refused or failed) and 2 (bad usage).
+EXIT_UNSUPPORTED: Final = 3  # the node does not do what was asked (participant revocation)
+
+
+def english() -> bool:
+    return os.environ.get("BIDROOM_LANG", "").lower().startswith("en")
+
+
+def text(message: str, **values: object) -> str:
+    """The message `message` in the user's language, filled in with `values`."""
+    zh, en = MESSAGES[message]
+    return (en if english() else zh).format(**values)
+
+
+def fail(message: str, **values: object) -> SystemExit:
+    """The one-line failure to raise: `raise fail("...")` ends the command with code 1."""
+    return SystemExit(f"bidroom: {text(message, **values)}")
+
+
+def table(headers: list[str], rows: list[list[object]]) -> str:
+    """Rows under message-id headers, columns aligned by display width (CJK is two columns)."""
+    cells = [[text(h) for h in headers], *[[_cell(v) for v in row] for row in rows]]
+    widths = [max(_width(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for row in cells:
+        padded = [
+            cell + " " * (width - _width(cell)) for cell, width in zip(row, widths, strict=True)
+        ]
+        lines.append("  ".join(padded).rstrip())
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "✓" if value else ""
+    return str(value).replace("\n", " ")
+
+
+def _width(cell: str) -> int:
+    width = wcswidth(cell)
+    return width if width >= 0 else len(cell)  # a control character: count it as one column
