@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from server.cli.common import add_settings_flags, print_json, settings_from
+from server.cli.common import add_settings_flags, settings_from
+from server.cli.messages import text
 
 if TYPE_CHECKING:
     import argparse
@@ -62,7 +63,7 @@ def run_backup(args: argparse.Namespace) -> int:
         manifest = back_up(settings, args.out)
     except BackupError as exc:
         raise SystemExit(f"bidroom: {exc}") from None
-    print(f"备份完成 / backup written: {args.out} ({len(manifest['files'])} files)")
+    print(text("backup.written", out=args.out, count=len(manifest["files"])))
     return 0
 
 
@@ -72,32 +73,24 @@ def run_restore(args: argparse.Namespace) -> int:
         manifest = restore(args.backup, settings.data_dir)
     except BackupError as exc:
         raise SystemExit(f"bidroom: {exc}") from None
-    print_json({"restored": str(settings.data_dir), "files": len(manifest["files"]),
-                "created": manifest["created"]})  # fmt: skip
-    print(
-        f"下一步 / next: bidroom audit verify --data-dir {settings.data_dir}",
-    )
+    count, created = len(manifest["files"]), manifest.get("created")
+    print(text("restore.done", path=settings.data_dir, count=count, created=created))
     return 0
 
 
 def back_up(settings: Settings, out: Path) -> dict[str, Any]:
     """Snapshot the log, then copy every other file; write the manifest last."""
     if settings.event_store != "sqlite":
-        raise BackupError(
-            "事件库在 PostgreSQL 中，请用 pg_dump 备份 / the log is in PostgreSQL: back it up with "
-            "pg_dump (docs/deploy.md), and the data directory's files with this command's copy"
-        )
+        raise BackupError(text("backup.postgres"))
     source = settings.data_dir
     if not settings.database_path.is_file():
-        raise BackupError(f"没有审计日志 / no audit log at {settings.database_path}")
+        raise BackupError(text("backup.no_log", path=settings.database_path))
     if out.resolve().is_relative_to(source.resolve()):
-        raise BackupError(
-            f"备份不能放在数据目录内 / {out} is inside the data directory: choose a place outside"
-        )
+        raise BackupError(text("backup.inside", out=out))
     try:
         out.mkdir(mode=0o700, parents=True)
     except FileExistsError:
-        raise BackupError(f"{out} 已存在，不覆盖 / {out} exists; not overwritten") from None
+        raise BackupError(text("backup.exists", out=out)) from None
     _snapshot(settings.database_path, out / DATABASE)
     files = {DATABASE: _describe(out / DATABASE)}
     for path in sorted(source.rglob("*")):
@@ -127,13 +120,9 @@ def restore(backup: Path, data_dir: Path) -> dict[str, Any]:
     if not problems:
         problems = _integrity(backup / DATABASE)
     if problems:
-        raise BackupError(
-            "备份不完整或已损坏 / the backup is incomplete or damaged:\n  " + "\n  ".join(problems)
-        )
+        raise BackupError(text("restore.damaged", problems="; ".join(problems)))
     if data_dir.exists() and any(data_dir.iterdir()):
-        raise BackupError(
-            f"{data_dir} 不是空目录 / {data_dir} is not empty: restore into a new directory"
-        )
+        raise BackupError(text("restore.not_empty", path=data_dir))
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     for name in manifest["files"]:
         target = data_dir / name
@@ -155,7 +144,7 @@ def _snapshot(database: Path, target: Path) -> None:
         finally:
             source.close()
     except sqlite3.Error as exc:
-        raise BackupError(f"无法读取审计日志 / can't read the log {database}: {exc}") from None
+        raise BackupError(text("backup.unreadable", path=database, reason=exc)) from None
     target.chmod(0o600)
 
 
@@ -170,33 +159,31 @@ def _describe(path: Path) -> dict[str, Any]:
 def _manifest(backup: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((backup / MANIFEST).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BackupError(
-            f"{backup} 不是备份（缺少 {MANIFEST}）/ {backup} is not a backup: {exc.strerror}"
-        ) from None
+    except OSError:
+        raise BackupError(text("restore.not_backup", path=backup, manifest=MANIFEST)) from None
     except ValueError as exc:
-        raise BackupError(f"{MANIFEST} 无法解析 / {MANIFEST} is not JSON: {exc}") from None
+        raise BackupError(text("restore.bad_manifest", manifest=MANIFEST, reason=exc)) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BackupError(f"{MANIFEST}: 未知格式 / not a {FORMAT} manifest")
+        raise BackupError(text("restore.bad_manifest", manifest=MANIFEST, reason=FORMAT))
     files = manifest.get("files")
     if not isinstance(files, dict) or DATABASE not in files:
-        raise BackupError(f"{MANIFEST}: 未列出审计日志 / the manifest lists no {DATABASE}")
+        raise BackupError(text("restore.bad_manifest", manifest=MANIFEST, reason=DATABASE))
     for name in files:
         parts = Path(name).parts
         if Path(name).is_absolute() or ".." in parts or not parts:
-            raise BackupError(f"{MANIFEST}: 非法路径 / a path outside the backup: {name!r}")
+            raise BackupError(text("restore.outside", manifest=MANIFEST, name=name))
     return manifest
 
 
 def _check(backup: Path, name: str, meta: Any) -> list[str]:
     path = backup / name
     if not path.is_file():
-        return [f"缺少 / missing: {name}"]
+        return [text("restore.missing", name=name)]
     if not isinstance(meta, dict) or _describe(path) != {
         "size": meta.get("size"),
         "sha256": meta.get("sha256"),
     }:
-        return [f"内容不符 / changed since the backup: {name}"]
+        return [text("restore.changed", name=name)]
     return []
 
 
@@ -208,7 +195,7 @@ def _integrity(database: Path) -> list[str]:
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        return [f"数据库无法打开 / {DATABASE} can't be opened: {exc}"]
+        return [text("backup.unreadable", path=database, reason=exc)]
     found = [str(row[0]) for row in rows]
     return [] if found == ["ok"] else [f"{DATABASE}: {line}" for line in found]
 

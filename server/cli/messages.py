@@ -123,6 +123,50 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "This node cannot revoke participants: an enrolment is a permanent record of the audit "
         "log and the protocol has no revocation; {id} can still log in.",
     ),
+    # Backup and restore of a data directory (server/cli/backup.py).
+    "backup.written": (
+        "备份完成：{out}（{count} 个文件）",
+        "Backup written: {out} ({count} files)",
+    ),
+    "backup.postgres": (
+        "审计日志在 PostgreSQL 中：请用 pg_dump 备份（docs/deploy.md 第 6 节）",
+        "The log is in PostgreSQL: back it up with pg_dump (docs/deploy.md section 6)",
+    ),
+    "backup.no_log": ("{path} 没有审计日志", "There is no audit log at {path}"),
+    "backup.inside": (
+        "备份不能放在数据目录之内（{out}），请换一个位置",
+        "{out} is inside the data directory: choose a place outside it",
+    ),
+    "backup.exists": ("{out} 已存在，不会覆盖", "{out} exists; it is not overwritten"),
+    "backup.unreadable": (
+        "无法读取审计日志 {path}：{reason}",
+        "Can't read the log {path}: {reason}",
+    ),
+    "restore.not_backup": (
+        "{path} 不是备份（没有 {manifest}）",
+        "{path} is not a backup (no {manifest})",
+    ),
+    "restore.bad_manifest": ("{manifest} 无法读取：{reason}", "{manifest} can't be read: {reason}"),
+    "restore.outside": (
+        "{manifest} 列出了备份之外的路径：{name}",
+        "{manifest} names a path outside the backup: {name}",
+    ),
+    "restore.damaged": (
+        "备份不完整或已损坏：{problems}",
+        "The backup is incomplete or damaged: {problems}",
+    ),
+    "restore.missing": ("缺少 {name}", "missing: {name}"),
+    "restore.changed": ("{name} 与备份时不同", "changed since the backup: {name}"),
+    "restore.not_empty": (
+        "{path} 不是空目录：请恢复到新目录",
+        "{path} is not empty: restore into a new directory",
+    ),
+    "restore.done": (
+        "已恢复到 {path}（{count} 个文件，备份于 {created}）；"
+        "下一步：bidroom audit verify --data-dir {path}",
+        "Restored into {path} ({count} files, backed up at {created}); next: "
+        "bidroom audit verify --data-dir {path}",
+    ),
 }
 
 # Exit codes of these commands beyond 0 (done), 1 (refused or failed) and 2 (bad usage).

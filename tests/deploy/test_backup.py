@@ -88,17 +88,17 @@ async def test_a_damaged_or_misplaced_restore_is_refused(
     backup = tmp_path / "backup"
     source = ["--data-dir", str(settings.data_dir)]
     assert await asyncio.to_thread(main, ["backup", *source, str(backup)]) == 0
-    assert "backup written" in capsys.readouterr().out
+    assert "备份完成" in capsys.readouterr().out
     manifest = json.loads((backup / MANIFEST).read_text())
-    with pytest.raises(SystemExit, match="exists"):
+    with pytest.raises(SystemExit, match="已存在，不会覆盖"):
         await asyncio.to_thread(main, ["backup", *source, str(backup)])
-    with pytest.raises(BackupError, match="inside the data directory"):
+    with pytest.raises(BackupError, match="备份不能放在数据目录之内"):
         await asyncio.to_thread(back_up, settings, settings.data_dir / "backup")
 
     occupied = tmp_path / "occupied"
     occupied.mkdir()
     (occupied / "something").write_text("x")
-    with pytest.raises(SystemExit, match="not empty"):
+    with pytest.raises(SystemExit, match="不是空目录"):
         await asyncio.to_thread(main, ["restore", "--data-dir", str(occupied), str(backup)])
 
     files = manifest["files"]
@@ -106,14 +106,14 @@ async def test_a_damaged_or_misplaced_restore_is_refused(
     damaged = bytearray((backup / bid).read_bytes())
     damaged[-1] ^= 1
     (backup / bid).write_bytes(bytes(damaged))
-    with pytest.raises(BackupError, match=f"changed since the backup: {bid}"):
+    with pytest.raises(BackupError, match=f"{bid} 与备份时不同"):
         await asyncio.to_thread(restore, backup, tmp_path / "fresh")
     assert not (tmp_path / "fresh").exists()
 
     listed = json.loads((backup / MANIFEST).read_text())
     listed["files"]["../outside"] = {"size": 1, "sha256": "0" * 64}
     (backup / MANIFEST).write_text(json.dumps(listed))
-    with pytest.raises(BackupError, match="outside the backup"):
+    with pytest.raises(BackupError, match="列出了备份之外的路径"):
         await asyncio.to_thread(restore, backup, tmp_path / "fresh")
 
 
@@ -123,7 +123,7 @@ def test_the_cli_says_what_it_cannot_back_up(tmp_path: Path) -> None:
     )
     with pytest.raises(BackupError, match="pg_dump"):
         back_up(postgres, tmp_path / "out")
-    with pytest.raises(SystemExit, match="no audit log"):
+    with pytest.raises(SystemExit, match="没有审计日志"):
         main(["backup", "--data-dir", str(tmp_path / "none"), str(tmp_path / "out")])
-    with pytest.raises(SystemExit, match="is not a backup"):
+    with pytest.raises(SystemExit, match="不是备份"):
         main(["restore", "--data-dir", str(tmp_path / "new"), str(tmp_path)])

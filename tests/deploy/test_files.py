@@ -239,8 +239,8 @@ def builder() -> str | None:
 
 
 @pytest.mark.skipif(
-    os.environ.get("BIDROOM_TEST_IMAGE_BUILD") != "1",
-    reason="an image build downloads and installs for minutes: set BIDROOM_TEST_IMAGE_BUILD=1",
+    os.environ.get("TEST_IMAGE_BUILD") != "1",
+    reason="an image build downloads and installs for minutes: set TEST_IMAGE_BUILD=1",
 )
 def test_the_image_builds_and_runs_as_its_user() -> None:
     path = builder()
