@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 
 ENV_PREFIX: Final = "BIDROOM_"
 CONFIG_ENV: Final = "BIDROOM_CONFIG"
+# The command line's own variables (server/cli: the language, the profile and its node): not
+# node settings, so a node or an offline command started with them set is not refused for them.
+CLIENT_ENV: Final = frozenset({"BIDROOM_LANG", "BIDROOM_PROFILE", "BIDROOM_NODE"})
 SITE_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")
 REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 PG_SCHEMES: Final = ("postgresql://", "postgres://")
@@ -438,7 +441,7 @@ def _from_toml(path: Path, problems: list[str]) -> dict[str, object]:
 def _from_env(environ: Mapping[str, str], problems: list[str]) -> dict[str, object]:
     values: dict[str, object] = {}
     for key, value in environ.items():
-        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
+        if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV or key in CLIENT_ENV:
             continue
         name = key[len(ENV_PREFIX) :].lower()
         if name in _PARSERS:

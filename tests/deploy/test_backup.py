@@ -117,6 +117,14 @@ async def test_a_damaged_or_misplaced_restore_is_refused(
         await asyncio.to_thread(restore, backup, tmp_path / "fresh")
 
 
+def test_the_cli_speaks_english_on_request(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The command line's own variables are not node settings: the command is not refused.
+    monkeypatch.setenv("BIDROOM_LANG", "en")
+    monkeypatch.setenv("BIDROOM_PROFILE", "centre")
+    with pytest.raises(SystemExit, match="There is no audit log at"):
+        main(["backup", "--data-dir", str(tmp_path / "none"), str(tmp_path / "out")])
+
+
 def test_the_cli_says_what_it_cannot_back_up(tmp_path: Path) -> None:
     postgres = Settings(
         data_dir=tmp_path, event_store="postgres", database_url="postgresql://db/bidroom"
