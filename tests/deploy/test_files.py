@@ -322,6 +322,7 @@ def test_the_proxy_example_upgrades_the_live_channel_and_streams_uploads() -> No
     assert uploads is not None
     assert "proxy_request_buffering off;" in uploads[1]
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in text
+    assert re.search(r"location = /metrics \{\s*return 404;", text)
     assert "listen 443 ssl http2;" in text
     assert "ssl_protocols       TLSv1.2 TLSv1.3;" in text
 

@@ -104,6 +104,11 @@ async def test_through_the_proxy_example(
         async with http.get(f"{base}/healthz") as response:
             assert response.status == 200
             assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+        # The node serves its metrics (to the private network); the proxy keeps them in.
+        async with harness.client.get("/metrics") as response:
+            assert response.status == 200
+        async with http.get(f"{base}/metrics") as response:
+            assert response.status == 404
 
         # A login through the proxy is recorded with the client's address, not the proxy's.
         bidder = await harness.enroll(Role.BIDDER, "投标人 bidder")
