@@ -350,4 +350,7 @@ def test_nginx_accepts_the_proxy_example(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "warn" not in done.stderr, done.stderr
+    # nginx 1.25.1 and newer prefer `http2 on;` and say so; the example is for Debian 12's 1.22.
+    warnings = [line for line in done.stderr.splitlines()
+                if "warn" in line and "http2" not in line]  # fmt: skip
+    assert warnings == [], done.stderr
