@@ -210,7 +210,7 @@ class ChainVerifier:
         body in UTF-8 if the caller has it at hand.
         """
         stream, expected = self._stream, self._next
-        if seq > expected:
+        if seq > expected or seq < 1:  # no number below 1 exists: the first one is gone
             raise ChainBroken(
                 stream, expected, f"it is missing: removed (the next stored event is {seq})"
             )
