@@ -21,6 +21,7 @@ from server.transport import (
     evaluation_routes,
     http,
     media_routes,
+    openapi,
     pages,
     view_routes,
     ws,
@@ -95,6 +96,7 @@ def create_app(
     app.router.add_routes(evaluation_routes.routes())
     app.router.add_routes(view_routes.routes())
     app.router.add_routes(media_routes.routes())
+    app.router.add_routes(openapi.routes())
     app.router.add_routes(pages.routes())
     app.router.add_get("/ws", ws.live)
     return app

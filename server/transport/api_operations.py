@@ -1,0 +1,195 @@
+"""What each route of the HTTP API does, takes and answers: the words of the OpenAPI document.
+
+One `Operation` per route, keyed by method and path as aiohttp's router spells them.
+openapi.py walks the router and looks every route up here: a route without an entry fails
+the generation (and its test), an entry without a route fails the test, so the table can't
+drift from the app. Bodies are named from api_bodies.py (each beside its parser); answers
+name a view of server/service/views.py (its schema is made from its type) or give a schema
+here, for the answers that are not typed views yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A success: its status, media type, and schema (`view` names one in the catalogue)."""
+
+    status: int = 200
+    view: str | None = None
+    schema: Mapping[str, Any] | None = None
+    media: str = "application/json"
+    description: str = "The answer."
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    summary: str
+    answer: Answer = field(default_factory=Answer)
+    body: str | None = None  # a name in api_bodies.BODIES
+    query: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name -> schema
+    octets: bool = False  # the body is application/octet-stream bytes
+
+
+def _obj(*required: str, **properties: Any) -> dict[str, Any]:
+    props = {name: properties.get(name, {}) for name in required} | properties
+    return {"type": "object", "properties": props, "required": list(required)}
+
+
+_STR: Final = {"type": "string"}
+_INT: Final = {"type": "integer", "minimum": 0}
+_SEQ_QUERY: Final = MappingProxyType(
+    {
+        "after_seq": {"type": "integer", "minimum": 0},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+    }
+)
+EVENT_PAGE: Final = _obj(
+    "events", "next_after_seq", "more",
+    events={"type": "array", "items": _obj("hash", "event", hash=_STR, event={"type": "object"})},
+    next_after_seq=_INT, more={"type": "boolean"},
+)  # fmt: skip
+_LOGIN: Final = _obj(
+    "token", "participant", "role", "scopes", "expires_at", token=_STR, participant=_STR,
+    role=_STR, scopes={"type": "array", "items": _STR}, expires_at=_STR,
+)  # fmt: skip
+_UPLOAD: Final = {"type": "object", "required": ["upload"], "properties": {"upload": _STR}}
+_PROOF: Final = {"type": "object", "required": ["stream", "proof"]}
+_HTML: Final = Answer(media="text/html", schema=_STR, description="A browser page.")
+_TENDER: Final = Answer(view="tender")
+_CREATED_TENDER: Final = Answer(201, view="tender")
+_OPENING: Final = Answer(view="opening")
+_OBJECT: Final = Answer(schema={"type": "object"})
+_PAGE: Final = Answer(schema=EVENT_PAGE, description="An event page (docs/protocol.md 2.6).")
+_T: Final = "/api/tenders/{tender}"
+_L: Final = f"{_T}/lots/{{lot}}"
+
+OPERATIONS: Final[Mapping[str, Operation]] = MappingProxyType(
+    {
+        "GET /healthz": Operation("Liveness", Answer(schema=_obj("status", status=_STR))),
+        "GET /api/node": Operation("The node: id, public key, time, protocol", Answer(
+            schema=_obj("node", "public_key", "server_time", "protocol", node=_STR,
+                        public_key=_STR, server_time=_STR, protocol={"const": 1}))),
+        "GET /api/openapi.json": Operation("This document (OpenAPI 3.1)", _OBJECT),
+        "POST /api/auth/challenge": Operation("A login challenge", Answer(
+            schema={"type": "object"}), body="Challenge"),
+        "POST /api/auth/login": Operation("Log in with a signed answer", Answer(schema=_LOGIN),
+                                          body="Login"),
+        "POST /api/auth/visitor": Operation("A read-only visitor's token", Answer(schema=_LOGIN)),
+        "POST /api/admin/participants": Operation("Enrol a participant", Answer(
+            201, schema=_obj("id", "role", "name"), description="The participant."),
+            body="Enrolment"),
+        "GET /api/admin/participants": Operation("The participants", Answer(
+            schema=_obj("participants", participants={"type": "array"}))),
+        "GET /api/system/events": Operation("The system log", _PAGE, query=_SEQ_QUERY),
+        "GET /api/streams": Operation("Every stream (nodes only)", Answer(
+            schema=_obj("streams", streams={"type": "array"}))),
+        "POST /api/tenders": Operation("Create a tender (draft)", _CREATED_TENDER,
+                                       body="TenderSpec"),
+        "GET /api/tenders": Operation("The tenders", Answer(view="tenders")),
+        f"GET {_T}": Operation("A tender", _TENDER),
+        f"POST {_T}/publish": Operation("Publish a tender", _TENDER),
+        f"POST {_T}/cancel": Operation("Cancel a tender", _TENDER, body="Reason"),
+        f"POST {_T}/opening/start": Operation("Start the opening", _TENDER),
+        f"GET {_T}/events": Operation("The tender's log", _PAGE, query=_SEQ_QUERY),
+        f"POST {_L}/uploads": Operation("Announce a sealed bid's upload", Answer(
+            201, schema=_UPLOAD, description="The upload (docs/protocol.md 2.7)."),
+            body="Announce"),
+        "GET /api/uploads/{upload}": Operation("An upload, with `received`",
+                                               Answer(schema=_UPLOAD)),
+        "PUT /api/uploads/{upload}": Operation("Bytes of an upload from `offset`", Answer(
+            schema=_obj("upload", "received", upload=_STR, received=_INT)),
+            query={"offset": {"type": "integer", "minimum": 0}}, octets=True),
+        "DELETE /api/uploads/{upload}": Operation("Abandon an unfinished upload", Answer(
+            schema=_obj("upload", "abandoned", upload=_STR, abandoned={"const": True}))),
+        "POST /api/uploads/{upload}/complete": Operation("Complete an upload: the receipt", Answer(
+            201, schema=_obj("receipt", "signature", receipt={"type": "object"},
+                             signature=_STR))),
+        f"POST {_L}/withdraw": Operation("Withdraw a bid", Answer(
+            schema=_obj("withdrawn", withdrawn={"const": True}))),
+        f"GET {_L}/sealed-list": Operation("The lot's sealed list, signed", Answer(
+            schema=_obj("list", "signature", list={"type": "object"}, signature=_STR))),
+        f"GET {_T}/bids/mine": Operation("The bidder's own receipts", _OBJECT),
+        f"GET {_T}/bid-box/events": Operation("The bid box's log", _PAGE, query=_SEQ_QUERY),
+        f"POST {_L}/decrypt": Operation("Decrypt the bidder's bid", Answer(
+            schema={"type": "object"}, description="The bid's status."), body="FileKey"),
+        f"GET {_L}/bids/{{bidder}}/document": Operation("A decrypted bid package", Answer(
+            media="application/octet-stream", schema=_STR, description="The package, streamed.")),
+        f"GET {_T}/opening": Operation("The opening", _OPENING),
+        f"POST {_T}/opening/sign-in": Operation("Sign in to the opening", _OPENING),
+        f"POST {_T}/opening/pause": Operation("Pause the opening", _OPENING, body="PauseReason"),
+        f"POST {_T}/opening/resume": Operation("Resume the opening", _OPENING),
+        f"POST {_T}/opening/shares": Operation("A custodian's key share", _OPENING, body="Share"),
+        f"POST {_T}/opening/record": Operation("Publish the opening record", _OPENING),
+        f"POST {_T}/opening/confirm": Operation("Confirm the record", _OPENING,
+                                                body="Confirmation"),
+        f"POST {_T}/opening/objections": Operation("Object to the record", Answer(
+            201, view="opening"), body="Objection"),
+        f"POST {_T}/opening/objections/{{objection}}/answer": Operation(
+            "Answer an objection", _OPENING, body="ObjectionAnswer"),
+        f"POST {_T}/opening/messages": Operation("A message in the opening's box", Answer(
+            201, schema=_obj("seq", "hash", "message", seq=_INT, hash=_STR, message=_STR)),
+            body="Message"),
+        f"POST {_T}/opening/close": Operation("Close the opening", _OPENING),
+        f"GET {_T}/tree-head": Operation("The latest signed tree head", Answer(
+            schema=_obj("seq", "hash", "tree_head", "signature", seq=_INT, hash=_STR,
+                        tree_head={"type": "object"}, signature=_STR))),
+        f"GET {_T}/proofs/inclusion": Operation("An inclusion proof", Answer(schema=_PROOF),
+                                                query={"seq": _INT, "size": _INT}),
+        f"GET {_T}/proofs/consistency": Operation("A consistency proof", Answer(schema=_PROOF),
+                                                  query={"from": _INT, "to": _INT}),
+        f"GET {_T}/{{box}}/tree-head": Operation("The bid box's tree head", _OBJECT),
+        f"GET {_T}/{{box}}/proofs/inclusion": Operation(
+            "An inclusion proof of the bid box", Answer(schema=_PROOF),
+            query={"seq": _INT, "size": _INT}),
+        f"GET {_T}/{{box}}/proofs/consistency": Operation(
+            "A consistency proof of the bid box", Answer(schema=_PROOF),
+            query={"from": _INT, "to": _INT}),
+        f"GET {_T}/audit/bundle": Operation("The tender's audit bundle", Answer(
+            media="application/jsonl", schema=_STR, description="docs/spec/audit-bundle.md")),
+        f"POST {_T}/evaluation/start": Operation("Start the evaluation", _OBJECT),
+        f"GET {_T}/evaluation": Operation("The evaluation's progress", Answer(view="progress")),
+        f"POST {_L}/draw": Operation("Draw the lot's experts", Answer(201, schema={
+            "type": "object"}), body="DrawRequest"),
+        f"POST {_L}/draw/reveal": Operation("Reveal the draw", _OBJECT),
+        f"POST {_L}/evaluation/replace": Operation("Replace a member", _OBJECT,
+                                                   body="Replacement"),
+        f"GET {_L}/room": Operation("The lot's evaluation room", Answer(view="room")),
+        f"POST {_L}/room/acts": Operation("An expert's signed act", Answer(201, schema=_obj(
+            "seq", "hash", "type", seq=_INT, hash=_STR, type=_STR)), body="SignedAct"),
+        f"GET {_T}/clarifications": Operation("The bidder's clarification requests", _OBJECT),
+        f"POST {_L}/clarifications/{{clarification}}/answer": Operation(
+            "Answer a clarification", _OBJECT, body="ClarificationAnswer"),
+        f"GET {_L}/result": Operation("The lot's result", Answer(view="result")),
+        f"GET {_L}/report.html": Operation("The report as a page", _HTML,
+                                           query={"lang": {"enum": ["en"]}}),
+        "GET /api/evaluation/seats": Operation("The expert's seats", _OBJECT),
+        "GET /api/evaluation/pool": Operation("The experts' pool, counted", _OBJECT),
+        "GET /api/schema": Operation("The views and their schemas", Answer(
+            schema=_obj("views", views={"type": "object", "additionalProperties": _STR}))),
+        "GET /api/schema/{view}": Operation("A view's JSON Schema", _OBJECT),
+        "GET /api/overview": Operation("The overview", Answer(view="overview")),
+        "GET /api/presence": Operation("Who is online", Answer(view="presence")),
+        f"GET {_T}/recordings": Operation("The tender's recordings", _OBJECT),
+        f"GET {_T}/recordings/{{name}}": Operation("A recording segment", Answer(
+            media="video/webm", schema=_STR, description="The segment (Range honoured).")),
+        "GET /": Operation("The landing page", _HTML),
+        "GET /hall": Operation("The opening hall", _HTML),
+        "GET /host": Operation("The host's page", _HTML),
+        "GET /expert": Operation("The expert's workstation", _HTML),
+        "GET /supervisor": Operation("The supervisor's page", _HTML),
+        "GET /admin": Operation("The admin's page", _HTML),
+        "GET /{page}/{tender}": Operation("A page opened on one tender", _HTML),
+        "GET /static/{path}": Operation("A file of the pages", Answer(
+            media="*/*", schema=_STR, description="The file.")),
+        "GET /ws": Operation("The live channel (WebSocket; docs/protocol.md 3)", Answer(
+            101, media="", description="Switching protocols.")),
+    }
+)  # fmt: skip
