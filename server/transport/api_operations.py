@@ -3,7 +3,7 @@
 One `Operation` per route, keyed by method and path as aiohttp's router spells them.
 openapi.py walks the router and looks every route up here: a route without an entry fails
 the generation (and its test), an entry without a route fails the test, so the table can't
-drift from the app. Bodies are named from api_bodies.py (each beside its parser); answers
+drift from the app. Bodies are named from service/bodies.py (each beside its parser); answers
 name a view of server/service/views.py (its schema is made from its type) or give a schema
 here, for the answers that are not typed views yet.
 """
@@ -33,7 +33,7 @@ class Answer:
 class Operation:
     summary: str
     answer: Answer = field(default_factory=Answer)
-    body: str | None = None  # a name in api_bodies.BODIES
+    body: str | None = None  # a name in service/bodies.py BODIES
     query: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name -> schema
     octets: bool = False  # the body is application/octet-stream bytes
 

@@ -3,7 +3,7 @@
 Nothing in it is written twice: the paths and methods come from walking the app's router; which
 routes need a token from whether their handler is wrapped by `http.authenticated`; the answers'
 schemas from the views' types (service/schema.py, the same schemas `GET /api/schema/{view}`
-serves); request bodies from api_bodies.py, where each schema sits beside its parser; the error
+serves); request bodies from service/bodies.py, where each schema sits beside its parser; the error
 object from docs/protocol.md 2.1, as transport/errors.py writes it. What a route does is the one
 thing said in words, in api_operations.py, and a route missing there fails the generation.
 """
@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Final
 from aiohttp import web
 
 from server.protocol import TENDER_ID_PATTERN
-from server.transport import api_bodies, api_operations
+from server.service.bodies import BODIES
+from server.transport import api_operations
 from server.transport.http import authenticated, respond
 from server.transport.view_routes import schema_of
 
@@ -84,7 +85,7 @@ def document(router: web.UrlDispatcher) -> dict[str, Any]:
         name = described.answer.view
         if name is not None and name not in views:
             views[name] = _add_view(name, schemas)
-    for name, body in api_bodies.BODIES.items():
+    for name, body in BODIES.items():
         _add(schemas, name, dict(body.schema))
     paths: dict[str, dict[str, Any]] = {}
     for route in router.routes():
@@ -194,7 +195,7 @@ def _operation(
     if listed:
         out["parameters"] = listed
     if operation.body is not None:
-        body = api_bodies.BODIES[operation.body]
+        body = BODIES[operation.body]
         examples = {f"example{i}": {"value": v} for i, v in enumerate(body.examples, 1)}
         content = {
             "schema": {"$ref": f"#/components/schemas/{operation.body}"},

@@ -14,7 +14,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 
 from server.config import Settings
 from server.domain.access import Role
-from server.transport.api_bodies import BODIES
+from server.service.bodies import BODIES
 from server.transport.api_operations import OPERATIONS
 from server.transport.openapi import PATH, UndescribedRoute, document
 
@@ -143,7 +143,7 @@ _JSON: Final = st.recursive(
 
 
 def _from_schema(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
-    """Values of the JSON Schema subset the body and query schemas use (api_bodies.py).
+    """Values of the JSON Schema subset the body and query schemas use (service/bodies.py).
 
     hypothesis-jsonschema would do this, but its last release fails on current Hypothesis.
     """

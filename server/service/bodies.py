@@ -2,10 +2,11 @@
 
 The node reads bodies imperatively (`server/protocol/fields.py`'s `Reader` collects every
 problem at once), so a body's schema can't be derived from its parser: it is declared here,
-next to a reference to that parser, with examples. The OpenAPI document (openapi.py) publishes
-the schemas and examples; tests/server/transport/test_openapi.py feeds every example through
-its parser (they must be accepted) and fuzzes the API with bodies drawn from the schemas (they
-must never cause a 5xx), so a schema that drifts from its parser is caught.
+next to a reference to that parser, with examples. The OpenAPI document
+(transport/openapi.py) publishes the schemas and examples; tests/server/transport/
+test_openapi.py feeds every example through its parser (they must be accepted), checks that a
+body missing a required member is refused by both, and fuzzes the API with bodies drawn from
+the schemas (they must never cause a 5xx), so a schema that drifts from its parser is caught.
 
 Schemas say what a parser's shape checks say (types, lengths, ranges, patterns, required and
 unknown members); what needs the node's state (a known participant, a valid signature) is
