@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from aiohttp import ClientResponse, web
 
     from tests.conftest import Harness, Person
+    from tests.server.transport.evaluation_world import Evaluation
 
 DRAWN_BODIES = 20  # bodies drawn per operation that takes one (and per query)
 
@@ -196,6 +197,23 @@ async def test_fuzz_from_the_document_gets_no_5xx(harness: Harness) -> None:
     assert fuzz.statuses >= {200, 201, 400, 401, 403, 404, 422}
 
 
+async def test_fuzz_in_the_evaluation_gets_no_5xx(evaluation: Evaluation) -> None:
+    """The same, once the opening is closed and the lot's committee is drawn and sitting."""
+    harness, world = evaluation.harness, evaluation.world
+    await evaluation.draw()
+    await evaluation.start()
+    member = evaluation.experts[(await evaluation.members())[0]]
+    people = [
+        await harness.login(person)
+        for person in (world.host, evaluation.supervisor, world.bidders[0].person, member)
+    ]
+    people += [await harness.person(Role.ADMIN, "admin"), harness.custodians[0]]
+    values = {"tender": world.tender, "lot": "L1", "bidder": world.bidders[0].id}
+    fuzz = Fuzz(harness, people, values, drawn=DRAWN_BODIES // 2)
+    await fuzz.run()
+    assert fuzz.statuses >= {200, 400, 403, 404, 409, 422}
+
+
 class Fuzz:
     """Every operation of the document, by everyone, then with inputs drawn from its schemas.
 
@@ -203,8 +221,11 @@ class Fuzz:
     status the operation declares, and a JSON success must match the schema it declares.
     """
 
-    def __init__(self, harness: Harness, people: list[Person], values: dict[str, str]) -> None:
-        self.harness, self.people, self.values = harness, people, values
+    def __init__(
+        self, harness: Harness, people: list[Person], values: dict[str, str], *,
+        drawn: int = DRAWN_BODIES,
+    ) -> None:  # fmt: skip
+        self.harness, self.people, self.values, self.drawn = harness, people, values, drawn
         self.doc = document(_router(harness))
         self.sent = 0
         self.statuses: set[int] = set()
@@ -217,7 +238,7 @@ class Fuzz:
 
     async def _operation(self, method: str, path: str, operation: dict[str, Any]) -> None:
         url = _fill(path, self.values)
-        body, drawn = _inputs(operation)
+        body, drawn = _inputs(operation, self.drawn)
         allowed = []
         for person in [None, *self.people]:
             status = await self._send(operation, method, url, person, body, {})
@@ -255,7 +276,7 @@ class Fuzz:
         assert errors == [], (where, errors[:3])
 
 
-def _inputs(operation: dict[str, Any]) -> tuple[Any, list[tuple[Any, dict[str, Any]]]]:
+def _inputs(operation: dict[str, Any], count: int) -> tuple[Any, list[tuple[Any, dict[str, Any]]]]:
     """The body's first example, then bodies and queries drawn from their schemas."""
     content = operation.get("requestBody", {}).get("content", {})
     first: Any = None
@@ -263,7 +284,7 @@ def _inputs(operation: dict[str, Any]) -> tuple[Any, list[tuple[Any, dict[str, A
     if "application/json" in content:
         body = BODIES[content["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]]
         first = body.examples[0]
-        drawn += [(b, {}) for b in _draw(_from_schema(body.schema), DRAWN_BODIES)]
+        drawn += [(b, {}) for b in _draw(_from_schema(body.schema), count)]
     elif "application/octet-stream" in content:
         first = b"\x00sealed"
     queries = {
@@ -271,7 +292,7 @@ def _inputs(operation: dict[str, Any]) -> tuple[Any, list[tuple[Any, dict[str, A
     }
     if queries:
         schema = {"type": "object", "properties": queries}
-        drawn += [(first, q) for q in _draw(_from_schema(schema), DRAWN_BODIES)]
+        drawn += [(first, q) for q in _draw(_from_schema(schema), count)]
     return first, drawn
 
 
