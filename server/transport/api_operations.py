@@ -60,8 +60,29 @@ _LOGIN: Final = _obj(
     "token", "participant", "role", "scopes", "expires_at", token=_STR, participant=_STR,
     role=_STR, scopes={"type": "array", "items": _STR}, expires_at=_STR,
 )  # fmt: skip
-_UPLOAD: Final = {"type": "object", "required": ["upload"], "properties": {"upload": _STR}}
-_PROOF: Final = {"type": "object", "required": ["stream", "proof"]}
+_HASHES: Final = {"type": "array", "items": _STR}
+_UPLOAD: Final = _obj(
+    "upload", "tender", "lot", "size", "sha256", "received", upload=_STR, tender=_STR, lot=_STR,
+    size=_INT, sha256=_STR, received=_INT,
+)  # fmt: skip
+_PARTICIPANT: Final = _obj(
+    "id", "role", "name", "public_key", "encryption_key", "attributes", id=_STR, role=_STR,
+    name=_STR, public_key=_STR, encryption_key={"type": ["string", "null"]},
+    attributes={"type": "object", "additionalProperties": _STR},
+)  # fmt: skip
+_TREE_HEAD: Final = Answer(schema=_obj(
+    "seq", "hash", "tree_head", "signature", seq=_INT, hash=_STR, tree_head={"type": "object"},
+    signature=_STR,
+))  # fmt: skip
+_INCLUSION: Final = Answer(schema=_obj(
+    "stream", "seq", "size", "leaf_hash", "proof", stream=_STR, seq=_INT, size=_INT,
+    leaf_hash=_STR, proof=_HASHES,
+))  # fmt: skip
+_CONSISTENCY: Final = Answer(schema=_obj(
+    "stream", "from", "to", "proof", stream=_STR, **{"from": _INT, "to": _INT}, proof=_HASHES
+))  # fmt: skip
+_PROGRESS: Final = Answer(view="progress")
+_CLARIFICATIONS: Final = Answer(schema=_obj("clarifications", clarifications={"type": "array"}))
 _HTML: Final = Answer(media="text/html", schema=_STR, description="A browser page.")
 _TENDER: Final = Answer(view="tender")
 _CREATED_TENDER: Final = Answer(201, view="tender")
@@ -78,16 +99,18 @@ OPERATIONS: Final[Mapping[str, Operation]] = MappingProxyType(
             schema=_obj("node", "public_key", "server_time", "protocol", node=_STR,
                         public_key=_STR, server_time=_STR, protocol={"const": 1}))),
         "GET /api/openapi.json": Operation("This document (OpenAPI 3.1)", _OBJECT),
-        "POST /api/auth/challenge": Operation("A login challenge", Answer(
-            schema={"type": "object"}), body="Challenge"),
+        "POST /api/auth/challenge": Operation("A login challenge (docs/protocol.md 2.2)", Answer(
+            schema=_obj("challenge", "participant", "nonce", "node", "expires_at", challenge=_STR,
+                        participant=_STR, nonce=_STR, node=_STR, expires_at=_STR)),
+            body="Challenge"),
         "POST /api/auth/login": Operation("Log in with a signed answer", Answer(schema=_LOGIN),
                                           body="Login"),
         "POST /api/auth/visitor": Operation("A read-only visitor's token", Answer(schema=_LOGIN)),
         "POST /api/admin/participants": Operation("Enrol a participant", Answer(
-            201, schema=_obj("id", "role", "name"), description="The participant."),
+            201, schema=_PARTICIPANT, description="The participant."),
             body="Enrolment"),
         "GET /api/admin/participants": Operation("The participants", Answer(
-            schema=_obj("participants", participants={"type": "array"}))),
+            schema=_obj("participants", participants={"type": "array", "items": _PARTICIPANT}))),
         "GET /api/system/events": Operation("The system log", _PAGE, query=_SEQ_QUERY),
         "GET /api/streams": Operation("Every stream (nodes only)", Answer(
             schema=_obj("streams", streams={"type": "array"}))),
@@ -116,10 +139,11 @@ OPERATIONS: Final[Mapping[str, Operation]] = MappingProxyType(
             schema=_obj("withdrawn", withdrawn={"const": True}))),
         f"GET {_L}/sealed-list": Operation("The lot's sealed list, signed", Answer(
             schema=_obj("list", "signature", list={"type": "object"}, signature=_STR))),
-        f"GET {_T}/bids/mine": Operation("The bidder's own receipts", _OBJECT),
+        f"GET {_T}/bids/mine": Operation("The bidder's own receipts", Answer(
+            schema=_obj("bids", bids={"type": "array"}))),
         f"GET {_T}/bid-box/events": Operation("The bid box's log", _PAGE, query=_SEQ_QUERY),
         f"POST {_L}/decrypt": Operation("Decrypt the bidder's bid", Answer(
-            schema={"type": "object"}, description="The bid's status."), body="FileKey"),
+            view="opening-bid", description="The bid's status."), body="FileKey"),
         f"GET {_L}/bids/{{bidder}}/document": Operation("A decrypted bid package", Answer(
             media="application/octet-stream", schema=_STR, description="The package, streamed.")),
         f"GET {_T}/opening": Operation("The opening", _OPENING),
@@ -138,46 +162,47 @@ OPERATIONS: Final[Mapping[str, Operation]] = MappingProxyType(
             201, schema=_obj("seq", "hash", "message", seq=_INT, hash=_STR, message=_STR)),
             body="Message"),
         f"POST {_T}/opening/close": Operation("Close the opening", _OPENING),
-        f"GET {_T}/tree-head": Operation("The latest signed tree head", Answer(
-            schema=_obj("seq", "hash", "tree_head", "signature", seq=_INT, hash=_STR,
-                        tree_head={"type": "object"}, signature=_STR))),
-        f"GET {_T}/proofs/inclusion": Operation("An inclusion proof", Answer(schema=_PROOF),
+        f"GET {_T}/tree-head": Operation("The latest signed tree head", _TREE_HEAD),
+        f"GET {_T}/proofs/inclusion": Operation("An inclusion proof", _INCLUSION,
                                                 query={"seq": _INT, "size": _INT}),
-        f"GET {_T}/proofs/consistency": Operation("A consistency proof", Answer(schema=_PROOF),
+        f"GET {_T}/proofs/consistency": Operation("A consistency proof", _CONSISTENCY,
                                                   query={"from": _INT, "to": _INT}),
-        f"GET {_T}/{{box}}/tree-head": Operation("The bid box's tree head", _OBJECT),
+        f"GET {_T}/{{box}}/tree-head": Operation("The bid box's tree head", _TREE_HEAD),
         f"GET {_T}/{{box}}/proofs/inclusion": Operation(
-            "An inclusion proof of the bid box", Answer(schema=_PROOF),
-            query={"seq": _INT, "size": _INT}),
+            "An inclusion proof of the bid box", _INCLUSION, query={"seq": _INT, "size": _INT}),
         f"GET {_T}/{{box}}/proofs/consistency": Operation(
-            "A consistency proof of the bid box", Answer(schema=_PROOF),
-            query={"from": _INT, "to": _INT}),
+            "A consistency proof of the bid box", _CONSISTENCY, query={"from": _INT, "to": _INT}),
         f"GET {_T}/audit/bundle": Operation("The tender's audit bundle", Answer(
             media="application/jsonl", schema=_STR, description="docs/spec/audit-bundle.md")),
-        f"POST {_T}/evaluation/start": Operation("Start the evaluation", _OBJECT),
+        f"POST {_T}/evaluation/start": Operation("Start the evaluation", _PROGRESS),
         f"GET {_T}/evaluation": Operation("The evaluation's progress", Answer(view="progress")),
-        f"POST {_L}/draw": Operation("Draw the lot's experts", Answer(201, schema={
-            "type": "object"}), body="DrawRequest"),
-        f"POST {_L}/draw/reveal": Operation("Reveal the draw", _OBJECT),
-        f"POST {_L}/evaluation/replace": Operation("Replace a member", _OBJECT,
+        f"POST {_L}/draw": Operation("Draw the lot's experts", Answer(201, view="progress"),
+                                     body="DrawRequest"),
+        f"POST {_L}/draw/reveal": Operation("Reveal the draw", _PROGRESS),
+        f"POST {_L}/evaluation/replace": Operation("Replace a member", _PROGRESS,
                                                    body="Replacement"),
         f"GET {_L}/room": Operation("The lot's evaluation room", Answer(view="room")),
         f"POST {_L}/room/acts": Operation("An expert's signed act", Answer(201, schema=_obj(
             "seq", "hash", "type", seq=_INT, hash=_STR, type=_STR)), body="SignedAct"),
-        f"GET {_T}/clarifications": Operation("The bidder's clarification requests", _OBJECT),
+        f"GET {_T}/clarifications": Operation("The bidder's clarification requests",
+                                              _CLARIFICATIONS),
         f"POST {_L}/clarifications/{{clarification}}/answer": Operation(
-            "Answer a clarification", _OBJECT, body="ClarificationAnswer"),
+            "Answer a clarification", _CLARIFICATIONS, body="ClarificationAnswer"),
         f"GET {_L}/result": Operation("The lot's result", Answer(view="result")),
         f"GET {_L}/report.html": Operation("The report as a page", _HTML,
                                            query={"lang": {"enum": ["en"]}}),
-        "GET /api/evaluation/seats": Operation("The expert's seats", _OBJECT),
-        "GET /api/evaluation/pool": Operation("The experts' pool, counted", _OBJECT),
+        "GET /api/evaluation/seats": Operation("The expert's seats", Answer(
+            schema=_obj("seats", seats={"type": "array"}))),
+        "GET /api/evaluation/pool": Operation("The experts' pool, counted", Answer(
+            schema=_obj("pool", pool={"type": "array", "items": _obj(
+                "specialty", "region", "count", specialty=_STR, region=_STR, count=_INT)}))),
         "GET /api/schema": Operation("The views and their schemas", Answer(
             schema=_obj("views", views={"type": "object", "additionalProperties": _STR}))),
         "GET /api/schema/{view}": Operation("A view's JSON Schema", _OBJECT),
         "GET /api/overview": Operation("The overview", Answer(view="overview")),
         "GET /api/presence": Operation("Who is online", Answer(view="presence")),
-        f"GET {_T}/recordings": Operation("The tender's recordings", _OBJECT),
+        f"GET {_T}/recordings": Operation("The tender's recordings", Answer(
+            schema=_obj("recordings", recordings={"type": "array"}))),
         f"GET {_T}/recordings/{{name}}": Operation("A recording segment", Answer(
             media="video/webm", schema=_STR, description="The segment (Range honoured).")),
         "GET /": Operation("The landing page", _HTML),
