@@ -223,10 +223,14 @@ def _operation_id(key: str) -> str:
     return "_".join(re.findall(r"[a-z0-9]+", key.lower()))
 
 
-async def openapi(request: web.Request) -> web.Response:
-    """Public, like `GET /api/schema`: the document of this node's API."""
-    return respond(document(request.app.router))
-
-
 def routes() -> list[web.RouteDef]:
+    """`GET /api/openapi.json`, public like `GET /api/schema`. The routes don't change once the
+    app runs, so each app's document is made on the first request and then kept."""
+    made: list[str] = []
+
+    async def openapi(request: web.Request) -> web.Response:
+        if not made:
+            made.append(str(respond(document(request.app.router)).text))
+        return web.Response(text=made[0], content_type="application/json")
+
     return [web.get(PATH, openapi)]
