@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Any, Final
 from server.domain.access import Role
 from server.domain.committee import parse_draw_request
 from server.domain.participants import Enrolment
-from server.domain.spec import TenderSpec
+from server.domain.spec import (
+    MAX_COMMITTEE,
+    MAX_CUSTODIANS,
+    MAX_SHEET_FIELDS,
+    MIN_BIDS_BY_LAW,
+    MIN_COMMITTEE,
+    MIN_CUSTODIAN_THRESHOLD,
+    TenderSpec,
+)
 from server.service import opening_bodies
 from server.service.auth import LoginAnswer
 from server.service.evaluation import _answer, _replacement, _signed_act
@@ -69,6 +77,7 @@ def _int(low: int, high: int) -> dict[str, Any]:
 
 
 _OBJECT: Final = {"type": "object"}
+_TIME: Final = _text(40, format="date-time")  # RFC 3339, UTC (docs/protocol.md 1.1)
 _SIG86: Final = _text(86, 86)
 _ID_PATTERN: Final = "^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
 
@@ -174,11 +183,45 @@ BODIES: Final[Mapping[str, Body]] = MappingProxyType(
                         "maxItems": 50,
                         "items": _object({"id": _text(32), "name": _text()}),
                     },
-                    "schedule": _OBJECT,
-                    "committee": _OBJECT,
-                    "min_bids": {"type": "integer"},
-                    "scoring": _OBJECT,
-                    "opening": _OBJECT,
+                    "schedule": _object(
+                        {
+                            "bidding_opens_at": _TIME,
+                            "deadline": _TIME,
+                            "sign_in_lead_minutes": _int(0, 240),
+                            "decryption_window_minutes": _int(1, 480),
+                        }
+                    ),
+                    "committee": _object(
+                        {"size": _int(MIN_COMMITTEE, MAX_COMMITTEE), "large": {"type": "boolean"}}
+                    ),
+                    "min_bids": _int(MIN_BIDS_BY_LAW, 1000),
+                    "scoring": {
+                        "type": "object",
+                        "description": "The scoring scheme (docs/spec/evaluation.md section 1).",
+                    },
+                    "opening": {
+                        "type": "object",
+                        "properties": {
+                            "custodians": {
+                                "type": "array",
+                                "maxItems": MAX_CUSTODIANS,
+                                "items": {"type": "string", "pattern": "^p-[a-z0-9]{4,32}$"},
+                            },
+                            "threshold": _int(MIN_CUSTODIAN_THRESHOLD, MAX_CUSTODIANS),
+                            "wrap_bids": {"type": "boolean"},
+                            "confirmation_window_minutes": _int(1, 240),
+                            "sheet_fields": {
+                                "type": "array",
+                                "maxItems": MAX_SHEET_FIELDS,
+                                "items": _object(
+                                    {
+                                        "name": _text(32, pattern="^[a-z][a-z0-9_]{0,31}$"),
+                                        "label": _text(),
+                                    }
+                                ),
+                            },
+                        },
+                    },
                 },
                 "required": [
                     "title",
