@@ -113,7 +113,7 @@ OPERATIONS: Final[Mapping[str, Operation]] = MappingProxyType(
             schema=_obj("participants", participants={"type": "array", "items": _PARTICIPANT}))),
         "GET /api/system/events": Operation("The system log", _PAGE, query=_SEQ_QUERY),
         "GET /api/streams": Operation("Every stream (nodes only)", Answer(
-            schema=_obj("streams", streams={"type": "array"}))),
+            schema=_obj("streams", streams={"type": "array", "items": _STR}))),
         "POST /api/tenders": Operation("Create a tender (draft)", _CREATED_TENDER,
                                        body="TenderSpec"),
         "GET /api/tenders": Operation("The tenders", Answer(view="tenders")),
@@ -140,7 +140,9 @@ OPERATIONS: Final[Mapping[str, Operation]] = MappingProxyType(
         f"GET {_L}/sealed-list": Operation("The lot's sealed list, signed", Answer(
             schema=_obj("list", "signature", list={"type": "object"}, signature=_STR))),
         f"GET {_T}/bids/mine": Operation("The bidder's own receipts", Answer(
-            schema=_obj("bids", bids={"type": "array"}))),
+            schema=_obj("bids", bids={"type": "array", "items": _obj(
+                "lot", "current", "receipts", lot=_STR,
+                current={"type": ["object", "null"]}, receipts={"type": "array"})}))),
         f"GET {_T}/bid-box/events": Operation("The bid box's log", _PAGE, query=_SEQ_QUERY),
         f"POST {_L}/decrypt": Operation("Decrypt the bidder's bid", Answer(
             view="opening-bid", description="The bid's status."), body="FileKey"),
@@ -192,7 +194,9 @@ OPERATIONS: Final[Mapping[str, Operation]] = MappingProxyType(
         f"GET {_L}/report.html": Operation("The report as a page", _HTML,
                                            query={"lang": {"enum": ["en"]}}),
         "GET /api/evaluation/seats": Operation("The expert's seats", Answer(
-            schema=_obj("seats", seats={"type": "array"}))),
+            schema=_obj("seats", seats={"type": "array", "items": _obj(
+                "tender", "lot", "stage", tender=_STR, lot=_STR,
+                stage={"type": ["string", "null"]})}))),
         "GET /api/evaluation/pool": Operation("The experts' pool, counted", Answer(
             schema=_obj("pool", pool={"type": "array", "items": _obj(
                 "specialty", "region", "count", specialty=_STR, region=_STR, count=_INT)}))),
