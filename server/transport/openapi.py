@@ -175,7 +175,8 @@ def _operation(
     if answer.media:
         success["content"] = {answer.media: {"schema": schema or {}}}
     out: dict[str, Any] = {
-        "summary": operation.summary,
+        "summary": api_operations.ZH_SUMMARIES[key],
+        "description": operation.summary,
         "operationId": _operation_id(key),
         "responses": {
             str(answer.status): success,

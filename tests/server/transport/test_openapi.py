@@ -21,7 +21,7 @@ from server.app import create_app
 from server.config import Settings
 from server.domain.access import Role
 from server.service.bodies import BODIES
-from server.transport.api_operations import OPERATIONS
+from server.transport.api_operations import OPERATIONS, ZH_SUMMARIES
 from server.transport.openapi import PATH, UndescribedRoute, document
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ async def test_every_route_is_in_the_document_and_nothing_else(harness: Harness)
     doc = document(_router(harness))
     assert _operations(doc) == expected
     assert set(OPERATIONS) == expected  # no description of a route that is gone
+    assert set(ZH_SUMMARIES) == expected  # Chinese first, for every route
     assert len(expected) > 60
 
 
