@@ -36,6 +36,18 @@ _GROUP: Final = re.compile(r"\(\?P<(\w+)>((?:[^()]|\([^()]*\))*)\)")
 _PARAMETERS: Final = {"tender": TENDER_ID_PATTERN.pattern}  # the ids the handlers accept
 
 
+_ERROR_HEADERS: Final = {
+    "WWW-Authenticate": {
+        "description": 'With 401: `Bearer realm="bidroom"`.',
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "With 429 and 503: the seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+}
+
+
 class UndescribedRoute(LookupError):
     """A route of the app has no entry in api_operations.OPERATIONS."""
 
@@ -182,6 +194,7 @@ def _operation(
             str(answer.status): success,
             "default": {
                 "description": "An error (docs/protocol.md 2.1).",
+                "headers": _ERROR_HEADERS,
                 "content": {
                     "application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR}"}}
                 },
