@@ -23,6 +23,7 @@ from server.transport import (
     evaluation_routes,
     http,
     media_routes,
+    openapi,
     ops_routes,
     pages,
     view_routes,
@@ -106,6 +107,7 @@ def create_app(
     app.router.add_routes(evaluation_routes.routes())
     app.router.add_routes(view_routes.routes())
     app.router.add_routes(media_routes.routes())
+    app.router.add_routes(openapi.routes())
     app.router.add_routes(pages.routes())
     app.router.add_get("/ws", ws.live)
     app.router.add_routes(ops_routes.routes(metrics=metrics is not None))

@@ -225,10 +225,11 @@ def test_no_layer_loads_what_sits_above_it(package: str, banned: tuple[str, ...]
 
 
 # What transport may use of the service layer when it runs: the command path, the node's
-# entries (login, sessions, subscriptions) and the typed views with their schemas.
+# entries (login, sessions, subscriptions) and the typed views with their schemas, and the
+# request bodies' schemas (the OpenAPI document).
 TRANSPORT_USES: tuple[str, ...] = (
     "server.service.commands", "server.service.node", "server.service.views",
-    "server.service.schema",
+    "server.service.schema", "server.service.bodies",
 )  # fmt: skip
 
 

@@ -48,10 +48,7 @@ class Logins:
 
     def challenge(self, document: object, address: str) -> dict[str, str]:
         """A single-use challenge for `{"participant": ...}` (POST /api/auth/challenge)."""
-        reader = Reader(document)
-        participant = reader.text("participant", max_len=40)
-        reader.finish()
-        return self._auth.challenge(participant, address).to_json()
+        return self._auth.challenge(parse_challenge(document), address).to_json()
 
     async def login_json(self, document: object, address: str) -> dict[str, object]:
         """Log in with a signed answer (POST /api/auth/login): the token and what it grants."""
@@ -93,3 +90,11 @@ class Logins:
         refused = LoginRefused(claimed, address, LoginFailure(failure.reason))
         keys = (f"participant:{claimed}", f"address:{address}")
         await self._throttle.record(keys, write, refused, throttled, what="failed logins")
+
+
+def parse_challenge(document: object) -> str:
+    """The participant of a challenge request: `{"participant": ...}`."""
+    reader = Reader(document)
+    participant = reader.text("participant", max_len=40)
+    reader.finish()
+    return participant
