@@ -95,6 +95,12 @@ _L: Final = f"{_T}/lots/{{lot}}"
 OPERATIONS: Final[Mapping[str, Operation]] = MappingProxyType(
     {
         "GET /healthz": Operation("Liveness", Answer(schema=_obj("status", status=_STR))),
+        "GET /readyz": Operation(
+            "Readiness: the store writable, the bus reachable, the clock sane (503 if not)",
+            Answer(schema=_obj("status", "checks", status=_STR, checks={"type": "object"})),
+        ),
+        "GET /metrics": Operation("Prometheus metrics (docs/operations.md)", Answer(
+            media="text/plain", schema=_STR, description="The Prometheus text format.")),
         "GET /api/node": Operation("The node: id, public key, time, protocol", Answer(
             schema=_obj("node", "public_key", "server_time", "protocol", node=_STR,
                         public_key=_STR, server_time=_STR, protocol={"const": 1}))),
@@ -228,6 +234,8 @@ OPERATIONS: Final[Mapping[str, Operation]] = MappingProxyType(
 ZH_SUMMARIES: Final[Mapping[str, str]] = MappingProxyType(
     {
         "GET /healthz": "存活检查",
+        "GET /readyz": "就绪检查：存储可写、总线可达、时钟正常",
+        "GET /metrics": "Prometheus 监控指标",
         "GET /api/node": "节点信息：标识、公钥、时间、协议版本",
         "GET /api/openapi.json": "本文档（OpenAPI 3.1）",
         "POST /api/auth/challenge": "申请登录挑战",
