@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import zipfile
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 from crypto import (
     DEFAULT_CHUNK,
+    CryptoError,
     EncryptionKey,
     EncryptionPublicKey,
     PackageSource,
+    SheetReader,
     VerifyKey,
     b64url_decode,
     b64url_encode,
@@ -23,12 +26,13 @@ from crypto import (
     digest,
     merkle_root,
     open_box,
+    open_payload,
     read_header,
     seal_bid,
     unwrap_file_key,
     verify,
 )
-from evaluator_client.errors import ClientError
+from evaluator_client.errors import ClientError, SealedFileRefused
 from recordings.documents import (
     CLARIFICATION_ANSWER_LABEL,
     CONFIRMATION_LABEL,
@@ -70,16 +74,34 @@ def seal_to_file(
     opening_key: EncryptionPublicKey | None,
     out: Path,
     chunk_size: int = DEFAULT_CHUNK,
+    progress: Callable[[int, int], None] | None = None,
 ) -> str:
     """Seal the package (sheet + archive) into `out`; returns the sealed file's SHA-256."""
     full_sheet = {"v": 1, "tender": tender, "lot": lot, "bidder": bidder, "extra": {}} | sheet
     recipients = [("bidder", own_key)] + ([("opening", opening_key)] if opening_key else [])
     with archive.open("rb") as source, out.open("xb") as sink:
+        counted = _Counted(source, os.fstat(source.fileno()).st_size, progress)
         seal_bid(
-            PackageSource(full_sheet, source), sink, tender=tender, lot=lot, bidder=bidder,
+            PackageSource(full_sheet, counted), sink, tender=tender, lot=lot, bidder=bidder,
             recipients=recipients, chunk_size=chunk_size,
         )  # fmt: skip
     return file_sha256(out)
+
+
+class _Counted:
+    """A file read through, reporting the bytes read so far to `progress`."""
+
+    def __init__(
+        self, source: BinaryIO, total: int, progress: Callable[[int, int], None] | None
+    ) -> None:
+        self._source, self._total, self._progress, self._done = source, total, progress, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        self._done += len(data)
+        if self._progress is not None:
+            self._progress(self._done, self._total)
+        return data
 
 
 def file_sha256(path: Path) -> str:
@@ -98,11 +120,12 @@ async def submit(
     *,
     upload: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    sha256: str | None = None,
 ) -> dict[str, Any]:
     """Upload a sealed bid in pieces (resuming `upload` if given); returns the signed receipt."""
     size = (await asyncio.to_thread(sealed.stat)).st_size
     if upload is None:
-        sha256 = await asyncio.to_thread(file_sha256, sealed)
+        sha256 = sha256 or await asyncio.to_thread(file_sha256, sealed)
         started = await session.post(
             f"/api/tenders/{tender}/lots/{lot}/uploads", {"size": size, "sha256": sha256}
         )
@@ -138,6 +161,58 @@ def check_inclusion(
         raise ClientError("The sealed list's root does not match its receipts.")
     if canonical_json(receipt) not in {canonical_json(r) for r in sealed["receipts"]}:
         raise ClientError("Your receipt is not in the sealed list.")
+
+
+def check_sealed(
+    sealed: Path,
+    own_key: EncryptionKey,
+    *,
+    tender: str,
+    lot: str,
+    bidder: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Open a sealed bid as the node will and further: SealedFileRefused unless it is whole.
+
+    The node checks the header and the payload's length; the bidder, who holds a key to it,
+    also unwraps its own stanza, checks the header MAC and authenticates every chunk and the
+    sheet inside, so a damaged or truncated file never gets a receipt. Memory: one chunk.
+    """
+    with sealed.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        try:
+            header = read_header(handle)
+        except CryptoError as exc:
+            raise SealedFileRefused(SealedFileRefused.NOT_SEALED, str(exc)) from None
+        if (header.tender, header.lot, header.bidder) != (tender, lot, bidder):
+            names = f"{header.tender}/{header.lot}/{header.bidder}"
+            raise SealedFileRefused(SealedFileRefused.ELSEWHERE, names)
+        try:
+            file_key = unwrap_file_key(header, own_key, "bidder")
+        except CryptoError as exc:
+            raise SealedFileRefused(SealedFileRefused.NOT_YOURS, str(exc)) from None
+        try:
+            sheet, done = SheetReader(), header.size
+            for chunk in open_payload(header, handle, file_key, size - header.size):
+                sheet.feed(chunk)
+                done = handle.tell()
+                if progress is not None:
+                    progress(done, size)
+            sheet.result()
+        except CryptoError as exc:
+            raise SealedFileRefused(SealedFileRefused.CORRUPT, str(exc)) from None
+
+
+async def already_received(
+    session: Session, tender: str, lot: str, sha256: str
+) -> dict[str, Any] | None:
+    """The current receipt of the lot if it is for this very file (the node would refuse it)."""
+    mine = await session.get(f"/api/tenders/{tender}/bids/mine")
+    for bid in mine["bids"]:
+        current = bid.get("current")
+        if bid["lot"] == lot and current is not None and current["sha256"] == sha256:
+            return dict(current)
+    return None
 
 
 def unwrap(sealed: Path, own_key: EncryptionKey) -> bytes:

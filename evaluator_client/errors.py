@@ -3,7 +3,8 @@
 ClientError
 ├── ApiError         the node refused an HTTP request (status, code, rule, message)
 ├── FeedClosed       the live feed ended for good (close code and reason)
-└── MediaError       the node refused a media session (code, rule, message)
+├── MediaError       the node refused a media session (code, rule, message)
+└── SealedFileRefused  a sealed bid checked on the bidder's machine would be refused (kind)
 """
 
 from __future__ import annotations
@@ -38,3 +39,20 @@ class MediaError(ClientError):
         self.code = code
         self.rule = rule
         super().__init__(f"{code}: {message}")
+
+
+class SealedFileRefused(ClientError):
+    """A sealed bid that fails the local check before submission (bidding.check_sealed).
+
+    `kind` is one of NOT_SEALED, ELSEWHERE, NOT_YOURS, CORRUPT; `reason` says what failed.
+    """
+
+    NOT_SEALED = "not_sealed"  # no sealed-bid header: the node would refuse it
+    ELSEWHERE = "elsewhere"  # sealed for another tender, lot or bidder
+    NOT_YOURS = "not_yours"  # the bidder's own key does not unwrap the file key
+    CORRUPT = "corrupt"  # the header MAC, a chunk or the sheet inside does not verify
+
+    def __init__(self, kind: str, reason: str) -> None:
+        self.kind = kind
+        self.reason = reason
+        super().__init__(f"{kind}: {reason}")

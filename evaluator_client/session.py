@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, Self
 
 import aiohttp
 
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 # Log in again this long before the token expires.
 RENEW_MARGIN: Final = timedelta(seconds=30)
 HTTP_TIMEOUT: Final = aiohttp.ClientTimeout(total=30)
+# A package download may take minutes; only a stall of this long ends it.
+DOWNLOAD_TIMEOUT: Final = aiohttp.ClientTimeout(total=None, sock_read=30)
+# The piece a download holds in memory at a time.
+DOWNLOAD_PIECE: Final = 256 * 1024
 
 Clock = Callable[[], datetime]
 
@@ -111,6 +116,23 @@ class Session:
             if response.status >= 400:
                 await _document(response)
             return await response.read()
+
+    async def download(
+        self, path: str, sink: BinaryIO, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Stream a response body into `sink` piece by piece (memory: one piece); its size."""
+        headers = {"Authorization": f"Bearer {await self.token()}"}
+        done = 0
+        url = self.base_url + path
+        async with self._http.get(url, headers=headers, timeout=DOWNLOAD_TIMEOUT) as response:
+            if response.status >= 400:
+                await _document(response)
+            async for piece in response.content.iter_chunked(DOWNLOAD_PIECE):
+                await asyncio.to_thread(sink.write, piece)
+                done += len(piece)
+                if progress is not None:
+                    progress(done)
+        return done
 
     async def delete(self, path: str) -> dict[str, Any]:
         return await self._call("DELETE", path, None, token=await self.token())

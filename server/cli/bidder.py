@@ -11,11 +11,21 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crypto import CryptoError, EncryptionPublicKey, InvalidSignature
+from crypto import CryptoError, EncryptionKey, EncryptionPublicKey, InvalidSignature
 from evaluator_client import bidding
+from evaluator_client.errors import SealedFileRefused
 from evaluator_client.witness import latest_tree_head, prove_included
 from recordings.vocabulary import EventType
 from server.cli.common import node_key_from, print_json
+from server.cli.messages import (
+    EXIT_CORRUPT,
+    EXIT_DUPLICATE,
+    EXIT_ELSEWHERE,
+    EXIT_NOT_SEALED,
+    EXIT_NOT_YOURS,
+    text,
+)
+from server.cli.progress import bar
 from server.cli.remote import (
     add_encryption_flag,
     add_node_flags,
@@ -42,7 +52,10 @@ def register(commands: Any) -> None:
     seal.add_argument("--package", type=Path, required=True, help="a directory or a .zip")
     seal.add_argument("--out", type=Path, required=True, help="the sealed file to write")
 
-    submit = _action(actions, "submit", run_submit, "upload a sealed bid; keep the receipt")
+    submit = _action(
+        actions, "submit", run_submit, "check a sealed bid, upload it, keep the receipt"
+    )
+    add_encryption_flag(submit)
     submit.add_argument("sealed", type=Path)
     submit.add_argument("--resume", metavar="UPLOAD", help="resume this unfinished upload")
 
@@ -119,10 +132,12 @@ def _seal(
     own: EncryptionPublicKey, opening_key: EncryptionPublicKey,
 ) -> str:  # fmt: skip
     try:
-        return bidding.seal_to_file(
-            tender=args.tender, lot=args.lot, bidder=args.participant, sheet=sheet,
-            archive=archive, own_key=own, opening_key=opening_key, out=args.out,
-        )  # fmt: skip
+        with bar("progress.seal", archive.stat().st_size, name=args.out.name) as update:
+            return bidding.seal_to_file(
+                tender=args.tender, lot=args.lot, bidder=args.participant, sheet=sheet,
+                archive=archive, own_key=own, opening_key=opening_key, out=args.out,
+                progress=lambda done, _: update(done),
+            )  # fmt: skip
     except FileExistsError:
         raise SystemExit(f"bidroom: {args.out} exists; refusing to overwrite it") from None
     except OSError as exc:
@@ -130,13 +145,23 @@ def _seal(
 
 
 def run_submit(args: argparse.Namespace) -> int:
-    def progress(done: int, total: int) -> None:
-        print(f"  {done:,} / {total:,} bytes", file=sys.stderr)
+    """Check the file on this machine, ask the node, then upload: a refusal sends nothing."""
+    own = read_encryption_key(args)
+    name = args.sealed.name
+    if args.resume is None:
+        _check_locally(args, own)
+    sha256, size = bidding.file_sha256(args.sealed), args.sealed.stat().st_size
 
     async def submit(session: Session) -> dict[str, Any]:
-        answer = await bidding.submit(
-            session, args.tender, args.lot, args.sealed, upload=args.resume, progress=progress
-        )
+        if args.resume is None:
+            held = await bidding.already_received(session, args.tender, args.lot, sha256)
+            if held is not None:
+                raise _refused(EXIT_DUPLICATE, "submit.duplicate", seq=held["seq"], sha256=sha256)
+        with bar("progress.submit", size, name=name) as update:
+            answer = await bidding.submit(
+                session, args.tender, args.lot, args.sealed, upload=args.resume,
+                progress=lambda done, _: update(done), sha256=sha256,
+            )  # fmt: skip
         node = await session.get("/api/node")
         return answer | {"node_key": node["public_key"], "node": args.node}
 
@@ -145,6 +170,37 @@ def run_submit(args: argparse.Namespace) -> int:
     write_json(kept, answer)
     print_json({"receipt": answer["receipt"], "kept_in": str(kept)})
     return 0
+
+
+_REFUSALS = {
+    SealedFileRefused.NOT_SEALED: (EXIT_NOT_SEALED, "submit.not_sealed"),
+    SealedFileRefused.ELSEWHERE: (EXIT_ELSEWHERE, "submit.elsewhere"),
+    SealedFileRefused.NOT_YOURS: (EXIT_NOT_YOURS, "submit.not_yours"),
+    SealedFileRefused.CORRUPT: (EXIT_CORRUPT, "submit.corrupt"),
+}
+
+
+def _check_locally(args: argparse.Namespace, own: EncryptionKey) -> None:
+    """The sealed file opens with the bidder's own key, whole: else one line and its exit code."""
+    path = args.sealed
+    try:
+        with bar("progress.check", path.stat().st_size, name=path.name) as update:
+            bidding.check_sealed(
+                path, own, tender=args.tender, lot=args.lot, bidder=args.participant,
+                progress=lambda done, _: update(done),
+            )  # fmt: skip
+    except OSError as exc:
+        raise SystemExit(f"bidroom: can't read {path}: {exc.strerror}") from None
+    except SealedFileRefused as exc:
+        code, message = _REFUSALS[exc.kind]
+        want = f"{args.tender}/{args.lot}/{args.participant}"
+        raise _refused(code, message, path=path, reason=exc.reason, want=want) from None
+
+
+def _refused(code: int, message: str, **values: object) -> SystemExit:
+    """One line on stderr, then exit with `code` (SystemExit with a string always exits 1)."""
+    print(f"bidroom: {text(message, **values)}", file=sys.stderr)
+    return SystemExit(code)
 
 
 def run_verify(args: argparse.Namespace) -> int:

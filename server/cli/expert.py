@@ -15,7 +15,10 @@ from typing import TYPE_CHECKING, Any
 from evaluator_client.room import RoomClient, RoomState
 from recordings.vocabulary import ActType
 from server.cli.common import print_json
+from server.cli.messages import fail, text
+from server.cli.progress import bar
 from server.cli.remote import add_node_flags, read_json, with_session
+from server.cli.unpack import unpack
 
 if TYPE_CHECKING:
     import argparse
@@ -42,6 +45,12 @@ def register(commands: Any) -> None:
     join.add_argument("--until", metavar="STAGE", help="stop watching once the room is at STAGE")
     bids = _action(actions, "bids", run_bids, "list the bids; download their documents")
     bids.add_argument("--out", type=Path, help="save each bid's package in this directory")
+    unpack_command = actions.add_parser(
+        "unpack", help="extract a saved bid package: the opening sheet and its files"
+    )
+    unpack_command.add_argument("package", type=Path, help="a .package saved by bids --out")
+    unpack_command.add_argument("dir", type=Path, help="an empty or new directory")
+    unpack_command.set_defaults(run=run_unpack)
     vote = _action(actions, "vote", run_vote, "vote for the leader in the current round")
     vote.add_argument("candidate", help="the member's participant id")
     review = _action(actions, "review", run_review, "send the compliance sheet from a file")
@@ -129,13 +138,37 @@ def run_bids(args: argparse.Namespace) -> int:
             await asyncio.to_thread(args.out.mkdir, parents=True, exist_ok=True)
             for bid in view["bids"]:
                 path = f"/api/tenders/{args.tender}/lots/{room.lot}/bids/{bid['bidder']}/document"
-                data = await room.session.get_bytes(path)
                 target = args.out / f"{bid['bidder']}.package"
-                await asyncio.to_thread(target.write_bytes, data)
+                bid["size"] = await _download(room.session, path, target)
                 bid["saved"] = str(target)
         return list(view["bids"])
 
     print_json(_in_room(args, bids))
+    return 0
+
+
+async def _download(session: Session, path: str, target: Path) -> int:
+    """Stream a package to `target` (constant memory); a failed download leaves no file."""
+    partial = target.with_name(target.name + ".part")
+    handle = await asyncio.to_thread(partial.open, "wb")
+    try:
+        with bar("progress.download", None, name=target.name) as update:
+            size = await session.download(path, handle, update)
+    except BaseException:
+        await asyncio.to_thread(handle.close)
+        await asyncio.to_thread(partial.unlink, missing_ok=True)
+        raise
+    await asyncio.to_thread(handle.close)
+    await asyncio.to_thread(partial.replace, target)
+    return size
+
+
+def run_unpack(args: argparse.Namespace) -> int:
+    try:
+        count = unpack(args.package, args.dir)
+    except OSError as exc:
+        raise fail("tender.spec_unreadable", path=exc.filename, reason=exc.strerror) from None
+    print(text("unpack.done", dir=args.dir, count=count))
     return 0
 
 

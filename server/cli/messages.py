@@ -167,10 +167,63 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "Restored into {path} ({count} files, backed up at {created}); next: "
         "bidroom audit verify --data-dir {path}",
     ),
+    # Progress, and a bidder's submission checked before it is sent (issue 14, item 5).
+    "progress.seal": ("密封 {name}", "Sealing {name}"),
+    "progress.check": ("校验 {name}", "Checking {name}"),
+    "progress.submit": ("上传 {name}", "Uploading {name}"),
+    "progress.download": ("下载 {name}", "Downloading {name}"),
+    "submit.not_sealed": (
+        "{path} 不是密封投标文件：{reason}",
+        "{path} is not a sealed bid: {reason}",
+    ),
+    "submit.elsewhere": (
+        "{path} 是为 {reason} 密封的，不是本次的 {want}：请重新密封",
+        "{path} is sealed for {reason}, not {want}: seal it again",
+    ),
+    "submit.not_yours": (
+        "{path} 无法用你的加密密钥打开：{reason}（请确认 --encryption-key，或重新密封）",
+        "{path} does not open with your encryption key: {reason} (check --encryption-key, "
+        "or seal it again)",
+    ),
+    "submit.corrupt": (
+        "{path} 已损坏或不完整：{reason}；未上传，请重新密封",
+        "{path} is damaged or incomplete: {reason}; nothing was sent, seal it again",
+    ),
+    "submit.duplicate": (
+        "节点已收到这份文件（回执 {seq}，sha256 {sha256}）；未重复上传",
+        "The node already has this very file (receipt {seq}, sha256 {sha256}); not sent again",
+    ),
+    "download.saved": ("已保存 {path}（{size} 字节）", "Saved {path} ({size} bytes)"),
+    "unpack.not_package": (
+        "{path} 不是投标文件包：{reason}",
+        "{path} is not a bid package: {reason}",
+    ),
+    "unpack.escapes": (
+        "拒绝解压：{name} 会写到 {dir} 之外",
+        "Refused: {name} would be written outside {dir}",
+    ),
+    "unpack.too_big": (
+        "拒绝解压：{reason}（上限 {limit}）",
+        "Refused: {reason} (limit {limit})",
+    ),
+    "unpack.not_empty": (
+        "{path} 不是空目录：请解压到新目录",
+        "{path} is not empty: unpack into a new directory",
+    ),
+    "unpack.done": (
+        "已解压到 {dir}：开标一览表和 {count} 个文件",
+        "Unpacked into {dir}: the opening sheet and {count} files",
+    ),
 }
 
 # Exit codes of these commands beyond 0 (done), 1 (refused or failed) and 2 (bad usage).
 EXIT_UNSUPPORTED: Final = 3  # the node does not do what was asked (participant revocation)
+# `bidder submit`'s refusals before anything is sent, one code per kind.
+EXIT_NOT_SEALED: Final = 20  # the file is no sealed bid (header or payload length)
+EXIT_ELSEWHERE: Final = 21  # sealed for another tender, lot or bidder
+EXIT_NOT_YOURS: Final = 22  # the bidder's own key does not open it
+EXIT_CORRUPT: Final = 23  # a chunk or the sheet inside does not verify: damaged or truncated
+EXIT_DUPLICATE: Final = 24  # the node already holds this very file as the current bid
 
 
 def english() -> bool:

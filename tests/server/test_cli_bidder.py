@@ -112,7 +112,7 @@ async def test_a_bidder_and_a_custodian_do_everything_from_the_command_line(
         sealed[person.id] = out
         code, result, err = await cli(
             "bidder", "submit", *cli.node(person, files), "--tender", tender, "--lot", "L1",
-            str(out),
+            "--encryption-key", str(files["encryption"]), str(out),
         )  # fmt: skip
         assert (code, result["receipt"]["bidder"]) == (0, person.id), err
     first, first_files = bidders[0]
