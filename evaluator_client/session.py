@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -107,7 +108,8 @@ class Session:
             "Authorization": f"Bearer {await self.token()}",
             "Content-Type": "application/octet-stream",
         }
-        async with self._http.put(self.base_url + path, data=data, headers=headers) as response:
+        body = io.BytesIO(data)  # a piece is megabytes: aiohttp sends a file-like one in parts
+        async with self._http.put(self.base_url + path, data=body, headers=headers) as response:
             return await _document(response)
 
     async def get_bytes(self, path: str) -> bytes:
