@@ -25,7 +25,7 @@ from server.cli.messages import (
     EXIT_NOT_YOURS,
     text,
 )
-from server.cli.progress import bar
+from server.cli.progress import bar, waiting
 from server.cli.remote import (
     add_encryption_flag,
     add_node_flags,
@@ -148,15 +148,13 @@ def run_submit(args: argparse.Namespace) -> int:
     """Check the file on this machine, ask the node, then upload: a refusal sends nothing."""
     own = read_encryption_key(args)
     name = args.sealed.name
-    if args.resume is None:
-        _check_locally(args, own)
+    _check_locally(args, own)
     sha256, size = bidding.file_sha256(args.sealed), args.sealed.stat().st_size
 
     async def submit(session: Session) -> dict[str, Any]:
-        if args.resume is None:
-            held = await bidding.already_received(session, args.tender, args.lot, sha256)
-            if held is not None:
-                raise _refused(EXIT_DUPLICATE, "submit.duplicate", seq=held["seq"], sha256=sha256)
+        held = await bidding.already_received(session, args.tender, args.lot, sha256)
+        if held is not None:
+            raise _refused(EXIT_DUPLICATE, "submit.duplicate", seq=held["seq"], sha256=sha256)
         with bar("progress.submit", size, name=name) as update:
             answer = await bidding.submit(
                 session, args.tender, args.lot, args.sealed, upload=args.resume,
@@ -267,7 +265,12 @@ def run_decrypt(args: argparse.Namespace) -> int:
         raise SystemExit(f"bidroom: can't read {args.sealed}: {exc.strerror}") from None
     except CryptoError as exc:
         raise SystemExit(f"bidroom: {args.sealed}: your key does not open it ({exc})") from None
-    print_json(with_session(args, lambda s: bidding.decrypt(s, args.tender, args.lot, file_key)))
+
+    async def send(session: Session) -> dict[str, Any]:
+        with waiting("progress.decrypt", tender=args.tender, lot=args.lot):
+            return await bidding.decrypt(session, args.tender, args.lot, file_key)
+
+    print_json(with_session(args, send))
     return 0
 
 

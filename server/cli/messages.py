@@ -172,6 +172,10 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "progress.check": ("校验 {name}", "Checking {name}"),
     "progress.submit": ("上传 {name}", "Uploading {name}"),
     "progress.download": ("下载 {name}", "Downloading {name}"),
+    "progress.decrypt": (
+        "节点正在解密 {tender}/{lot} 的投标文件",
+        "The node is decrypting the bid for {tender}/{lot}",
+    ),
     "submit.not_sealed": (
         "{path} 不是密封投标文件：{reason}",
         "{path} is not a sealed bid: {reason}",

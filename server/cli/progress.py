@@ -1,5 +1,8 @@
 """Progress bars with rate and ETA for the long steps: seal, check, submit, download.
 
+A step done by the node in one request (decrypting a bid at the opening) has no bytes to count
+here: it gets a spinner with the time elapsed instead.
+
 Why `rich`: one well-kept library draws the bar, the transfer rate and the time left, and
 measures Chinese labels by display width; tqdm would do the bar but not the width. A bar is
 drawn only on a terminal (stderr), so piped output and tests stay quiet, unless
@@ -18,7 +21,9 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    SpinnerColumn,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
@@ -53,3 +58,16 @@ def bar(message: str, total: int | None, **values: object) -> Iterator[Callable[
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(text(message, **values), total=total)
         yield lambda done: progress.update(task, completed=done)
+
+
+@contextmanager
+def waiting(message: str, **values: object) -> Iterator[None]:
+    """A spinner and the time elapsed while the node works on one request (no bytes to count)."""
+    if not shown():
+        yield
+        return
+    console = Console(file=sys.stderr, force_terminal=True)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        progress.add_task(text(message, **values), total=None)
+        yield

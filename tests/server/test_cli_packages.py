@@ -7,6 +7,7 @@ import io
 import json
 import tracemalloc
 import zipfile
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -14,16 +15,26 @@ import pytest
 from crypto import canonical_json
 from server.cli import main
 from server.domain.access import Role
+from tests.server.test_cli_bidder import Cli, write_keys
 from tests.server.transport.opening_world import build_world
-from tests.server.transport.test_opening import decrypt, to_opening
+from tests.server.transport.test_opening import to_opening
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from pathlib import Path
 
+    from server.config import Settings
     from tests.conftest import Harness
 
 Capture = pytest.CaptureFixture[str]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # The commands sign logins with this machine's clock; the node runs on the test's clock.
+    return replace(settings, max_clock_skew_seconds=30 * 86400)
+
+
 PADDING = 6 * 1024 * 1024  # incompressible: the package is this big and more
 
 
@@ -58,7 +69,17 @@ async def test_a_package_streams_to_disk_and_unpacks(
         bidder = world.bidders[0]  # revises its bid into a big one
         await world.submit(bidder, await world.seal(bidder.person, "big", padding=PADDING))
         await to_opening(world)
-        await decrypt(world, bidder)
+        # The bidder sends its file key; the node decrypts, a spinner shows meanwhile.
+        cli = Cli(harness, capsys, tmp_path)
+        files = await asyncio.to_thread(write_keys, tmp_path, bidder.person)
+        monkeypatch.setenv("BIDROOM_PROGRESS", "1")
+        code, answer, err = await cli(
+            "bidder", "decrypt", *cli.node(bidder.person, files), "--tender", world.tender,
+            "--lot", "L1", "--encryption-key", str(files["encryption"]), str(bidder.sealed),
+        )  # fmt: skip
+        assert (code, answer["status"]) == (0, "decrypted"), err
+        assert f"节点正在解密 {world.tender}/L1 的投标文件" in err
+        monkeypatch.delenv("BIDROOM_PROGRESS")
         session = await world.login(await harness.person(Role.SUPERVISOR, "监督员"))
         world.sessions.append(session)
         path = f"/api/tenders/{world.tender}/lots/L1/bids/{bidder.id}/document"
