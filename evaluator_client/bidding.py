@@ -18,6 +18,7 @@ from crypto import (
     EncryptionKey,
     EncryptionPublicKey,
     PackageSource,
+    SealedBidHeader,
     SheetReader,
     VerifyKey,
     b64url_decode,
@@ -47,6 +48,7 @@ from recordings.documents import (
 from recordings.vocabulary import EventType
 
 if TYPE_CHECKING:
+    import io
     from collections.abc import Callable
     from pathlib import Path
 
@@ -171,15 +173,17 @@ def check_sealed(
     lot: str,
     bidder: str,
     progress: Callable[[int, int], None] | None = None,
-) -> None:
+) -> tuple[SealedBidHeader, str]:
     """Open a sealed bid as the node will and further: SealedFileRefused unless it is whole.
 
     The node checks the header and the payload's length; the bidder, who holds a key to it,
     also unwraps its own stanza, checks the header MAC and authenticates every chunk and the
     sheet inside, so a damaged or truncated file never gets a receipt. Memory: one chunk.
+    Returns the header and the SHA-256 of the very bytes checked.
     """
-    with sealed.open("rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
+    with sealed.open("rb") as raw:
+        size = os.fstat(raw.fileno()).st_size
+        handle = _Hashing(raw)
         try:
             header = read_header(handle)
         except CryptoError as exc:
@@ -201,6 +205,45 @@ def check_sealed(
             sheet.result()
         except CryptoError as exc:
             raise SealedFileRefused(SealedFileRefused.CORRUPT, str(exc)) from None
+        return header, handle.hexdigest()
+
+
+def check_opening_key(
+    header: SealedBidHeader, tender: dict[str, Any], opening: dict[str, Any]
+) -> None:
+    """SealedFileRefused if the tender wants bids sealed to its opening key and this is not."""
+    if not tender["spec"]["opening"].get("wrap_bids"):
+        return
+    stanza, wanted = header.recipient("opening"), opening.get("opening_key")
+    if wanted and (stanza is None or stanza.key.to_text() != wanted):
+        raise SealedFileRefused(SealedFileRefused.NO_OPENING_KEY, str(wanted))
+
+
+class _Hashing:
+    """A file read through once, hashed as it goes (so the hash is of the bytes checked)."""
+
+    def __init__(self, source: io.BufferedReader) -> None:
+        self._source = source
+        self._hash = hashlib.sha256()
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._source.read(size)
+        self._hash.update(data)
+        return data
+
+    def readinto(self, buffer: memoryview, /) -> int:
+        count = self._source.readinto(buffer)
+        if count:
+            self._hash.update(buffer[:count])
+        return count
+
+    def tell(self) -> int:
+        return self._source.tell()
+
+    def hexdigest(self) -> str:
+        rest = self._source.read()  # nothing, once the payload is read to its end
+        self._hash.update(rest)
+        return self._hash.hexdigest()
 
 
 async def already_received(

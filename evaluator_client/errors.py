@@ -44,12 +44,14 @@ class MediaError(ClientError):
 class SealedFileRefused(ClientError):
     """A sealed bid that fails the local check before submission (bidding.check_sealed).
 
-    `kind` is one of NOT_SEALED, ELSEWHERE, NOT_YOURS, CORRUPT; `reason` says what failed.
+    `kind` is one of NOT_SEALED, ELSEWHERE, NOT_YOURS, NO_OPENING_KEY, CORRUPT; `reason` says
+    what failed.
     """
 
     NOT_SEALED = "not_sealed"  # no sealed-bid header: the node would refuse it
     ELSEWHERE = "elsewhere"  # sealed for another tender, lot or bidder
     NOT_YOURS = "not_yours"  # the bidder's own key does not unwrap the file key
+    NO_OPENING_KEY = "no_opening_key"  # not sealed to the opening key the tender requires
     CORRUPT = "corrupt"  # the header MAC, a chunk or the sheet inside does not verify
 
     def __init__(self, kind: str, reason: str) -> None:

@@ -11,7 +11,13 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crypto import CryptoError, EncryptionKey, EncryptionPublicKey, InvalidSignature
+from crypto import (
+    CryptoError,
+    EncryptionKey,
+    EncryptionPublicKey,
+    InvalidSignature,
+    SealedBidHeader,
+)
 from evaluator_client import bidding
 from evaluator_client.errors import SealedFileRefused
 from evaluator_client.witness import latest_tree_head, prove_included
@@ -21,6 +27,7 @@ from server.cli.messages import (
     EXIT_CORRUPT,
     EXIT_DUPLICATE,
     EXIT_ELSEWHERE,
+    EXIT_NO_OPENING_KEY,
     EXIT_NOT_SEALED,
     EXIT_NOT_YOURS,
     text,
@@ -148,10 +155,16 @@ def run_submit(args: argparse.Namespace) -> int:
     """Check the file on this machine, ask the node, then upload: a refusal sends nothing."""
     own = read_encryption_key(args)
     name = args.sealed.name
-    _check_locally(args, own)
-    sha256, size = bidding.file_sha256(args.sealed), args.sealed.stat().st_size
+    header, sha256 = _check_locally(args, own)
+    size = args.sealed.stat().st_size
 
     async def submit(session: Session) -> dict[str, Any]:
+        tender = await session.get(f"/api/tenders/{args.tender}")
+        opening = await session.get(f"/api/tenders/{args.tender}/opening")
+        try:
+            bidding.check_opening_key(header, tender, opening)
+        except SealedFileRefused as exc:
+            raise _refusal(args, exc) from None
         held = await bidding.already_received(session, args.tender, args.lot, sha256)
         if held is not None:
             raise _refused(EXIT_DUPLICATE, "submit.duplicate", seq=held["seq"], sha256=sha256)
@@ -175,24 +188,29 @@ _REFUSALS = {
     SealedFileRefused.ELSEWHERE: (EXIT_ELSEWHERE, "submit.elsewhere"),
     SealedFileRefused.NOT_YOURS: (EXIT_NOT_YOURS, "submit.not_yours"),
     SealedFileRefused.CORRUPT: (EXIT_CORRUPT, "submit.corrupt"),
+    SealedFileRefused.NO_OPENING_KEY: (EXIT_NO_OPENING_KEY, "submit.no_opening_key"),
 }
 
 
-def _check_locally(args: argparse.Namespace, own: EncryptionKey) -> None:
+def _check_locally(args: argparse.Namespace, own: EncryptionKey) -> tuple[SealedBidHeader, str]:
     """The sealed file opens with the bidder's own key, whole: else one line and its exit code."""
     path = args.sealed
     try:
         with bar("progress.check", path.stat().st_size, name=path.name) as update:
-            bidding.check_sealed(
+            return bidding.check_sealed(
                 path, own, tender=args.tender, lot=args.lot, bidder=args.participant,
                 progress=lambda done, _: update(done),
             )  # fmt: skip
     except OSError as exc:
         raise SystemExit(f"bidroom: can't read {path}: {exc.strerror}") from None
     except SealedFileRefused as exc:
-        code, message = _REFUSALS[exc.kind]
-        want = f"{args.tender}/{args.lot}/{args.participant}"
-        raise _refused(code, message, path=path, reason=exc.reason, want=want) from None
+        raise _refusal(args, exc) from None
+
+
+def _refusal(args: argparse.Namespace, exc: SealedFileRefused) -> SystemExit:
+    code, message = _REFUSALS[exc.kind]
+    want = f"{args.tender}/{args.lot}/{args.participant}"
+    return _refused(code, message, path=args.sealed, reason=exc.reason, want=want)
 
 
 def _refused(code: int, message: str, **values: object) -> SystemExit:

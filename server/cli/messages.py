@@ -189,6 +189,11 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "{path} does not open with your encryption key: {reason} (check --encryption-key, "
         "or seal it again)",
     ),
+    "submit.no_opening_key": (
+        "{path} 没有同时密封给本项目公布的开标公钥 {reason}：请用 bidroom bidder seal 重新密封",
+        "{path} is not sealed also to the tender's opening key {reason}: seal it again with "
+        "bidroom bidder seal",
+    ),
     "submit.corrupt": (
         "{path} 已损坏或不完整：{reason}；未上传，请重新密封",
         "{path} is damaged or incomplete: {reason}; nothing was sent, seal it again",
@@ -228,6 +233,7 @@ EXIT_ELSEWHERE: Final = 21  # sealed for another tender, lot or bidder
 EXIT_NOT_YOURS: Final = 22  # the bidder's own key does not open it
 EXIT_CORRUPT: Final = 23  # a chunk or the sheet inside does not verify: damaged or truncated
 EXIT_DUPLICATE: Final = 24  # the node already holds this very file as the current bid
+EXIT_NO_OPENING_KEY: Final = 25  # not sealed to the opening key the tender requires
 
 
 def english() -> bool:

@@ -60,6 +60,7 @@ async def test_a_damaged_or_duplicate_file_is_refused_before_anything_is_sent(
         others = await asyncio.to_thread(write_keys, tmp_path, other)
         sealed = await world.seal(bidder, "big", padding=PADDING)
         size = (await asyncio.to_thread(sealed.stat)).st_size
+        unwrapped = await world.seal(bidder, "unwrapped", opening_key=None)
         plain = tmp_path / "plain.zip"
         await asyncio.to_thread(plain.write_bytes, b"PK\x03\x04 not sealed at all")
         cases = {
@@ -73,6 +74,9 @@ async def test_a_damaged_or_duplicate_file_is_refused_before_anything_is_sent(
             ),
             "not sealed": (plain, files, messages.EXIT_NOT_SEALED, "不是密封投标文件"),
             "another's key": (sealed, others, messages.EXIT_NOT_YOURS, "无法用你的加密密钥打开"),
+            "no opening key": (
+                unwrapped, files, messages.EXIT_NO_OPENING_KEY, "没有同时密封给本项目",
+            ),
         }  # fmt: skip
         for case, (path, keys, code, words) in cases.items():
             with pytest.raises(SystemExit) as ended:
