@@ -167,7 +167,7 @@ def run_unpack(args: argparse.Namespace) -> int:
     try:
         count = unpack(args.package, args.dir)
     except OSError as exc:
-        raise fail("tender.spec_unreadable", path=exc.filename, reason=exc.strerror) from None
+        raise fail("unpack.failed", path=exc.filename, reason=exc.strerror) from None
     print(text("unpack.done", dir=args.dir, count=count))
     return 0
 

@@ -215,6 +215,11 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "拒绝解压：{reason}（上限 {limit}）",
         "Refused: {reason} (limit {limit})",
     ),
+    "unpack.duplicate": (
+        "拒绝解压：文件包中 {name} 出现不止一次",
+        "Refused: {name} appears more than once in the package",
+    ),
+    "unpack.failed": ("解压失败：{path}：{reason}", "Unpacking failed: {path}: {reason}"),
     "unpack.not_empty": (
         "{path} 不是空目录：请解压到新目录",
         "{path} is not empty: unpack into a new directory",

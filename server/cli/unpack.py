@@ -70,7 +70,7 @@ def _checked(
     if total > max_total:
         raise fail("unpack.too_big", reason=f"{total} bytes", limit=max_total)
     root = (directory / DOCUMENTS).resolve()
-    members = []
+    members, seen = [], set()
     for entry in entries:
         name = PurePosixPath(entry.filename)
         unsafe = name.is_absolute() or ".." in name.parts or "\\" in entry.filename
@@ -81,5 +81,8 @@ def _checked(
             reason = f"{entry.filename}: {entry.file_size} / {entry.compress_size}"
             raise fail("unpack.too_big", reason=reason, limit=f"{MAX_RATIO}:1")
         if not entry.is_dir():
+            if target in seen:
+                raise fail("unpack.duplicate", name=entry.filename)
+            seen.add(target)
             members.append((entry, target))
     return members

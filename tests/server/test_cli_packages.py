@@ -120,6 +120,7 @@ async def test_a_package_streams_to_disk_and_unpacks(
         ("absolute", {"/etc/evil": b"x"}, "would be written outside"),
         ("bomb", {"zeros.bin": bytes(8 * 1024 * 1024)}, "zeros.bin"),
         ("not a package", None, "is not a bid package"),
+        ("twice", {"a.txt": b"1", "./a.txt": b"2"}, "appears more than once"),
     ],
 )
 def test_unpack_refuses_escaping_names_and_bombs_writing_nothing(
