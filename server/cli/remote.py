@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from crypto import EncryptionKey, KeyFormatError
 from evaluator_client.session import Session
-from server.cli.keys import passphrase, read_key
+from server.cli.keys import key_bytes, passphrase, read_key
 
 if TYPE_CHECKING:
     import argparse
@@ -41,10 +41,9 @@ def add_encryption_flag(command: argparse.ArgumentParser) -> None:
 
 def read_encryption_key(args: argparse.Namespace) -> EncryptionKey:
     path: Path = args.encryption_key
+    data = key_bytes(path)
     try:
-        return EncryptionKey.from_pem(path.read_bytes(), passphrase=passphrase(args))
-    except OSError as exc:
-        raise SystemExit(f"bidroom: can't read {path}: {exc.strerror}") from None
+        return EncryptionKey.from_pem(data, passphrase=passphrase(args))
     except KeyFormatError as exc:
         raise SystemExit(f"bidroom: {path}: {exc}") from None
 
