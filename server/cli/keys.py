@@ -87,7 +87,7 @@ def _from_env(variable: str | None) -> bytes | None:
         return None
     value = os.environ.get(variable)
     if not value:
-        raise SystemExit(f"bidroom: the environment variable {variable} is empty")
+        raise fail("key.env_empty", variable=variable)
     return value.encode()
 
 
@@ -118,7 +118,7 @@ def key_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise SystemExit(f"bidroom: can't read {path}: {exc.strerror}") from None
+        raise fail("key.unreadable", path=path, reason=exc.strerror) from None
 
 
 def read_key(path: Path, secret: bytes | None) -> SigningKey:
@@ -126,7 +126,7 @@ def read_key(path: Path, secret: bytes | None) -> SigningKey:
     try:
         return SigningKey.from_pem(data, passphrase=secret)
     except KeyFormatError as exc:
-        raise SystemExit(f"bidroom: {path}: {exc}") from None
+        raise fail("key.bad", path=path, reason=exc) from None
 
 
 def replace_key(path: Path, pem: bytes) -> None:
@@ -143,12 +143,12 @@ def write_key(path: Path, pem: bytes) -> None:
     try:
         write_private_file(path, pem)
     except FileExistsError:
-        raise SystemExit(f"bidroom: {path} exists; refusing to overwrite a key") from None
+        raise fail("key.exists", path=path) from None
 
 
 def run_generate(args: argparse.Namespace) -> int:
     if args.out.exists():  # said before asking for a passphrase that would be thrown away
-        raise SystemExit(f"bidroom: {args.out} exists; refusing to overwrite a key")
+        raise fail("key.exists", path=args.out)
     secret = new_passphrase(args, args.out)
     if args.kind == "encryption":
         encryption = EncryptionKey.generate()
@@ -169,5 +169,5 @@ def run_show(args: argparse.Namespace) -> int:
 def run_protect(args: argparse.Namespace) -> int:
     key = read_key(args.key, _from_env(args.old_passphrase_env))
     replace_key(args.key, key.to_pem(passphrase=passphrase(args)))
-    print(f"{args.key}: 已用口令加密 encrypted with the passphrase from ${args.passphrase_env}")
+    print(text("key.protected", path=args.key, variable=args.passphrase_env))
     return 0

@@ -71,6 +71,14 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "and open what is sealed to you. Fit for a test machine or a demo; protect it with "
         "bidroom key protect before real use",
     ),
+    "key.exists": ("{path} 已存在；不会覆盖密钥", "{path} exists; refusing to overwrite a key"),
+    "key.env_empty": ("环境变量 {variable} 为空", "The environment variable {variable} is empty"),
+    "key.unreadable": ("无法读取 {path}：{reason}", "Can't read {path}: {reason}"),
+    "key.bad": ("{path} 无法作为密钥打开：{reason}", "{path} can't be opened as a key: {reason}"),
+    "key.protected": (
+        "{path}：已用 ${variable} 中的口令加密",
+        "{path}: encrypted with the passphrase from ${variable}",
+    ),
     "key.too_open": (
         "密钥文件 {path} 可被其他用户访问（权限 {mode}），拒绝使用：先运行 chmod 600 {path}",
         "The key file {path} is open to other users (mode {mode}); refusing to use it: "

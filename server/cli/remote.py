@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from crypto import EncryptionKey, KeyFormatError
 from evaluator_client.session import Session
 from server.cli.keys import key_bytes, passphrase, read_key
+from server.cli.messages import fail
 
 if TYPE_CHECKING:
     import argparse
@@ -45,7 +46,7 @@ def read_encryption_key(args: argparse.Namespace) -> EncryptionKey:
     try:
         return EncryptionKey.from_pem(data, passphrase=passphrase(args))
     except KeyFormatError as exc:
-        raise SystemExit(f"bidroom: {path}: {exc}") from None
+        raise fail("key.bad", path=path, reason=exc) from None
 
 
 def with_session(args: argparse.Namespace, work: Callable[[Session], Awaitable[T]]) -> T:

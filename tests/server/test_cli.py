@@ -32,7 +32,7 @@ def test_key_generate_and_show(tmp_path: Path, capsys: Capture) -> None:
     assert public.startswith("ed25519:")
     assert key.stat().st_mode & 0o777 == 0o600
     assert run(capsys, "key", "show", "--key", str(key))[1] == public
-    with pytest.raises(SystemExit, match="refusing to overwrite"):
+    with pytest.raises(SystemExit, match="不会覆盖"):
         main(["key", "generate", "--no-passphrase", "--out", str(key)])
 
 
@@ -49,9 +49,9 @@ def test_keys_with_a_passphrase(
     with pytest.raises(SystemExit, match="passphrase"):
         main(["key", "show", "--key", str(key)])
     monkeypatch.setenv("KEY_PASS", "")
-    with pytest.raises(SystemExit, match="empty"):
+    with pytest.raises(SystemExit, match="KEY_PASS 为空"):
         main(["key", "show", "--key", str(key), "--passphrase-env", "KEY_PASS"])
-    with pytest.raises(SystemExit, match="can't read"):
+    with pytest.raises(SystemExit, match="无法读取"):
         main(["key", "show", "--key", str(tmp_path / "absent.pem")])
 
 

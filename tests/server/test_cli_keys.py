@@ -124,7 +124,7 @@ def test_on_a_terminal_the_passphrase_is_asked_twice(
     assert not other.exists()
     # An existing file is refused before the passphrase is asked for.
     prompts = typed(monkeypatch)
-    with pytest.raises(SystemExit, match="refusing to overwrite"):
+    with pytest.raises(SystemExit, match="exists; refusing to overwrite"):
         main(["key", "generate", "--out", str(key)])
     assert prompts == []
 

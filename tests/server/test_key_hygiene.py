@@ -68,7 +68,7 @@ def test_key_protect_encrypts_a_plain_node_key_in_place(
     monkeypatch.setenv("NODE_PASS", "s3cret")
     assert main(["key", "protect", "--key", str(plain.node_key_path), "--passphrase-env",
                  "NODE_PASS"]) == 0  # fmt: skip
-    assert "encrypted" in capsys.readouterr().out
+    assert "已用 $NODE_PASS 中的口令加密" in capsys.readouterr().out
     assert plain.node_key_path.stat().st_mode & 0o777 == 0o600
     reloaded = load_node_key(plain.node_key_path, "s3cret")
     assert reloaded.verify_key == key.verify_key
