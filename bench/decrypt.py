@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: TID251
 
 from bench.common import table
 from crypto import EncryptionKey, PackageSource, SigningKey, read_header, seal_bid, unwrap_file_key
+from server.keyfiles import write_private_file
 from server.service.decrypt import Opened, open_bid_file
 from server.service.node_keys import NodeKeys
 from server.storage.blobs import UploadSession
@@ -63,7 +64,7 @@ def node_files(directory: Path) -> DiskBlobStore:
     """The node's bid files in `directory`, under the node key kept there (made on first use)."""
     pem = directory / "node.pem"
     if not pem.exists():
-        pem.write_bytes(SigningKey.generate().to_pem())
+        write_private_file(pem, SigningKey.generate().to_pem())
     keys = NodeKeys(SigningKey.from_pem(pem.read_bytes()))
     files = DiskBlobStore(directory / "node", keys.uploads, keys.bids)
     files.prepare()

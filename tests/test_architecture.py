@@ -80,7 +80,7 @@ def test_server_layers_only_import_downwards(name: str, path: Path) -> None:
     elif name.startswith("server.service"):
         allowed = ("server.service", "server.domain", "server.protocol", "server.storage.base",
                    "server.storage.blobs", "server.bus.base", "server.clock", "server.config",
-                   "server.errors", "crypto", "recordings")  # fmt: skip
+                   "server.errors", "server.keyfiles", "crypto", "recordings")  # fmt: skip
     elif name.startswith("server.storage"):
         allowed = ("server.storage", "server.bus", "server.errors", "recordings", "crypto")
     elif name.startswith("server.bus"):

@@ -47,6 +47,43 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "col.participant": ("参与者", "participant"),
     "col.key": ("密钥文件", "key file"),
     "col.current": ("当前", "current"),
+    # Private keys (bidroom key, and every command that reads a key file).
+    "key.prompt": ("新密钥的口令：", "Passphrase for the new key: "),
+    "key.prompt_again": ("再输入一次口令：", "The passphrase again: "),
+    "key.prompt_mismatch": (
+        "两次输入的口令不一致；密钥未写入",
+        "The passphrases differ; no key written",
+    ),
+    "key.prompt_empty": (
+        "口令为空；密钥未写入（确需明文密钥请加 --no-passphrase）",
+        "The passphrase is empty; no key written (add --no-passphrase for a plain key)",
+    ),
+    "key.no_passphrase_source": (
+        "新密钥需要口令：用 --passphrase-env 变量名 给出，或在终端中运行以输入；"
+        "测试机可用 --no-passphrase 写明文密钥",
+        "A new key needs a passphrase: name the variable holding it with --passphrase-env VAR, "
+        "or run in a terminal to be asked; --no-passphrase writes a plain key (test machines)",
+    ),
+    "key.unprotected": (
+        "!!! {path} 未加密：任何能复制这个文件的人都能以你的身份签名、打开发给你的密封文件。"
+        "只适合测试机或演示；正式使用请用 bidroom key protect 加上口令",
+        "!!! {path} is NOT protected by a passphrase: anyone who copies the file can sign as you "
+        "and open what is sealed to you. Fit for a test machine or a demo; protect it with "
+        "bidroom key protect before real use",
+    ),
+    "key.exists": ("{path} 已存在；不会覆盖密钥", "{path} exists; refusing to overwrite a key"),
+    "key.env_empty": ("环境变量 {variable} 为空", "The environment variable {variable} is empty"),
+    "key.unreadable": ("无法读取 {path}：{reason}", "Can't read {path}: {reason}"),
+    "key.bad": ("{path} 无法作为密钥打开：{reason}", "{path} can't be opened as a key: {reason}"),
+    "key.protected": (
+        "{path}：已用 ${variable} 中的口令加密",
+        "{path}: encrypted with the passphrase from ${variable}",
+    ),
+    "key.too_open": (
+        "密钥文件 {path} 可被其他用户访问（权限 {mode}），拒绝使用：先运行 chmod 600 {path}",
+        "The key file {path} is open to other users (mode {mode}); refusing to use it: "
+        "run chmod 600 {path} first",
+    ),
     # Tenders.
     "tender.created": (
         "已创建招标项目 {id}（草稿）：{title}",

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from crypto import EncryptionKey, KeyFormatError
 from evaluator_client.session import Session
-from server.cli.keys import passphrase, read_key
+from server.cli.keys import key_bytes, passphrase, read_key
+from server.cli.messages import fail
 
 if TYPE_CHECKING:
     import argparse
@@ -41,12 +42,11 @@ def add_encryption_flag(command: argparse.ArgumentParser) -> None:
 
 def read_encryption_key(args: argparse.Namespace) -> EncryptionKey:
     path: Path = args.encryption_key
+    data = key_bytes(path)
     try:
-        return EncryptionKey.from_pem(path.read_bytes(), passphrase=passphrase(args))
-    except OSError as exc:
-        raise SystemExit(f"bidroom: can't read {path}: {exc.strerror}") from None
+        return EncryptionKey.from_pem(data, passphrase=passphrase(args))
     except KeyFormatError as exc:
-        raise SystemExit(f"bidroom: {path}: {exc}") from None
+        raise fail("key.bad", path=path, reason=exc) from None
 
 
 def with_session(args: argparse.Namespace, work: Callable[[Session], Awaitable[T]]) -> T:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -24,6 +23,7 @@ from evaluator_client.errors import ApiError
 from recordings.vocabulary import EventType
 from server.demo.opening import BIDDERS, PRICES, Opening
 from server.demo.watch import Watcher
+from server.keyfiles import write_private_file
 from server.protocol.times import format_time
 
 if TYPE_CHECKING:
@@ -93,12 +93,14 @@ def write_key_files(folder: Path, identities: list[Identity]) -> dict[str, Path]
         where = folder / f"{identity.role}-{identity.name}"
         where.mkdir(parents=True, exist_ok=True)
         path = where / f"{identity.participant}.pem"
-        path.write_bytes(identity.key.to_pem())
-        os.chmod(path, 0o600)
+        # Plain on purpose, as `bidroom key generate --no-passphrase` writes them: the demo's
+        # people are made up, and the pages sign in with these files without a passphrase.
+        path.unlink(missing_ok=True)
+        write_private_file(path, identity.key.to_pem())
         if identity.encryption is not None:
             encryption = where / f"{identity.participant}.encryption.pem"
-            encryption.write_bytes(identity.encryption)
-            os.chmod(encryption, 0o600)
+            encryption.unlink(missing_ok=True)
+            write_private_file(encryption, identity.encryption)
         written[identity.name] = path
     return written
 

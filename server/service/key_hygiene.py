@@ -4,12 +4,16 @@ The node key signs receipts, tokens and tree heads, and every at-rest key is der
 whoever reads it can speak for the node and read what the node keeps sealed. A plain PEM, or a
 key or passphrase file that other users can read, is a deployment mistake the node can see, so
 it says so at every start rather than leaving it to the threat model.
+
+The test of a key file's permissions is `server.keyfiles.too_open`, the one the command line
+uses for the participants' keys too (where it refuses rather than warns).
 """
 
 from __future__ import annotations
 
-import stat
 from typing import TYPE_CHECKING, Final
+
+from server.keyfiles import too_open
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -19,8 +23,6 @@ if TYPE_CHECKING:
 # What PKCS#8 PEM files begin with: pyca writes the second form when a passphrase is given.
 PLAIN_PEM: Final = b"-----BEGIN PRIVATE KEY-----"
 ENCRYPTED_PEM: Final = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
-# Group and others: read, write or execute.
-_SHARED_BITS: Final = stat.S_IRWXG | stat.S_IRWXO
 
 
 def key_warnings(settings: Settings) -> list[str]:
@@ -44,7 +46,8 @@ def _node_key_warnings(settings: Settings) -> list[str]:
                 "passphrase: " + _ADVICE
             ]
         return []
-    warnings = _shared_file_warning("节点密钥 The node key", path)
+    # Its permissions are said where it is loaded, by every command (node_key_warnings).
+    warnings: list[str] = []
     with path.open("rb") as handle:
         start = handle.read(len(ENCRYPTED_PEM))
     if start.startswith(PLAIN_PEM):
@@ -54,17 +57,19 @@ def _node_key_warnings(settings: Settings) -> list[str]:
     return warnings
 
 
+def node_key_warnings(path: Path) -> list[str]:
+    """What `load_node_key` logs each time it loads the node key: whether others may read it."""
+    return _shared_file_warning("节点密钥 The node key", path)
+
+
 def _shared_file_warning(name: str, path: Path) -> list[str]:
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return []  # a missing TLS key is a settings error, reported there
-    if mode & _SHARED_BITS:
-        return [
-            f"{name} {path} 可被其他用户读取（权限 {stat.filemode(mode)}）。 It is readable by "
-            f"other users (mode {stat.filemode(mode)}): run `chmod 600 {path}`."
-        ]
-    return []
+    mode = too_open(path)
+    if mode is None:
+        return []  # only the owner can use it, or it is missing (a settings error, said there)
+    return [
+        f"{name} {path} 可被其他用户读取（权限 {mode}）。 It is readable by "
+        f"other users (mode {mode}): run `chmod 600 {path}`."
+    ]
 
 
 _ADVICE: Final = (

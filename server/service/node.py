@@ -15,6 +15,7 @@ from server.domain.errors import DomainError
 from server.domain.participants import Registry
 from server.domain.tender import Due, Tender
 from server.errors import Relayed, ServerError
+from server.keyfiles import write_private_file
 from server.protocol import SYSTEM_STREAM, box_tender
 from server.protocol.fields import InvalidFields
 from server.service.auth import Authenticator
@@ -22,6 +23,7 @@ from server.service.commands import Command, Commands, Pipeline
 from server.service.evaluation import EvaluationService
 from server.service.gate import Gate
 from server.service.home import Homes
+from server.service.key_hygiene import node_key_warnings
 from server.service.ledger import Aggregate, Ledger, Origin
 from server.service.logins import Logins
 from server.service.media import MediaRecords
@@ -61,15 +63,19 @@ def aggregate_for(stream: str) -> Aggregate:
 
 
 def load_node_key(path: Path, passphrase: str | None) -> SigningKey:
-    """Load the node's signing key, creating it (mode 0600) on first start."""
+    """Load the node's signing key, creating it (mode 0600) on first start.
+
+    A key file other users may read is loaded with a warning, not refused: a running venue is
+    not taken down by an upgrade; `bidroom serve` logs it at every start (docs/operations.md).
+    """
     secret = passphrase.encode() if passphrase else None
     if path.exists():
+        for warning in node_key_warnings(path):
+            logger.warning("!!! %s", warning)
         return SigningKey.from_pem(path.read_bytes(), passphrase=secret)
     key = SigningKey.generate()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("xb") as handle:
-        path.chmod(0o600)
-        handle.write(key.to_pem(passphrase=secret))
+    write_private_file(path, key.to_pem(passphrase=secret))
     return key
 
 

@@ -27,13 +27,13 @@ def run(capsys: Capture, *argv: str) -> tuple[int, str, str]:
 
 def test_key_generate_and_show(tmp_path: Path, capsys: Capture) -> None:
     key = tmp_path / "me.pem"
-    code, public, _ = run(capsys, "key", "generate", "--out", str(key))
+    code, public, _ = run(capsys, "key", "generate", "--no-passphrase", "--out", str(key))
     assert code == 0
     assert public.startswith("ed25519:")
     assert key.stat().st_mode & 0o777 == 0o600
     assert run(capsys, "key", "show", "--key", str(key))[1] == public
-    with pytest.raises(SystemExit, match="refusing to overwrite"):
-        main(["key", "generate", "--out", str(key)])
+    with pytest.raises(SystemExit, match="不会覆盖"):
+        main(["key", "generate", "--no-passphrase", "--out", str(key)])
 
 
 def test_keys_with_a_passphrase(
@@ -49,9 +49,9 @@ def test_keys_with_a_passphrase(
     with pytest.raises(SystemExit, match="passphrase"):
         main(["key", "show", "--key", str(key)])
     monkeypatch.setenv("KEY_PASS", "")
-    with pytest.raises(SystemExit, match="empty"):
+    with pytest.raises(SystemExit, match="KEY_PASS 为空"):
         main(["key", "show", "--key", str(key), "--passphrase-env", "KEY_PASS"])
-    with pytest.raises(SystemExit, match="can't read"):
+    with pytest.raises(SystemExit, match="无法读取"):
         main(["key", "show", "--key", str(tmp_path / "absent.pem")])
 
 
@@ -67,7 +67,7 @@ def enroll(
 def test_offline_enrolment_and_listing(tmp_path: Path, capsys: Capture) -> None:
     data = tmp_path / "node"
     key = tmp_path / "expert.pem"
-    run(capsys, "key", "generate", "--out", str(key))
+    run(capsys, "key", "generate", "--no-passphrase", "--out", str(key))
     public_pem = tmp_path / "expert.pub.pem"
     from crypto import SigningKey
 
@@ -98,7 +98,7 @@ def test_another_node_is_enrolled_offline_with_the_key_shown_from_its_key_file(
     # The operator of the other node prints its node key's public half; it is enrolled here.
     other = tmp_path / "other" / "keys" / "node.pem"
     other.parent.mkdir(parents=True)
-    run(capsys, "key", "generate", "--out", str(other))
+    run(capsys, "key", "generate", "--no-passphrase", "--out", str(other))
     code, shown, _ = run(capsys, "key", "show", "--key", str(other))
     assert code == 0
     public = shown.strip().split()[-1]

@@ -13,6 +13,7 @@ import pytest
 from crypto import EncryptionKey, SigningKey
 from server.cli import main
 from server.domain.access import Role
+from server.keyfiles import write_private_file
 from server.protocol.times import format_time
 from tests.conftest import Harness, Person, tender_spec
 
@@ -49,9 +50,9 @@ class Cli:
 
 def write_keys(tmp: Path, person: Person) -> dict[str, Path]:
     files = {"key": tmp / f"{person.id}.pem", "encryption": tmp / f"{person.id}.x25519.pem"}
-    files["key"].write_bytes(person.key.to_pem())
+    write_private_file(files["key"], person.key.to_pem())
     assert person.encryption is not None
-    files["encryption"].write_bytes(person.encryption.to_pem())
+    write_private_file(files["encryption"], person.encryption.to_pem())
     return files
 
 
@@ -91,8 +92,10 @@ async def test_a_bidder_and_a_custodian_do_everything_from_the_command_line(
 
     # A new bidder makes its keys with the command and is enrolled with the public halves.
     key_file, enc_file = tmp_path / "new.pem", tmp_path / "new.x25519.pem"
-    _, public, _ = await cli("key", "generate", "--out", str(key_file))
-    _, enc_public, _ = await cli("key", "generate", "--kind", "encryption", "--out", str(enc_file))
+    _, public, _ = await cli("key", "generate", "--no-passphrase", "--out", str(key_file))
+    _, enc_public, _ = await cli(
+        "key", "generate", "--kind", "encryption", "--no-passphrase", "--out", str(enc_file)
+    )
     assert (public.startswith("ed25519:"), enc_public.startswith("x25519:")) == (True, True)
     bidders: list[tuple[Person, dict[str, Path]]] = []
     for i in range(4):
@@ -215,7 +218,7 @@ async def test_a_wrong_encryption_key_is_caught_locally(
     person = await harness.person(Role.BIDDER)
     files = await asyncio.to_thread(write_keys, tmp_path, person)
     other = tmp_path / "other.x25519.pem"
-    await asyncio.to_thread(other.write_bytes, EncryptionKey.generate().to_pem())
+    await asyncio.to_thread(write_private_file, other, EncryptionKey.generate().to_pem())
     not_sealed = tmp_path / "plain.bin"
     await asyncio.to_thread(not_sealed.write_bytes, b"hello")
     with pytest.raises(SystemExit, match="does not open it"):
@@ -224,7 +227,7 @@ async def test_a_wrong_encryption_key_is_caught_locally(
             "--lot", "L1", "--encryption-key", str(other), str(not_sealed),
         )  # fmt: skip
     stranger = tmp_path / "stranger.pem"
-    await asyncio.to_thread(stranger.write_bytes, SigningKey.generate().to_pem())
+    await asyncio.to_thread(write_private_file, stranger, SigningKey.generate().to_pem())
     code, _, err = await cli(
         "bidder", "sign-in", "--node", cli.node(person, files)[1], "--participant", person.id,
         "--key", str(stranger), "--tender", "t-20261121-000000000001",

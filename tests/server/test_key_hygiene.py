@@ -38,18 +38,26 @@ def test_a_plain_node_key_is_flagged_and_a_protected_one_is_not(tmp_path: Path) 
     assert key_warnings(protected) == []
 
 
-def test_key_files_readable_by_others_are_flagged(tmp_path: Path) -> None:
+def test_key_files_readable_by_others_are_flagged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     secret = tmp_path / "passphrase"
     secret.write_text("s3cret", encoding="utf-8")
     secret.chmod(0o644)
     shared = settings(tmp_path, node_key_passphrase_file=secret)
     load_node_key(shared.node_key_path, "s3cret")
+    assert caplog.records == []
     shared.node_key_path.chmod(0o640)
-    warnings = key_warnings(shared)
-    assert len(warnings) == 2
-    assert all("readable by other users" in w for w in warnings)
-    assert "-rw-r-----" in warnings[0]
-    assert str(secret) in warnings[1]
+    (warning,) = key_warnings(shared)
+    assert "readable by other users" in warning
+    assert str(secret) in warning
+    # The node key's own permissions are said wherever it is loaded (serve, admin, audit).
+    load_node_key(shared.node_key_path, "s3cret")
+    (record,) = caplog.records
+    assert record.levelname == "WARNING"
+    assert "readable by other users" in record.getMessage()
+    assert "-rw-r-----" in record.getMessage()
+    assert str(shared.node_key_path) in record.getMessage()
 
 
 def test_key_protect_encrypts_a_plain_node_key_in_place(
@@ -60,7 +68,7 @@ def test_key_protect_encrypts_a_plain_node_key_in_place(
     monkeypatch.setenv("NODE_PASS", "s3cret")
     assert main(["key", "protect", "--key", str(plain.node_key_path), "--passphrase-env",
                  "NODE_PASS"]) == 0  # fmt: skip
-    assert "encrypted" in capsys.readouterr().out
+    assert "已用 $NODE_PASS 中的口令加密" in capsys.readouterr().out
     assert plain.node_key_path.stat().st_mode & 0o777 == 0o600
     reloaded = load_node_key(plain.node_key_path, "s3cret")
     assert reloaded.verify_key == key.verify_key
