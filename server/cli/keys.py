@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crypto import EncryptionKey, KeyFormatError, SigningKey
+from server.cli.failures import KeyFileError
 
 if TYPE_CHECKING:
     import argparse
@@ -73,9 +74,9 @@ def read_key(path: Path, secret: bytes | None) -> SigningKey:
     try:
         return SigningKey.from_pem(path.read_bytes(), passphrase=secret)
     except OSError as exc:
-        raise SystemExit(f"bidroom: can't read {path}: {exc.strerror}") from None
+        raise KeyFileError.unreadable(path, exc) from exc
     except KeyFormatError as exc:
-        raise SystemExit(f"bidroom: {path}: {exc}") from None
+        raise KeyFileError.malformed(path, exc, secret) from exc
 
 
 def replace_key(path: Path, pem: bytes) -> None:

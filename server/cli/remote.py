@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from crypto import EncryptionKey, KeyFormatError
 from evaluator_client.session import Session
+from server.cli.failures import KeyFileError
 from server.cli.keys import passphrase, read_key
 
 if TYPE_CHECKING:
@@ -41,12 +42,13 @@ def add_encryption_flag(command: argparse.ArgumentParser) -> None:
 
 def read_encryption_key(args: argparse.Namespace) -> EncryptionKey:
     path: Path = args.encryption_key
+    secret = passphrase(args)
     try:
-        return EncryptionKey.from_pem(path.read_bytes(), passphrase=passphrase(args))
+        return EncryptionKey.from_pem(path.read_bytes(), passphrase=secret)
     except OSError as exc:
-        raise SystemExit(f"bidroom: can't read {path}: {exc.strerror}") from None
+        raise KeyFileError.unreadable(path, exc) from exc
     except KeyFormatError as exc:
-        raise SystemExit(f"bidroom: {path}: {exc}") from None
+        raise KeyFileError.malformed(path, exc, secret, kind="X25519") from exc
 
 
 def with_session(args: argparse.Namespace, work: Callable[[Session], Awaitable[T]]) -> T:

@@ -229,5 +229,5 @@ async def test_a_wrong_encryption_key_is_caught_locally(
         "bidder", "sign-in", "--node", cli.node(person, files)[1], "--participant", person.id,
         "--key", str(stranger), "--tender", "t-20261121-000000000001",
     )  # fmt: skip
-    assert code == 1
-    assert "refused" in err
+    assert code == 6  # a refused login
+    assert err.startswith("bidroom: 节点拒绝登录：")

@@ -77,8 +77,8 @@ async def test_a_whole_opening(world: World) -> None:
     closed = await harness.post_ok(f"/api/tenders/{tender}/opening/close", {}, host)
     assert closed["phase"] == "closed"
     # Closing it again says so, not that the record has not been read out.
-    status, again = await harness.call("POST", f"/api/tenders/{tender}/opening/close", host, {})
-    assert (status, again["error"]["rule"]) == (422, "OpeningAlreadyClosed")
+    code, again = await harness.call("POST", f"/api/tenders/{tender}/opening/close", host, {})
+    assert (code, again["error"]["rule"]) == (422, "OpeningAlreadyClosed")
     assert again["error"]["message"] == "The opening is already closed."
     final = next(r for r in await harness.node.store.read(tender) if r.type == "opening.closed")
     verify(
