@@ -33,6 +33,7 @@ EXIT_FORBIDDEN: Final = 7  # the node forbids this to this participant (403)
 EXIT_NOT_FOUND: Final = 8  # the node has no such thing (404)
 EXIT_KEY_FILE: Final = 9  # a key file missing, unreadable, not PEM, wrong passphrase, wrong kind
 EXIT_DISK_FULL: Final = 10  # no space left while writing
+EXIT_DECLINED: Final = 11  # asked before signing, the person said no: nothing was signed
 EXIT_INTERRUPTED: Final = 130  # Ctrl-C
 EXIT_INTERNAL: Final = 70  # a defect of bidroom: rerun with --debug and report it
 EXIT_NOT_SUPPORTED: Final = EXIT_UNSUPPORTED  # 3: the node does not do what was asked

@@ -223,6 +223,47 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "意外错误（{kind}：{reason}）。请加 --debug 重试查看详情，并报告此问题。",
         "Unexpected error ({kind}: {reason}). Rerun with --debug for the details, and report it.",
     ),
+    # Asking before signing (server/cli/consent.py).
+    "sign.ask": (
+        "是否签名（输入 y 签名，其他任何输入取消）：",
+        "Sign? Type y to sign, anything else to stop: ",
+    ),
+    "sign.not_interactive": (
+        "签名前需要您确认，但输入不是终端：看过上面显示的内容后，加 --yes 重新运行。",
+        "Signing needs your yes and the input is not a terminal: once you have read what is "
+        "shown above, run again with --yes.",
+    ),
+    "sign.declined": ("已取消，未签名。", "Stopped: nothing was signed."),
+    "sign.record": (
+        "将以 {participant} 的身份签名确认开标记录 {tender}，记录哈希 {hash}（已在本机核对）。",
+        "You sign, as {participant}, to confirm the opening record of {tender}: record hash "
+        "{hash} (checked here).",
+    ),
+    "sign.report": (
+        "评标报告：{tender} 标段 {lot}，报告哈希 {hash}（已在本机核对）",
+        "The evaluation report of {tender}, lot {lot}: report hash {hash} (checked here)",
+    ),
+    "sign.ranking": (
+        "  第 {rank} 名 {bidder}：报价 {price}，得分 {score}",
+        "  #{rank} {bidder}: price {price}, score {score}",
+    ),
+    "sign.candidates": (
+        "  推荐的中标候选人：{candidates}",
+        "  Recommended candidates: {candidates}",
+    ),
+    "sign.as_signature": (
+        "将以 {participant} 的身份签署此报告。",
+        "You sign this report as {participant}.",
+    ),
+    "sign.as_dissent": (
+        "将以 {participant} 的身份对此报告签署不同意见：{reasons}",
+        "You sign, as {participant}, a dissent from this report: {reasons}",
+    ),
+    "sign.no_report": ("此评标室尚未出具报告。", "No report has been issued in this room yet."),
+    "sign.report_mismatch": (
+        "节点给出的报告哈希与报告内容不符，不予签名。",
+        "The node's report hash does not match the report it shows: not signing.",
+    ),
     # Backup and restore of a data directory (server/cli/backup.py).
     "backup.written": (
         "备份完成：{out}（{count} 个文件）",
