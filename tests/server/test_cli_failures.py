@@ -11,6 +11,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -251,3 +252,42 @@ async def test_forbidden_not_found_and_a_rule_each_have_their_line(
     err = one_line(capsys, code, 1)
     assert err.startswith("bidroom: 节点按规则 OpeningNotReady 拒绝：")
     assert f"Tender {tender} is draft, not at its opening." in err  # the node's own words
+
+
+async def test_an_answer_that_is_not_a_node_s_says_check_the_address(
+    key: Path, capsys: Capture
+) -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        page = b"<html>400 The plain HTTP request was sent to HTTPS port</html>"
+        head = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nConnection: close\r\n"
+        writer.write(head + b"Content-Length: %d\r\n\r\n%s" % (len(page), page))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)  # a proxy's page, say
+    async with server:
+        node = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        err = one_line(capsys, await run(*sign_in(node, "p-1", key)), EXIT_UNREACHABLE)
+    assert err.startswith("bidroom: 该地址的回答不是 bidroom 节点的回答（HTTP 400）。")
+    assert err.endswith("请检查地址、端口和 http/https。\n")
+
+
+def test_the_installed_command_prints_the_line_and_exits_with_its_code(key: Path) -> None:
+    """The same through a real process, as a script would see it: stderr, the exit status."""
+    node = f"http://127.0.0.1:{closed_port()}"
+    program = "import sys; from server.cli import main; sys.exit(main())"
+    done = subprocess.run(  # noqa: S603 - this interpreter, our own arguments
+        [sys.executable, "-c", program, *sign_in(node, "p-1", key)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "BIDROOM_LANG": "en"},
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (EXIT_UNREACHABLE, "")
+    assert done.stderr.startswith(f"bidroom: Can't reach the node {node}: ")
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.endswith(
+        "Check the address and port, the network, and that the node is running.\n"
+    )
