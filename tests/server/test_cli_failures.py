@@ -219,7 +219,11 @@ async def test_http_to_a_tls_port_says_use_https(
     async with server:
         node = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
         err = one_line(capsys, await run(*sign_in(node, "p-1", key)), EXIT_TLS_MISMATCH)
-    assert "请把 http:// 改为 https://" in err
+        assert "请把 http:// 改为 https://" in err
+        # https to it: TLS is there, but its certificate is issued by no CA this machine trusts.
+        secure = node.replace("http://", "https://")
+        err = one_line(capsys, await run(*sign_in(secure, "p-1", key)), EXIT_TLS_MISMATCH)
+    assert err.startswith(f"bidroom: 节点 {secure} 的证书无法验证（self-signed certificate）。")
 
 
 async def test_a_refused_login_says_check_the_participant_and_key(
