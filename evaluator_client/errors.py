@@ -22,6 +22,8 @@ class ApiError(ClientError):
         self.code = str(body.get("code", "error"))
         self.rule = body.get("rule")
         self.problems = body.get("problems", [])
+        self.message = str(body.get("message", ""))
+        self.cite = body.get("cite")
         super().__init__(f"{status} {self.code}: {body.get('message', '')}")
 
 

@@ -155,7 +155,12 @@ class Session:
 
 
 async def _document(response: aiohttp.ClientResponse) -> dict[str, Any]:
-    document = await response.json(content_type=None)
+    try:
+        document = await response.json(content_type=None)
+    except ValueError:  # not JSON: a proxy's page, another server, http to a TLS terminator
+        raise ApiError(
+            response.status, {"code": "not_json", "message": "The answer is not JSON."}
+        ) from None
     if not isinstance(document, dict):
         raise ApiError(response.status, {"message": "The node sent no JSON object."})
     if response.status >= 400:

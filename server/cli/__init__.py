@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from typing import TYPE_CHECKING
 
-from evaluator_client.errors import ApiError, ClientError
 from server.cli import (
     admin,
     audit,
@@ -15,6 +15,7 @@ from server.cli import (
     demo,
     draw,
     expert,
+    failures,
     host,
     keys,
     profiles,
@@ -22,9 +23,6 @@ from server.cli import (
     serve,
 )
 from server.cli.version import version
-from server.config import SettingsError
-from server.errors import Refused, ServerError
-from server.protocol.fields import InvalidFields
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -51,6 +49,9 @@ def parser() -> argparse.ArgumentParser:
         description="Remote bid opening and off-site evaluation (不见面开标 / 远程异地评标).",
     )
     root.add_argument("--version", action="version", version=f"bidroom {version()}")
+    root.add_argument(
+        "--debug", action="store_true", help="on a failure, show the traceback too (调试)"
+    )
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(commands)
@@ -58,23 +59,17 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a failure ends it with one line and its kind's code (failures.py)."""
     args = parser().parse_args(argv)
     try:
         if hasattr(args, "profile"):  # a remote command: what no flag gave comes from a profile
             profiles.resolve(args)
         code: int = args.run(args)
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    except Refused as exc:
-        print(f"bidroom: refused ({exc.rule}): {exc}", file=sys.stderr)
-        return 1
-    except ApiError as exc:
-        print(f"bidroom: the node refused ({exc.rule or exc.code}): {exc}", file=sys.stderr)
-        return 1
-    except (ServerError, InvalidFields, ClientError) as exc:
-        print(f"bidroom: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # every failure is worded in one place
+        if args.debug:
+            traceback.print_exc()
+        code, line = failures.explain(exc, getattr(args, "node", None))
+        print(line, file=sys.stderr)
     return code

@@ -6,6 +6,7 @@ sealed files, signatures, and at the opening the file key of the bidder's own bi
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import tempfile
 from pathlib import Path
@@ -23,6 +24,7 @@ from evaluator_client.errors import SealedFileRefused
 from evaluator_client.witness import latest_tree_head, prove_included
 from recordings.vocabulary import EventType
 from server.cli.common import node_key_from, print_json
+from server.cli.consent import add_yes_flag, ask_to_sign
 from server.cli.messages import (
     EXIT_CORRUPT,
     EXIT_DUPLICATE,
@@ -79,7 +81,10 @@ def register(commands: Any) -> None:
     decrypt = _action(actions, "decrypt", run_decrypt, "unwrap the file key locally, send it")
     add_encryption_flag(decrypt)
     decrypt.add_argument("sealed", type=Path, help="your copy of the sealed bid")
-    _action(actions, "confirm", run_confirm, "confirm the opening record, signed", lot=False)
+    confirm = _action(
+        actions, "confirm", run_confirm, "confirm the opening record, signed", lot=False
+    )
+    add_yes_flag(confirm)  # it shows the record and its hash, then asks
     objection = _action(actions, "object", run_object, "object to the opening record", lot=False)
     objection.add_argument("--text", required=True, help="the objection, in writing")
 
@@ -294,7 +299,10 @@ def run_decrypt(args: argparse.Namespace) -> int:
 
 def run_confirm(args: argparse.Namespace) -> int:
     async def confirm(session: Session) -> dict[str, Any]:
-        await _show_record(session, args.tender)
+        record_hash = await _show_record(session, args.tender)
+        facts = {"participant": args.participant, "tender": args.tender, "hash": record_hash}
+        print(text("sign.record", **facts), file=sys.stderr)
+        await asyncio.to_thread(ask_to_sign, args.yes)  # the loop keeps the connection alive
         return await bidding.confirm(session, args.tender)
 
     view = with_session(args, confirm)
@@ -312,8 +320,8 @@ def run_object(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _show_record(session: Session, tender: str) -> None:
-    """Print the record being signed (to stderr), its hash checked on this machine."""
+async def _show_record(session: Session, tender: str) -> str:
+    """Print the record being signed (to stderr), its hash checked on this machine; the hash."""
     record, record_hash = await bidding.read_record(session, tender)
     print(f"开标记录 opening record of {tender} (hash {record_hash}):", file=sys.stderr)
     for lot in record["lots"]:
@@ -321,6 +329,7 @@ async def _show_record(session: Session, tender: str) -> None:
         for bid in lot["bids"]:
             detail = (bid.get("sheet") or {}).get("price") or bid.get("reason", "")
             print(f"    {bid['name']}: {bid['status']} {detail}", file=sys.stderr)
+    return record_hash
 
 
 def run_share(args: argparse.Namespace) -> int:

@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from evaluator_client.room import RoomClient, RoomState
+from recordings.documents import report_hash
 from recordings.vocabulary import ActType
 from server.cli.common import print_json
+from server.cli.consent import add_yes_flag, ask_to_sign
+from server.cli.failures import EXIT_FAILED, Failure
 from server.cli.messages import fail, text
 from server.cli.progress import bar
 from server.cli.remote import add_node_flags, read_json, with_session
@@ -62,6 +65,7 @@ def register(commands: Any) -> None:
     confirm.add_argument("--reason", required=True)
     sign = _action(actions, "sign", run_sign, "sign the report's hash, or record dissent")
     sign.add_argument("--dissent", metavar="REASONS", help="dissent instead, with reasons")
+    add_yes_flag(sign)  # it shows the report's hash and ranking, then asks
 
 
 def _action(actions: Any, name: str, run: Any, text: str) -> argparse.ArgumentParser:
@@ -212,10 +216,35 @@ def run_confirm(args: argparse.Namespace) -> int:
 
 
 def run_sign(args: argparse.Namespace) -> int:
-    def sign(room: RoomClient, _: dict[str, Any]) -> Awaitable[list[Acked]]:
-        return _all(room.dissent(args.dissent) if args.dissent else room.sign_report())
+    async def sign(room: RoomClient, view: dict[str, Any]) -> list[Acked]:
+        _show_report(room, view)
+        who = {"participant": args.participant}
+        if args.dissent:
+            print(text("sign.as_dissent", reasons=args.dissent, **who), file=sys.stderr)
+        else:
+            print(text("sign.as_signature", **who), file=sys.stderr)
+        await asyncio.to_thread(ask_to_sign, args.yes)  # the loop keeps the room's feed alive
+        return await _all(room.dissent(args.dissent) if args.dissent else room.sign_report())
 
     return _acked(_in_room(args, sign))
+
+
+def _show_report(room: RoomClient, view: dict[str, Any]) -> None:
+    """Print the report about to be signed (to stderr): its hash, checked here, and ranking."""
+    report, claimed = view.get("report"), view.get("report_hash")
+    if not isinstance(report, dict) or not claimed:
+        raise Failure(EXIT_FAILED, "sign.no_report")
+    if report_hash(report) != claimed:
+        raise Failure(EXIT_FAILED, "sign.report_mismatch")
+    print(text("sign.report", tender=room.tender, lot=room.lot, hash=claimed), file=sys.stderr)
+    for entry in report.get("ranking", []):
+        facts = {k: entry.get(k) if entry.get(k) is not None else "-" for k in RANKING}
+        print(text("sign.ranking", **facts), file=sys.stderr)
+    candidates = "、".join(str(c) for c in report.get("candidates", [])) or "-"
+    print(text("sign.candidates", candidates=candidates), file=sys.stderr)
+
+
+RANKING = ("rank", "bidder", "price", "score")
 
 
 async def _all(act: Awaitable[Acked]) -> list[Acked]:

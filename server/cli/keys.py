@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crypto import EncryptionKey, KeyFormatError, SigningKey
+from server.cli.failures import EXIT_KEY_FILE, KeyFileError
 from server.cli.messages import MESSAGES, fail, text
 from server.keyfiles import too_open, write_private_file
 
@@ -114,11 +115,11 @@ def key_bytes(path: Path) -> bytes:
     """A private key file's bytes, refused when group or others may use the file."""
     mode = too_open(path)
     if mode is not None:
-        raise fail("key.too_open", path=path, mode=mode)
+        raise KeyFileError(EXIT_KEY_FILE, "key.too_open", path=path, mode=mode)
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise fail("key.unreadable", path=path, reason=exc.strerror) from None
+        raise KeyFileError.unreadable(path, exc) from exc
 
 
 def read_key(path: Path, secret: bytes | None) -> SigningKey:
@@ -126,7 +127,7 @@ def read_key(path: Path, secret: bytes | None) -> SigningKey:
     try:
         return SigningKey.from_pem(data, passphrase=secret)
     except KeyFormatError as exc:
-        raise fail("key.bad", path=path, reason=exc) from None
+        raise KeyFileError.malformed(path, exc, secret) from exc
 
 
 def replace_key(path: Path, pem: bytes) -> None:

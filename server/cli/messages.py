@@ -30,8 +30,8 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "A profile name is 1 to 64 letters, digits, - or _: {name}",
     ),
     "profile.bad_node": (
-        "节点地址要以 https:// 或 http:// 开头：{node}",
-        "The node's URL must start with https:// or http://: {node}",
+        "节点地址要以 https:// 或 http:// 开头：{node}（例如 https://{node}）",
+        "The node's URL must start with https:// or http://: {node} (e.g. https://{node})",
     ),
     "profile.no_key": ("找不到密钥文件 {path}", "There is no key file at {path}"),
     "profile.unreadable": (
@@ -159,6 +159,147 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "此节点不支持撤销参与者：登记是审计日志中的永久记录，协议中没有撤销操作；{id} 仍可登录。",
         "This node cannot revoke participants: an enrolment is a permanent record of the audit "
         "log and the protocol has no revocation; {id} can still log in.",
+    ),
+    # Failures, one line each: what happened and what to do (server/cli/failures.py).
+    "fail.unreachable": (
+        "无法连接节点 {node}：{reason}。请检查地址和端口、网络，以及节点是否在运行。",
+        "Can't reach the node {node}: {reason}. Check the address and port, the network, "
+        "and that the node is running.",
+    ),
+    "fail.dns": (
+        "找不到主机 {host}（域名无法解析）。请检查节点地址的拼写和网络。",
+        "There is no host {host} (the name does not resolve). Check the node's address "
+        "and the network.",
+    ),
+    "fail.timeout": (
+        "连接节点 {node} 超时。请检查网络，稍后重试。",
+        "The node {node} did not answer in time. Check the network and try again later.",
+    ),
+    "fail.tls_to_plain": (
+        "{node} 的这个端口不使用 TLS：请把 https:// 改为 http://，或检查端口。",
+        "The port at {node} does not speak TLS: use http:// instead of https://, "
+        "or check the port.",
+    ),
+    "fail.plain_to_tls": (
+        "节点 {node} 未作回答就断开了连接；这个端口若使用 TLS，请把 http:// 改为 https://。",
+        "The node {node} closed the connection without answering; if this port speaks TLS, "
+        "use https:// instead of http://.",
+    ),
+    "fail.certificate": (
+        "节点 {node} 的证书无法验证（{reason}）。请核对地址，或安装签发该证书的 CA。",
+        "The certificate of {node} does not verify ({reason}). Check the address, or install "
+        "the CA that issued it.",
+    ),
+    "fail.not_a_node": (
+        "该地址的回答不是 bidroom 节点的回答（HTTP {status}）。请检查地址、端口和 http/https。",
+        "What answered is not a bidroom node (HTTP {status}). Check the address, the port "
+        "and http/https.",
+    ),
+    "fail.login": (
+        "节点拒绝登录：{said} 请检查 --participant 与 --key 是否属于同一个已登记的参与者。",
+        "The node refused the login: {said} Check that --participant and --key belong "
+        "to one enrolled participant.",
+    ),
+    "fail.forbidden": (
+        "无权执行此操作：{said} 请用具有相应角色的参与者身份操作。",
+        "Not allowed: {said} Act as a participant with the role for this.",
+    ),
+    "fail.not_found": (
+        "节点上没有找到：{said} 请检查编号（招标项目、标段、参与者）。",
+        "Not found on the node: {said} Check the ids (tender, lot, participant).",
+    ),
+    "fail.rule": (
+        "节点按规则 {rule} 拒绝：{said}{cite}",
+        "Refused by rule {rule}: {said}{cite}",
+    ),
+    "fail.cite": ("（依据 {cite}）", " (see {cite})"),
+    "fail.refused": (
+        "节点拒绝（HTTP {status}，{code}）：{said}",
+        "The node refused (HTTP {status}, {code}): {said}",
+    ),
+    "fail.refused_here": ("按规则 {rule} 拒绝：{said}", "Refused by rule {rule}: {said}"),
+    "fail.key_missing": (
+        "找不到密钥文件 {path}。请检查路径，或用 bidroom key generate 生成密钥。",
+        "There is no key file at {path}. Check the path, or make a key with bidroom key generate.",
+    ),
+    "fail.key_unreadable": (
+        "无法读取密钥文件 {path}：{reason}。请检查文件权限。",
+        "Can't read the key file {path}: {reason}. Check the file's permissions.",
+    ),
+    "fail.key_not_pem": (
+        "{path} 不是 PEM 格式的私钥（或已损坏）。请给出 bidroom key generate 生成的文件。",
+        "{path} is not a PEM private key (or is damaged). Give the file bidroom key generate "
+        "wrote.",
+    ),
+    "fail.key_passphrase_needed": (
+        "{path} 已用口令加密：请用 --passphrase-env 变量名 给出口令。",
+        "{path} is encrypted: give its passphrase with --passphrase-env VARIABLE.",
+    ),
+    "fail.key_passphrase_wrong": (
+        "{path} 的口令不对。请检查 --passphrase-env 所指的环境变量。",
+        "The passphrase of {path} is wrong. Check the variable --passphrase-env names.",
+    ),
+    "fail.key_not_encrypted": (
+        "{path} 没有加密，不需要口令：请去掉 --passphrase-env。",
+        "{path} is not encrypted and takes no passphrase: leave out --passphrase-env.",
+    ),
+    "fail.key_kind": (
+        "{path} 不是 {kind} 密钥。请检查是否给错了文件（身份密钥与加密密钥不同）。",
+        "{path} is not an {kind} key. Check the file: identity and encryption keys differ.",
+    ),
+    "fail.disk_full": (
+        "磁盘已满，无法写入 {path}。请腾出空间后重试。",
+        "The disk is full: {path} could not be written. Free some space and try again.",
+    ),
+    "fail.disk_full_here": (
+        "磁盘已满，写入失败。请腾出空间（df -h 查看）后重试。",
+        "The disk is full: a write failed. Free some space (see df -h) and try again.",
+    ),
+    "fail.interrupted": ("已中断", "Interrupted"),
+    "fail.internal": (
+        "意外错误（{kind}：{reason}）。请加 --debug 重试查看详情，并报告此问题。",
+        "Unexpected error ({kind}: {reason}). Rerun with --debug for the details, and report it.",
+    ),
+    # Asking before signing (server/cli/consent.py).
+    "sign.ask": (
+        "是否签名（输入 y 签名，其他任何输入取消）：",
+        "Sign? Type y to sign, anything else to stop: ",
+    ),
+    "sign.not_interactive": (
+        "签名前需要您确认，但输入不是终端：看过上面显示的内容后，加 --yes 重新运行。",
+        "Signing needs your yes and the input is not a terminal: once you have read what is "
+        "shown above, run again with --yes.",
+    ),
+    "sign.declined": ("已取消，未签名。", "Stopped: nothing was signed."),
+    "sign.record": (
+        "将以 {participant} 的身份签名确认开标记录 {tender}，记录哈希 {hash}（已在本机核对）。",
+        "You sign, as {participant}, to confirm the opening record of {tender}: record hash "
+        "{hash} (checked here).",
+    ),
+    "sign.report": (
+        "评标报告：{tender} 标段 {lot}，报告哈希 {hash}（已在本机核对）",
+        "The evaluation report of {tender}, lot {lot}: report hash {hash} (checked here)",
+    ),
+    "sign.ranking": (
+        "  第 {rank} 名 {bidder}：报价 {price}，得分 {score}",
+        "  #{rank} {bidder}: price {price}, score {score}",
+    ),
+    "sign.candidates": (
+        "  推荐的中标候选人：{candidates}",
+        "  Recommended candidates: {candidates}",
+    ),
+    "sign.as_signature": (
+        "将以 {participant} 的身份签署此报告。",
+        "You sign this report as {participant}.",
+    ),
+    "sign.as_dissent": (
+        "将以 {participant} 的身份对此报告签署不同意见：{reasons}",
+        "You sign, as {participant}, a dissent from this report: {reasons}",
+    ),
+    "sign.no_report": ("此评标室尚未出具报告。", "No report has been issued in this room yet."),
+    "sign.report_mismatch": (
+        "节点给出的报告哈希与报告内容不符，不予签名。",
+        "The node's report hash does not match the report it shows: not signing.",
     ),
     # Backup and restore of a data directory (server/cli/backup.py).
     "backup.written": (

@@ -26,6 +26,7 @@ import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from server.cli.failures import node_url_error
 from server.cli.messages import fail, table, text
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ def run_remove(args: argparse.Namespace) -> int:
 
 def check_node(node: str) -> None:
     if not node.startswith(("https://", "http://")):
-        raise fail("profile.bad_node", node=node)
+        raise node_url_error(node)
 
 
 def resolve(args: argparse.Namespace) -> None:

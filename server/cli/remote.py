@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from crypto import EncryptionKey, KeyFormatError
 from evaluator_client.session import Session
+from server.cli.failures import KeyFileError
 from server.cli.keys import key_bytes, passphrase, read_key
-from server.cli.messages import fail
 
 if TYPE_CHECKING:
     import argparse
@@ -43,10 +43,11 @@ def add_encryption_flag(command: argparse.ArgumentParser) -> None:
 def read_encryption_key(args: argparse.Namespace) -> EncryptionKey:
     path: Path = args.encryption_key
     data = key_bytes(path)
+    secret = passphrase(args)
     try:
-        return EncryptionKey.from_pem(data, passphrase=passphrase(args))
+        return EncryptionKey.from_pem(data, passphrase=secret)
     except KeyFormatError as exc:
-        raise fail("key.bad", path=path, reason=exc) from None
+        raise KeyFileError.malformed(path, exc, secret, kind="X25519") from exc
 
 
 def with_session(args: argparse.Namespace, work: Callable[[Session], Awaitable[T]]) -> T:

@@ -15,7 +15,8 @@ DomainError                     base; `rule` is the class name, `cite` the artic
 │   ├── SignInNotOpen, NotSignedIn, OpeningNotReady, DecryptionWindowClosed,
 │   │   BidNotPending, WrongFileKey, NotACustodian, OpeningKeyMismatch,
 │   │   DecryptionInProgress, ConfirmationWindowClosed, AlreadyResponded,
-│   │   UnknownObjection, OpeningStillOpen, SignatureRejected  (the opening)
+│   │   UnknownObjection, OpeningStillOpen, OpeningAlreadyClosed,
+│   │   SignatureRejected                                     (the opening)
 │   ├── MessagesClosed, UnknownRecipient, TooManyMessages      (the opening's message box)
 │   ├── MediaNotLive, MediaClosed                                   (live media)
 └── RegistryError               enrolment refusals (409)
@@ -126,6 +127,10 @@ class NotSignedIn(RuleViolation):
 
 class OpeningNotReady(RuleViolation):
     """The opening is not at a stage where this can be done."""
+
+
+class OpeningAlreadyClosed(RuleViolation):
+    """An opening closes once; closing it again is refused as already done."""
 
 
 class DecryptionWindowClosed(RuleViolation):

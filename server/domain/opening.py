@@ -22,6 +22,7 @@ from server.domain.errors import (
     NoBid,
     NotACustodian,
     NotSignedIn,
+    OpeningAlreadyClosed,
     OpeningNotReady,
     OpeningStillOpen,
     UnknownObjection,
@@ -381,6 +382,8 @@ class Opening:
         }
 
     def _closable(self, now: datetime) -> None:
+        if self.phase is Phase.CLOSED:
+            raise OpeningAlreadyClosed("The opening is already closed.")
         if self.phase is not Phase.RECORD_PUBLISHED or self.confirm_until is None:
             raise OpeningNotReady("The record has not been read out.")
         if any(o.answer is None for o in self.objections.values()):

@@ -46,13 +46,16 @@ def test_keys_with_a_passphrase(
     assert (
         run(capsys, "key", "show", "--key", str(key), "--passphrase-env", "KEY_PASS")[1] == public
     )
-    with pytest.raises(SystemExit, match="passphrase"):
-        main(["key", "show", "--key", str(key)])
+    monkeypatch.setenv("BIDROOM_LANG", "en")
+    code, _, err = run(capsys, "key", "show", "--key", str(key))
+    assert (code, err) == (9, f"bidroom: {key} is encrypted: give its passphrase with "
+                               "--passphrase-env VARIABLE.\n")  # fmt: skip
     monkeypatch.setenv("KEY_PASS", "")
-    with pytest.raises(SystemExit, match="KEY_PASS 为空"):
+    with pytest.raises(SystemExit, match="KEY_PASS is empty"):
         main(["key", "show", "--key", str(key), "--passphrase-env", "KEY_PASS"])
-    with pytest.raises(SystemExit, match="无法读取"):
-        main(["key", "show", "--key", str(tmp_path / "absent.pem")])
+    code, _, err = run(capsys, "key", "show", "--key", str(tmp_path / "absent.pem"))
+    assert code == 9
+    assert err.startswith(f"bidroom: There is no key file at {tmp_path / 'absent.pem'}.")
 
 
 def enroll(

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import pty
+import sys
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,6 +22,7 @@ from server.protocol.times import format_time
 from tests.conftest import Harness, Person, tender_spec
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from server.config import Settings
@@ -46,6 +51,21 @@ class Cli:
     def node(self, person: Person, files: dict[str, Path]) -> list[str]:
         base = str(self.harness.client.make_url("")).rstrip("/")
         return ["--node", base, "--participant", person.id, "--key", str(files["key"])]
+
+
+@contextlib.contextmanager
+def at_a_terminal(monkeypatch: pytest.MonkeyPatch, typed: str) -> Iterator[None]:
+    """Standard input is a real terminal (a pseudo-terminal) where `typed` was typed."""
+    leader, follower = pty.openpty()
+    try:
+        os.write(leader, typed.encode())
+        terminal = open(follower, encoding="utf-8", closefd=False)  # noqa: SIM115 - a descriptor
+        with terminal, monkeypatch.context() as patch:
+            patch.setattr(sys, "stdin", terminal)
+            yield
+    finally:
+        os.close(follower)
+        os.close(leader)
 
 
 def write_keys(tmp: Path, person: Person) -> dict[str, Path]:
@@ -78,7 +98,7 @@ def write_package(tmp: Path, name: str, price: str) -> tuple[Path, Path]:
 
 
 async def test_a_bidder_and_a_custodian_do_everything_from_the_command_line(
-    harness: Harness, tmp_path: Path, capsys: Capture
+    harness: Harness, tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cli = Cli(harness, capsys, tmp_path)
     host = await harness.person(Role.HOST, "主持人 host")
@@ -179,9 +199,21 @@ async def test_a_bidder_and_a_custodian_do_everything_from_the_command_line(
         bidders[2][0].id: "custodians",
     }
     await harness.post_ok(f"/api/tenders/{tender}/opening/record", {}, host)
-    code, result, _ = await cli(
-        "bidder", "confirm", *cli.node(first, first_files), "--tender", tender
-    )
+    # Confirming shows the record and its hash, then asks: no terminal and no --yes, no
+    # signature; at a terminal, "n" stops and "y" signs.
+    confirm = ["bidder", "confirm", *cli.node(first, first_files), "--tender", tender]
+    code, _, err = await cli(*confirm)
+    assert (code, err.splitlines()[-1]) == (
+        2, "bidroom: 签名前需要您确认，但输入不是终端：看过上面显示的内容后，加 --yes 重新运行。"
+    )  # fmt: skip
+    assert f"将以 {first.id} 的身份签名确认开标记录 {tender}，记录哈希 " in err
+    with at_a_terminal(monkeypatch, "n\n"):
+        code, _, err = await cli(*confirm)
+    assert code == 11  # declined: nothing signed
+    assert err.endswith("是否签名（输入 y 签名，其他任何输入取消）：bidroom: 已取消，未签名。\n")
+    with at_a_terminal(monkeypatch, "y\n"):
+        code, result, err = await cli(*confirm)
+    assert code == 0, err
     assert result["responses"] == {first.id: "confirmed"}
     second, second_files = bidders[1]
     code, result, _ = await cli(
@@ -190,7 +222,7 @@ async def test_a_bidder_and_a_custodian_do_everything_from_the_command_line(
     )  # fmt: skip
     assert result["objections"][0]["text"] == "工期与投标函不一致"
     code, _, err = await cli(
-        "bidder", "confirm", *cli.node(second, second_files), "--tender", tender
+        "bidder", "confirm", *cli.node(second, second_files), "--tender", tender, "--yes"
     )
     assert (code, "AlreadyResponded" in err) == (1, True)
     # A witness keeps the last tree head it saw and checks each new one extends it.
@@ -232,5 +264,5 @@ async def test_a_wrong_encryption_key_is_caught_locally(
         "bidder", "sign-in", "--node", cli.node(person, files)[1], "--participant", person.id,
         "--key", str(stranger), "--tender", "t-20261121-000000000001",
     )  # fmt: skip
-    assert code == 1
-    assert "refused" in err
+    assert code == 6  # a refused login
+    assert err.startswith("bidroom: 节点拒绝登录：")

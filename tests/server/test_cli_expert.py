@@ -84,10 +84,21 @@ async def run(harness: Harness, ev: Any, settings: Settings, tmp: Path, capsys: 
     for expert in members:
         code, acks, _ = await cli("expert", "score", *flags[expert], str(scores))
         assert (code, len(acks)) == (0, len(bids))
+    # Signing shows the report's hash and ranking, then asks; with no terminal it needs --yes.
+    code, _, err = await cli("expert", "sign", *flags[members[0]])
+    assert code == 2
+    assert err.splitlines()[-1] == (
+        "bidroom: 签名前需要您确认，但输入不是终端：看过上面显示的内容后，加 --yes 重新运行。"
+    )
+    assert "报告哈希" in err
+    assert "第 1 名" in err
     for expert in members[:-1]:
-        code, acks, _ = await cli("expert", "sign", *flags[expert])
+        code, acks, err = await cli("expert", "sign", *flags[expert], "--yes")
         assert (code, acks[0]["type"]) == (0, "evaluation.report_signed")
-    code, acks, _ = await cli("expert", "sign", *flags[members[-1]], "--dissent", "权重不合理")
+        assert f"将以 {expert} 的身份签署此报告。" in err
+    code, acks, _ = await cli(
+        "expert", "sign", *flags[members[-1]], "--dissent", "权重不合理", "--yes"
+    )
     assert (code, acks[0]["type"]) == (0, "evaluation.report_dissented")
 
     bundle = tmp / "bundle.jsonl"

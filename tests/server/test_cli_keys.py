@@ -13,6 +13,7 @@ import pytest
 
 from crypto import EncryptionKey, SigningKey
 from server.cli import main
+from server.cli.failures import EXIT_KEY_FILE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -159,10 +160,9 @@ def test_a_key_file_others_may_read_is_refused_on_load(
     key = tmp_path / "shared.pem"
     key.write_bytes(SigningKey.generate().to_pem())
     key.chmod(0o644)
-    with pytest.raises(SystemExit) as refused:
-        main(["key", "show", "--key", str(key)])
-    message = str(refused.value.code)
-    assert "\n" not in message
+    assert main(["key", "show", "--key", str(key)]) == EXIT_KEY_FILE
+    message = capsys.readouterr().err
+    assert message.count("\n") == 1  # one line
     assert message.startswith("bidroom: 密钥文件")
     assert "-rw-r--r--" in message
     assert f"chmod 600 {key}" in message
@@ -171,10 +171,11 @@ def test_a_key_file_others_may_read_is_refused_on_load(
     encryption.write_bytes(EncryptionKey.generate().to_pem())
     encryption.chmod(0o604)
     monkeypatch.setenv("BIDROOM_LANG", "en")
-    with pytest.raises(SystemExit, match=r"open to other users \(mode -rw----r--\); refusing"):
-        main(["bidder", "decrypt", "--node", "http://127.0.0.1:9", "--participant", "p-x",
-              "--key", str(key), "--tender", "t-x", "--lot", "L1",
-              "--encryption-key", str(encryption), str(tmp_path / "sealed.bin")])  # fmt: skip
+    decrypt = ["bidder", "decrypt", "--node", "http://127.0.0.1:9", "--participant", "p-x",
+               "--key", str(key), "--tender", "t-x", "--lot", "L1",
+               "--encryption-key", str(encryption), str(tmp_path / "sealed.bin")]  # fmt: skip
+    assert main(decrypt) == EXIT_KEY_FILE
+    assert "open to other users (mode -rw----r--); refusing" in capsys.readouterr().err
     key.chmod(0o600)
     assert main(["key", "show", "--key", str(key)]) == 0
     assert capsys.readouterr().out.startswith("ed25519:")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pytest
-
 from crypto import SigningKey
 from server.cli import main
 from server.config import Settings
@@ -14,6 +12,8 @@ from server.service.node import load_node_key
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
 
 def settings(tmp_path: Path, **values: object) -> Settings:
@@ -73,8 +73,9 @@ def test_key_protect_encrypts_a_plain_node_key_in_place(
     reloaded = load_node_key(plain.node_key_path, "s3cret")
     assert reloaded.verify_key == key.verify_key
     assert key_warnings(settings(tmp_path, node_key_passphrase="s3cret")) == []
-    with pytest.raises(SystemExit, match="passphrase"):
-        main(["key", "protect", "--key", str(plain.node_key_path), "--passphrase-env", "NODE_PASS"])
+    protect = ["key", "protect", "--key", str(plain.node_key_path), "--passphrase-env", "NODE_PASS"]
+    assert main(protect) == 9  # a bad key file: this one needs its old passphrase
+    assert "--passphrase-env" in capsys.readouterr().err
     monkeypatch.setenv("NEW_PASS", "n3w")
     assert main(["key", "protect", "--key", str(plain.node_key_path), "--passphrase-env",
                  "NEW_PASS", "--old-passphrase-env", "NODE_PASS"]) == 0  # fmt: skip

@@ -76,6 +76,10 @@ async def test_a_whole_opening(world: World) -> None:
     await harness.login(host)
     closed = await harness.post_ok(f"/api/tenders/{tender}/opening/close", {}, host)
     assert closed["phase"] == "closed"
+    # Closing it again says so, not that the record has not been read out.
+    code, again = await harness.call("POST", f"/api/tenders/{tender}/opening/close", host, {})
+    assert (code, again["error"]["rule"]) == (422, "OpeningAlreadyClosed")
+    assert again["error"]["message"] == "The opening is already closed."
     final = next(r for r in await harness.node.store.read(tender) if r.type == "opening.closed")
     verify(
         key, "opening-record", final.payload["record"], b64url_decode(final.payload["signature"])
