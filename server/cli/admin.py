@@ -9,11 +9,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from recordings.vocabulary import Role
 from server import console
 from server.cli import participants
 from server.cli.common import add_settings_flags, print_json, settings_from
-from server.cli.participants import public_key_text
+from server.cli.participants import add_enrolment_flags, public_key_text
 
 if TYPE_CHECKING:
     import argparse
@@ -24,17 +23,7 @@ def register(commands: Any) -> None:
     actions = command.add_subparsers(dest="action", required=True, metavar="ACTION")
     enroll = actions.add_parser("enroll", help="register a participant and its public key")
     add_settings_flags(enroll)
-    enroll.add_argument("--role", required=True, choices=[role.value for role in Role])
-    enroll.add_argument("--name", required=True)
-    enroll.add_argument(
-        "--pubkey", required=True, help="ed25519:<base64url> or a path to a PEM public key"
-    )
-    enroll.add_argument(
-        "--encryption-key", help="x25519:<base64url>: bidders and custodians receive sealed keys"
-    )
-    enroll.add_argument(
-        "--attr", action="append", default=[], metavar="KEY=VALUE", help="e.g. region=Guangzhou"
-    )
+    add_enrolment_flags(enroll)
     enroll.set_defaults(run=run_enroll)
     listing = actions.add_parser("list", help="list participants")
     add_settings_flags(listing)

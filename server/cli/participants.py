@@ -26,22 +26,29 @@ if TYPE_CHECKING:
 PATH = "/api/admin/participants"
 
 
+def add_enrolment_flags(command: argparse.ArgumentParser) -> None:
+    """What an enrolment names, the same at the console (`admin enroll`) and over the API
+    (`admin participants add`)."""
+    command.add_argument("--role", required=True, choices=[role.value for role in Role])
+    command.add_argument("--name", required=True)
+    command.add_argument(
+        "--pubkey", required=True, help="ed25519:<base64url> or a path to a PEM public key"
+    )
+    command.add_argument(
+        "--encryption-key", help="x25519:<base64url>: bidders and custodians receive sealed keys"
+    )
+    command.add_argument(
+        "--attr", action="append", default=[], metavar="KEY=VALUE", help="e.g. region=Guangzhou"
+    )
+
+
 def register(actions: Any) -> None:
     group: argparse.ArgumentParser = actions.add_parser(
         "participants", help="participants on a running node (参与者)"
     )
     commands = group.add_subparsers(dest="participants_action", required=True, metavar="ACTION")
-    add = _command(commands, "add", run_add, "enrol a participant and its public key")
-    add.add_argument("--role", required=True, choices=[role.value for role in Role])
-    add.add_argument("--name", required=True)
-    add.add_argument(
-        "--pubkey", required=True, help="ed25519:<base64url> or a path to a PEM public key"
-    )
-    add.add_argument(
-        "--encryption-key", help="x25519:<base64url>: bidders and custodians receive sealed keys"
-    )
-    add.add_argument(
-        "--attr", action="append", default=[], metavar="KEY=VALUE", help="e.g. region=Guangzhou"
+    add_enrolment_flags(
+        _command(commands, "add", run_add, "enrol a participant and its public key")
     )
     _command(commands, "list", run_list, "list the participants")
     revoke = _command(commands, "revoke", run_revoke, "revoke a participant (not supported)")
