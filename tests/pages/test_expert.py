@@ -288,6 +288,24 @@ async def evaluate(web: Web, ev: Evaluation, marked: Bidder) -> None:
     # Every act of the page is on record under the expert's name, with its valid signature.
     await assert_signed(ev, expert)
 
+    # The host's console now shows the lot's result and its report (public with the result).
+    host = await web.page()
+    await host.goto(web.url(f"/host/{ev.tender}"))
+    await web.login(host, ev.world.host)
+    result = host.locator('.result[data-lot="L1"]')
+    status, found = await ev.harness.call(
+        "GET", f"/api/tenders/{ev.tender}/lots/L1/result", ev.world.host
+    )
+    assert status == 200
+    candidates = "、".join(c["name"] for c in found["candidates"])
+    await expect(result.locator("[data-role=candidates]")).to_have_text(f"中标候选人：{candidates}")
+    rows = result.locator("tbody tr")
+    await expect(rows).to_have_count(len(found["report"]["ranking"]))
+    await web.screenshot(host, "09-host-sees-the-result")
+    async with host.expect_download() as report:
+        await result.get_by_role("button", name="下载评标报告").click()
+    assert report_hash in (await (await report.value).path()).read_text(encoding="utf-8")
+
 
 async def drop(web: Web, person: Person) -> int:
     """The node drops the person's live connections (as when it restarts: 1001)."""

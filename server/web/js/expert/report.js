@@ -3,7 +3,7 @@
 // dissent. Every name and text in it is data: text nodes only.
 
 import { apiBlob } from "/static/js/lib/api.js";
-import { h } from "/static/js/lib/dom.js";
+import { download, h } from "/static/js/lib/dom.js";
 import { formatTime, lang, t } from "/static/js/lib/i18n.js";
 import { labelledDigest } from "/static/js/lib/proofs.js";
 import { actButton } from "/static/js/expert/forms.js";
@@ -171,13 +171,7 @@ export function reportDownload(room, status) {
   button.addEventListener("click", async () => {
     try {
       const blob = await apiBlob(room.reportPath(lang()));
-      const link = h("a", { class: "hidden" });
-      link.href = URL.createObjectURL(new Blob([blob], { type: "text/html" }));
-      link.download = `report-${room.tender}-${room.lot}.html`;
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+      download(new Blob([blob], { type: "text/html" }), `report-${room.tender}-${room.lot}.html`);
     } catch (err) {
       status.error(err);
     }

@@ -1,9 +1,9 @@
 // The evaluation as the host drives it (docs/protocol.md 2.10): start it, commit and reveal
 // each lot's expert draw, and follow each room's stage. The progress view carries counts and
 // stages only; this page never asks for anything that names a member.
-import { api, ApiError } from "/static/js/lib/api.js";
-import { h } from "/static/js/lib/dom.js";
-import { formatTime, t } from "/static/js/lib/i18n.js";
+import { api, apiBlob, ApiError } from "/static/js/lib/api.js";
+import { download, h } from "/static/js/lib/dom.js";
+import { errorText, formatTime, lang, t } from "/static/js/lib/i18n.js";
 import { act } from "/static/js/host/opening.js";
 import { clearProblems, showProblems } from "/static/js/host/problems.js";
 import { rowList } from "/static/js/host/rows.js";
@@ -133,6 +133,39 @@ function drawForm(ctx, lot) {
   return form;
 }
 
+// Once a lot's result is out its committee and candidates are public (Regs 53, the result
+// notice): the host reads the result and the report, as everyone but the admin may.
+const results = new Map();
+
+function resultBox(ctx, lot) {
+  const path = `/api/tenders/${ctx.id}/lots/${encodeURIComponent(lot)}`;
+  const box = h("div", { class: "result", "data-lot": lot });
+  const where = h("div", { class: "refusal" });
+  if (!results.has(lot)) results.set(lot, api("GET", `${path}/result`));
+  results.get(lot).then((found) => {
+    const report = found.report;
+    const names = new Map(report.bids.map((bid) => [bid.bidder, bid.name]));
+    const head = ["rank", "bidder", "price", "score"].map((key) => h("th", {}, t(`host.result.${key}`)));
+    const rows = report.ranking.map((row) => h("tr", {}, h("td", {}, String(row.rank)),
+      h("td", {}, names.get(row.bidder) || row.bidder), h("td", {}, row.price), h("td", {}, row.score ?? "")));
+    const candidates = (found.candidates || []).map((c) => c.name).join("、");
+    const read = button("host.result.report", () => act(read, where, async () => {
+      const report = await apiBlob(`${path}/report.html${lang() === "en" ? "?lang=en" : ""}`);
+      download(new Blob([report], { type: "text/html" }), `report-${ctx.id}-${lot}.html`);
+    }));
+    box.replaceChildren(h("h5", {}, t("host.result.heading")),
+      h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, head)), h("tbody", {}, rows))),
+      h("p", { "data-role": "candidates" }, t("host.result.candidates", { names: candidates })),
+      h("p", { class: "muted" }, t("host.result.signatures", { signed: found.signatures.length,
+        dissents: found.dissents.length, deemed: found.deemed_agreed.length })),
+      h("div", { class: "actions" }, read), where);
+  }).catch((error) => {
+    results.delete(lot);
+    box.replaceChildren(h("p", { class: "error" }, error instanceof ApiError ? errorText(error) : String(error)));
+  });
+  return box;
+}
+
 function counts(room) {
   const items = [
     ["members", room.members], ["checked_in", room.checked_in], ["pledged", room.pledged],
@@ -178,6 +211,7 @@ function roomCard(ctx, lot, room, canDraw) {
   if (room.published) times.push(t("host.room.published"));
   if (times.length) card.append(h("p", { class: "timing" }, times.join(" · ")));
   card.append(hashes(room));
+  if (room.published) card.append(resultBox(ctx, lot));
   return card;
 }
 

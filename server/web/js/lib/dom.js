@@ -64,3 +64,15 @@ export function toast(text, kind = "info") {
   if (kind !== "error") setTimeout(() => item.remove(), 6000);
   return item;
 }
+
+// Saves `blob` as a file named `name` (a document of the node's is downloaded, never shown as
+// a page of this origin).
+export function download(blob, name) {
+  const link = h("a", { class: "hidden" });
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+}
