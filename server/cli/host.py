@@ -105,6 +105,24 @@ def _call(args: argparse.Namespace, work: Any) -> Any:
     return answer
 
 
+def _get(args: argparse.Namespace, path: str) -> Any:
+    """The node's answer to GET `path` (printed as JSON with --json)."""
+
+    async def get(session: Session) -> dict[str, Any]:
+        return await session.get(path)
+
+    return _call(args, get)
+
+
+def _post(args: argparse.Namespace, path: str, body: dict[str, Any] | None = None) -> Any:
+    """The node's answer to POST `path` with `body` (printed as JSON with --json)."""
+
+    async def post(session: Session) -> dict[str, Any]:
+        return await session.post(path, body or {})
+
+    return _call(args, post)
+
+
 # Tenders.
 
 
@@ -143,11 +161,7 @@ def run_create(args: argparse.Namespace) -> int:
         write_spec(args.file, spec)
     else:
         spec = read_spec(args.file)
-
-    async def create(session: Session) -> dict[str, Any]:
-        return await session.post("/api/tenders", spec)
-
-    created = _call(args, create)
+    created = _post(args, "/api/tenders", spec)
     if not args.json:
         print(text("tender.created", id=created["id"], title=created["spec"]["title"]))
     return 0
@@ -199,20 +213,14 @@ def write_spec(path: Path, spec: dict[str, Any]) -> None:
 
 
 def run_publish(args: argparse.Namespace) -> int:
-    async def publish(session: Session) -> dict[str, Any]:
-        return await session.post(f"/api/tenders/{args.tender}/publish", {})
-
-    _call(args, publish)
+    _post(args, f"/api/tenders/{args.tender}/publish")
     if not args.json:
         print(text("tender.published", id=args.tender))
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
-    async def listing(session: Session) -> dict[str, Any]:
-        return await session.get("/api/tenders")
-
-    tenders = _call(args, listing)["tenders"]
+    tenders = _get(args, "/api/tenders")["tenders"]
     if args.json:
         return 0
     if not tenders:
@@ -228,17 +236,17 @@ def run_list(args: argparse.Namespace) -> int:
 # The opening.
 
 OPENING_STEPS = {
-    "start": ("opening/start", "开始 start"),
-    "pause": ("opening/pause", "暂停 pause"),
-    "resume": ("opening/resume", "继续 resume"),
-    "record": ("opening/record", "唱标 record"),
-    "answer": ("opening/objections/{objection}/answer", "答复异议 answer"),
-    "close": ("opening/close", "结束 close"),
+    "start": "opening/start",
+    "pause": "opening/pause",
+    "resume": "opening/resume",
+    "record": "opening/record",
+    "answer": "opening/objections/{objection}/answer",
+    "close": "opening/close",
 }
 
 
 def run_opening(step: str) -> Any:
-    path, label = OPENING_STEPS[step]
+    path = OPENING_STEPS[step]
 
     def run(args: argparse.Namespace) -> int:
         body: dict[str, Any] = {}
@@ -247,14 +255,10 @@ def run_opening(step: str) -> Any:
         elif step == "answer":
             body = {"answer": args.text}
         where = path.format(objection=getattr(args, "objection", ""))
-
-        async def act(session: Session) -> dict[str, Any]:
-            return await session.post(f"/api/tenders/{args.tender}/{where}", body)
-
-        answer = _call(args, act)
+        answer = _post(args, f"/api/tenders/{args.tender}/{where}", body)
         if not args.json:
             phase = answer.get("phase") or answer.get("state", "-")
-            print(text("opening.done", step=label, phase=phase))
+            print(text("opening.done", step=text(f"opening.step.{step}"), phase=phase))
         return 0
 
     return run
@@ -265,11 +269,7 @@ def run_opening(step: str) -> Any:
 
 def run_draw_request(args: argparse.Namespace) -> int:
     request = read_spec(args.file)
-
-    async def commit(session: Session) -> dict[str, Any]:
-        return await session.post(f"/api/tenders/{args.tender}/lots/{args.lot}/draw", request)
-
-    answer = _call(args, commit)
+    answer = _post(args, f"/api/tenders/{args.tender}/lots/{args.lot}/draw", request)
     if not args.json:
         lot = _lot(answer, args.lot)
         print(text("draw.committed", lot=args.lot, seed_hash=lot.get("seed_hash", "-")))
@@ -277,10 +277,7 @@ def run_draw_request(args: argparse.Namespace) -> int:
 
 
 def run_draw_reveal(args: argparse.Namespace) -> int:
-    async def reveal(session: Session) -> dict[str, Any]:
-        return await session.post(f"/api/tenders/{args.tender}/lots/{args.lot}/draw/reveal", {})
-
-    answer = _call(args, reveal)
+    answer = _post(args, f"/api/tenders/{args.tender}/lots/{args.lot}/draw/reveal")
     if not args.json:
         print(text("draw.revealed", lot=args.lot, seed=_lot(answer, args.lot).get("seed", "-")))
     return 0
@@ -294,10 +291,7 @@ def _lot(progress: dict[str, Any], lot: str) -> dict[str, Any]:
 
 
 def run_evaluation_start(args: argparse.Namespace) -> int:
-    async def start(session: Session) -> dict[str, Any]:
-        return await session.post(f"/api/tenders/{args.tender}/evaluation/start", {})
-
-    _call(args, start)
+    _post(args, f"/api/tenders/{args.tender}/evaluation/start")
     if not args.json:
         print(text("evaluation.started", id=args.tender))
     return 0

@@ -144,6 +144,12 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "status.no_rooms": ("（尚无评标室）", "(no evaluation rooms yet)"),
     # The opening, the draw, the evaluation.
     "opening.done": ("开标：{step}，阶段 {phase}", "Opening: {step}, phase {phase}"),
+    "opening.step.start": ("开始 start", "started"),
+    "opening.step.pause": ("暂停 pause", "paused"),
+    "opening.step.resume": ("继续 resume", "resumed"),
+    "opening.step.record": ("唱标 record", "record read out"),
+    "opening.step.answer": ("答复异议 answer", "objection answered"),
+    "opening.step.close": ("结束 close", "closed"),
     "draw.committed": (
         "标段 {lot} 已提交抽取承诺：种子哈希 {seed_hash}",
         "Lot {lot}: draw committed, seed hash {seed_hash}",
