@@ -15,9 +15,11 @@ if TYPE_CHECKING:
 
 ENV_PREFIX: Final = "BIDROOM_"
 CONFIG_ENV: Final = "BIDROOM_CONFIG"
-# The command line's own variables (server/cli: the language, the profile and its node): not
-# node settings, so a node or an offline command started with them set is not refused for them.
-CLIENT_ENV: Final = frozenset({"BIDROOM_LANG", "BIDROOM_PROFILE", "BIDROOM_NODE"})
+# The command line's own variables (server/cli: the language, the profile and its node, progress
+# bars): not node settings, so a node or an offline command started with them set is not refused.
+CLIENT_ENV: Final = frozenset(
+    {"BIDROOM_LANG", "BIDROOM_PROFILE", "BIDROOM_NODE", "BIDROOM_PROGRESS"}
+)
 SITE_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,32}")
 REDIS_SCHEMES: Final = ("redis://", "rediss://", "unix://")
 PG_SCHEMES: Final = ("postgresql://", "postgres://")
